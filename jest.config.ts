@@ -1,0 +1,23 @@
+import type { Config } from 'jest';
+
+/**
+ * Tests run against `src` (no build): package names map to their sources.
+ * Every test file that needs Redis starts its own throwaway redis-server
+ * (see @streamfan/testing), so files run in parallel without sharing data.
+ */
+const config: Config = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/examples'],
+  testMatch: ['**/test/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  moduleNameMapper: {
+    '^@streamfan/(core|testing|cli)$': '<rootDir>/packages/$1/src/index.ts',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.tests.json', isolatedModules: true }],
+  },
+  testTimeout: 30_000,
+  maxWorkers: 2,
+};
+
+export default config;

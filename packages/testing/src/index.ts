@@ -1,0 +1,2 @@
+export { startRedis, freePort, type RedisServer, type RedisServerOptions } from './redis-server';
+export { waitFor, sleep, uniquePrefix, type WaitForOptions } from './wait';

@@ -1,0 +1,148 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis, { type RedisOptions } from 'ioredis';
+
+/** Options for a throwaway redis-server. */
+export interface RedisServerOptions {
+  /** Extra command-line arguments, e.g. `['--appendonly', 'yes']`. */
+  args?: string[];
+  /** Port to listen on. @defaultValue a free port chosen by the OS */
+  port?: number;
+  /** Executable. @defaultValue `redis-server` on PATH */
+  bin?: string;
+  /** Also listen on TLS: pass `--tls-*` options in `args` yourself and set `port: 0`. */
+  tls?: boolean;
+}
+
+/** A running throwaway redis-server, owned by one test file. */
+export interface RedisServer {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  /** Directory that holds its AOF/RDB files; removed by {@link RedisServer.stop}. */
+  readonly dir: string;
+  readonly pid: number | undefined;
+  /** A new client to this server; closed by {@link RedisServer.stop}. */
+  client(options?: RedisOptions): Redis;
+  /** Kill the process (default SIGKILL) and wait for it to exit; the data dir stays. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SHUTDOWN (with NOSAVE unless `save`) and wait for exit. */
+  shutdown(save?: boolean): Promise<void>;
+  /** Start again on the same port and dir, e.g. after {@link RedisServer.kill}. */
+  start(): Promise<void>;
+  /** Kill, wait, remove the data dir and close every client made by {@link RedisServer.client}. */
+  stop(): Promise<void>;
+}
+
+/** Ask the OS for a free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPing(port: number, proc: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) {
+      throw new Error(`redis-server exited with code ${proc.exitCode}: ${log()}`);
+    }
+    const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const pong = await c.ping();
+      c.disconnect();
+      if (pong === 'PONG') return;
+    } catch (err) {
+      lastErr = err;
+      c.disconnect();
+    }
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  throw new Error(`redis-server on port ${port} did not answer PING within 10s: ${String(lastErr)} ${log()}`);
+}
+
+/**
+ * Start a private redis-server on a free port (never 6379), with persistence off
+ * unless `args` turn it on. Every test file starts its own, so files run in parallel.
+ */
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'streamfan-redis-'));
+  const port = options.port ?? (await freePort());
+  const bin = options.bin ?? 'redis-server';
+  const clients = new Set<Redis>();
+  let proc: ChildProcess | undefined;
+  let output = '';
+
+  const launch = async (): Promise<void> => {
+    output = '';
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', ...(options.args ?? [])];
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc = child;
+    child.stdout?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000); });
+    child.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000); });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (err) => reject(new Error(`cannot start ${bin}: ${err.message}. Install it (apt-get install -y redis-server) or put it on PATH.`)));
+    });
+    await waitForPing(port, child, () => output);
+  };
+
+  const waitExit = async (child: ChildProcess | undefined): Promise<void> => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  };
+
+  await launch();
+
+  const server: RedisServer = {
+    host: '127.0.0.1',
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    get pid() { return proc?.pid; },
+    client(opts?: RedisOptions) {
+      const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 3, ...opts });
+      c.on('error', () => undefined);
+      clients.add(c);
+      c.on('end', () => clients.delete(c));
+      return c;
+    },
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      const child = proc;
+      child?.kill(signal);
+      await waitExit(child);
+    },
+    async shutdown(save = false) {
+      const child = proc;
+      const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => undefined);
+      try { await c.call('SHUTDOWN', save ? 'SAVE' : 'NOSAVE'); } catch { /* the connection closes as the server exits */ }
+      c.disconnect();
+      await waitExit(child);
+    },
+    async start() {
+      if (proc && proc.exitCode === null && proc.signalCode === null) return;
+      await launch();
+    },
+    async stop() {
+      for (const c of clients) c.disconnect();
+      clients.clear();
+      await server.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
