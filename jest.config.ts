@@ -14,7 +14,7 @@ const config: Config = {
     '^@streamfan/(core|testing|cli)$': '<rootDir>/packages/$1/src/index.ts',
   },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.tests.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.tests.json' }],
   },
   testTimeout: 30_000,
   maxWorkers: 2,

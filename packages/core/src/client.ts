@@ -1,0 +1,277 @@
+import EventEmitter from 'eventemitter3';
+import type Redis from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { describeConnection, openConnection, type ConnectionOption } from './connection';
+import { resolveSubscribeOptions, type Handler, type SubscribeOptions } from './consumer/options';
+import { Subscription } from './consumer/subscription';
+import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from './dead-letters';
+import { ClosedError, InvalidOptionError, fromRedisError } from './errors';
+import { listConsumers, listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from './inspect';
+import { topicKeys } from './keys';
+import { validateGroupName, validatePrefix } from './names';
+import { publishBatch, publishOne, type PublishManyOptions, type PublishOptions, type Headers } from './publisher';
+import { loadScripts, runScript } from './scripts/runner';
+import { readStatus, type EventStatus } from './status';
+import { pruneConsumers, trimTopic, type TrimOptions, type TrimReport } from './retention';
+import { toTopic, type Topic } from './topic';
+import { waitForEvent, type WaitForOptions } from './wait-for';
+import { DELAYED_ID_PREFIX } from './publisher';
+
+/** Options of a {@link Streamfan} client. */
+export interface StreamfanOptions {
+  /** Where Redis is. @defaultValue `process.env.REDIS_URL` or `redis://127.0.0.1:6379` */
+  connection?: ConnectionOption;
+  /** Extra ioredis options for every connection (for example `{ tls: { ca } }`). */
+  redisOptions?: RedisOptions;
+  /** Namespace of every key. @defaultValue 'streamfan' */
+  prefix?: string;
+  /** How long a status hash lives after its last write. @defaultValue 86400 (1 day) */
+  statusTtlSeconds?: number;
+  /** Retention run by every subscription of a topic, on a timer. `false` turns it off. @defaultValue `{ intervalMs: 60000 }` (safe trimming only) */
+  retention?: false | { intervalMs?: number; maxLen?: number; approximate?: boolean };
+  /** How often a publisher of delayed events promotes due ones. @defaultValue 1000 */
+  promoteIntervalMs?: number;
+}
+
+/** Typed events of a {@link Streamfan} client. */
+export interface StreamfanEvents {
+  error: [error: Error];
+  /** Something an operator should know, e.g. an eviction policy that could drop streams. */
+  warning: [info: { message: string }];
+  /** A retention run removed entries. */
+  trimmed: [report: TrimReport];
+  /** A hard `maxLen` cap removed entries some group had not acknowledged. */
+  capLoss: [report: TrimReport];
+}
+
+/** One delayed event, not yet in the stream. */
+export interface DelayedEvent<T = unknown> {
+  id: string;
+  dueAt: Date;
+  payload: T | undefined;
+  headers: Headers;
+}
+
+/**
+ * The streamfan client: publish events, subscribe worker pools per group, read status,
+ * inspect and repair. One client shares one command connection; each subscription opens
+ * two of its own (a blocking reader and a worker connection).
+ *
+ * @example
+ * ```ts
+ * const sf = new Streamfan({ connection: process.env.REDIS_URL });
+ * const signups = defineTopic<{ userId: string }>('user.signup');
+ * sf.subscribe(signups, 'email', async (event) => sendWelcome(event.userId));
+ * const id = await sf.publish(signups, { userId: 'u1' });
+ * await sf.waitFor(signups, id);
+ * ```
+ */
+export class Streamfan extends EventEmitter<StreamfanEvents> {
+  readonly prefix: string;
+  /** The shared command connection (publishing and admin). */
+  readonly redis: Redis;
+  private readonly connection: ConnectionOption;
+  private readonly statusTtlSeconds: number;
+  private readonly subscriptions = new Set<Subscription<any>>();
+  private readonly promoteTimers = new Map<string, NodeJS.Timeout>();
+  private subscriber: Redis | undefined;
+  private closed: Promise<void> | undefined;
+  private warnedEviction = false;
+
+  constructor(private readonly options: StreamfanOptions = {}) {
+    super();
+    this.prefix = validatePrefix(options.prefix ?? 'streamfan');
+    this.connection = options.connection ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    this.statusTtlSeconds = options.statusTtlSeconds ?? 86_400;
+    if (!Number.isInteger(this.statusTtlSeconds) || this.statusTtlSeconds < 0) {
+      throw new InvalidOptionError(`statusTtlSeconds must be a whole number ≥ 0 (0: keep forever), got ${String(options.statusTtlSeconds)}`);
+    }
+    this.redis = openConnection(this.connection, 'commands', options.redisOptions);
+    this.redis.on('error', () => { /* each command reports its own failure */ });
+  }
+
+  /** Where this client connects, without the password. */
+  get url(): string {
+    return describeConnection(this.connection);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('this Streamfan client');
+  }
+
+  /**
+   * Publish one event. Resolves with its id once Redis has accepted it. With `delayMs` or
+   * `runAt` it resolves with a delayed id (`delayed-…`) and the event enters the stream
+   * when due; with `idempotencyKey` a repeat returns the first id and writes nothing.
+   * @throws InvalidPayloadError, PayloadTooLargeError (nothing written), RedisUnavailableError, RedisOutOfMemoryError
+   */
+  async publish<T>(topic: Topic<T> | string, payload: T, options: PublishOptions = {}): Promise<string> {
+    this.assertOpen();
+    const t = toTopic(topic);
+    const id = await publishOne(this.redis, this.prefix, t, payload, options);
+    if (id.startsWith(DELAYED_ID_PREFIX)) this.keepPromoting(t.name);
+    return id;
+  }
+
+  /**
+   * Publish a batch in one round trip, atomically. Every payload is validated first: one bad
+   * payload rejects the whole batch and nothing is written.
+   * @returns the ids, in order
+   */
+  async publishMany<T>(topic: Topic<T> | string, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
+    this.assertOpen();
+    const t = toTopic(topic);
+    const ids = await publishBatch(this.redis, this.prefix, t, payloads, options);
+    if (ids[0]?.startsWith(DELAYED_ID_PREFIX)) this.keepPromoting(t.name);
+    return ids;
+  }
+
+  private keepPromoting(topic: string): void {
+    if (this.promoteTimers.has(topic)) return;
+    const keys = topicKeys(this.prefix, topic);
+    const timer = setInterval(() => {
+      runScript<[number, number]>(this.redis, 'promoteDue', [keys.delayed, keys.stream], [1000])
+        .then(([, next]) => {
+          if (next < 0) { clearInterval(timer); this.promoteTimers.delete(topic); }
+        })
+        .catch((err) => this.emit('error', fromRedisError(err, `promote delayed events of "${topic}"`)));
+    }, this.options.promoteIntervalMs ?? 1000);
+    timer.unref();
+    this.promoteTimers.set(topic, timer);
+  }
+
+  /**
+   * Run a worker pool for `group` on `topic`. The group is created if needed (at `startFrom`).
+   * Returns at once; listen to `ready`, or `await sub.ready()`.
+   */
+  subscribe<T, R = unknown>(topic: Topic<T> | string, group: string, handler: Handler<T, R>, options: SubscribeOptions = {}): Subscription<T> {
+    this.assertOpen();
+    const t = toTopic(topic);
+    validateGroupName(group);
+    if (typeof handler !== 'function') throw new InvalidOptionError('subscribe needs a handler function: (payload, ctx) => result');
+    const resolved = resolveSubscribeOptions(options);
+    const retention = this.options.retention;
+    const sub = new Subscription<T>(t, group, handler as Handler<T>, resolved, {
+      connection: this.connection,
+      redisOptions: this.options.redisOptions ?? {},
+      prefix: this.prefix,
+      statusTtlSeconds: this.statusTtlSeconds,
+      retention: retention === false ? undefined : {
+        intervalMs: retention?.intervalMs ?? 60_000,
+        run: () => this.runRetention(t.name, retention ?? {}),
+      },
+    });
+    this.subscriptions.add(sub);
+    sub.once('closed', () => this.subscriptions.delete(sub));
+    void this.checkEvictionPolicy();
+    return sub;
+  }
+
+  private async runRetention(topic: string, r: { maxLen?: number; approximate?: boolean }): Promise<void> {
+    const report = await this.trim(topic, { maxLen: r.maxLen, approximate: r.approximate ?? true });
+    if (report.removed > 0) this.emit('trimmed', report);
+    if (report.lostToCap > 0) this.emit('capLoss', report);
+  }
+
+  /** Warn once when Redis may evict stream keys under memory pressure. */
+  private async checkEvictionPolicy(): Promise<void> {
+    if (this.warnedEviction) return;
+    this.warnedEviction = true;
+    try {
+      const [, policy] = (await this.redis.config('GET', 'maxmemory-policy')) as [string, string];
+      if (policy && policy.startsWith('allkeys-')) {
+        this.emit('warning', { message: `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict topic streams and lose events. Use noeviction (or volatile-*) for streamfan's Redis.` });
+      }
+    } catch { /* CONFIG may be refused by ACL: nothing to warn about then */ }
+  }
+
+  /** An event's status in every group: state, attempts, result, error, times. */
+  async status<T>(topic: Topic<T> | string, id: string): Promise<EventStatus> {
+    return readStatus(this.redis, this.prefix, toTopic(topic).name, id);
+  }
+
+  /**
+   * Resolve when the named groups (default: every group of the topic now) have finished the
+   * event (succeeded, dead or lost). Uses Pub/Sub, not polling, and reads the status once
+   * after subscribing so an event finished before the call is seen too.
+   * @throws WaitTimeoutError
+   */
+  async waitFor<T>(topic: Topic<T> | string, id: string, options: WaitForOptions = {}): Promise<EventStatus> {
+    this.assertOpen();
+    if (!this.subscriber) {
+      this.subscriber = openConnection(this.connection, 'subscriber', this.options.redisOptions);
+      this.subscriber.on('error', () => undefined);
+    }
+    return waitForEvent(this.subscriber, this.redis, this.prefix, toTopic(topic).name, id, options);
+  }
+
+  /** Delayed events of a topic, soonest first. */
+  async delayed<T>(topic: Topic<T> | string, options: { limit?: number } = {}): Promise<DelayedEvent<T>[]> {
+    const t = toTopic(topic);
+    const rows = await this.redis.zrange(topicKeys(this.prefix, t.name).delayed, 0, (options.limit ?? 100) - 1, 'WITHSCORES');
+    const out: DelayedEvent<T>[] = [];
+    for (let i = 0; i + 1 < rows.length; i += 2) {
+      const m = JSON.parse(rows[i]!) as { payload?: string; headers?: string; delayed?: string };
+      let payload: T | undefined;
+      try { payload = m.payload === undefined ? undefined : t.codec.decode(m.payload); } catch { payload = undefined; }
+      out.push({ id: m.delayed ?? '', dueAt: new Date(Number(rows[i + 1])), payload, headers: m.headers ? (JSON.parse(m.headers) as Headers) : {} });
+    }
+    return out;
+  }
+
+  /** A group's dead letters: list, count, replay (to that group only), purge. */
+  deadLetters<T>(topic: Topic<T> | string, group: string): {
+    list(options?: { start?: string; count?: number }): Promise<DeadLetter<T>[]>;
+    count(): Promise<number>;
+    replay(selection?: DeadLetterSelection): Promise<number>;
+    purge(selection?: DeadLetterSelection): Promise<number>;
+  } {
+    const t = toTopic(topic);
+    validateGroupName(group);
+    return {
+      list: (o) => listDeadLetters(this.redis, this.prefix, t, group, o),
+      count: () => countDeadLetters(this.redis, this.prefix, t.name, group),
+      replay: (s) => replayDeadLetters(this.redis, this.prefix, t.name, group, s),
+      purge: (s) => purgeDeadLetters(this.redis, this.prefix, t.name, group, s),
+    };
+  }
+
+  /** Trim a topic safely now (see {@link TrimOptions}). */
+  async trim<T>(topic: Topic<T> | string, options: TrimOptions = {}): Promise<TrimReport> {
+    await loadScripts(this.redis, ['trimSafe']);
+    return trimTopic(this.redis, this.prefix, toTopic(topic).name, options);
+  }
+
+  /** Remove consumers idle at least `idleMs` that hold nothing. @returns the names removed */
+  async pruneConsumers<T>(topic: Topic<T> | string, group: string, idleMs: number): Promise<string[]> {
+    return pruneConsumers(this.redis, this.prefix, toTopic(topic).name, validateGroupName(group), idleMs);
+  }
+
+  /** Every topic under this prefix. */
+  topics(): Promise<TopicInfo[]> { return listTopics(this.redis, this.prefix); }
+  /** Every group of a topic: lag, pending, consumers, dead letters. */
+  groups<T>(topic: Topic<T> | string): Promise<GroupInfo[]> { return listGroups(this.redis, this.prefix, toTopic(topic).name); }
+  /** Consumers of a group. */
+  consumers<T>(topic: Topic<T> | string, group: string): Promise<ConsumerInfo[]> { return listConsumers(this.redis, this.prefix, toTopic(topic).name, group); }
+  /** One page of a group's pending entries. */
+  pending<T>(topic: Topic<T> | string, group: string, query?: PendingQuery): Promise<PendingEntry[]> { return listPending(this.redis, this.prefix, toTopic(topic).name, group, query); }
+
+  /** Subscriptions opened by this client and not yet closed. */
+  get activeSubscriptions(): ReadonlyArray<Subscription<any>> { return [...this.subscriptions]; }
+
+  /** Close every subscription (gracefully), then the connections. Safe to call twice. */
+  close(): Promise<void> {
+    if (!this.closed) this.closed = this.shutdown();
+    return this.closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> { await this.close(); }
+
+  private async shutdown(): Promise<void> {
+    for (const t of this.promoteTimers.values()) clearInterval(t);
+    await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
+    this.subscriber?.disconnect();
+    try { await Promise.race([this.redis.quit(), new Promise((r) => setTimeout(r, 1000))]); } catch { /* already gone */ }
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,131 @@
+import { DEFAULT_BACKOFF, validateBackoff, type BackoffOption } from '../backoff';
+import { InvalidOptionError } from '../errors';
+import { validateConsumerName } from '../names';
+import type { Headers } from '../publisher';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+
+/** Where a new group starts reading. */
+export type StartFrom = 'latest' | 'beginning' | { id: string };
+
+/** Options of {@link Streamfan.subscribe}. */
+export interface SubscribeOptions {
+  /** Handlers running at once in this consumer; it reads only as many entries as it has free slots. @defaultValue 10 */
+  concurrency?: number;
+  /** An entry not acknowledged, nor its lease extended, for this long is taken back by another consumer. @defaultValue 30000 */
+  visibilityTimeoutMs?: number;
+  /** Attempts per event in this group, reclaims of hung deliveries included; then dead letters. @defaultValue 5 */
+  maxAttempts?: number;
+  /** Wait before each retry, measured on the Redis server's clock. @defaultValue exponential from 1 s, ×2, max 5 min, 20 % jitter */
+  backoff?: BackoffOption;
+  /** Where a group created by this call starts. An existing group keeps its position. @defaultValue 'latest' */
+  startFrom?: StartFrom;
+  /** Where a group recreated after it vanished (FLUSHDB, a deleted stream) starts. @defaultValue 'beginning' */
+  recoverFrom?: 'latest' | 'beginning';
+  /** Name of this consumer in the group. @defaultValue `<host>-<pid>-<random>` */
+  consumer?: string;
+  /** How long one blocking read waits before it loops. @defaultValue 5000 */
+  blockMs?: number;
+  /** How often this consumer looks for entries left by dead consumers, and for due retries. @defaultValue min(visibilityTimeoutMs / 2, 5000) */
+  reclaimIntervalMs?: number;
+  /** How long close() lets running handlers finish before it leaves them for reclaim. @defaultValue 10000 */
+  shutdownGraceMs?: number;
+  /** Record per-event status (state, attempts, result, error) in the status hash. @defaultValue true */
+  trackStatus?: boolean;
+  /** Largest handler result stored in the status hash, in bytes of JSON; larger ones are truncated. @defaultValue 8192 */
+  maxResultBytes?: number;
+  /** Approximate cap on this group's dead-letter stream. @defaultValue 100000 */
+  deadLetterMaxLen?: number;
+}
+
+export type ResolvedSubscribeOptions = Required<Omit<SubscribeOptions, 'reclaimIntervalMs'>> & { reclaimIntervalMs: number };
+
+function int(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Fill defaults and validate; throws {@link InvalidOptionError} with what to change. */
+export function resolveSubscribeOptions(o: SubscribeOptions = {}): ResolvedSubscribeOptions {
+  const visibilityTimeoutMs = int('visibilityTimeoutMs', o.visibilityTimeoutMs ?? 30_000, 50, 86_400_000);
+  const backoff = o.backoff ?? DEFAULT_BACKOFF;
+  validateBackoff(backoff);
+  const startFrom = o.startFrom ?? 'latest';
+  if (typeof startFrom === 'object' && !/^\d+(-\d+)?$/.test(startFrom.id)) {
+    throw new InvalidOptionError(`startFrom.id must be a stream id like 1700000000000-0, got ${JSON.stringify(startFrom.id)}`);
+  }
+  if (typeof startFrom === 'string' && startFrom !== 'latest' && startFrom !== 'beginning') {
+    throw new InvalidOptionError(`startFrom must be 'latest', 'beginning' or { id }, got ${JSON.stringify(startFrom)}`);
+  }
+  return {
+    concurrency: int('concurrency', o.concurrency ?? 10, 1, 10_000),
+    visibilityTimeoutMs,
+    maxAttempts: int('maxAttempts', o.maxAttempts ?? 5, 1, 1000),
+    backoff,
+    startFrom,
+    recoverFrom: o.recoverFrom ?? 'beginning',
+    consumer: validateConsumerName(o.consumer ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 30) || 'host'}-${process.pid}-${randomBytes(3).toString('hex')}`),
+    blockMs: int('blockMs', o.blockMs ?? 5000, 1, 600_000),
+    reclaimIntervalMs: int('reclaimIntervalMs', o.reclaimIntervalMs ?? Math.min(Math.floor(visibilityTimeoutMs / 2), 5000), 10, 3_600_000),
+    shutdownGraceMs: int('shutdownGraceMs', o.shutdownGraceMs ?? 10_000, 0, 3_600_000),
+    trackStatus: o.trackStatus ?? true,
+    maxResultBytes: int('maxResultBytes', o.maxResultBytes ?? 8192, 0, 16 * 1024 * 1024),
+    deadLetterMaxLen: int('deadLetterMaxLen', o.deadLetterMaxLen ?? 100_000, 0, 1_000_000_000),
+  };
+}
+
+/** What a handler gets besides the payload. */
+export interface HandlerContext {
+  /** The event id (the topic stream entry id), the same in every group and on every retry. */
+  readonly id: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  /** 1 on the first delivery; reclaims of hung deliveries count too. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly headers: Readonly<Headers>;
+  /** When the event was published (from its id, server time). */
+  readonly publishedAt: Date;
+  /** Fires when this delivery's lease is lost (another consumer took it) or shutdown's grace period ends. */
+  readonly signal: AbortSignal;
+  /** Give up on this event without retrying: it goes to the group's dead letters with `reason`. */
+  deadLetter(reason: string): never;
+}
+
+/** Handles one event for one group. Throw to fail the attempt; the return value is stored as the result. */
+export type Handler<T, R = unknown> = (payload: T, ctx: HandlerContext) => R | Promise<R>;
+
+/** Why an event went to dead letters. */
+export type DeadLetterReason = 'handler' | 'attempts' | 'hung' | 'malformed';
+
+/** Typed lifecycle events of a {@link Subscription}. */
+export interface SubscriptionEvents {
+  /** Groups exist, scripts are loaded and the consumer is reading. */
+  ready: [info: { consumer: string; group: string; topic: string }];
+  /** A handler succeeded and its ack and status were written. */
+  processed: [info: { id: string; attempt: number; durationMs: number; result: unknown }];
+  /** A handler failed and a retry is scheduled. */
+  failed: [info: { id: string; attempt: number; error: string; retryInMs: number }];
+  /** An event went to this group's dead letters. */
+  deadLettered: [info: { id: string; attempt: number; reason: DeadLetterReason; error: string }];
+  /** Entries left by a dead or stuck consumer were taken over by this one. */
+  reclaimed: [info: { ids: string[]; source: 'topic' | 'redelivery' }];
+  /** Entries deleted from the stream while pending (trimmed): recorded as lost. */
+  lost: [info: { ids: string[]; reason: string }];
+  /** A running handler's entry was taken by another consumer; its signal fired and its ack will be refused. */
+  leaseLost: [info: { id: string }];
+  /** Acks refused because another consumer owns the entries now. */
+  stale: [info: { ids: string[] }];
+  /** The group or stream vanished and was recreated. */
+  recovered: [info: { reason: string; startedAt: string }];
+  /** The connection to Redis dropped; the consumer will resume by itself. */
+  disconnected: [info: { connection: string }];
+  /** The connection is back. */
+  reconnected: [info: { connection: string }];
+  error: [error: Error];
+  /** close() finished: nothing runs, connections are closed. */
+  closed: [info: { consumer: string; left: number; deleted: boolean }];
+}

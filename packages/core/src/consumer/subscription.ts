@@ -1,0 +1,516 @@
+import EventEmitter from 'eventemitter3';
+import type Redis from 'ioredis';
+import { backoffDelay } from '../backoff';
+import { openConnection, type ConnectionOption } from '../connection';
+import { ClosedError, DeadLetterError, fromRedisError, isNoGroup } from '../errors';
+import { topicKeys, type TopicKeys } from '../keys';
+import { loadScripts, runScript } from '../scripts/runner';
+import type { Topic } from '../topic';
+import { AckBatcher } from './ack-batcher';
+import { compareIds } from '../ids';
+import { sleep, withTimeout } from '../timing';
+import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
+import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
+import type { RedisOptions } from 'ioredis';
+
+/** One entry being handled by this consumer. */
+export interface InFlight {
+  entryId: string;
+  eventId: string;
+  stream: string;
+  base: number;
+  attempt: number;
+  startedAt: number;
+  leasedAt: number;
+  abort: AbortController;
+  leaseLost: boolean;
+}
+
+const DEAD_LETTER_SIGNAL = Symbol('streamfan.deadLetter');
+
+/** Settings the client passes to each subscription. */
+export interface SubscriptionSettings {
+  connection: ConnectionOption;
+  redisOptions: RedisOptions;
+  prefix: string;
+  statusTtlSeconds: number;
+  retention?: { intervalMs: number; run: () => Promise<unknown> };
+}
+
+/**
+ * One consumer of one group: a worker pool that reads only as many entries as it has
+ * free slots, acks in batches, retries with backoff, keeps the leases of long handlers,
+ * reclaims what dead consumers left, and recovers from restarts by itself.
+ * Create it with {@link Streamfan.subscribe}.
+ */
+export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly options: Readonly<ResolvedSubscribeOptions>;
+  /** @internal */ readonly keys: TopicKeys;
+  /** @internal */ readonly worker: Redis;
+  private readonly blocking: Redis;
+  private readonly inFlight = new Map<string, InFlight>();
+  private readonly sideTasks = new Set<Promise<unknown>>();
+  private readonly acks: AckBatcher;
+  private readonly cursors = new Map<string, string>();
+  private blockingId: number | undefined;
+  private stopping = false;
+  private closing: Promise<void> | undefined;
+  private readLoopDone: Promise<void> | undefined;
+  private slotWaiters: Array<() => void> = [];
+  private timers: NodeJS.Timeout[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private reclaiming = false;
+  private isReady = false;
+  private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0 };
+
+  /** @internal use {@link Streamfan.subscribe} */
+  constructor(
+    private readonly topicDef: Topic<T>,
+    group: string,
+    private readonly handler: Handler<T>,
+    options: ResolvedSubscribeOptions,
+    /** @internal */ readonly settings: SubscriptionSettings,
+  ) {
+    super();
+    this.topic = topicDef.name;
+    this.group = group;
+    this.consumer = options.consumer;
+    this.options = Object.freeze({ ...options });
+    this.keys = topicKeys(settings.prefix, topicDef.name);
+    this.worker = openConnection(settings.connection, 'worker', settings.redisOptions);
+    this.blocking = openConnection(settings.connection, 'blocking', settings.redisOptions);
+    this.watchConnection(this.worker, 'worker');
+    this.watchConnection(this.blocking, 'blocking');
+    this.blocking.on('close', () => { this.blockingId = undefined; });
+    this.acks = new AckBatcher(this);
+    void this.start();
+  }
+
+  /** Counts since this subscription started. */
+  get stats(): Readonly<typeof this.counters & { inFlight: number }> {
+    return { ...this.counters, inFlight: this.inFlight.size };
+  }
+
+  /** Ids of the events this consumer is handling now. */
+  get running(): string[] {
+    return [...this.inFlight.values()].map((f) => f.eventId);
+  }
+
+  /** Resolves when the consumer reads; rejects with {@link ClosedError} if it closes first. */
+  ready(): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    if (this.stopping) return Promise.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  private watchConnection(c: Redis, name: string): void {
+    let wasReady = false;
+    let down = false;
+    c.on('error', () => { /* reported once per outage through 'disconnected' */ });
+    c.on('ready', () => {
+      if (wasReady && down) this.emit('reconnected', { connection: name });
+      wasReady = true;
+      down = false;
+    });
+    c.on('close', () => {
+      if (wasReady && !down && !this.stopping) {
+        down = true;
+        this.emit('disconnected', { connection: name });
+      }
+    });
+  }
+
+  /** @internal emit an error without ever throwing. */
+  report(err: unknown, context: string): void {
+    if (this.stopping && /Connection is closed/.test((err as Error)?.message ?? '')) return;
+    this.emit('error', fromRedisError(err, `${this.group}@${this.topic} ${context}`));
+  }
+
+  private track<R>(p: Promise<R>): void {
+    const t = p.catch((err) => this.report(err, 'background task')).finally(() => this.sideTasks.delete(t));
+    this.sideTasks.add(t);
+  }
+
+  private startId(which: 'latest' | 'beginning' | { id: string }): string {
+    if (which === 'latest') return '$';
+    if (which === 'beginning') return '0';
+    return which.id;
+  }
+
+  /** Create both groups (topic stream and this group's redelivery stream); BUSYGROUP is fine. */
+  private async ensureGroups(startFrom: string): Promise<boolean> {
+    let created = false;
+    for (const [stream, start] of [[this.keys.stream, startFrom], [this.keys.redeliver(this.group), '0']] as const) {
+      try {
+        await this.worker.xgroup('CREATE', stream, this.group, start, 'MKSTREAM');
+        if (stream === this.keys.stream) created = true;
+      } catch (err) {
+        if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+      }
+    }
+    return created;
+  }
+
+  private async start(): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        await loadScripts(this.worker);
+        await this.ensureGroups(this.startId(this.options.startFrom));
+        break;
+      } catch (err) {
+        this.report(err, 'start');
+        await sleep(Math.min(100 * 2 ** attempt, 5000));
+      }
+    }
+    if (this.stopping) return;
+    this.isReady = true;
+    for (const w of this.readyWaiters.splice(0)) w.resolve();
+    this.emit('ready', { consumer: this.consumer, group: this.group, topic: this.topic });
+    this.readLoopDone = this.readLoop();
+    this.timers.push(setInterval(() => this.track(this.reclaimTick()), this.options.reclaimIntervalMs));
+    this.timers.push(setInterval(() => this.track(this.keepLeases()), Math.max(10, Math.floor(this.options.visibilityTimeoutMs / 4))));
+    if (this.settings.retention) {
+      const r = this.settings.retention;
+      this.timers.push(setInterval(() => this.track(r.run()), r.intervalMs));
+    }
+    this.track(this.reclaimTick());
+  }
+
+  private free(): number {
+    return this.options.concurrency - this.inFlight.size;
+  }
+
+  private waitForSlot(): Promise<void> {
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  private slotFreed(): void {
+    for (const w of this.slotWaiters.splice(0)) w();
+  }
+
+  private async readLoop(): Promise<void> {
+    let failures = 0;
+    const redeliver = this.keys.redeliver(this.group);
+    while (!this.stopping) {
+      const free = this.free();
+      if (free <= 0) {
+        await this.waitForSlot();
+        continue;
+      }
+      try {
+        if (this.blockingId === undefined) this.blockingId = Number(await this.blocking.client('ID'));
+        if (this.stopping) break;
+        const reply = (await this.blocking.xreadgroup(
+          'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', this.options.blockMs,
+          'STREAMS', this.keys.stream, redeliver, '>', '>',
+        )) as Array<[string, RawEntry[]]> | null;
+        failures = 0;
+        if (!reply) continue;
+        const got: Array<[string, RawEntry]> = [];
+        for (const [stream, entries] of reply) for (const e of entries) got.push([stream, e]);
+        // COUNT applies per stream, so two streams can return more than the free slots:
+        // hand the excess back at once instead of holding it in a local buffer.
+        const take = this.stopping ? [] : got.slice(0, this.free());
+        const extra = got.slice(take.length);
+        if (extra.length > 0) this.track(this.release(extra));
+        for (const [stream, e] of take) this.dispatch(stream, e, 1);
+      } catch (err) {
+        if (this.stopping) break;
+        failures++;
+        if (isNoGroup(err)) {
+          await this.recover('the group or its stream vanished (NOGROUP): FLUSHDB, a deleted stream or XGROUP DESTROY');
+        } else {
+          this.report(err, 'read');
+          await sleep(Math.min(50 * 2 ** failures, 5000));
+        }
+      }
+    }
+  }
+
+  /** Recreate the groups after NOGROUP and say so. */
+  private async recover(reason: string): Promise<void> {
+    const start = this.options.recoverFrom === 'latest' ? '$' : '0';
+    try {
+      await this.ensureGroups(start);
+      this.cursors.clear();
+      this.emit('recovered', { reason, startedAt: start === '$' ? 'latest' : 'beginning' });
+    } catch (err) {
+      this.report(err, 'recover');
+      await sleep(500);
+    }
+  }
+
+  /** Give entries back to the group: make them reclaimable now, with their delivery not counted. */
+  private async release(entries: Array<[string, RawEntry]>): Promise<void> {
+    for (const [stream, [id]] of entries) {
+      await this.worker.xclaim(stream, this.group, this.consumer, 0, id, 'IDLE', 10 * 86_400_000, 'RETRYCOUNT', 0, 'JUSTID');
+    }
+  }
+
+  /** Start handling one entry (no await: the handler runs in its slot). */
+  private dispatch(stream: string, raw: RawEntry, deliveries: number): void {
+    const fromRedelivery = stream !== this.keys.stream;
+    const parsed = parseEntry(raw, this.topicDef.codec, fromRedelivery);
+    const attempt = parsed.base + deliveries;
+    if (isMalformed(parsed)) {
+      this.track(this.deadLetter(stream, parsed.entryId, parsed.eventId, attempt, parsed.reason, 'malformed'));
+      return;
+    }
+    if (attempt > this.options.maxAttempts) {
+      const err = `attempt ${attempt - 1} of ${this.options.maxAttempts} never finished: its worker crashed or hung past the visibility timeout (${this.options.visibilityTimeoutMs}ms)`;
+      this.track(this.deadLetter(stream, parsed.entryId, parsed.eventId, attempt - 1, err, 'hung'));
+      return;
+    }
+    const now = Date.now();
+    const f: InFlight = {
+      entryId: parsed.entryId, eventId: parsed.eventId, stream, base: parsed.base, attempt,
+      startedAt: now, leasedAt: now, abort: new AbortController(), leaseLost: false,
+    };
+    this.inFlight.set(f.entryId, f);
+    void this.run(f, parsed);
+  }
+
+  private async run(f: InFlight, parsed: ParsedEntry<T>): Promise<void> {
+    let deadReason: string | undefined;
+    const ctx: HandlerContext = {
+      id: f.eventId, topic: this.topic, group: this.group, consumer: this.consumer,
+      attempt: f.attempt, maxAttempts: this.options.maxAttempts, headers: parsed.headers,
+      publishedAt: new Date(idTime(f.eventId)), signal: f.abort.signal,
+      deadLetter: (reason: string): never => {
+        deadReason = reason;
+        throw Object.assign(new DeadLetterError(reason), { [DEAD_LETTER_SIGNAL]: true });
+      },
+    };
+    try {
+      const result = await this.handler(parsed.payload, ctx);
+      this.inFlight.delete(f.entryId);
+      this.slotFreed();
+      this.acks.add(f, encodeResult(result, this.options.maxResultBytes), result);
+    } catch (err) {
+      this.inFlight.delete(f.entryId);
+      this.slotFreed();
+      if (f.leaseLost) {
+        this.emit('stale', { ids: [f.eventId] });
+        return;
+      }
+      const message = deadReason ?? describeError(err);
+      if (deadReason !== undefined || err instanceof DeadLetterError) {
+        await this.deadLetter(f.stream, f.entryId, f.eventId, f.attempt, message, 'handler', true).catch((e) => this.report(e, 'dead-letter'));
+      } else if (f.attempt >= this.options.maxAttempts) {
+        await this.deadLetter(f.stream, f.entryId, f.eventId, f.attempt, message, 'attempts', true).catch((e) => this.report(e, 'dead-letter'));
+      } else {
+        await this.fail(f, message, err).catch((e) => this.report(e, 'schedule retry'));
+      }
+    }
+  }
+
+  private async fail(f: InFlight, message: string, err: unknown): Promise<void> {
+    const delay = backoffDelay(this.options.backoff, f.attempt, err);
+    const reply = await runScript<[number, number?, number?]>(this.worker, 'failEntry',
+      [f.stream, this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.status(f.eventId)],
+      [this.group, this.consumer, f.entryId, f.eventId, f.base, message, delay, this.settings.statusTtlSeconds, this.options.trackStatus ? '1' : '0']);
+    if (reply[0] !== 1) {
+      this.emit('stale', { ids: [f.eventId] });
+      return;
+    }
+    this.counters.failed++;
+    this.emit('failed', { id: f.eventId, attempt: f.attempt, error: message, retryInMs: delay });
+    this.scheduleRetryCheck(delay);
+  }
+
+  /** Check the retry set soon after a retry falls due, not only on the reclaim timer. */
+  private scheduleRetryCheck(delay: number): void {
+    if (this.stopping || delay >= this.options.reclaimIntervalMs) return;
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.track(this.promote());
+    }, delay + 5);
+  }
+
+  /** @internal */
+  async deadLetter(stream: string, entryId: string, eventId: string, attempts: number, error: string, reason: DeadLetterReason, checkOwner = true): Promise<void> {
+    const id = await runScript<string | null>(this.worker, 'deadLetter',
+      [stream, this.keys.deadLetters(this.group), this.keys.status(eventId), this.keys.retry(this.group)],
+      [this.group, this.consumer, entryId, eventId, attempts, error, reason, this.options.deadLetterMaxLen,
+        this.settings.statusTtlSeconds, this.keys.done, checkOwner ? '1' : '0', this.options.trackStatus ? '1' : '0']);
+    if (!id) {
+      this.emit('stale', { ids: [eventId] });
+      return;
+    }
+    this.counters.deadLettered++;
+    this.emit('deadLettered', { id: eventId, attempt: attempts, reason, error });
+  }
+
+  /** Move due retries into the redelivery stream and due delayed publishes into the topic. */
+  private async promote(): Promise<void> {
+    const [retries] = await Promise.all([
+      runScript<[number, number]>(this.worker, 'promoteDue', [this.keys.retry(this.group), this.keys.redeliver(this.group)], [500]),
+      runScript<[number, number]>(this.worker, 'promoteDue', [this.keys.delayed, this.keys.stream], [500]),
+    ]);
+    if (retries[1] >= 0) this.scheduleRetryCheck(retries[1]);
+  }
+
+  /** Reclaim entries idle past the visibility timeout (dead or stuck consumers), to this consumer. */
+  private async reclaimTick(): Promise<void> {
+    if (this.reclaiming || this.stopping) return;
+    this.reclaiming = true;
+    try {
+      await this.promote();
+      for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
+        for (let round = 0; round < 4 && this.free() > 0 && !this.stopping; round++) {
+          const more = await this.reclaimFrom(stream);
+          if (!more) break;
+        }
+      }
+    } catch (err) {
+      if (isNoGroup(err)) await this.recover('the group or its stream vanished (NOGROUP) during reclaim');
+      else this.report(err, 'reclaim');
+    } finally {
+      this.reclaiming = false;
+    }
+  }
+
+  /** One XAUTOCLAIM round; returns true when the scan should go on. */
+  private async reclaimFrom(stream: string): Promise<boolean> {
+    const cursor = this.cursors.get(stream) ?? '0-0';
+    const free = this.free();
+    const reply = (await this.worker.xautoclaim(stream, this.group, this.consumer, this.options.visibilityTimeoutMs, cursor, 'COUNT', free)) as [string, RawEntry[], string[]?];
+    const [next, entries, deletedIds = []] = reply;
+    this.cursors.set(stream, next);
+    const live = entries.filter((e) => e[1] !== null);
+    const deleted = [...deletedIds, ...entries.filter((e) => e[1] === null).map((e) => e[0])];
+    if (deleted.length > 0) await this.markLost(stream, deleted);
+    if (live.length > 0) {
+      const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
+      this.counters.reclaimed += live.length;
+      this.emit('reclaimed', { ids: live.map((e) => e[0]), source: stream === this.keys.stream ? 'topic' : 'redelivery' });
+      for (const e of live) {
+        if (this.stopping || this.free() <= 0) {
+          this.track(this.release([[stream, e]]));
+        } else {
+          this.dispatch(stream, e, counts.get(e[0]) ?? 1);
+        }
+      }
+    }
+    return next !== '0-0' && (live.length > 0 || deleted.length > 0);
+  }
+
+  /** Delivery counts of entries this consumer owns (XAUTOCLAIM does not report them). */
+  private async deliveryCounts(stream: string, ids: string[]): Promise<Map<string, number>> {
+    const sorted = [...ids].sort(compareIds);
+    const rows = (await this.worker.xpending(stream, this.group, sorted[0]!, sorted[sorted.length - 1]!, ids.length + this.inFlight.size + 16, this.consumer)) as Array<[string, string, number, number]>;
+    return new Map(rows.map((r) => [r[0], Number(r[3])]));
+  }
+
+  private async markLost(stream: string, ids: string[]): Promise<void> {
+    const args: string[] = [];
+    const statusKeys: string[] = [];
+    for (const id of ids) {
+      args.push(id, id);
+      statusKeys.push(this.keys.status(id));
+    }
+    const reason = 'entry deleted from the stream while pending (trimmed or XDEL); its payload is gone';
+    const n = await runScript<number>(this.worker, 'markLost', [stream, ...statusKeys],
+      [this.group, this.consumer, this.settings.statusTtlSeconds, this.keys.done, reason, ...args]);
+    if (n > 0 || ids.length > 0) {
+      this.counters.lost += ids.length;
+      this.emit('lost', { ids, reason });
+    }
+  }
+
+  /** Extend the lease of handlers running longer than half the visibility timeout. */
+  private async keepLeases(): Promise<void> {
+    const now = Date.now();
+    const byStream = new Map<string, InFlight[]>();
+    for (const f of this.inFlight.values()) {
+      if (f.leaseLost || now - f.leasedAt < this.options.visibilityTimeoutMs / 2) continue;
+      const list = byStream.get(f.stream) ?? [];
+      list.push(f);
+      byStream.set(f.stream, list);
+    }
+    for (const [stream, list] of byStream) {
+      const lost = await runScript<string[]>(this.worker, 'extendLease', [stream], [this.group, this.consumer, ...list.map((f) => f.entryId)]);
+      const lostSet = new Set(lost);
+      for (const f of list) {
+        if (lostSet.has(f.entryId)) {
+          if (!this.inFlight.has(f.entryId)) continue; // finished meanwhile: its ack settles it
+          f.leaseLost = true;
+          f.abort.abort(new Error('lease lost: another consumer reclaimed this entry'));
+          this.emit('leaseLost', { id: f.eventId });
+        } else {
+          f.leasedAt = now;
+        }
+      }
+    }
+  }
+
+  /** @internal called by the ack batcher */
+  onAcked(f: InFlight, result: unknown): void {
+    this.counters.processed++;
+    this.emit('processed', { id: f.eventId, attempt: f.attempt, durationMs: Date.now() - f.startedAt, result });
+  }
+
+  /**
+   * Stop reading, let running handlers finish within `graceMs`, ack what finished, and close
+   * the connections. A handler still running after the grace period gets its signal aborted
+   * and its entry is left pending for another consumer to reclaim. The consumer is removed
+   * from the group only if it holds no pending entries. Safe to call more than once.
+   */
+  close(graceMs: number = this.options.shutdownGraceMs): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown(graceMs);
+    return this.closing;
+  }
+
+  /** `await using sub = sf.subscribe(...)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    for (const t of this.timers) clearInterval(t);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.slotFreed();
+    const step = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
+      try { await fn(); } catch (err) { this.report(err, `close: ${name}`); }
+    };
+    // Wake the blocked XREADGROUP: CLIENT UNBLOCK makes it return as if it timed out, so no
+    // entry is delivered to a reader that is going away.
+    await step('unblock', async () => {
+      if (this.blockingId !== undefined && this.worker.status === 'ready') await withTimeout(this.worker.client('UNBLOCK', this.blockingId), 1000);
+      if (this.readLoopDone) await withTimeout(this.readLoopDone, this.options.blockMs + 1000);
+    });
+    const leaseTimer = setInterval(() => this.track(this.keepLeases()), Math.max(10, Math.floor(this.options.visibilityTimeoutMs / 4)));
+    await step('drain', async () => {
+      const deadline = Date.now() + graceMs;
+      while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+      for (const f of this.inFlight.values()) f.abort.abort(new Error('shutdown: grace period over; the entry is left for another consumer'));
+    });
+    clearInterval(leaseTimer);
+    const left = this.inFlight.size;
+    this.acks.stop();
+    await step('ack', () => withTimeout(this.acks.drain(), 5000));
+    await step('background', () => withTimeout(Promise.allSettled([...this.sideTasks]), 5000));
+    let deleted = false;
+    await step('leave group', async () => {
+      if (this.worker.status !== 'ready') return;
+      const r = await withTimeout(Promise.all([
+        runScript<number>(this.worker, 'deleteConsumerIfIdle', [this.keys.stream], [this.group, this.consumer, 0]),
+        runScript<number>(this.worker, 'deleteConsumerIfIdle', [this.keys.redeliver(this.group)], [this.group, this.consumer, 0]),
+      ]), 2000);
+      deleted = r !== undefined && r[0] !== 0 && r[1] !== 0;
+    });
+    await step('disconnect', async () => {
+      this.blocking.disconnect();
+      await withTimeout(this.worker.quit().catch(() => undefined), 1000);
+      this.worker.disconnect();
+    });
+    this.emit('closed', { consumer: this.consumer, left, deleted });
+  }
+}

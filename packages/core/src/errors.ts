@@ -1,0 +1,125 @@
+/**
+ * Every error streamfan throws or emits is a {@link StreamfanError} with a stable `code`,
+ * a message that says what was wrong and what to do, and the underlying `cause` if any.
+ */
+
+/** Stable error codes, for `switch (err.code)` in user code and `--json` output. */
+export type ErrorCode =
+  | 'INVALID_NAME'
+  | 'INVALID_OPTION'
+  | 'INVALID_PAYLOAD'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'REDIS_UNAVAILABLE'
+  | 'REDIS_OUT_OF_MEMORY'
+  | 'REDIS_ERROR'
+  | 'NOT_FOUND'
+  | 'CLOSED'
+  | 'TIMEOUT'
+  | 'DEAD_LETTER';
+
+/** Base class of every streamfan error. */
+export class StreamfanError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A topic, group, consumer or prefix name that cannot be used in a Redis key. */
+export class InvalidNameError extends StreamfanError {
+  constructor(message: string) { super('INVALID_NAME', message); }
+}
+
+/** An option with a value out of range or of the wrong type. */
+export class InvalidOptionError extends StreamfanError {
+  constructor(message: string) { super('INVALID_OPTION', message); }
+}
+
+/** A payload or header the codec cannot represent. Nothing was written. */
+export class InvalidPayloadError extends StreamfanError {
+  constructor(message: string, options?: { cause?: unknown }) { super('INVALID_PAYLOAD', message, options); }
+}
+
+/** An encoded payload larger than the topic's `maxPayloadBytes`. Nothing was written. */
+export class PayloadTooLargeError extends StreamfanError {
+  /** Encoded size in bytes. */
+  readonly size: number;
+  /** The limit that was exceeded. */
+  readonly limit: number;
+  constructor(size: number, limit: number, topic: string) {
+    super('PAYLOAD_TOO_LARGE', `payload for topic "${topic}" is ${size} bytes encoded, over the limit of ${limit} bytes: send a reference (a URL or key) instead of the data, or raise maxPayloadBytes in defineTopic()`);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** Redis could not be reached, or the connection dropped before Redis answered. */
+export class RedisUnavailableError extends StreamfanError {
+  constructor(message: string, options?: { cause?: unknown }) { super('REDIS_UNAVAILABLE', message, options); }
+}
+
+/** Redis refused a write because it is at `maxmemory` with `noeviction`. Nothing was written. */
+export class RedisOutOfMemoryError extends StreamfanError {
+  constructor(options?: { cause?: unknown }) {
+    super('REDIS_OUT_OF_MEMORY', 'Redis refused the write: it is at maxmemory (OOM). Nothing was written; consumers keep draining. Raise maxmemory, trim retention, or retry later.', options);
+  }
+}
+
+/** Any other error Redis replied with. */
+export class RedisCommandError extends StreamfanError {
+  constructor(message: string, options?: { cause?: unknown }) { super('REDIS_ERROR', message, options); }
+}
+
+/** A topic, group, event or dead letter that does not exist. */
+export class NotFoundError extends StreamfanError {
+  constructor(message: string) { super('NOT_FOUND', message); }
+}
+
+/** The client or subscription was closed; nothing more can be done with it. */
+export class ClosedError extends StreamfanError {
+  constructor(what: string) { super('CLOSED', `${what} is closed: create a new one`); }
+}
+
+/** {@link Streamfan.waitFor} gave up before every named group finished. */
+export class WaitTimeoutError extends StreamfanError {
+  /** Groups that had not finished. */
+  readonly unfinished: string[];
+  constructor(id: string, unfinished: string[], timeoutMs: number) {
+    super('TIMEOUT', `event ${id} was not finished by group(s) ${unfinished.join(', ')} within ${timeoutMs}ms: check the consumers with \`streamfan groups\`, or wait longer`);
+    this.unfinished = unfinished;
+  }
+}
+
+/**
+ * Throw this from a handler to say "do not retry": the event goes to the group's dead
+ * letters at once, with this message as its error.
+ */
+export class DeadLetterError extends StreamfanError {
+  constructor(reason: string, options?: { cause?: unknown }) { super('DEAD_LETTER', reason, options); }
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+/** Map an error from ioredis to a typed {@link StreamfanError}. */
+export function fromRedisError(err: unknown, context: string): StreamfanError {
+  if (err instanceof StreamfanError) return err;
+  const e = err as { message?: string; code?: string; name?: string };
+  const msg = e?.message ?? String(err);
+  if (/^OOM /.test(msg) || msg.includes('OOM command not allowed')) return new RedisOutOfMemoryError({ cause: err });
+  if (
+    (e?.code && NETWORK_CODES.has(e.code)) ||
+    e?.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|connect ECONNREFUSED|Stream isn't writeable|Reached the max retries/.test(msg)
+  ) {
+    return new RedisUnavailableError(`${context}: Redis is unreachable (${msg}). Check that it runs and that the URL, password and TLS settings are right.`, { cause: err });
+  }
+  return new RedisCommandError(`${context}: ${msg}`, { cause: err });
+}
+
+/** True when Redis said the group or its stream does not exist (FLUSHDB, DEL, XGROUP DESTROY). */
+export function isNoGroup(err: unknown): boolean {
+  return /NOGROUP/.test((err as Error)?.message ?? '');
+}

@@ -1,0 +1,163 @@
+import type Redis from 'ioredis';
+import { compareIds } from './ids';
+import { streamScanPattern, topicFromStreamKey, topicKeys } from './keys';
+import { groupInfos, parseInfoRows } from './status';
+
+/** A topic under a prefix, as `streamfan topics` shows it. */
+export interface TopicInfo {
+  topic: string;
+  length: number;
+  firstId: string | null;
+  lastId: string | null;
+  groups: number;
+  delayed: number;
+}
+
+/** One consumer group of a topic. */
+export interface GroupInfo {
+  group: string;
+  consumers: number;
+  /** Entries delivered and not yet acknowledged (topic stream and redelivery stream). */
+  pending: number;
+  /** Entries not yet delivered to this group; null when Redis cannot tell (6.2 after trims). */
+  lag: number | null;
+  lastDeliveredId: string;
+  /** Age of the oldest pending entry in ms (idle time of that delivery), or null. */
+  oldestPendingIdleMs: number | null;
+  oldestPendingId: string | null;
+  /** Retries waiting for their backoff. */
+  retrying: number;
+  deadLetters: number;
+}
+
+/** One consumer of a group. */
+export interface ConsumerInfo {
+  name: string;
+  pending: number;
+  idleMs: number;
+  /** Ms since its last successful read or claim (Redis 7.2+), else null. */
+  inactiveMs: number | null;
+}
+
+/** One pending entry (delivered, not acknowledged). */
+export interface PendingEntry {
+  id: string;
+  consumer: string;
+  idleMs: number;
+  deliveries: number;
+  /** Which stream holds it: the topic, or the group's redelivery stream (retries, replays). */
+  source: 'topic' | 'redelivery';
+}
+
+/** Every topic under a prefix (SCAN, never KEYS). */
+export async function listTopics(redis: Redis, prefix: string): Promise<TopicInfo[]> {
+  const names = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', streamScanPattern(prefix), 'COUNT', 1000, 'TYPE', 'stream');
+    cursor = next;
+    for (const k of batch) {
+      const t = topicFromStreamKey(prefix, k);
+      if (t !== undefined) names.add(t);
+    }
+  } while (cursor !== '0');
+  const topics = [...names].sort();
+  const p = redis.pipeline();
+  for (const t of topics) {
+    const k = topicKeys(prefix, t);
+    p.xinfo('STREAM', k.stream);
+    p.zcard(k.delayed);
+  }
+  const res = (await p.exec()) ?? [];
+  return topics.map((topic, i) => {
+    const info = parseInfoRows([res[2 * i]?.[1] ?? []])[0] ?? {};
+    const first = info['first-entry'] as [string] | null | undefined;
+    const last = info['last-entry'] as [string] | null | undefined;
+    return {
+      topic,
+      length: Number(info.length ?? 0),
+      firstId: first?.[0] ?? null,
+      lastId: last?.[0] ?? null,
+      groups: Number(info.groups ?? 0),
+      delayed: Number(res[2 * i + 1]?.[1] ?? 0),
+    };
+  });
+}
+
+/** Every group of a topic with lag, pending, consumers and dead letters, in few round trips. */
+export async function listGroups(redis: Redis, prefix: string, topic: string): Promise<GroupInfo[]> {
+  const keys = topicKeys(prefix, topic);
+  const infos = await groupInfos(redis, keys.stream);
+  if (infos.length === 0) return [];
+  const p = redis.pipeline();
+  for (const g of infos) {
+    const name = String(g.name);
+    p.xpending(keys.stream, name, 'IDLE', 0, '-', '+', 1);
+    p.xinfo('GROUPS', keys.redeliver(name));
+    p.zcard(keys.retry(name));
+    p.xlen(keys.deadLetters(name));
+  }
+  const res = (await p.exec()) ?? [];
+  const out: GroupInfo[] = [];
+  for (let i = 0; i < infos.length; i++) {
+    const g = infos[i]!;
+    const name = String(g.name);
+    const oldest = ((res[4 * i]?.[1] ?? []) as Array<[string, string, number, number]>)[0];
+    const redeliverInfo = res[4 * i + 1]?.[0] ? [] : parseInfoRows((res[4 * i + 1]?.[1] ?? []) as unknown[]);
+    const rd = redeliverInfo.find((r) => r.name === name);
+    const lag = g.lag === undefined || g.lag === null ? null : Number(g.lag);
+    out.push({
+      group: name,
+      consumers: Number(g.consumers ?? 0),
+      pending: Number(g.pending ?? 0) + Number(rd?.pending ?? 0),
+      lag: lag === null ? null : lag + Number(rd?.lag ?? 0),
+      lastDeliveredId: String(g['last-delivered-id']),
+      oldestPendingIdleMs: oldest ? Number(oldest[2]) : null,
+      oldestPendingId: oldest ? oldest[0] : null,
+      retrying: Number(res[4 * i + 2]?.[1] ?? 0),
+      deadLetters: Number(res[4 * i + 3]?.[1] ?? 0),
+    });
+  }
+  return out;
+}
+
+/** Consumers of a group (topic stream), with pending counts and idle times. */
+export async function listConsumers(redis: Redis, prefix: string, topic: string, group: string): Promise<ConsumerInfo[]> {
+  const keys = topicKeys(prefix, topic);
+  const rows = parseInfoRows((await redis.xinfo('CONSUMERS', keys.stream, group)) as unknown[]);
+  let extra: Array<Record<string, unknown>> = [];
+  try { extra = parseInfoRows((await redis.xinfo('CONSUMERS', keys.redeliver(group), group)) as unknown[]); } catch { extra = []; }
+  return rows.map((r) => {
+    const x = extra.find((e) => e.name === r.name);
+    return {
+      name: String(r.name),
+      pending: Number(r.pending ?? 0) + Number(x?.pending ?? 0),
+      idleMs: Number(r.idle ?? 0),
+      inactiveMs: r.inactive === undefined || Number(r.inactive) < 0 ? null : Number(r.inactive),
+    };
+  });
+}
+
+/** Options of {@link listPending}. */
+export interface PendingQuery {
+  consumer?: string;
+  minIdleMs?: number;
+  /** Page size. @defaultValue 100 */
+  limit?: number;
+  /** Start after this id (exclusive), for paging. */
+  after?: string;
+  source?: 'topic' | 'redelivery';
+}
+
+/** One page of pending entries, oldest first (XPENDING extended form; never loads them all). */
+export async function listPending(redis: Redis, prefix: string, topic: string, group: string, q: PendingQuery = {}): Promise<PendingEntry[]> {
+  const keys = topicKeys(prefix, topic);
+  const source = q.source ?? 'topic';
+  const stream = source === 'topic' ? keys.stream : keys.redeliver(group);
+  const args: (string | number)[] = [];
+  if (q.minIdleMs) args.push('IDLE', q.minIdleMs);
+  args.push(q.after ? `(${q.after}` : '-', '+', q.limit ?? 100);
+  if (q.consumer) args.push(q.consumer);
+  const rows = (await (redis.xpending as (...a: unknown[]) => Promise<unknown>)(stream, group, ...args)) as Array<[string, string, number, number]>;
+  return rows.map((r) => ({ id: r[0], consumer: r[1], idleMs: Number(r[2]), deliveries: Number(r[3]), source })).sort((a, b) => compareIds(a.id, b.id));
+}

@@ -1,0 +1,57 @@
+/**
+ * The only place that builds key names. Every key of one topic shares the hash tag
+ * `{<topic>}`, so every multi-key script also runs on Redis Cluster.
+ *
+ * ```
+ * <prefix>:{<topic>}:stream               the topic's stream, one consumer group per service
+ * <prefix>:{<topic>}:delayed              delayed publishes, scored by due time (server ms)
+ * <prefix>:{<topic>}:status:<eventId>     hash <group>:state|attempts|result|error|... (TTL)
+ * <prefix>:{<topic>}:idem:<key>           idempotency marker → first event id (TTL)
+ * <prefix>:{<topic>}:done                 Pub/Sub channel: "<state>|<group>|<id,id,...>"
+ * <prefix>:{<topic>}:retry:<group>        one group's retries, scored by due time
+ * <prefix>:{<topic>}:redeliver:<group>    one group's redelivery stream (retries, replays)
+ * <prefix>:{<topic>}:dlq:<group>          one group's dead letters (a stream)
+ * ```
+ */
+export interface TopicKeys {
+  readonly prefix: string;
+  readonly topic: string;
+  readonly stream: string;
+  readonly delayed: string;
+  readonly done: string;
+  status(eventId: string): string;
+  idempotency(key: string): string;
+  retry(group: string): string;
+  redeliver(group: string): string;
+  deadLetters(group: string): string;
+}
+
+/** Build the keys of one topic. Names must already be validated. */
+export function topicKeys(prefix: string, topic: string): TopicKeys {
+  const base = `${prefix}:{${topic}}`;
+  return {
+    prefix,
+    topic,
+    stream: `${base}:stream`,
+    delayed: `${base}:delayed`,
+    done: `${base}:done`,
+    status: (eventId) => `${base}:status:${eventId}`,
+    idempotency: (key) => `${base}:idem:${key}`,
+    retry: (group) => `${base}:retry:${group}`,
+    redeliver: (group) => `${base}:redeliver:${group}`,
+    deadLetters: (group) => `${base}:dlq:${group}`,
+  };
+}
+
+/** SCAN pattern that matches every topic stream under a prefix. */
+export function streamScanPattern(prefix: string): string {
+  return `${prefix}:{*}:stream`;
+}
+
+/** The topic name inside a stream key built by {@link topicKeys}, or undefined. */
+export function topicFromStreamKey(prefix: string, key: string): string | undefined {
+  const head = `${prefix}:{`;
+  const tail = '}:stream';
+  if (!key.startsWith(head) || !key.endsWith(tail)) return undefined;
+  return key.slice(head.length, key.length - tail.length);
+}

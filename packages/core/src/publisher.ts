@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
+import { InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, fromRedisError } from './errors';
+import { topicKeys } from './keys';
+import { runScript } from './scripts/runner';
+import type { Topic } from './topic';
+
+/** Headers travel with an event to every handler; keys and values are strings. */
+export type Headers = Record<string, string>;
+
+/** Options of {@link Streamfan.publish}. */
+export interface PublishOptions {
+  /** Metadata for handlers (trace ids, tenant, content type). */
+  headers?: Headers;
+  /**
+   * A repeat publish with the same key within the window writes nothing and returns the
+   * first event's id. Scope: one topic.
+   */
+  idempotencyKey?: string;
+  /** How long an idempotency key is remembered. @defaultValue 86400000 (24 h) */
+  idempotencyWindowMs?: number;
+  /** Deliver after this many ms, measured on the Redis server's clock. */
+  delayMs?: number;
+  /** Deliver at this time (a Date or epoch ms). */
+  runAt?: Date | number;
+}
+
+/** Options of {@link Streamfan.publishMany}: shared by every event of the batch. */
+export type PublishManyOptions = Omit<PublishOptions, 'idempotencyKey' | 'idempotencyWindowMs'>;
+
+/** Prefix of the ids {@link Streamfan.publish} returns for delayed events. */
+export const DELAYED_ID_PREFIX = 'delayed-';
+
+/** Stream entry field names: the wire format other programs may read or write. */
+export const FIELD = { payload: 'payload', headers: 'headers', orig: 'orig', base: 'base', delayed: 'delayed' } as const;
+
+export interface Encoded { payload: string; headers: string }
+
+function encodeHeaders(headers: Headers | undefined): string {
+  if (headers === undefined) return '';
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+    throw new InvalidPayloadError('headers must be an object of string values, e.g. { traceId: "abc" }');
+  }
+  const keys = Object.keys(headers);
+  if (keys.length === 0) return '';
+  for (const k of keys) {
+    if (typeof headers[k] !== 'string') throw new InvalidPayloadError(`header "${k}" must be a string, got ${typeof headers[k]}: convert it with String()`);
+  }
+  return JSON.stringify(headers);
+}
+
+/** Encode and size-check one event; throws before anything is written. */
+export function encodeEvent<T>(topic: Topic<T>, payload: T, headers?: Headers): Encoded {
+  let data: string;
+  try {
+    data = topic.codec.encode(payload);
+  } catch (err) {
+    if (err instanceof InvalidPayloadError) throw err;
+    throw new InvalidPayloadError(`payload for topic "${topic.name}" cannot be encoded: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof data !== 'string') throw new InvalidPayloadError(`the codec of topic "${topic.name}" returned ${typeof data}, not a string`);
+  const size = Buffer.byteLength(data);
+  if (size > topic.maxPayloadBytes) throw new PayloadTooLargeError(size, topic.maxPayloadBytes, topic.name);
+  return { payload: data, headers: encodeHeaders(headers) };
+}
+
+/** The due spec for scheduleDelayed: '+ms' relative to server time or absolute ms; undefined when not delayed. */
+export function dueSpec(options: PublishManyOptions): string | undefined {
+  if (options.delayMs !== undefined && options.runAt !== undefined) {
+    throw new InvalidOptionError('give either delayMs or runAt, not both');
+  }
+  if (options.delayMs !== undefined) {
+    if (!Number.isFinite(options.delayMs) || options.delayMs < 0) throw new InvalidOptionError(`delayMs must be a number ≥ 0, got ${String(options.delayMs)}`);
+    return options.delayMs === 0 ? undefined : `+${Math.round(options.delayMs)}`;
+  }
+  if (options.runAt !== undefined) {
+    const ms = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+    if (!Number.isFinite(ms)) throw new InvalidOptionError(`runAt must be a valid Date or epoch ms, got ${String(options.runAt)}`);
+    return String(Math.round(ms));
+  }
+  return undefined;
+}
+
+function delayedMember(e: Encoded, id: string): string {
+  return JSON.stringify({ [FIELD.payload]: e.payload, [FIELD.headers]: e.headers, [FIELD.delayed]: id });
+}
+
+/** Publish one event. See {@link Streamfan.publish}. */
+export async function publishOne<T>(redis: Redis, prefix: string, topic: Topic<T>, payload: T, options: PublishOptions = {}): Promise<string> {
+  const encoded = encodeEvent(topic, payload, options.headers);
+  const due = dueSpec(options);
+  const keys = topicKeys(prefix, topic.name);
+  try {
+    if (options.idempotencyKey !== undefined) {
+      const key = options.idempotencyKey;
+      if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
+        throw new InvalidOptionError('idempotencyKey must be a non-empty string of at most 512 characters');
+      }
+      const window = options.idempotencyWindowMs ?? 86_400_000;
+      if (!Number.isInteger(window) || window < 1) throw new InvalidOptionError(`idempotencyWindowMs must be a whole number ≥ 1, got ${String(window)}`);
+      const delayedId = due === undefined ? '' : `${DELAYED_ID_PREFIX}${randomUUID()}`;
+      const target = due === undefined ? keys.stream : keys.delayed;
+      const [, id] = await runScript<[number, string]>(redis, 'publishOnce', [target, keys.idempotency(key)], [
+        encoded.payload, encoded.headers, window, delayedId,
+        due?.startsWith('+') ? due.slice(1) : '0', due !== undefined && !due.startsWith('+') ? due : '',
+      ]);
+      return id;
+    }
+    if (due !== undefined) {
+      const id = `${DELAYED_ID_PREFIX}${randomUUID()}`;
+      await runScript(redis, 'scheduleDelayed', [keys.delayed], [delayedMember(encoded, id), due]);
+      return id;
+    }
+    const id = await redis.xadd(keys.stream, '*', FIELD.payload, encoded.payload, FIELD.headers, encoded.headers);
+    return id as string;
+  } catch (err) {
+    throw fromRedisError(err, `publish to "${topic.name}"`);
+  }
+}
+
+/**
+ * Publish a batch in one round trip, atomically (MULTI): either every event is written or,
+ * if Redis refuses (e.g. OOM), none is. Every payload is validated before anything is sent.
+ */
+export async function publishBatch<T>(redis: Redis, prefix: string, topic: Topic<T>, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
+  if (!Array.isArray(payloads)) throw new InvalidOptionError('publishMany takes an array of payloads');
+  const encoded = payloads.map((p, i) => {
+    try {
+      return encodeEvent(topic, p, options.headers);
+    } catch (err) {
+      (err as Error).message = `event ${i} of ${payloads.length}: ${(err as Error).message}. Nothing was published.`;
+      throw err;
+    }
+  });
+  if (encoded.length === 0) return [];
+  const due = dueSpec(options);
+  const keys = topicKeys(prefix, topic.name);
+  try {
+    if (due !== undefined) {
+      const ids = encoded.map(() => `${DELAYED_ID_PREFIX}${randomUUID()}`);
+      const args: string[] = [];
+      encoded.forEach((e, i) => args.push(delayedMember(e, ids[i]!), due));
+      await runScript(redis, 'scheduleDelayed', [keys.delayed], args);
+      return ids;
+    }
+    const tx = redis.multi();
+    for (const e of encoded) tx.xadd(keys.stream, '*', FIELD.payload, e.payload, FIELD.headers, e.headers);
+    const res = await tx.exec();
+    if (!res) throw new Error('transaction aborted');
+    return res.map(([err, id]) => {
+      if (err) throw err;
+      return id as string;
+    });
+  } catch (err) {
+    throw fromRedisError(err, `publishMany to "${topic.name}"`);
+  }
+}

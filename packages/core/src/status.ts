@@ -1,0 +1,154 @@
+import type Redis from 'ioredis';
+import { compareIds } from './ids';
+import { topicKeys } from './keys';
+import { DELAYED_ID_PREFIX } from './publisher';
+
+/** Where an event stands in one group. */
+export type EventState =
+  /** Delayed: not yet in the stream. */
+  | 'scheduled'
+  /** In the stream, not yet read by this group (or replayed and waiting). */
+  | 'pending'
+  /** A consumer of this group holds it now. */
+  | 'processing'
+  | 'succeeded'
+  /** The last attempt failed; a retry is scheduled (see nextAttemptAt). */
+  | 'failed'
+  /** In this group's dead letters. */
+  | 'dead'
+  /** Trimmed from the stream before this group handled it. */
+  | 'lost'
+  /** Read and acknowledged, but no status is kept (status expired or tracking off). */
+  | 'unknown';
+
+/** The status of one event in one group. */
+export interface GroupStatus {
+  state: EventState;
+  /** Attempts made, reclaims of hung deliveries included. */
+  attempts: number;
+  /** The handler's return value (JSON), when it succeeded. */
+  result?: unknown;
+  /** The last error. */
+  error?: string;
+  /** The consumer that last handled it. */
+  consumer?: string;
+  updatedAt?: Date;
+  finishedAt?: Date;
+  nextAttemptAt?: Date;
+  deadLetterId?: string;
+  /** For `processing`: deliveries so far and idle time, from the pending entries list. */
+  deliveries?: number;
+  idleMs?: number;
+}
+
+/** An event's status in every group of its topic. */
+export interface EventStatus {
+  id: string;
+  topic: string;
+  /** Present in the topic stream now (false once trimmed, or while delayed). */
+  inStream: boolean;
+  /** For a delayed event: when it is due. */
+  dueAt?: Date;
+  groups: Record<string, GroupStatus>;
+}
+
+const FINAL: ReadonlySet<EventState> = new Set(['succeeded', 'dead', 'lost']);
+
+/** True for states after which nothing more happens to the event in that group. */
+export function isFinalState(state: EventState): boolean {
+  return FINAL.has(state);
+}
+
+function parseHash(hash: Record<string, string>): Record<string, GroupStatus> {
+  const groups: Record<string, Record<string, string>> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    const cut = field.lastIndexOf(':');
+    if (cut <= 0) continue;
+    const g = field.slice(0, cut);
+    (groups[g] ??= {})[field.slice(cut + 1)] = value;
+  }
+  const out: Record<string, GroupStatus> = {};
+  const date = (v: string | undefined) => (v ? new Date(Number(v)) : undefined);
+  for (const [g, f] of Object.entries(groups)) {
+    let result: unknown;
+    if (f.result) {
+      try { result = JSON.parse(f.result); } catch { result = f.result; }
+    }
+    const s: GroupStatus = { state: (f.state as EventState) ?? 'unknown', attempts: Number(f.attempts ?? 0) };
+    if (result !== undefined) s.result = result;
+    if (f.error) s.error = f.error;
+    if (f.consumer) s.consumer = f.consumer;
+    if (f.updatedAt) s.updatedAt = date(f.updatedAt);
+    if (f.finishedAt) s.finishedAt = date(f.finishedAt);
+    if (f.nextAttemptAt && s.state === 'failed') s.nextAttemptAt = date(f.nextAttemptAt);
+    if (f.deadLetterId) s.deadLetterId = f.deadLetterId;
+    out[g] = s;
+  }
+  return out;
+}
+
+/** Parse XINFO GROUPS rows (flat arrays) into objects. */
+export function parseInfoRows(rows: unknown[]): Array<Record<string, unknown>> {
+  return rows.map((row) => {
+    const flat = row as unknown[];
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) o[String(flat[i])] = flat[i + 1];
+    return o;
+  });
+}
+
+/**
+ * Read an event's status in every group. Groups without a record are filled from the
+ * pending entries list (processing, with owner and deliveries) and the group's position
+ * (pending when not yet read).
+ */
+export async function readStatus(redis: Redis, prefix: string, topic: string, id: string): Promise<EventStatus> {
+  const keys = topicKeys(prefix, topic);
+  if (id.startsWith(DELAYED_ID_PREFIX)) {
+    let dueAt: Date | undefined;
+    let cursor = '0';
+    do {
+      const [next, items] = await redis.zscan(keys.delayed, cursor, 'MATCH', `*${id}*`, 'COUNT', 1000);
+      cursor = next;
+      if (items.length >= 2) { dueAt = new Date(Number(items[1])); break; }
+    } while (cursor !== '0');
+    const infos = dueAt ? await groupInfos(redis, keys.stream) : [];
+    const groups: Record<string, GroupStatus> = {};
+    for (const g of infos) groups[String(g.name)] = { state: 'scheduled', attempts: 0 };
+    return dueAt ? { id, topic, inStream: false, dueAt, groups } : { id, topic, inStream: false, groups };
+  }
+  const [hash, range, infos] = await Promise.all([
+    redis.hgetall(keys.status(id)),
+    redis.xrange(keys.stream, id, id),
+    groupInfos(redis, keys.stream),
+  ]);
+  const groups = parseHash(hash);
+  const missing = infos.filter((g) => !groups[String(g.name)]);
+  if (missing.length > 0) {
+    const p = redis.pipeline();
+    for (const g of missing) p.xpending(keys.stream, String(g.name), id, id, 1);
+    const res = (await p.exec()) ?? [];
+    missing.forEach((g, i) => {
+      const rows = (res[i]?.[1] ?? []) as Array<[string, string, number, number]>;
+      const row = rows[0];
+      if (row) {
+        groups[String(g.name)] = { state: 'processing', attempts: Number(row[3]), consumer: row[1], deliveries: Number(row[3]), idleMs: Number(row[2]) };
+      } else if (compareIds(id, String(g['last-delivered-id'])) > 0) {
+        groups[String(g.name)] = { state: 'pending', attempts: 0 };
+      } else {
+        groups[String(g.name)] = { state: 'unknown', attempts: 0 };
+      }
+    });
+  }
+  return { id, topic, inStream: range.length > 0, groups };
+}
+
+/** XINFO GROUPS as objects; [] when the stream does not exist. */
+export async function groupInfos(redis: Redis, stream: string): Promise<Array<Record<string, unknown>>> {
+  try {
+    return parseInfoRows((await redis.xinfo('GROUPS', stream)) as unknown[]);
+  } catch (err) {
+    if (/no such key/i.test((err as Error).message)) return [];
+    throw err;
+  }
+}
