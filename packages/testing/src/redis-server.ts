@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
@@ -51,27 +51,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
+function pingOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ port, host: '127.0.0.1' });
+    let buf = '';
+    const done = (ok: boolean) => { sock.destroy(); resolve(ok); };
+    sock.setTimeout(1000, () => done(false));
+    sock.on('error', () => done(false));
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d) => { buf += d.toString(); if (buf.includes('\r\n')) done(buf.startsWith('+PONG')); });
+  });
+}
+
 async function waitForPing(port: number, proc: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
-  let lastErr: unknown;
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null) {
-      throw new Error(`redis-server exited with code ${proc.exitCode}: ${log()}`);
-    }
-    const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      const pong = await c.ping();
-      c.disconnect();
-      if (pong === 'PONG') return;
-    } catch (err) {
-      lastErr = err;
-      c.disconnect();
-    }
+    if (proc.exitCode !== null) throw new Error(`redis-server exited with code ${proc.exitCode}: ${log()}`);
+    if (await pingOnce(port)) return;
     await new Promise((r) => setTimeout(r, 30));
   }
-  throw new Error(`redis-server on port ${port} did not answer PING within 10s: ${String(lastErr)} ${log()}`);
+  throw new Error(`redis-server on port ${port} did not answer PING within 10s: ${log()}`);
 }
 
 /**
@@ -101,8 +100,13 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   };
 
   const waitExit = async (child: ChildProcess | undefined): Promise<void> => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (!child) return;
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    }
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    child.unref();
   };
 
   await launch();
@@ -127,10 +131,12 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     },
     async shutdown(save = false) {
       const child = proc;
-      const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      try { await c.call('SHUTDOWN', save ? 'SAVE' : 'NOSAVE'); } catch { /* the connection closes as the server exits */ }
-      c.disconnect();
+      await new Promise<void>((resolve) => {
+        const sock = connect({ port, host: '127.0.0.1' });
+        sock.on('error', () => resolve());
+        sock.on('close', () => resolve());
+        sock.on('connect', () => sock.write(`SHUTDOWN ${save ? 'SAVE' : 'NOSAVE'}\r\n`));
+      });
       await waitExit(child);
     },
     async start() {
