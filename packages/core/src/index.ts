@@ -22,3 +22,4 @@ export { topicKeys, type TopicKeys } from './keys';
 export { validateTopicName, validateGroupName, validateConsumerName, validatePrefix } from './names';
 export { type ConnectionOption, describeConnection } from './connection';
 export * from './errors';
+export * from './admin';
