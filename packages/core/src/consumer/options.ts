@@ -28,6 +28,13 @@ export interface SubscribeOptions {
   blockMs?: number;
   /** How often this consumer looks for entries left by dead consumers, and for due retries. @defaultValue min(visibilityTimeoutMs / 2, 5000) */
   reclaimIntervalMs?: number;
+  /**
+   * A handler running longer than this fails its attempt (its signal fires with a timeout
+   * reason) and the event is retried with backoff, so an event whose handler always hangs
+   * ends in dead letters. 0: no limit (a live handler keeps its lease for as long as it runs).
+   * @defaultValue 0
+   */
+  handlerTimeoutMs?: number;
   /** How long close() lets running handlers finish before it leaves them for reclaim. @defaultValue 10000 */
   shutdownGraceMs?: number;
   /** Record per-event status (state, attempts, result, error) in the status hash. @defaultValue true */
@@ -69,6 +76,7 @@ export function resolveSubscribeOptions(o: SubscribeOptions = {}): ResolvedSubsc
     consumer: validateConsumerName(o.consumer ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 30) || 'host'}-${process.pid}-${randomBytes(3).toString('hex')}`),
     blockMs: int('blockMs', o.blockMs ?? 5000, 1, 600_000),
     reclaimIntervalMs: int('reclaimIntervalMs', o.reclaimIntervalMs ?? Math.min(Math.floor(visibilityTimeoutMs / 2), 5000), 10, 3_600_000),
+    handlerTimeoutMs: int('handlerTimeoutMs', o.handlerTimeoutMs ?? 0, 0, 86_400_000),
     shutdownGraceMs: int('shutdownGraceMs', o.shutdownGraceMs ?? 10_000, 0, 3_600_000),
     trackStatus: o.trackStatus ?? true,
     maxResultBytes: int('maxResultBytes', o.maxResultBytes ?? 8192, 0, 16 * 1024 * 1024),

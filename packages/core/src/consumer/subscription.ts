@@ -285,12 +285,26 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         throw Object.assign(new DeadLetterError(reason), { [DEAD_LETTER_SIGNAL]: true });
       },
     };
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await this.handler(parsed.payload, ctx);
+      const running = Promise.resolve().then(() => this.handler(parsed.payload, ctx));
+      const limit = this.options.handlerTimeoutMs;
+      const result = limit <= 0 ? await running : await Promise.race([
+        running,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const err = new Error(`handler timed out after ${limit}ms (handlerTimeoutMs)`);
+            f.abort.abort(err);
+            reject(err);
+          }, limit);
+        }),
+      ]);
+      clearTimeout(timer);
       this.inFlight.delete(f.entryId);
       this.slotFreed();
       this.acks.add(f, encodeResult(result, this.options.maxResultBytes), result);
     } catch (err) {
+      clearTimeout(timer);
       this.inFlight.delete(f.entryId);
       this.slotFreed();
       if (f.leaseLost) {
