@@ -199,6 +199,9 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       const free = this.free();
       if (free <= 0) {
         await this.waitForSlot();
+        // Let every handler that finished in this tick free its slot, so the next read asks
+        // for a batch rather than one entry at a time.
+        await new Promise((r) => setImmediate(r));
         continue;
       }
       try {
