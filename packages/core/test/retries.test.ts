@@ -4,7 +4,7 @@ import { useRedis } from './helpers';
 
 const env = useRedis();
 
-async function serverMs(sf: { redis: { time(): Promise<[string, string] | string[]> } }): Promise<number> {
+async function serverMs(sf: { redis: { time(): Promise<Array<string | number>> } }): Promise<number> {
   const [s, us] = await sf.redis.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
