@@ -1,2 +1,10 @@
-// Repair and inspection helpers used by the CLI (claim, ack by hand, ...). Owned by the CLI work.
-export {};
+// Repair and inspection helpers used by the CLI: hand claims and acks, one event's details,
+// pending pages over both streams of a group, tailing, and lookups with helpful errors.
+export { type AdminTarget } from './target';
+export { requireTopic, requireGroup } from './lookup';
+export { NotPendingError } from './errors';
+export { pendingPage, type PendingPage, type PendingPageQuery, type PendingRow } from './pending-page';
+export { claimEntries, assertEntryIds, type ClaimedEntry } from './claim';
+export { ackEntries, type AckedEntry, type AckOptions } from './ack';
+export { showEvent, type EventDetails } from './show';
+export { tailTopic, type TailedEvent, type TailOptions } from './tail';

@@ -1,0 +1,101 @@
+import { fieldMap } from '../consumer/entry';
+import { NotFoundError, fromRedisError } from '../errors';
+import { topicKeys } from '../keys';
+import { validateTopicName } from '../names';
+import { DELAYED_ID_PREFIX, FIELD, type Headers } from '../publisher';
+import { readStatus, type GroupStatus } from '../status';
+import type { AdminTarget } from './target';
+
+/** One event with its payload, headers and status in every group. */
+export interface EventDetails {
+  id: string;
+  topic: string;
+  /** When it was published (from the id), null for a delayed id. */
+  publishedAt: Date | null;
+  /** Present in the topic stream now. */
+  inStream: boolean;
+  /** Where the payload was read: the topic stream, a group's dead letters (after a trim), or nowhere. */
+  payloadFrom: 'stream' | 'deadLetters' | 'delayed' | null;
+  /** Decoded JSON payload; the raw string when it is not JSON; null when unavailable. */
+  payload: unknown;
+  headers: Headers;
+  /** For a delayed event: when it is due. */
+  dueAt?: Date;
+  groups: Record<string, GroupStatus>;
+}
+
+function decode(data: string | undefined): unknown {
+  if (data === undefined) return null;
+  try { return JSON.parse(data) as unknown; } catch { return data; }
+}
+
+function headersOf(raw: string | undefined): Headers {
+  if (!raw) return {};
+  try { return JSON.parse(raw) as Headers; } catch { return {}; }
+}
+
+/**
+ * An event's payload, headers and status in every group (state, attempts, result, error,
+ * times). When the entry was trimmed, the payload is read from a dead letter if one holds it.
+ * @throws NotFoundError when neither the stream, the status nor the delayed set knows the id
+ */
+export async function showEvent(target: AdminTarget, topic: string, id: string): Promise<EventDetails> {
+  validateTopicName(topic);
+  const keys = topicKeys(target.prefix, topic);
+  try {
+    if (id.startsWith(DELAYED_ID_PREFIX)) {
+      const status = await readStatus(target.redis, target.prefix, topic, id);
+      if (!status.dueAt) throw new NotFoundError(`delayed event ${id} not found in topic "${topic}": it is already in the stream (look it up by its stream id) or never existed`);
+      let payload: unknown = null;
+      let headers: Headers = {};
+      for (const [member] of await scanDelayed(target, keys.delayed, id)) {
+        const m = JSON.parse(member) as { payload?: string; headers?: string };
+        payload = decode(m.payload);
+        headers = headersOf(m.headers);
+      }
+      return { id, topic, publishedAt: null, inStream: false, payloadFrom: 'delayed', payload, headers, dueAt: status.dueAt, groups: status.groups };
+    }
+    const [status, range, hasStatus] = await Promise.all([
+      readStatus(target.redis, target.prefix, topic, id),
+      target.redis.xrange(keys.stream, id, id),
+      target.redis.exists(keys.status(id)),
+    ]);
+    const entry = range[0];
+    if (!entry && hasStatus === 0) {
+      throw new NotFoundError(`event ${id} not found in topic "${topic}": it is not in the stream and has no status (trimmed and expired, or never published). Ids look like 1700000000000-0; see \`streamfan tail ${topic}\` or \`streamfan pending\``);
+    }
+    let payload: unknown = null;
+    let headers: Headers = {};
+    let payloadFrom: EventDetails['payloadFrom'] = null;
+    if (entry) {
+      const f = fieldMap(entry[1]);
+      payload = decode(f.get(FIELD.payload));
+      headers = headersOf(f.get(FIELD.headers));
+      payloadFrom = 'stream';
+    } else {
+      for (const [group, s] of Object.entries(status.groups)) {
+        if (!s.deadLetterId) continue;
+        const dl = (await target.redis.xrange(keys.deadLetters(group), s.deadLetterId, s.deadLetterId))[0];
+        if (!dl) continue;
+        const f = fieldMap(dl[1]);
+        payload = decode(f.get(FIELD.payload));
+        headers = headersOf(f.get(FIELD.headers));
+        payloadFrom = 'deadLetters';
+        break;
+      }
+    }
+    return { id, topic, publishedAt: new Date(Number(id.split('-')[0])), inStream: !!entry, payloadFrom, payload, headers, groups: status.groups };
+  } catch (err) {
+    throw fromRedisError(err, `show event ${id} of topic "${topic}"`);
+  }
+}
+
+async function scanDelayed(target: AdminTarget, key: string, id: string): Promise<Array<[string, string]>> {
+  let cursor = '0';
+  do {
+    const [next, items] = await target.redis.zscan(key, cursor, 'MATCH', `*${id}*`, 'COUNT', 1000);
+    cursor = next;
+    if (items.length >= 2) return [[items[0]!, items[1]!]];
+  } while (cursor !== '0');
+  return [];
+}
