@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Redis from 'ioredis';
+import { Streamfan, defineTopic, type Topic } from '@streamfan/core';
+import { startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
+import { isClean, settle, type CheckInput, type GroupReport } from '../src/checker';
+import { Fleet } from '../src/fleet';
+import type { FaultPayload, WorkerConfig } from '../src/protocol';
+import { SeqPublisher, type SeqPublisherOptions } from '../src/publisher';
+import { printTable } from '../src/report';
+
+/** One fault scenario: a topic, its groups, worker processes, a publisher and the checker. */
+export interface Scenario {
+  server: RedisServer;
+  sf: Streamfan;
+  redis: Redis;
+  topic: Topic<FaultPayload>;
+  groups: string[];
+  fleet: Fleet;
+  publisher: SeqPublisher;
+  runDir: string;
+  /** Settle, print the table, and return the reports. */
+  finish(fault: string, options?: { notes?: string[]; timeoutMs?: number } & Partial<Pick<CheckInput, 'include' | 'reportedLost'>>): Promise<GroupReport[]>;
+}
+
+/** One redis-server per fault file, with `args` (e.g. AOF), and scenarios cleaned up after each test. */
+export function useFaultServer(args: string[] = []): { scenario(o?: ScenarioOptions): Scenario; server(): RedisServer } {
+  let server: RedisServer | undefined;
+  const cleanups: Array<() => Promise<void>> = [];
+  beforeAll(async () => { server = await startRedis({ args }); });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  });
+  afterAll(async () => { await server?.stop(); });
+  return {
+    server: () => server!,
+    scenario(o: ScenarioOptions = {}): Scenario {
+      const srv = server!;
+      const prefix = uniquePrefix('f');
+      const topic = defineTopic<FaultPayload>(o.topic ?? 'orders');
+      const groups = o.groups ?? ['billing', 'email'];
+      const runDir = mkdtempSync(join(tmpdir(), 'streamfan-faults-'));
+      const sf = new Streamfan({ connection: srv.url, prefix, retention: false });
+      sf.on('error', () => undefined);
+      const redis = srv.client({ maxRetriesPerRequest: null });
+      const fleet = new Fleet(runDir, { url: srv.url, prefix, topic: topic.name, groups, ...o.worker });
+      const publisher = new SeqPublisher(sf, topic, o.publisher);
+      cleanups.push(async () => {
+        await publisher.stop();
+        await fleet.killAll();
+        await sf.close();
+        redis.disconnect();
+        if (!process.env.FAULTS_KEEP) rmSync(runDir, { recursive: true, force: true });
+      });
+      return {
+        server: srv, sf, redis, topic, groups, fleet, publisher, runDir,
+        async finish(fault, f = {}) {
+          const reports = await settle({ sf, redis, topic, groups, published: publisher.resolved, logDir: runDir, include: f.include, reportedLost: f.reportedLost }, f.timeoutMs ?? 60_000);
+          const notes = [
+            `publishes: ${publisher.resolved.size} resolved of ${publisher.attempted} attempted (failed: ${publisher.describeFailures()})`,
+            `worker processes started: ${fleet.all.length}`,
+            ...(f.notes ?? []),
+          ];
+          printTable(fault, reports, notes);
+          if (!isClean(reports)) process.stdout.write(`not clean; worker logs in ${runDir}\n`);
+          return reports;
+        },
+      };
+    },
+  };
+}
+
+/** Options of one scenario. */
+export interface ScenarioOptions {
+  topic?: string;
+  groups?: string[];
+  /** Defaults for every worker process. */
+  worker?: Partial<Omit<WorkerConfig, 'url' | 'prefix' | 'topic' | 'consumer' | 'log'>> & { groups?: string[] };
+  publisher?: SeqPublisherOptions;
+}
+
+/** Assert the checker's verdict: nothing lost, nothing pending, statuses agree. */
+export function expectClean(reports: GroupReport[]): void {
+  for (const r of reports) {
+    expect({ group: r.group, lost: r.lost, lostSeqs: r.lostSeqs, pending: r.pending, lag: r.lag, retrying: r.retrying, statusMismatches: r.statusMismatches, examples: r.mismatchExamples })
+      .toEqual({ group: r.group, lost: 0, lostSeqs: [], pending: 0, lag: 0, retrying: 0, statusMismatches: 0, examples: [] });
+    expect(r.events).toBeGreaterThan(0);
+  }
+}
+
+/** A random integer in [min, max]. */
+export function between(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min + 1));
+}
