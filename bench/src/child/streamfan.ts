@@ -1,0 +1,30 @@
+import { Streamfan } from '../lib';
+import type { ConsumeJob } from '../protocol';
+import type { Tracker } from './tracker';
+
+/** One streamfan subscription per group, each with its own worker pool. */
+export async function runStreamfan(job: ConsumeJob, tracker: Tracker): Promise<() => Promise<void>> {
+  const sf = new Streamfan({
+    connection: { host: job.host, port: job.port },
+    prefix: job.prefix,
+    statusTtlSeconds: job.statusTtlSeconds,
+    retention: false,
+  });
+  sf.on('error', (err) => tracker.error(job.groups[0]!, err.message));
+  const subs = job.groups.map((group) => {
+    const sub = sf.subscribe(job.topic, group, (payload) => {
+      if (job.latency) tracker.handlerStarted(group, payload);
+    }, {
+      concurrency: job.concurrency,
+      blockMs: job.blockMs,
+      trackStatus: job.trackStatus,
+      startFrom: job.reclaim ? 'beginning' : 'latest',
+      ...(job.reclaim ?? {}),
+    });
+    sub.on('processed', () => tracker.settled(group, 1));
+    sub.on('error', (err) => tracker.error(group, err.message));
+    return sub;
+  });
+  await Promise.all(subs.map((s) => s.ready()));
+  return () => sf.close();
+}

@@ -1,0 +1,87 @@
+/** Sizes of one bench run. Quick mode finishes in about a minute; full mode is the one to publish. */
+export interface BenchConfig {
+  mode: 'quick' | 'full' | 'smoke';
+  /** Events per fan-out run. */
+  events: number;
+  /** Groups (services) in the fan-out, latency and memory runs. */
+  groups: number;
+  /** Fan-out rounds of streamfan and the floor (the median is reported); BullMQ runs once. */
+  rounds: number;
+  /** Events of one publish-rate measurement. */
+  publishEvents: number;
+  latencyRates: number[];
+  latencySeconds: number;
+  /** Seconds of events published first in each latency run (same rate) and left out of the figures. */
+  latencyWarmupSeconds: number;
+  scaleEvents: number;
+  scaleGroups: number[];
+  scaleConcurrency: number[];
+  scalePayloads: number[];
+  reclaimEntries: number;
+  memoryEntries: number;
+  rssEvents: number;
+  payloadBytes: number;
+  /** Tuned consumer settings (the same for every streamfan run unless a scaling axis changes them). */
+  streamfanConcurrency: number;
+  floorCount: number;
+  bullmqConcurrency: number;
+  blockMs: number;
+  maxProcesses: number;
+}
+
+const quick: BenchConfig = {
+  mode: 'quick',
+  events: 10_000,
+  groups: 3,
+  rounds: 1,
+  publishEvents: 20_000,
+  latencyRates: [500, 5000],
+  latencySeconds: 2,
+  latencyWarmupSeconds: 1,
+  scaleEvents: 3_000,
+  scaleGroups: [1, 3, 10, 30],
+  scaleConcurrency: [1, 10, 50, 200, 1000],
+  scalePayloads: [100, 1024, 10_240],
+  reclaimEntries: 10_000,
+  memoryEntries: 10_000,
+  rssEvents: 50_000,
+  payloadBytes: 100,
+  streamfanConcurrency: 200,
+  floorCount: 200,
+  bullmqConcurrency: 100,
+  blockMs: 1000,
+  maxProcesses: 10,
+};
+
+const full: BenchConfig = {
+  ...quick,
+  mode: 'full',
+  events: 100_000,
+  rounds: 3,
+  publishEvents: 100_000,
+  latencySeconds: 10,
+  latencyWarmupSeconds: 2,
+  scaleEvents: 20_000,
+  memoryEntries: 100_000,
+  rssEvents: 1_000_000,
+};
+
+const smoke: BenchConfig = {
+  ...quick,
+  mode: 'smoke',
+  events: 300,
+  publishEvents: 300,
+  latencyRates: [500],
+  latencySeconds: 0.3,
+  latencyWarmupSeconds: 0.2,
+  scaleEvents: 100,
+  scaleGroups: [1, 3],
+  scaleConcurrency: [1, 200],
+  scalePayloads: [100, 10_240],
+  reclaimEntries: 300,
+  memoryEntries: 300,
+  rssEvents: 1_000,
+  maxProcesses: 3,
+};
+
+export const CONFIGS = { quick, full, smoke } as const;

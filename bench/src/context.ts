@@ -1,0 +1,26 @@
+import Redis from 'ioredis';
+import type { BenchConfig } from './config';
+import type { RedisServer } from './lib';
+import type { Pool } from './pool';
+import type { Progress } from './progress';
+
+/** What every scenario gets: the sizes, the private Redis, the consumer processes, progress. */
+export interface BenchContext {
+  config: BenchConfig;
+  server: RedisServer;
+  /** Admin connection of the parent (setup, INFO, FLUSHALL between runs). */
+  redis: Redis;
+  pool: Pool;
+  progress: Progress;
+}
+
+/** Empty the private server between runs, so each starts from the same state. */
+export async function flush(ctx: BenchContext): Promise<void> {
+  await ctx.redis.flushall();
+}
+
+/** INFO used_memory in bytes. */
+export async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 'NaN');
+}

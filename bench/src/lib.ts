@@ -1,0 +1,6 @@
+/**
+ * The bench imports streamfan and the test helpers from source, so `pnpm bench` needs no
+ * build step from a fresh clone (tsx compiles on the fly).
+ */
+export { Streamfan, defineTopic, type Subscription, type SubscribeOptions } from '../../packages/core/src';
+export { startRedis, type RedisServer } from '../../packages/testing/src';

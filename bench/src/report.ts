@@ -1,0 +1,114 @@
+import type { BenchResults, FanoutResult } from './results';
+import { fixed, int, ratio, table } from './table';
+
+/** One target of the issue, measured in this run. */
+export interface Target { name: string; value: number; goal: string; met: boolean }
+
+/** The issue's targets, computed from one run's results. */
+export function targets(r: BenchResults): Target[] {
+  const fan = (s: string) => r.fanout.find((f) => f.system === s)?.deliveriesPerSec ?? Number.NaN;
+  const pub = (prefix: string) => r.publish.find((p) => p.method.startsWith(prefix))?.perSec ?? Number.NaN;
+  const p99 = (s: string, rate: number) => r.latency.find((l) => l.system === s && l.rate === rate)?.summary.p99 ?? Number.NaN;
+  const out: Target[] = [];
+  const push = (name: string, value: number, goal: string, ok: (v: number) => boolean): void => {
+    out.push({ name, value, goal, met: Number.isFinite(value) && ok(value) });
+  };
+  push('streamfan fan-out deliveries/s ÷ floor', fan('streamfan') / fan('floor'), '≥ 1.0×', (v) => v >= 1.0);
+  push('streamfan fan-out deliveries/s ÷ BullMQ', fan('streamfan') / fan('bullmq'), '≥ 5×', (v) => v >= 5);
+  push('publishMany events/s ÷ floor pipelined XADD', pub('streamfan publishMany') / pub('floor'), '≥ 0.8×', (v) => v >= 0.8);
+  if (r.latency.some((l) => l.rate === 500)) {
+    push('p99 latency at 500/s: streamfan ÷ floor', p99('streamfan', 500) / p99('floor', 500), '≤ 1.5×', (v) => v <= 1.5);
+  }
+  return out;
+}
+
+const systemName: Record<string, string> = { streamfan: 'streamfan', floor: 'floor (hand-written ioredis)', bullmq: 'BullMQ' };
+
+function consumerSetting(f: FanoutResult): string {
+  if (f.system === 'floor') return `XREADGROUP COUNT ${f.concurrency}`;
+  return `concurrency ${f.concurrency}`;
+}
+
+function incomplete(f: { complete: boolean }): string {
+  return f.complete ? '' : ' (incomplete)';
+}
+
+function scaleRows(list: FanoutResult[], key: (f: FanoutResult) => string): string[][] {
+  return list.map((f) => [key(f), String(f.processes), int(f.events), int(f.deliveriesPerSec) + incomplete(f), int(f.publishPerSec), fixed(f.seconds)]);
+}
+
+/** The whole run as Markdown (also printed on the terminal). */
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const c = r.config;
+  const floorFan = r.fanout.find((f) => f.system === 'floor')?.deliveriesPerSec ?? Number.NaN;
+  const floorPub = r.publish.find((p) => p.method.startsWith('floor'))?.perSec ?? Number.NaN;
+  const parts: string[] = [];
+  parts.push(`# streamfan benchmark (${r.mode} mode)`);
+  parts.push([
+    `- Date: ${r.date}; the run took ${fixed(r.durationSeconds / 60, 1)} min.`,
+    `- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}; load average ${m.loadStart} at the start, ${m.loadEnd} at the end.`,
+    `- Node ${m.node}, Redis ${m.redis} (one private redis-server, no persistence), BullMQ ${m.bullmq}, ioredis ${m.ioredis}.`,
+    `- Consumers run in their own processes (one per group, at most ${c.maxProcesses}); the publisher runs in the parent process.`,
+  ].join('\n'));
+
+  parts.push('## Targets');
+  parts.push(table(['target', 'measured', 'goal', 'met'], targets(r).map((t) => [t.name, ratio(t.value), t.goal, t.met ? 'yes' : 'NO']), [false, true, false, false]));
+
+  if (r.fanout.length) {
+    const f0 = r.fanout[0]!;
+    parts.push(`## Fan-out throughput\n\n${int(f0.events)} events × ${f0.groups} groups, ${f0.payloadBytes} B payloads, no-op handler, status tracking on, one consumer process per group. Events are published in batches of 1000 while the consumers run; deliveries/s = events × groups ÷ (last ack − first publish). streamfan and the floor: median of ${c.rounds} round(s); BullMQ: one round.`);
+    parts.push(table(
+      ['system', 'consumer setting', 'publish events/s', 'deliveries/s', 'vs floor', 'seconds', 'rounds (deliveries/s)'],
+      r.fanout.map((f) => [systemName[f.system] ?? f.system, consumerSetting(f), int(f.publishPerSec), int(f.deliveriesPerSec) + incomplete(f), ratio(f.deliveriesPerSec / floorFan), fixed(f.seconds), f.rounds.map(int).join(', ')]),
+      [false, false, true, true, true, true, false],
+    ));
+  }
+
+  if (r.publish.length) {
+    parts.push(`## Publish rate\n\n${int(r.publish[0]!.events)} events of ${c.payloadBytes} B, nobody consuming, median of ${r.publish[0]!.rounds.length} rounds.`);
+    parts.push(table(['method', 'events/s', 'vs floor'], r.publish.map((p) => [p.method, int(p.perSec), ratio(p.perSec / floorPub)]), [false, true, true]));
+  }
+
+  if (r.latency.length) {
+    parts.push(`## Latency\n\nPublish → handler start in another process, ms. Events published one call at a time at a fixed rate to ${c.groups} groups for ${c.latencySeconds} s each (after a warm-up that is not counted); BullMQ adds each event to every service's queue.`);
+    parts.push(table(['rate/s', 'system', 'p50', 'p99', 'p99.9', 'max', 'samples'],
+      r.latency.map((l) => [int(l.rate), systemName[l.system] ?? l.system, fixed(l.summary.p50), fixed(l.summary.p99), fixed(l.summary.p999), fixed(l.summary.max), int(l.summary.count) + incomplete(l)]),
+      [true, false, true, true, true, true, true]));
+  }
+
+  const s = r.scaling;
+  if (s.groups.length || s.concurrency.length || s.payload.length) {
+    parts.push(`## Scaling (streamfan)\n\nFan-out runs of ${int(c.scaleEvents)} events; one process per group up to ${c.maxProcesses} processes, groups shared round robin beyond that.`);
+    const headers = ['', 'processes', 'events', 'deliveries/s', 'publish events/s', 'seconds'];
+    const right = [false, true, true, true, true, true];
+    if (s.groups.length) parts.push(`### Groups (concurrency ${c.streamfanConcurrency}, ${c.payloadBytes} B)\n\n${table(['groups', ...headers.slice(1)], scaleRows(s.groups, (f) => String(f.groups)), right)}`);
+    if (s.concurrency.length) parts.push(`### Concurrency (${c.groups} groups, ${c.payloadBytes} B)\n\n${table(['concurrency', ...headers.slice(1)], scaleRows(s.concurrency, (f) => String(f.concurrency)), right)}`);
+    if (s.payload.length) parts.push(`### Payload size (${c.groups} groups, concurrency ${c.streamfanConcurrency})\n\n${table(['payload bytes', ...headers.slice(1)], scaleRows(s.payload, (f) => int(f.payloadBytes)), right)}`);
+  }
+
+  if (r.reclaim.length) {
+    parts.push(`## Reclaim\n\nA consumer read ${int(r.reclaim[0]!.entries)} entries and died; a new consumer (its own process, visibility timeout 1 s) takes them over with XAUTOCLAIM and handles them. Entries per second from its start to its last ack.`);
+    parts.push(table(['consumer', 'entries', 'entries/s', 'seconds'], r.reclaim.map((x) => [x.label, int(x.entries), int(x.perSec) + incomplete(x), fixed(x.seconds)]), [false, true, true, true]));
+  }
+
+  if (r.memory) {
+    const mem = r.memory;
+    parts.push(`## Redis memory\n\n${int(mem.entries)} entries of ${mem.payloadBytes} B. INFO: used_memory delta ÷ entries; MEMORY USAGE (SAMPLES 0): the stream key's growth ÷ entries, or the mean of 500 status hashes.`);
+    parts.push(table(['what', 'bytes (INFO delta)', 'bytes (MEMORY USAGE)'], [
+      ['stream entry', int(mem.streamEntry.info), int(mem.streamEntry.usage)],
+      ['pending entry (delivered, not acked), on top of the entry', int(mem.pendingEntry.info), int(mem.pendingEntry.usage)],
+      [`status hash (${mem.statusHash.groups} groups' fields, ${int(mem.statusHash.keys)} hashes)`, int(mem.statusHash.info), int(mem.statusHash.usage)],
+    ], [false, true, true]));
+  }
+
+  if (r.rss) {
+    const x = r.rss;
+    const flat = Math.abs(x.slopeMiBPer100k) < 1 ? 'flat' : x.slopeMiBPer100k > 0 ? 'growing' : 'shrinking';
+    parts.push(`## Consumer RSS\n\nOne streamfan consumer process (1 group, concurrency ${c.streamfanConcurrency}, status on) handling ${int(x.events)} events in ${fixed(x.seconds, 0)} s${incomplete(x)}. After the first tenth, RSS stayed between ${fixed(x.minMiB, 1)} and ${fixed(x.maxMiB, 1)} MiB; trend ${fixed(x.slopeMiBPer100k, 2)} MiB per 100,000 events (${flat}).`);
+    parts.push(table(['events handled', 'RSS MiB', 'heap used MiB'], x.samples.map((p) => [int(p.delivered), fixed(p.rss / 2 ** 20, 1), fixed(p.heapUsed / 2 ** 20, 1)]), [true, true, true]));
+  }
+
+  parts.push(`## How to read it\n\n- The floor is the same work hand-written on plain ioredis: pipelined XADD; per group one loop of XREADGROUP COUNT ${c.floorCount}, then one pipeline of XACK plus, per entry, HSET of one status field and EXPIRE. It checks no owner before acking and writes one status field; streamfan checks ownership in its ack script and writes state, attempts, result, consumer and times.\n- BullMQ runs the way its users fan out: one queue per service, addBulk to each, one Worker per queue with concurrency ${c.bullmqConcurrency}, completed jobs removed.\n- Every system shares one machine with its Redis and its publisher, so the figures are ratios in one run more than absolute capacities.`);
+  return `${parts.join('\n\n')}\n`;
+}

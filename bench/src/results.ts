@@ -1,0 +1,79 @@
+import type { BenchConfig } from './config';
+import type { Machine } from './machine';
+import type { RssSample, System } from './protocol';
+import type { LatencySummary } from './stats';
+
+/** One fan-out run: N events published once, delivered to every group. */
+export interface FanoutResult {
+  system: System;
+  events: number;
+  groups: number;
+  processes: number;
+  concurrency: number;
+  payloadBytes: number;
+  /** Events published per second (BullMQ: one job per queue per event). */
+  publishPerSec: number;
+  /** Deliveries (events × groups) per second, from the first publish to the last ack. */
+  deliveriesPerSec: number;
+  seconds: number;
+  delivered: number;
+  complete: boolean;
+  errors: string[];
+}
+
+/** The median of a few fan-out rounds, with every round kept. */
+export interface FanoutSummary extends FanoutResult { rounds: number[] }
+
+export interface PublishResult { method: string; events: number; perSec: number; rounds: number[] }
+
+export interface LatencyResult {
+  system: System;
+  rate: number;
+  seconds: number;
+  groups: number;
+  summary: LatencySummary;
+  complete: boolean;
+}
+
+export interface ReclaimResult { label: string; entries: number; perSec: number; seconds: number; complete: boolean }
+
+export interface MemoryResult {
+  entries: number;
+  payloadBytes: number;
+  /** Bytes per stream entry: INFO used_memory delta, and MEMORY USAGE of the stream. */
+  streamEntry: { info: number; usage: number };
+  /** Bytes per pending (delivered, unacked) entry. */
+  pendingEntry: { info: number; usage: number };
+  /** Bytes per status hash with `statusGroups` groups' fields. */
+  statusHash: { info: number; usage: number; groups: number; keys: number };
+}
+
+export interface RssResult {
+  events: number;
+  samples: RssSample[];
+  startMiB: number;
+  endMiB: number;
+  /** Lowest and highest RSS after the first tenth (warm-up) of the run. */
+  minMiB: number;
+  maxMiB: number;
+  /** RSS change per 100,000 events over the last nine tenths, MiB (a least-squares slope). */
+  slopeMiBPer100k: number;
+  seconds: number;
+  complete: boolean;
+}
+
+/** Everything one run measured. */
+export interface BenchResults {
+  date: string;
+  mode: BenchConfig['mode'];
+  machine: Machine;
+  config: BenchConfig;
+  durationSeconds: number;
+  fanout: FanoutSummary[];
+  publish: PublishResult[];
+  latency: LatencyResult[];
+  scaling: { groups: FanoutResult[]; concurrency: FanoutResult[]; payload: FanoutResult[] };
+  reclaim: ReclaimResult[];
+  memory?: MemoryResult;
+  rss?: RssResult;
+}
