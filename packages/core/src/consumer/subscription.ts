@@ -24,6 +24,8 @@ export interface InFlight {
   leasedAt: number;
   abort: AbortController;
   leaseLost: boolean;
+  /** Still running when shutdown's grace period ended: left pending for reclaim, never settled here. */
+  abandoned?: boolean;
 }
 
 const DEAD_LETTER_SIGNAL = Symbol('streamfan.deadLetter');
@@ -305,11 +307,14 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       clearTimeout(timer);
       this.inFlight.delete(f.entryId);
       this.slotFreed();
+      if (f.abandoned) return;
       this.acks.add(f, encodeResult(result, this.options.maxResultBytes), result);
     } catch (err) {
       clearTimeout(timer);
       this.inFlight.delete(f.entryId);
       this.slotFreed();
+      // Aborted at shutdown: the entry stays pending for another consumer, not failed.
+      if (f.abandoned) return;
       if (f.leaseLost) {
         this.emit('stale', { ids: [f.eventId] });
         return;
@@ -504,13 +509,17 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       if (this.readLoopDone) await withTimeout(this.readLoopDone, this.options.blockMs + 1000);
     });
     const leaseTimer = setInterval(() => this.track(this.keepLeases()), Math.max(10, Math.floor(this.options.visibilityTimeoutMs / 4)));
+    let left = 0;
     await step('drain', async () => {
       const deadline = Date.now() + graceMs;
       while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
-      for (const f of this.inFlight.values()) f.abort.abort(new Error('shutdown: grace period over; the entry is left for another consumer'));
+      for (const f of this.inFlight.values()) {
+        f.abandoned = true;
+        left++;
+        f.abort.abort(new Error('shutdown: grace period over; the entry is left for another consumer'));
+      }
     });
     clearInterval(leaseTimer);
-    const left = this.inFlight.size;
     this.acks.stop();
     await step('ack', () => withTimeout(this.acks.drain(), 5000));
     await step('background', () => withTimeout(Promise.allSettled([...this.sideTasks]), 5000));
