@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { PublishOptions } from '@streamfan/core';
+import { collect, duration, examples, type ActionFactory } from '../command-kit';
+import { UsageError } from '../errors';
+import { parseJsonInput } from '../format/json-input';
+
+interface PublishCliOptions { file?: string; header?: string[]; delay?: number; key?: string }
+
+/** `streamfan publish <topic> [json]`: publish one event from an argument, a file or stdin. */
+export function registerPublish(program: Command, act: ActionFactory): void {
+  program
+    .command('publish')
+    .argument('<topic>', 'topic name')
+    .argument('[json]', 'the payload as JSON (or use --file, or pipe it on stdin)')
+    .description('publish one event (JSON payload from the argument, --file or stdin)')
+    .option('--file <path>', 'read the JSON payload from this file')
+    .option('--header <key=value>', 'a header (repeatable)', collect)
+    .option('--delay <duration>', 'deliver after this long (e.g. 30s, 5m)', duration)
+    .option('--key <idempotencyKey>', 'idempotency key: a repeat publish with it returns the first id')
+    .addHelpText('after', examples(
+      `streamfan publish user.signup '{"userId":"u1"}'`,
+      'streamfan publish user.signup --file event.json --header traceId=abc',
+      `echo '{"userId":"u2"}' | streamfan publish user.signup --delay 30s`,
+    ))
+    .action(act(async (ctx, topic: string, json: string | undefined, opts: PublishCliOptions) => {
+      if (json !== undefined && opts.file) throw new UsageError('give the payload either as the <json> argument or with --file, not both');
+      let text: string;
+      let source: string;
+      if (json !== undefined) {
+        text = json;
+        source = 'the <json> argument';
+      } else if (opts.file) {
+        try { text = readFileSync(opts.file, 'utf8'); } catch (err) {
+          throw new UsageError(`cannot read --file ${opts.file}: ${(err as Error).message}`);
+        }
+        source = `file ${opts.file}`;
+      } else if (!ctx.io.stdinIsTty) {
+        text = await ctx.io.readStdin();
+        source = 'stdin';
+      } else {
+        throw new UsageError('no payload: give it as the <json> argument, with --file <path>, or pipe it on stdin');
+      }
+      const payload = parseJsonInput(text, source);
+      const options: PublishOptions = {};
+      if (opts.header) {
+        options.headers = {};
+        for (const h of opts.header) {
+          const cut = h.indexOf('=');
+          if (cut <= 0) throw new UsageError(`--header ${JSON.stringify(h)} is not key=value, e.g. --header traceId=abc`);
+          options.headers[h.slice(0, cut)] = h.slice(cut + 1);
+        }
+      }
+      if (opts.delay !== undefined) options.delayMs = opts.delay;
+      if (opts.key !== undefined) options.idempotencyKey = opts.key;
+      const id = await ctx.sf().publish(topic, payload, options);
+      ctx.print({ topic, id }, () => id);
+    }));
+}

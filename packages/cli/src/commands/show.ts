@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { requireTopic, showEvent, type GroupStatus } from '@streamfan/core';
+import { examples, type ActionFactory } from '../command-kit';
+import { formatPairs, formatTable, truncate } from '../format/table';
+import { formatRelative, formatTime } from '../format/time';
+
+/** `streamfan show <topic> <id>`: one event's payload, headers and status in every group. */
+export function registerShow(program: Command, act: ActionFactory): void {
+  program
+    .command('show')
+    .argument('<topic>', 'topic name')
+    .argument('<id>', 'event id (e.g. 1700000000000-0, or a delayed-… id)')
+    .description("show an event: payload, headers and its status in every group (state, attempts, result, error, times)")
+    .addHelpText('after', examples('streamfan show user.signup 1700000000000-0', 'streamfan show user.signup 1700000000000-0 --json'))
+    .action(act(async (ctx, topic: string, id: string) => {
+      const sf = ctx.sf();
+      await requireTopic(sf, topic);
+      const ev = await showEvent(sf, topic, id);
+      ctx.print(ev, () => {
+        const now = Date.now();
+        const head = formatPairs([
+          ['id', ev.id],
+          ['topic', ev.topic],
+          ['published', formatTime(ev.publishedAt, now)],
+          ...(ev.dueAt ? [['due', formatTime(ev.dueAt, now)] as const] : []),
+          ['in stream', ev.inStream ? 'yes' : `no${ev.payloadFrom === 'deadLetters' ? ' (payload read from dead letters)' : ''}`],
+          ['headers', Object.keys(ev.headers).length === 0 ? '{}' : JSON.stringify(ev.headers)],
+          ['payload', ev.payload === null && ev.payloadFrom === null ? '(unavailable: trimmed)' : JSON.stringify(ev.payload, null, 2).replace(/\n/g, '\n  ')],
+        ]);
+        const groups = Object.entries(ev.groups).sort(([a], [b]) => a.localeCompare(b));
+        if (groups.length === 0) return `${head}\n\nno groups`;
+        const table = formatTable<[string, GroupStatus]>([
+          { header: 'GROUP', value: ([g]) => g },
+          { header: 'STATE', value: ([, s]) => s.state },
+          { header: 'ATTEMPTS', value: ([, s]) => String(s.attempts), align: 'right' },
+          { header: 'CONSUMER', value: ([, s]) => s.consumer ?? '-' },
+          { header: 'UPDATED', value: ([, s]) => formatRelative(s.updatedAt, now) },
+          { header: 'NEXT-ATTEMPT', value: ([, s]) => formatRelative(s.nextAttemptAt, now) },
+          { header: 'DEAD-LETTER-ID', value: ([, s]) => s.deadLetterId ?? '-' },
+          { header: 'RESULT / ERROR', value: ([, s]) => truncate(s.error ? `error: ${s.error}` : s.result !== undefined ? JSON.stringify(s.result) : '-', 70) },
+        ], groups);
+        return `${head}\n\n${table}`;
+      });
+    }));
+}
