@@ -15,6 +15,7 @@ import { readStatus, type EventStatus } from './status';
 import { pruneConsumers, trimTopic, type TrimOptions, type TrimReport } from './retention';
 import { toTopic, type Topic } from './topic';
 import { waitForEvent, type WaitForOptions } from './wait-for';
+import { withTimeout } from './timing';
 import { DELAYED_ID_PREFIX } from './publisher';
 
 /** Options of a {@link Streamfan} client. */
@@ -202,7 +203,11 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
       this.subscriber = openConnection(this.connection, 'subscriber', this.options.redisOptions);
       this.subscriber.on('error', () => undefined);
     }
-    return waitForEvent(this.subscriber, this.redis, this.prefix, toTopic(topic).name, id, options);
+    const sub = this.subscriber;
+    // SUBSCRIBE sent while ioredis still runs its connect handshake can be lost (ioredis
+    // issue #2037): the notification never comes and waitFor times out. Subscribe once ready.
+    if (sub.status !== 'ready') await withTimeout(new Promise((r) => sub.once('ready', r)), options.timeoutMs ?? 30_000);
+    return waitForEvent(sub, this.redis, this.prefix, toTopic(topic).name, id, options);
   }
 
   /** Delayed events of a topic, soonest first. */
