@@ -87,8 +87,8 @@ export class ClosedError extends StreamfanError {
 export class WaitTimeoutError extends StreamfanError {
   /** Groups that had not finished. */
   readonly unfinished: string[];
-  constructor(id: string, unfinished: string[], timeoutMs: number) {
-    super('TIMEOUT', `event ${id} was not finished by group(s) ${unfinished.join(', ')} within ${timeoutMs}ms: check the consumers with \`streamfan groups\`, or wait longer`);
+  constructor(id: string, unfinished: string[], timeoutMs: number, lastSeen?: string) {
+    super('TIMEOUT', `event ${id} was not finished by group(s) ${unfinished.join(', ')} within ${timeoutMs}ms${lastSeen ? ` (last seen: ${lastSeen})` : ''}: check the consumers with \`streamfan groups\`, or wait longer`);
     this.unfinished = unfinished;
   }
 }

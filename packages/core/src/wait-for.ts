@@ -55,6 +55,7 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearInterval(safety);
       void stop?.();
       if (err) reject(err); else resolve(value!);
     };
@@ -73,7 +74,13 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
         checking = false;
       }
     };
-    const timer = setTimeout(() => finish(new WaitTimeoutError(id, last ? unfinished(last) : groups, timeoutMs)), timeoutMs);
+    // Pub/Sub is at-most-once (a reconnect drops messages), so a slow re-read backs it up.
+    const safety = setInterval(() => { void check(); }, 1000);
+    const timer = setTimeout(() => {
+      const open = last ? unfinished(last) : groups;
+      const seen = last ? open.map((g) => `${g} ${last!.groups[g]?.state ?? 'no group'}${last!.groups[g]?.attempts ? ` after ${last!.groups[g]!.attempts} attempt(s)` : ''}`).join(', ') : undefined;
+      finish(new WaitTimeoutError(id, open, timeoutMs, seen));
+    }, timeoutMs);
     listen(sub, keys.done, (msg) => {
       const [, group, ids] = msg.split('|');
       if (group && groups.includes(group) && ids?.split(',').includes(id)) void check();
