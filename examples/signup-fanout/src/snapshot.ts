@@ -1,0 +1,112 @@
+import type { ActivityItem } from './activity';
+import type { GroupSettings, SignupKind } from './config';
+import type { WorkerView } from './worker-pool';
+
+/** One pending entry of a group, as the pending panel shows it. */
+export interface PendingView {
+  /** The entry id (in the topic stream, or in the group's redelivery stream for a retry). */
+  id: string;
+  eventId: string;
+  consumer: string;
+  idleMs: number;
+  deliveries: number;
+  source: 'topic' | 'redelivery';
+  /** Whether the owner is a running worker, a crashed one, or a consumer this demo no longer runs. */
+  owner: 'live' | 'crashed' | 'gone';
+  /** Time until the entry counts as abandoned and any worker may reclaim it. */
+  reclaimInMs: number;
+}
+
+/** One dead letter, as the dead letters panel shows it. */
+export interface DeadLetterView {
+  deadLetterId: string;
+  id: string;
+  attempts: number;
+  error: string;
+  reason: string;
+  consumer: string;
+  deadAt: number;
+  signupId: string | null;
+  plan: string | null;
+}
+
+/** One group's card. */
+export interface GroupView {
+  name: string;
+  description: string;
+  settings: GroupSettings;
+  crashNext: number;
+  stats: {
+    processed: number;
+    retries: number;
+    deadLettered: number;
+    reclaimed: number;
+    crashes: number;
+    takeovers: number;
+    stale: number;
+    errors: number;
+    lag: number | null;
+    pending: number;
+    consumers: number;
+    retrying: number;
+    deadLetters: number;
+    oldestPendingIdleMs: number | null;
+    /** Events handled per second over the last 5 s. */
+    throughput: number;
+  };
+  /** Events handled in each of the last 60 seconds. */
+  series: number[];
+  workers: WorkerView[];
+  pending: PendingView[];
+  deadLetters: DeadLetterView[];
+}
+
+/** One row of the events table. */
+export interface EventRow {
+  signupId: string;
+  kind: SignupKind;
+  publishedAt: number;
+  /** Stream id; null for a delayed event no worker has seen yet. */
+  eventId: string | null;
+  delayedId: string | null;
+  dueAt: number | null;
+  groups: Record<string, { state: string; attempts: number }>;
+}
+
+/** One event's details in the drawer. */
+export interface EventView {
+  id: string;
+  publishedAt: number | null;
+  inStream: boolean;
+  payloadFrom: string | null;
+  payload: unknown;
+  headers: Record<string, string>;
+  dueAt: number | null;
+  groups: Record<string, {
+    state: string;
+    attempts: number;
+    result: unknown;
+    error: string | null;
+    consumer: string | null;
+    updatedAt: number | null;
+    finishedAt: number | null;
+    nextAttemptAt: number | null;
+    deadLetterId: string | null;
+    deliveries: number | null;
+    idleMs: number | null;
+    heldByCrashedWorker: boolean;
+  }>;
+}
+
+/** Everything the page shows, pushed every half second. */
+export interface Snapshot {
+  at: number;
+  prefix: string;
+  topic: string;
+  redis: string;
+  visibilityTimeoutMs: number;
+  totals: { published: number; streamLength: number; delayed: number };
+  groups: GroupView[];
+  events: EventRow[];
+  activity: ActivityItem[];
+}
