@@ -140,6 +140,12 @@ export async function readStatus(redis: Redis, prefix: string, topic: string, id
       }
     });
   }
+  if (Object.values(groups).some((g) => g.state === 'unknown')) {
+    // The reads above are not one snapshot: an ack may have landed between the hash read and
+    // XPENDING. Its status is in the hash now.
+    const again = parseHash(await redis.hgetall(keys.status(id)));
+    for (const [g, s] of Object.entries(again)) if (groups[g]?.state === 'unknown') groups[g] = s;
+  }
   return { id, topic, inStream: range.length > 0, groups };
 }
 
