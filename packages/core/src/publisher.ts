@@ -119,7 +119,7 @@ export async function publishOne<T>(redis: Redis, prefix: string, topic: Topic<T
 }
 
 /**
- * Publish a batch in one round trip, atomically (MULTI): either every event is written or,
+ * Publish a batch in one round trip, atomically (one script): either every event is written or,
  * if Redis refuses (e.g. OOM), none is. Every payload is validated before anything is sent.
  */
 export async function publishBatch<T>(redis: Redis, prefix: string, topic: Topic<T>, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
@@ -143,14 +143,9 @@ export async function publishBatch<T>(redis: Redis, prefix: string, topic: Topic
       await runScript(redis, 'scheduleDelayed', [keys.delayed], args);
       return ids;
     }
-    const tx = redis.multi();
-    for (const e of encoded) tx.xadd(keys.stream, '*', FIELD.payload, e.payload, FIELD.headers, e.headers);
-    const res = await tx.exec();
-    if (!res) throw new Error('transaction aborted');
-    return res.map(([err, id]) => {
-      if (err) throw err;
-      return id as string;
-    });
+    const args: string[] = [];
+    for (const e of encoded) args.push(e.payload, e.headers);
+    return await runScript<string[]>(redis, 'publishBatch', [keys.stream], args);
   } catch (err) {
     throw fromRedisError(err, `publishMany to "${topic.name}"`);
   }
