@@ -4,7 +4,7 @@
  * redis-server. Prints tables and writes JSON and Markdown to bench/results/.
  *
  * Options: --full | --quick | --smoke, --only fanout,publish,latency,scaling,reclaim,memory,rss,
- * --out <dir>, --max-procs <n>, --events <n>, --quiet.
+ * --out <dir>, --max-procs <n>, --events <n>, --rounds <n>, --quiet.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -30,7 +30,7 @@ type Scenario = (typeof SCENARIOS)[number];
 interface Args { config: BenchConfig; only: Set<Scenario>; out: string; quiet: boolean }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: pnpm bench [--quick | --full | --smoke] [--only ${SCENARIOS.join(',')}] [--out dir] [--max-procs n] [--events n] [--quiet]\n`);
+  process.stderr.write(`${message}\nusage: pnpm bench [--quick | --full | --smoke] [--only ${SCENARIOS.join(',')}] [--out dir] [--max-procs n] [--events n] [--rounds n] [--quiet]\n`);
   process.exit(2);
 }
 
@@ -55,6 +55,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--out') out = resolve(argv[++i] ?? usage('--out needs a directory'));
     else if (a === '--max-procs') overrides.maxProcesses = number(a, argv[++i]);
     else if (a === '--events') overrides.events = number(a, argv[++i]);
+    else if (a === '--rounds') overrides.rounds = number(a, argv[++i]);
     else if (a === '--only') {
       const names = (argv[++i] ?? '').split(',').filter(Boolean);
       for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) usage(`unknown scenario "${n}"`);

@@ -21,7 +21,9 @@ export class WorkerProcess {
 
   /** Fork a consumer process; it inherits this process's tsx loader through execArgv. */
   static async start(): Promise<WorkerProcess> {
-    const proc = fork(join(__dirname, 'child', 'main.ts'), [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every consumer process there (to find where time goes).
+    const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const proc = fork(join(__dirname, 'child', 'main.ts'), [], { execArgv: [...process.execArgv, ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const w = new WorkerProcess(proc);
     await w.next('hello', 60_000);
     return w;
