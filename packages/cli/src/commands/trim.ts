@@ -21,7 +21,7 @@ export function registerTrim(program: Command, act: ActionFactory): void {
         [report.dryRun ? 'would remove' : 'removed', `${report.removed} entr${report.removed === 1 ? 'y' : 'ies'} every group has acknowledged`],
         [report.dryRun ? 'would remove (redelivery)' : 'removed (redelivery)', String(report.redeliveryRemoved)],
         ['kept from', report.safeMinId === '' ? '(no groups: nothing is trimmed)' : report.safeMinId],
-        ['length now', String(report.length)],
+        ['length after', String(report.length)],
         ['groups', String(report.groups)],
       ]));
     }));
