@@ -36,7 +36,7 @@ export function assertJsonSafe(value: unknown, path = '', seen: Set<object> = ne
   }
   if (value === null) return;
   const obj = value as object;
-  if (seen.has(obj)) throw new InvalidPayloadError(`${where(path)} refers back to itself (a cycle): JSON cannot represent it`);
+  if (seen.has(obj)) throw new InvalidPayloadError(`${where(path)} refers back to itself (a cycle), which JSON cannot represent: replace the back-reference with an id`);
   if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return;
   if (obj instanceof Map || obj instanceof Set || obj instanceof WeakMap || obj instanceof WeakSet) {
     throw new InvalidPayloadError(`${where(path)} is a ${obj.constructor.name}, which JSON turns into {}: convert it to an array or plain object`);
