@@ -89,7 +89,7 @@ export class Context {
     const expected = e instanceof StreamfanError && KEEP.has(e.code);
     if (!(e instanceof RedisUnavailableError) && !(down && !expected)) return e;
     const url = this.client?.url ?? this.opts.url;
-    const why = this.lastConnectionError?.message ?? (e as Error).message;
+    const why = (this.lastConnectionError?.message ?? (e as Error).message).replace(/\.+$/, '');
     return new RedisUnavailableError(`cannot reach Redis at ${url}: ${why}. Check that it runs and that the URL (--url or REDIS_URL), user, password and TLS settings (rediss://, --tls-ca) are right.`, { cause: err });
   }
 
