@@ -46,7 +46,6 @@ export class Demo {
   private seq = 0;
   private published = 0;
   private busy: Promise<void> | undefined;
-  private pruneTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: DemoOptions) {
@@ -108,21 +107,6 @@ export class Demo {
       this.pools.set(g, pool);
     }
     await Promise.all([...this.pools.values()].map((p) => p.start()));
-    this.pruneTimer = setInterval(() => void this.prune(sf), 5000);
-    this.pruneTimer.unref();
-  }
-
-  /**
-   * Remove consumers of crashed workers once their entries were reclaimed (idle 10 s, nothing
-   * pending). Live workers poll at least every 2 s, so they are never idle that long.
-   */
-  private async prune(sf: Streamfan): Promise<void> {
-    for (const g of GROUPS) {
-      try {
-        const removed = await sf.pruneConsumers(signups, g, 10_000);
-        if (removed.length > 0) this.activity.add('scale', `${g}: removed consumer${removed.length === 1 ? '' : 's'} ${removed.join(', ')} (crashed, nothing pending)`, g);
-      } catch { /* the group may not exist yet, or a reset is running */ }
-    }
   }
 
   /** Delete every key under the demo's prefix (SCAN + UNLINK, never KEYS). */
@@ -297,7 +281,6 @@ export class Demo {
   }
 
   private async shutdownClient(graceMs: number): Promise<void> {
-    clearInterval(this.pruneTimer);
     const pools = [...this.pools.values()];
     this.pools = new Map();
     await Promise.all(pools.map((p) => p.close(graceMs)));

@@ -1,4 +1,4 @@
-import type { HandlerContext, Streamfan, Subscription } from '@streamfan/core';
+import { topicKeys, type HandlerContext, type Streamfan, type Subscription } from '@streamfan/core';
 import type { Activity } from './activity';
 import { DEMO_BACKOFF, GROUP_DESCRIPTIONS, LIMITS, signups, type GroupName, type GroupSettings, type Signup } from './config';
 import { SimulatedFailure, businessResult, never, work } from './simulation';
@@ -267,7 +267,26 @@ export class GroupPool {
     this.heldByCrashed.delete(eventId);
     if (holder && ![...this.heldByCrashed.values()].includes(holder)) {
       this.crashed = this.crashed.filter((w) => w.name !== holder);
+      void this.removeConsumer(holder).catch((err: Error) => this.deps.activity.add('error', `${this.name}: could not remove consumer ${holder}: ${err.message}`, this.name));
     }
+  }
+
+  /**
+   * Remove a crashed worker's consumer from the group once it holds nothing (XPENDING on both
+   * streams first: deleting a consumer drops its pending entries). Nobody reads as a crashed
+   * consumer, so it cannot gain an entry between the check and the delete.
+   */
+  private async removeConsumer(name: string): Promise<void> {
+    const sf = this.deps.sf;
+    const [fromTopic, fromRedelivery] = await Promise.all([
+      sf.pending(signups, this.name, { consumer: name, source: 'topic', limit: 1 }),
+      sf.pending(signups, this.name, { consumer: name, source: 'redelivery', limit: 1 }).catch(() => []),
+    ]);
+    if (fromTopic.length > 0 || fromRedelivery.length > 0) return;
+    const keys = topicKeys(sf.prefix, signups.name);
+    await sf.redis.xgroup('DELCONSUMER', keys.stream, this.name, name);
+    await sf.redis.xgroup('DELCONSUMER', keys.redeliver(this.name), this.name, name).catch(() => 0);
+    this.deps.activity.add('scale', `${this.name}: removed consumer ${name} of the crashed worker (it holds nothing now)`, this.name);
   }
 
   /** Stop every worker (graceful for live ones); nothing restarts afterwards. */
