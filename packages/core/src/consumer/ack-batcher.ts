@@ -9,6 +9,7 @@ interface PendingAck { f: InFlight; encoded: string; result: unknown }
  */
 export class AckBatcher {
   private queue: PendingAck[] = [];
+  private current: PendingAck[] = [];
   private flushing: Promise<void> | undefined;
   private scheduled = false;
   private stopped = false;
@@ -21,6 +22,11 @@ export class AckBatcher {
       this.scheduled = true;
       setImmediate(() => { this.scheduled = false; void this.flush(); });
     }
+  }
+
+  /** True while the entry's handler has finished and its ack is not settled yet. */
+  has(entryId: string): boolean {
+    return this.queue.some((a) => a.f.entryId === entryId) || this.current.some((a) => a.f.entryId === entryId);
   }
 
   /** No new timers; drain() still settles what is queued. */
@@ -36,7 +42,9 @@ export class AckBatcher {
   private flush(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return this.flushing ?? Promise.resolve();
     const batch = this.queue.splice(0, 1000);
+    this.current = batch;
     this.flushing = this.settle(batch).finally(() => {
+      this.current = [];
       this.flushing = undefined;
       if (this.queue.length > 0 && !this.stopped) void this.flush();
     });

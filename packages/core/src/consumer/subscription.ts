@@ -404,9 +404,22 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     const reply = (await this.worker.xautoclaim(stream, this.group, this.consumer, this.options.visibilityTimeoutMs, cursor, 'COUNT', free)) as [string, RawEntry[], string[]?];
     const [next, entries, deletedIds = []] = reply;
     this.cursors.set(stream, next);
-    const live = entries.filter((e) => e[1] !== null);
+    let live = entries.filter((e) => e[1] !== null);
     const deleted = [...deletedIds, ...entries.filter((e) => e[1] === null).map((e) => e[0])];
     if (deleted.length > 0) await this.markLost(stream, deleted);
+    const own = (id: string) => this.inFlight.has(id) || this.acks.has(id);
+    if (live.some((x) => own(x[0]))) {
+      const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
+      // Entries this consumer is still handling, or whose ack is queued, come back to it when
+      // its event loop was blocked past the visibility timeout (the lease keeper could not
+      // run): never start them twice; undo the delivery XAUTOCLAIM counted (renews the lease).
+      for (const e of live.filter((x) => own(x[0]))) {
+        await this.worker.xclaim(stream, this.group, this.consumer, 0, e[0], 'RETRYCOUNT', Math.max(0, (counts.get(e[0]) ?? 1) - 1), 'JUSTID');
+        const f = this.inFlight.get(e[0]);
+        if (f) f.leasedAt = Date.now();
+      }
+      live = live.filter((x) => !own(x[0]));
+    }
     if (live.length > 0) {
       const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
       this.counters.reclaimed += live.length;
@@ -414,9 +427,9 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       for (const e of live) {
         if (this.stopping || this.free() <= 0) {
           this.track(this.release([[stream, e]]));
-        } else {
-          this.dispatch(stream, e, counts.get(e[0]) ?? 1);
-        }
+        } else if (counts.has(e[0])) {
+          this.dispatch(stream, e, counts.get(e[0])!);
+        } // else: acked or claimed by another consumer since XAUTOCLAIM; not ours to run
       }
     }
     return next !== '0-0' && (live.length > 0 || deleted.length > 0);
@@ -425,7 +438,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   /** Delivery counts of entries this consumer owns (XAUTOCLAIM does not report them). */
   private async deliveryCounts(stream: string, ids: string[]): Promise<Map<string, number>> {
     const sorted = [...ids].sort(compareIds);
-    const rows = (await this.worker.xpending(stream, this.group, sorted[0]!, sorted[sorted.length - 1]!, ids.length + this.inFlight.size + 16, this.consumer)) as Array<[string, string, number, number]>;
+    const rows = (await this.worker.xpending(stream, this.group, sorted[0]!, sorted[sorted.length - 1]!, ids.length + this.inFlight.size + 1016, this.consumer)) as Array<[string, string, number, number]>;
     return new Map(rows.map((r) => [r[0], Number(r[3])]));
   }
 
