@@ -19,7 +19,7 @@ test('1. SIGKILL of worker processes mid-batch, repeatedly, while publishing con
     await s.fleet.spawn('w').ready();
   }
   await s.publisher.stop();
-  const reports = await s.finish('1. SIGKILL worker processes mid-batch (8 kills, 3 processes, 2 groups)', { notes: [`workers SIGKILLed: ${kills}; handler runs cut short by a kill: ${cutShort(s.runDir)}`] });
+  const reports = await s.finish('1. SIGKILL worker processes mid-batch (8 kills, 3 processes, 2 groups)', { notes: () => [`workers SIGKILLed: ${kills}; handler runs cut short by a kill: ${cutShort(s.runDir)}`] });
   expectClean(reports);
   // The kills must have landed mid-handler, else the fault did not bite.
   expect(cutShort(s.runDir)).toBeGreaterThan(0);

@@ -21,7 +21,7 @@ export interface Scenario {
   publisher: SeqPublisher;
   runDir: string;
   /** Settle, print the table, and return the reports. */
-  finish(fault: string, options?: { notes?: string[]; timeoutMs?: number } & Partial<Pick<CheckInput, 'include' | 'reportedLost'>>): Promise<GroupReport[]>;
+  finish(fault: string, options?: { notes?: () => string[]; timeoutMs?: number } & Partial<Pick<CheckInput, 'include' | 'reportedLost'>>): Promise<GroupReport[]>;
 }
 
 /** One redis-server per fault file, with `args` (e.g. AOF), and scenarios cleaned up after each test. */
@@ -60,7 +60,7 @@ export function useFaultServer(args: string[] = []): { scenario(o?: ScenarioOpti
           const notes = [
             `publishes: ${publisher.resolved.size} resolved of ${publisher.attempted} attempted (failed: ${publisher.describeFailures()})`,
             `worker processes started: ${fleet.all.length}`,
-            ...(f.notes ?? []),
+            ...(f.notes?.() ?? []),
           ];
           printTable(fault, reports, notes);
           if (!isClean(reports)) process.stdout.write(`not clean; worker logs in ${runDir}\n`);
@@ -83,10 +83,27 @@ export interface ScenarioOptions {
 /** Assert the checker's verdict: nothing lost, nothing pending, statuses agree. */
 export function expectClean(reports: GroupReport[]): void {
   for (const r of reports) {
-    expect({ group: r.group, lost: r.lost, lostSeqs: r.lostSeqs, pending: r.pending, lag: r.lag, retrying: r.retrying, statusMismatches: r.statusMismatches, examples: r.mismatchExamples })
-      .toEqual({ group: r.group, lost: 0, lostSeqs: [], pending: 0, lag: 0, retrying: 0, statusMismatches: 0, examples: [] });
+    expect({ group: r.group, lost: r.lost, lostSeqs: r.lostSeqs, pending: r.pending, lag: r.lag, retrying: r.retrying, statusMismatches: r.statusMismatches, examples: r.mismatchExamples, overlaps: r.overlaps })
+      .toEqual({ group: r.group, lost: 0, lostSeqs: [], pending: 0, lag: 0, retrying: 0, statusMismatches: 0, examples: [], overlaps: 0 });
     expect(r.events).toBeGreaterThan(0);
   }
+}
+
+/**
+ * Keep `count` worker processes of role `name` running (respawning those that die) until
+ * the returned stop function is called.
+ */
+export function supervise(fleet: Fleet, name: string, count: number, overrides: Partial<WorkerConfig> = {}): () => void {
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped) {
+      const alive = fleet.alive.filter((w) => w.name === name).length;
+      for (let i = alive; i < count && !stopped; i++) fleet.spawn(name, overrides);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  void loop();
+  return () => { stopped = true; };
 }
 
 /** A random integer in [min, max]. */
