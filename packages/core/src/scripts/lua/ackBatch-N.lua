@@ -20,10 +20,39 @@ local ttl = tonumber(ARGV[3])
 local channel = ARGV[4]
 local track = ARGV[5] == '1'
 -- @include ownedDeliveries
--- @include writeStatus
 -- @include serverNowMs
 
 local now = tostring(serverNowMs())
+local count = (#ARGV - 5) / 4
+
+-- Ownership and delivery counts for the whole batch from one XPENDING over the batch's id
+-- range, filtered to this consumer, instead of one XPENDING per entry (the per-entry calls
+-- were the largest part of the script's cost). The range may also hold this consumer's
+-- other entries (handlers still running): the limit leaves room for them, and when the
+-- reply fills the limit, entries not in it are checked one by one.
+local minMs, minSeq, minId, maxMs, maxSeq, maxId
+for i = 6, #ARGV, 4 do
+  local id = ARGV[i]
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  ms, seq = tonumber(ms), tonumber(seq)
+  if ms ~= nil and seq ~= nil then
+    if minMs == nil or ms < minMs or (ms == minMs and seq < minSeq) then minMs, minSeq, minId = ms, seq, id end
+    if maxMs == nil or ms > maxMs or (ms == maxMs and seq > maxSeq) then maxMs, maxSeq, maxId = ms, seq, id end
+  end
+end
+local owned = {}
+local complete = false
+if minId ~= nil then
+  local limit = count + 1000
+  local rows = redis.call('XPENDING', stream, group, minId, maxId, limit, consumer)
+  for _, row in ipairs(rows) do owned[row[1]] = tonumber(row[4]) end
+  complete = #rows < limit
+end
+
+-- Status field names, built once per batch.
+local fState, fAttempts, fResult = group .. ':state', group .. ':attempts', group .. ':result'
+local fConsumer, fUpdated, fFinished = group .. ':consumer', group .. ':updatedAt', group .. ':finishedAt'
+
 local refused = {}
 local acked = {}
 local done = {}
@@ -32,17 +61,24 @@ for i = 6, #ARGV, 4 do
   n = n + 1
   local entryId, eventId = ARGV[i], ARGV[i + 1]
   local base, result = tonumber(ARGV[i + 2]), ARGV[i + 3]
-  local deliveries = ownedDeliveries(stream, group, consumer, entryId)
+  local deliveries = owned[entryId]
+  if deliveries == nil and not complete then deliveries = ownedDeliveries(stream, group, consumer, entryId) end
   if deliveries == nil then
     refused[#refused + 1] = entryId
   else
     acked[#acked + 1] = entryId
     done[#done + 1] = eventId
     if track then
-      writeStatus(KEYS[n + 1], group, ttl, {
-        'state', 'succeeded', 'attempts', tostring(base + deliveries),
-        'result', result, 'consumer', consumer, 'updatedAt', now, 'finishedAt', now,
-      })
+      local key = KEYS[n + 1]
+      local attempts = tostring(base + deliveries)
+      if result ~= '' then
+        redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts, fResult, result,
+          fConsumer, consumer, fUpdated, now, fFinished, now)
+      else
+        redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts,
+          fConsumer, consumer, fUpdated, now, fFinished, now)
+      end
+      if ttl > 0 then redis.call('EXPIRE', key, ttl) end
     end
   end
 end
