@@ -236,7 +236,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     return {
       list: (o) => listDeadLetters(this.redis, this.prefix, t, group, o),
       count: () => countDeadLetters(this.redis, this.prefix, t.name, group),
-      replay: (s) => replayDeadLetters(this.redis, this.prefix, t.name, group, s),
+      replay: (s) => replayDeadLetters(this.redis, this.prefix, t.name, group, s, this.statusTtlSeconds),
       purge: (s) => purgeDeadLetters(this.redis, this.prefix, t.name, group, s),
     };
   }

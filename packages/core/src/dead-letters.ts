@@ -84,7 +84,7 @@ async function selectIds(redis: Redis, key: string, sel: DeadLetterSelection): P
  * with attempts reset; the other groups are not touched. Malformed ones (no payload) stay.
  * @returns how many were replayed
  */
-export async function replayDeadLetters(redis: Redis, prefix: string, topic: string, group: string, sel: DeadLetterSelection = {}): Promise<number> {
+export async function replayDeadLetters(redis: Redis, prefix: string, topic: string, group: string, sel: DeadLetterSelection = {}, statusTtlSeconds = 86_400): Promise<number> {
   const keys = topicKeys(prefix, topic);
   const rows = await selectIds(redis, keys.deadLetters(group), sel);
   let replayed = 0;
@@ -92,7 +92,7 @@ export async function replayDeadLetters(redis: Redis, prefix: string, topic: str
     const chunk = rows.slice(i, i + 500);
     const statusKeys = chunk.map(([, flat]) => keys.status(fieldMap(flat).get('id') ?? 'unknown'));
     replayed += await runScript<number>(redis, 'replayDead', [keys.deadLetters(group), keys.redeliver(group), ...statusKeys],
-      [group, 86_400, ...chunk.map(([id]) => id)]);
+      [group, statusTtlSeconds, ...chunk.map(([id]) => id)]);
   }
   return replayed;
 }
