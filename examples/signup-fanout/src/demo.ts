@@ -92,7 +92,10 @@ export class Demo {
     const sf = new Streamfan({ connection: this.options.connection, prefix: this.prefix, retention: false, statusTtlSeconds: 3600 });
     sf.on('error', (err) => this.activity.add('error', err.message, null, 'client-error'));
     try {
-      await withTimeout(sf.redis.ping(), 5000, `cannot reach Redis at ${sf.url}: check REDIS_URL, or unset it to let the demo start its own redis-server`);
+      const hint = `cannot reach Redis at ${sf.url}: check REDIS_URL, or unset it to let the demo start its own redis-server`;
+      await withTimeout(sf.redis.ping(), 5000, hint).catch((err: Error) => {
+        throw err.message === hint ? err : new Error(`${hint} (${err.message})`);
+      });
       await this.clearKeys(sf);
     } catch (err) {
       await sf.close();
