@@ -21,7 +21,7 @@ export interface Scenario {
   publisher: SeqPublisher;
   runDir: string;
   /** Settle, print the table, and return the reports. */
-  finish(fault: string, options?: { notes?: () => string[]; timeoutMs?: number } & Partial<Pick<CheckInput, 'include' | 'reportedLost'>>): Promise<GroupReport[]>;
+  finish(fault: string, options?: { notes?: (reports: GroupReport[]) => string[]; timeoutMs?: number } & Partial<Pick<CheckInput, 'include' | 'reportedLost'>>): Promise<GroupReport[]>;
 }
 
 /** One redis-server per fault file, with `args` (e.g. AOF), and scenarios cleaned up after each test. */
@@ -60,7 +60,7 @@ export function useFaultServer(args: string[] = []): { scenario(o?: ScenarioOpti
           const notes = [
             `publishes: ${publisher.resolved.size} resolved of ${publisher.attempted} attempted (failed: ${publisher.describeFailures()})`,
             `worker processes started: ${fleet.all.length}`,
-            ...(f.notes?.() ?? []),
+            ...(f.notes?.(reports) ?? []),
           ];
           printTable(fault, reports, notes);
           if (!isClean(reports)) process.stdout.write(`not clean; worker logs in ${runDir}\n`);
