@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireTopic, showEvent, type GroupStatus } from '@streamfan/core';
+import { DELAYED_ID_PREFIX, requireTopic, showEvent, type GroupStatus } from '@streamfan/core';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatPairs, formatTable, truncate } from '../format/table';
 import { formatRelative, formatTime } from '../format/time';
@@ -14,7 +14,8 @@ export function registerShow(program: Command, act: ActionFactory): void {
     .addHelpText('after', examples('streamfan show user.signup 1700000000000-0', 'streamfan show user.signup 1700000000000-0 --json'))
     .action(act(async (ctx, topic: string, id: string) => {
       const sf = ctx.sf();
-      await requireTopic(sf, topic);
+      // A delayed event's topic may have no stream yet: showEvent looks in the delayed set.
+      if (!id.startsWith(DELAYED_ID_PREFIX)) await requireTopic(sf, topic);
       const ev = await showEvent(sf, topic, id);
       ctx.print(ev, () => {
         const now = Date.now();
