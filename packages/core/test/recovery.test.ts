@@ -17,10 +17,10 @@ function watch(sub: Subscription<number>, handled: number[]): Watch {
 }
 
 /** Start two groups on one topic, each recording what it handled. */
-async function twoGroups(sf: Streamfan, topicName: string): Promise<{ topic: ReturnType<typeof defineTopic<number>>; subs: Subscription<number>[]; w: Record<'a' | 'b', Watch> }> {
+async function twoGroups(sf: Streamfan, topicName: string, extra: { reclaimIntervalMs?: number } = {}): Promise<{ topic: ReturnType<typeof defineTopic<number>>; subs: Subscription<number>[]; w: Record<'a' | 'b', Watch> }> {
   const topic = defineTopic<number>(topicName);
   const handled = { a: [] as number[], b: [] as number[] };
-  const opts = { startFrom: 'beginning' as const, visibilityTimeoutMs: 1000, reclaimIntervalMs: 100, blockMs: 1000 };
+  const opts = { startFrom: 'beginning' as const, visibilityTimeoutMs: 1000, reclaimIntervalMs: 100, blockMs: 1000, ...extra };
   const a = sf.subscribe(topic, 'a', (n) => { handled.a.push(n); }, opts);
   const b = sf.subscribe(topic, 'b', (n) => { handled.b.push(n); }, opts);
   const w = { a: watch(a, handled.a), b: watch(b, handled.b) };
@@ -79,9 +79,12 @@ describe('recovery', () => {
     await Promise.all(subs.map((s) => s.close()));
   });
 
-  test('FLUSHDB under running consumers: NOGROUP is handled, the groups are recreated, recovered fires and new events flow', async () => {
+  test.each([
+    ['the reclaim timer', 100],
+    ['the blocking read', 600_000],
+  ])('FLUSHDB under running consumers, noticed by %s: NOGROUP is handled, the groups are recreated, recovered fires and new events flow', async (_path, reclaimIntervalMs) => {
     const sf = env.client();
-    const { topic, subs, w } = await twoGroups(sf, 'flushed');
+    const { topic, subs, w } = await twoGroups(sf, 'flushed', { reclaimIntervalMs });
     const first = await sf.publish(topic, 1);
     await sf.waitFor(topic, first, { timeoutMs: 10_000 });
     const errors: string[] = [];
