@@ -301,7 +301,7 @@ function renderPending(snap) {
     return [
       `<span class="mono" title="entry ${esc(r.id)}">${esc(shortId(r.eventId))}</span>${r.source === 'redelivery' ? ' <span class="tag retry" title="a retry, in the group\'s redelivery stream">retry</span>' : ''}`,
       `<span class="owner">${esc(r.consumer)} <span class="tag ${r.owner}">${r.owner === 'live' ? 'live' : r.owner === 'crashed' ? 'crashed' : 'gone'}</span></span>`,
-      { html: `<div class="t">${dur(r.idleMs)}${r.owner === 'live' ? '' : ` · ${label}`}</div><div class="meter"><i style="width:${pct.toFixed(1)}%"></i></div>`, cls: `idle ${expired ? 'expired' : ''}` },
+      { html: `<div class="t">${dur(r.idleMs)}${r.owner === 'live' ? '' : ` · ${label}`}</div><div class="meter"><i style="width:${pct.toFixed(1)}%"></i></div>`, cls: `idlecell ${expired ? 'expired' : ''}` },
       `<span class="mono">${r.deliveries}</span>`,
       `<button class="btn tiny" data-action="reclaim" data-id="${esc(r.id)}" title="Reclaim now: the next sweep of a live worker takes it">Reclaim</button>`,
     ];

@@ -173,7 +173,7 @@ export class GroupPool {
       consumer: w.name,
       concurrency: 1,
       visibilityTimeoutMs: this.deps.visibilityTimeoutMs,
-      reclaimIntervalMs: 1000,
+      reclaimIntervalMs: 300,
       maxAttempts: this.settings.maxAttempts,
       backoff: DEMO_BACKOFF,
       startFrom: 'beginning',
