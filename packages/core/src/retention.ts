@@ -59,17 +59,31 @@ export async function trimTopic(redis: Redis, prefix: string, topic: string, opt
  */
 export async function pruneConsumers(redis: Redis, prefix: string, topic: string, group: string, idleMs: number): Promise<string[]> {
   const keys = topicKeys(prefix, topic);
-  const rows = (await redis.xinfo('CONSUMERS', keys.stream, group)) as unknown[][];
-  const removed: string[] = [];
-  for (const row of rows) {
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < row.length; i += 2) o[String(row[i])] = row[i + 1];
-    const name = String(o.name);
-    const r = await runScript<number>(redis, 'deleteConsumerIfIdle', [keys.stream], [group, name, Math.max(1, idleMs)]);
-    if (r === 1) {
-      await runScript<number>(redis, 'deleteConsumerIfIdle', [keys.redeliver(group)], [group, name, 0]).catch(() => 0);
-      removed.push(name);
+  const streams = [keys.stream, keys.redeliver(group)];
+  // A consumer that only ever took retries is known to the redelivery stream alone: look in both.
+  const names = new Set<string>();
+  for (const stream of streams) {
+    let rows: unknown[][] = [];
+    try {
+      rows = (await redis.xinfo('CONSUMERS', stream, group)) as unknown[][];
+    } catch (err) {
+      if (stream === keys.stream) throw err; // the redelivery stream may not exist yet
     }
+    for (const row of rows) {
+      for (let i = 0; i + 1 < row.length; i += 2) if (String(row[i]) === 'name') names.add(String(row[i + 1]));
+    }
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    let gone = 0;
+    let kept = false;
+    for (const stream of streams) {
+      const run = runScript<number>(redis, 'deleteConsumerIfIdle', [stream], [group, name, Math.max(1, idleMs)]);
+      const r = stream === keys.stream ? await run : await run.catch(() => -1);
+      if (r === 1) gone++;
+      else if (r === 0) kept = true;
+    }
+    if (gone > 0 && !kept) removed.push(name);
   }
   return removed;
 }
