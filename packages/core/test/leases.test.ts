@@ -187,6 +187,14 @@ describe('leases and shutdown', () => {
     expect(await consumersOn(sf, keys.stream, 'g')).toEqual([['active-empty', 0], ['idle-holding', 1]]);
     // Nothing left to prune with a threshold no one reaches.
     expect(await sf.pruneConsumers(topic, 'g', 3_600_000)).toEqual([]);
+
+    // A consumer that only ever took retries exists in the group's redelivery stream alone.
+    await sf.redis.xgroup('CREATE', keys.redeliver('g'), 'g', '0', 'MKSTREAM');
+    await sf.redis.xgroup('CREATECONSUMER', keys.redeliver('g'), 'g', 'retries-only');
+    await sleep(500);
+    expect(await sf.pruneConsumers(topic, 'g', 400)).toEqual(['active-empty', 'retries-only']);
+    expect(await consumersOn(sf, keys.redeliver('g'), 'g')).toEqual([]);
+    expect(await consumersOn(sf, keys.stream, 'g')).toEqual([['idle-holding', 1]]);
   });
 
   test('close() twice is safe and returns the same promise (subscription and client)', async () => {
