@@ -138,4 +138,24 @@ describe('retention', () => {
     expect(await sf.redis.xlen(topicKeys(sf.prefix, topic.name).stream)).toBe(0);
     await sub.close();
   });
+
+  test('the retention timer with a hard maxLen emits capLoss with the ids the cap cost', async () => {
+    const sf = env.client({ retention: { intervalMs: 300, maxLen: 2, approximate: false } });
+    const topic = defineTopic<number>('overflow');
+    const losses: TrimReport[] = [];
+    sf.on('capLoss', (r) => losses.push(r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const seen: number[] = [];
+    const sub = sf.subscribe(topic, 'g', async (n) => { seen.push(n); await gate; }, { startFrom: 'beginning', concurrency: 1 });
+    await sub.ready();
+    const ids = await sf.publishMany(topic, [0, 1, 2, 3, 4]);
+    await waitFor(() => losses.length > 0, { message: 'capLoss emitted' });
+    // 0 is in flight, 1..4 not yet delivered: the cap keeps the newest two.
+    expect(losses[0]).toMatchObject({ topic: 'overflow', lostToCap: 3, lostIds: ids.slice(0, 3), length: 2 });
+    release();
+    await waitFor(() => seen.length === 3, { message: 'the group handles what is left' });
+    expect(seen).toEqual([0, 3, 4]);
+    await sub.close();
+  });
 });
