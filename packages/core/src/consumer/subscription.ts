@@ -8,6 +8,7 @@ import { loadScripts, runScript } from '../scripts/runner';
 import type { Topic } from '../topic';
 import { AckBatcher } from './ack-batcher';
 import { compareIds } from '../ids';
+import { groupInfos } from '../status';
 import { sleep, withTimeout } from '../timing';
 import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
 import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
@@ -151,7 +152,11 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         await this.worker.xgroup('CREATE', stream, this.group, start, 'MKSTREAM');
         if (stream === this.keys.stream) created = true;
       } catch (err) {
-        if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+        if (/BUSYGROUP/.test((err as Error).message)) continue;
+        // At maxmemory (noeviction) XGROUP CREATE is refused with OOM even when the group
+        // exists; an existing group is all a consumer needs to drain the backlog.
+        if (/^OOM /.test((err as Error).message) && (await groupInfos(this.worker, stream)).some((g) => g.name === this.group)) continue;
+        throw err;
       }
     }
     return created;

@@ -56,6 +56,7 @@ local fConsumer, fUpdated, fFinished = group .. ':consumer', group .. ':updatedA
 local refused = {}
 local acked = {}
 local done = {}
+local writes = {}
 local n = 0
 for i = 6, #ARGV, 4 do
   n = n + 1
@@ -68,22 +69,27 @@ for i = 6, #ARGV, 4 do
   else
     acked[#acked + 1] = entryId
     done[#done + 1] = eventId
-    if track then
-      local key = KEYS[n + 1]
-      local attempts = tostring(base + deliveries)
-      if result ~= '' then
-        redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts, fResult, result,
-          fConsumer, consumer, fUpdated, now, fFinished, now)
-      else
-        redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts,
-          fConsumer, consumer, fUpdated, now, fFinished, now)
-      end
-      if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    writes[#writes + 1] = { KEYS[n + 1], tostring(base + deliveries), result }
+  end
+end
+-- XACK first: at maxmemory (noeviction) Redis refuses a script's first write if it may
+-- grow memory (HSET), but not XACK, and allows the writes that follow it. So consumers
+-- keep acknowledging, and recording status, while publishes are refused.
+if #acked > 0 then redis.call('XACK', stream, group, unpack(acked)) end
+if track then
+  for _, w in ipairs(writes) do
+    local key, attempts, result = w[1], w[2], w[3]
+    if result ~= '' then
+      redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts, fResult, result,
+        fConsumer, consumer, fUpdated, now, fFinished, now)
+    else
+      redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts,
+        fConsumer, consumer, fUpdated, now, fFinished, now)
     end
+    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
   end
 end
 if #acked > 0 then
-  redis.call('XACK', stream, group, unpack(acked))
   if channel ~= '' then
     redis.call('PUBLISH', channel, 'succeeded|' .. group .. '|' .. table.concat(done, ','))
   end

@@ -35,6 +35,9 @@ local checkOwner, track = ARGV[11] == '1', ARGV[12] == '1'
 
 if checkOwner and ownedDeliveries(stream, group, consumer, entryId) == nil then return false end
 local fields, flat = entryFields(stream, entryId)
+-- XACK first: at maxmemory Redis refuses a script's first write if it may grow memory
+-- (XADD), not XACK, and allows the writes after it; so poison still reaches dead letters.
+redis.call('XACK', stream, group, entryId)
 local now = tostring(serverNowMs())
 local args = { dlq }
 if cap > 0 then
@@ -56,7 +59,6 @@ add('reason', reason)
 add('consumer', consumer)
 add('deadAt', now)
 local dlqId = redis.call('XADD', unpack(args))
-redis.call('XACK', stream, group, entryId)
 redis.call('ZREM', KEYS[4], eventId)
 if track then
   writeStatus(statusKey, group, ttl, {

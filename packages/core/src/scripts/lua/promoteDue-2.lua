@@ -16,6 +16,9 @@ local limit = tonumber(ARGV[1])
 local now = serverNowMs()
 local due = redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, limit)
 for _, member in ipairs(due) do
+  -- ZREM first: at maxmemory Redis refuses a script's first write if it may grow memory
+  -- (XADD), not ZREM, and allows the writes after it; so due retries still move.
+  redis.call('ZREM', set, member)
   local ok, fields = pcall(cjson.decode, member)
   if ok and type(fields) == 'table' then
     local args = { stream, '*' }
@@ -24,7 +27,6 @@ for _, member in ipairs(due) do
     end
     if #args > 2 then redis.call('XADD', unpack(args)) end
   end
-  redis.call('ZREM', set, member)
 end
 local nextDue = -1
 local first = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
