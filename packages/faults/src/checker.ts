@@ -38,7 +38,7 @@ export interface GroupReport {
   reportedLost: number;
   /** Owed events in this group's dead letters. */
   deadLetters: number;
-  /** Dead letters that are not suite events (malformed entries written by someone else). */
+  /** Dead letters of entries the publisher did not write (malformed entries written by someone else). */
   foreignDeadLetters: number;
   pending: number;
   lag: number | null;
@@ -111,6 +111,7 @@ export async function check(input: CheckInput): Promise<GroupReport[]> {
   for (const [, id] of owed) p.hgetall(keys.status(id));
   const hashes = ((await p.exec()) ?? []).map(([, h]) => (h ?? {}) as Record<string, string>);
 
+  const publishedIds = new Set(input.published.values());
   const reports: GroupReport[] = [];
   for (const group of groups) {
     const mine = deliveries.filter((d) => d.g === group);
@@ -131,7 +132,7 @@ export async function check(input: CheckInput): Promise<GroupReport[]> {
       group, events: owed.length, deliveries: mine.filter((d) => d.o === 'start').length,
       duplicates: [...okBySeq.values()].reduce((n, c) => n + Math.max(0, c - 1), 0),
       lost: 0, lostSeqs: [], reportedLost: 0, deadLetters: 0,
-      foreignDeadLetters: dead.filter((d) => d.seq === undefined).length,
+      foreignDeadLetters: dead.filter((d) => !publishedIds.has(d.id)).length,
       pending: info?.pending ?? -1, lag, retrying: info?.retrying ?? -1,
       statusMismatches: 0, mismatchExamples: [], overlaps: 0,
     };
