@@ -13,19 +13,25 @@ async function main(): Promise<void> {
   const run = await startDemo();
   const browser = await launchBrowser();
   try {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1250 }, deviceScaleFactor: 1 });
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, deviceScaleFactor: 1 });
     await page.goto(run.url);
     await page.waitForSelector('body[data-ready="true"]');
     await run.demo.updateGroup('billing', { failureRate: 0.3, maxAttempts: 6 });
     await run.demo.updateGroup('analytics', { latencyMs: 400 });
+    await run.demo.updateGroup('email', { latencyMs: 300 });
     await run.demo.publish(6, 'free');
     await run.demo.publish(3, 'card-declined');
     await sleep(2500);
     await run.demo.crashNext('email', 2);
-    await run.demo.publish(120, 'pro');
-    await sleep(Number(process.env.SHOT_DELAY_MS ?? 2600));
+    await run.demo.publish(60, 'pro');
+    await page.locator('#dead-tabs [data-tab="billing"]').click();
+    await sleep(Number(process.env.SHOT_DELAY_MS ?? 2300));
     mkdirSync(dirname(out), { recursive: true });
-    await page.screenshot({ path: out, fullPage: false });
+    // Size the viewport to the whole page (a full-page capture would paint the sticky header mid-page).
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: 1600, height });
+    await sleep(400);
+    await page.screenshot({ path: out });
     console.log(`wrote ${out}`);
   } finally {
     await browser.close();
