@@ -19,6 +19,14 @@ export async function flush(ctx: BenchContext): Promise<void> {
   await ctx.redis.flushall();
 }
 
+/** CPU time the redis-server process has used (user + system), µs. */
+export async function redisCpuMicros(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 'NaN');
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 'NaN');
+  return (user + sys) * 1e6;
+}
+
 /** INFO used_memory in bytes. */
 export async function usedMemory(redis: Redis): Promise<number> {
   const info = await redis.info('memory');

@@ -63,6 +63,8 @@ export class WorkerProcess {
 export interface RunResult {
   groups: GroupResult[];
   rss: RssSample[];
+  /** CPU time of the consumer processes, µs, from ready until each was done. */
+  cpuMicros: number;
   /** Every group reached the expected count before the deadline. */
   complete: boolean;
 }
@@ -71,8 +73,11 @@ export interface RunResult {
 export interface ActiveRun {
   /** Deliveries settled so far, over all groups. */
   delivered(): number;
-  /** Wait until every group settled the expected count (or `timeoutMs` passes), then stop and collect. */
-  finish(timeoutMs: number): Promise<RunResult>;
+  /**
+   * Wait until every group settled the expected count (or `timeoutMs` passes), run `atDone`
+   * (e.g. read Redis CPU before shutdown adds to it), then stop and collect.
+   */
+  finish(timeoutMs: number, atDone?: () => Promise<void>): Promise<RunResult>;
   /** Called with each RSS sample a process reports. */
   onRss(fn: (s: RssSample) => void): void;
 }
@@ -121,20 +126,21 @@ export class Pool {
     return {
       delivered: () => [...delivered.values()].reduce((a, b) => a + b, 0),
       onRss: (fn) => { rssFns.push(fn); },
-      finish: async (timeoutMs) => {
+      finish: async (timeoutMs, atDone) => {
         let timer: NodeJS.Timeout | undefined;
         const complete = await Promise.race([
           allDone.then(() => true),
           new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs); }),
         ]);
         clearTimeout(timer);
+        if (atDone) await atDone();
         const stopped = await Promise.all(procs.map(async (p) => {
           const reply = p.next('stopped', 60_000);
           p.send({ type: 'stop' });
           return reply;
         }));
         for (const off of offs) off();
-        return { groups: stopped.flatMap((s) => s.groups), rss: stopped.flatMap((s) => s.rss), complete };
+        return { groups: stopped.flatMap((s) => s.groups), rss: stopped.flatMap((s) => s.rss), cpuMicros: stopped.reduce((a, s) => a + s.cpuMicros, 0), complete };
       },
     };
   }

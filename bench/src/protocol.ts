@@ -55,5 +55,6 @@ export type ChildMessage =
   | { type: 'progress'; delivered: number }
   | { type: 'rss'; sample: RssSample }
   | { type: 'done' }
-  | { type: 'stopped'; groups: GroupResult[]; rss: RssSample[] }
+  /** `cpuMicros`: this process's CPU time (user + system) from `ready` until `done` (or `stop`). */
+  | { type: 'stopped'; groups: GroupResult[]; rss: RssSample[]; cpuMicros: number }
   | { type: 'error'; message: string };

@@ -34,7 +34,7 @@ function incomplete(f: { complete: boolean }): string {
 }
 
 function scaleRows(list: FanoutResult[], key: (f: FanoutResult) => string): string[][] {
-  return list.map((f) => [key(f), String(f.processes), int(f.events), int(f.deliveriesPerSec) + incomplete(f), int(f.publishPerSec), fixed(f.seconds)]);
+  return list.map((f) => [key(f), String(f.processes), int(f.events), int(f.deliveriesPerSec) + incomplete(f), int(f.publishPerSec), fixed(f.seconds), fixed(f.redisCpuPerDelivery, 1), fixed(f.consumerCpuPerDelivery, 1)]);
 }
 
 /** The whole run as Markdown (also printed on the terminal). */
@@ -59,9 +59,9 @@ export function renderMarkdown(r: BenchResults): string {
     const f0 = r.fanout[0]!;
     parts.push(`## Fan-out throughput\n\n${int(f0.events)} events × ${f0.groups} groups, ${f0.payloadBytes} B payloads, no-op handler, status tracking on, one consumer process per group. Events are published in batches of 1000 while the consumers run; deliveries/s = events × groups ÷ (last ack − first publish). streamfan and the floor: median of ${c.rounds} round(s); BullMQ: one round.`);
     parts.push(table(
-      ['system', 'consumer setting', 'publish events/s', 'deliveries/s', 'vs floor', 'seconds', 'rounds (deliveries/s)'],
-      r.fanout.map((f) => [systemName[f.system] ?? f.system, consumerSetting(f), int(f.publishPerSec), int(f.deliveriesPerSec) + incomplete(f), ratio(f.deliveriesPerSec / floorFan), fixed(f.seconds), f.rounds.map(int).join(', ')]),
-      [false, false, true, true, true, true, false],
+      ['system', 'consumer setting', 'publish events/s', 'deliveries/s', 'vs floor', 'seconds', 'Redis CPU µs/delivery', 'consumer CPU µs/delivery', 'rounds (deliveries/s)'],
+      r.fanout.map((f) => [systemName[f.system] ?? f.system, consumerSetting(f), int(f.publishPerSec), int(f.deliveriesPerSec) + incomplete(f), ratio(f.deliveriesPerSec / floorFan), fixed(f.seconds), fixed(f.redisCpuPerDelivery, 1), fixed(f.consumerCpuPerDelivery, 1), f.rounds.map(int).join(', ')]),
+      [false, false, true, true, true, true, true, true, false],
     ));
   }
 
@@ -80,8 +80,8 @@ export function renderMarkdown(r: BenchResults): string {
   const s = r.scaling;
   if (s.groups.length || s.concurrency.length || s.payload.length) {
     parts.push(`## Scaling (streamfan)\n\nFan-out runs of ${int(c.scaleEvents)} events; one process per group up to ${c.maxProcesses} processes, groups shared round robin beyond that.`);
-    const headers = ['', 'processes', 'events', 'deliveries/s', 'publish events/s', 'seconds'];
-    const right = [false, true, true, true, true, true];
+    const headers = ['', 'processes', 'events', 'deliveries/s', 'publish events/s', 'seconds', 'Redis CPU µs/delivery', 'consumer CPU µs/delivery'];
+    const right = [false, true, true, true, true, true, true, true];
     if (s.groups.length) parts.push(`### Groups (concurrency ${c.streamfanConcurrency}, ${c.payloadBytes} B)\n\n${table(['groups', ...headers.slice(1)], scaleRows(s.groups, (f) => String(f.groups)), right)}`);
     if (s.concurrency.length) parts.push(`### Concurrency (${c.groups} groups, ${c.payloadBytes} B)\n\n${table(['concurrency', ...headers.slice(1)], scaleRows(s.concurrency, (f) => String(f.concurrency)), right)}`);
     if (s.payload.length) parts.push(`### Payload size (${c.groups} groups, concurrency ${c.streamfanConcurrency})\n\n${table(['payload bytes', ...headers.slice(1)], scaleRows(s.payload, (f) => int(f.payloadBytes)), right)}`);

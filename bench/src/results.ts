@@ -17,6 +17,9 @@ export interface FanoutResult {
   deliveriesPerSec: number;
   seconds: number;
   delivered: number;
+  /** CPU per delivery, µs: redis-server (publishing included) and the consumer processes. */
+  redisCpuPerDelivery: number;
+  consumerCpuPerDelivery: number;
   complete: boolean;
   errors: string[];
 }

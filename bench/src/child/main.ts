@@ -14,7 +14,7 @@ function send(m: ChildMessage): void {
   process.send?.(m);
 }
 
-interface Current { tracker: Tracker; stop: () => Promise<void>; timer: NodeJS.Timeout; rss: RssSample[] }
+interface Current { tracker: Tracker; stop: () => Promise<void>; timer: NodeJS.Timeout; rss: RssSample[]; cpuStart: NodeJS.CpuUsage; cpuAtDone?: NodeJS.CpuUsage }
 let current: Current | undefined;
 
 function rssSample(delivered: number): RssSample {
@@ -36,6 +36,7 @@ async function run(job: ConsumeJob): Promise<void> {
     }
     if (!doneSent && job.expected > 0 && tracker.reached(job.expected)) {
       doneSent = true;
+      if (current) current.cpuAtDone = process.cpuUsage(current.cpuStart);
       send({ type: 'progress', delivered: total });
       send({ type: 'done' });
     }
@@ -49,7 +50,7 @@ async function run(job: ConsumeJob): Promise<void> {
       send({ type: 'progress', delivered: tracker.total });
     }
   }, 200);
-  current = { tracker, stop, timer, rss };
+  current = { tracker, stop, timer, rss, cpuStart: process.cpuUsage() };
   send({ type: 'ready' });
 }
 
@@ -57,12 +58,13 @@ async function stop(): Promise<void> {
   const c = current;
   current = undefined;
   if (!c) {
-    send({ type: 'stopped', groups: [], rss: [] });
+    send({ type: 'stopped', groups: [], rss: [], cpuMicros: 0 });
     return;
   }
   clearInterval(c.timer);
+  const cpu = c.cpuAtDone ?? process.cpuUsage(c.cpuStart);
   await c.stop();
-  send({ type: 'stopped', groups: c.tracker.results(), rss: c.rss });
+  send({ type: 'stopped', groups: c.tracker.results(), rss: c.rss, cpuMicros: cpu.user + cpu.system });
 }
 
 process.on('message', (m: ParentMessage) => {

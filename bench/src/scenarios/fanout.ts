@@ -1,5 +1,5 @@
 import { now, sleep } from '../clock';
-import { flush, type BenchContext } from '../context';
+import { flush, redisCpuMicros, type BenchContext } from '../context';
 import { makePayloads } from '../payload';
 import { fraction } from '../progress';
 import type { System } from '../protocol';
@@ -48,6 +48,7 @@ export async function fanoutRun(ctx: BenchContext, system: System, o: FanoutOpti
   await sleep(100);
   const show = (published: number): void =>
     ctx.progress.update(`${o.label}: published ${fraction(published, o.events)}, delivered ${fraction(run.delivered(), total)}`);
+  const cpu0 = await redisCpuMicros(ctx.redis);
   const t0 = now();
   let published = 0;
   for (const b of batches) {
@@ -57,7 +58,8 @@ export async function fanoutRun(ctx: BenchContext, system: System, o: FanoutOpti
   }
   const publishedAt = now();
   const ticker = setInterval(() => show(published), 200);
-  const res = await run.finish(Math.max(120_000, (total / 300) * 1000));
+  let cpu1 = Number.NaN;
+  const res = await run.finish(Math.max(120_000, (total / 300) * 1000), async () => { cpu1 = await redisCpuMicros(ctx.redis); });
   clearInterval(ticker);
   await pub.close();
   const lastAt = Math.max(...res.groups.map((g) => g.lastAt));
@@ -69,6 +71,8 @@ export async function fanoutRun(ctx: BenchContext, system: System, o: FanoutOpti
     publishPerSec: o.events / ((publishedAt - t0) / 1000),
     deliveriesPerSec: delivered / seconds,
     seconds, delivered, complete: res.complete,
+    redisCpuPerDelivery: (cpu1 - cpu0) / delivered,
+    consumerCpuPerDelivery: res.cpuMicros / delivered,
     errors: res.groups.flatMap((g) => g.errors),
   };
 }
@@ -96,6 +100,8 @@ export async function fanoutScenario(ctx: BenchContext): Promise<FanoutSummary[]
       ...closest,
       deliveriesPerSec: m,
       publishPerSec: median(list.map((r) => r.publishPerSec)),
+      redisCpuPerDelivery: median(list.map((r) => r.redisCpuPerDelivery)),
+      consumerCpuPerDelivery: median(list.map((r) => r.consumerCpuPerDelivery)),
       complete: list.every((r) => r.complete),
       rounds: list.map((r) => r.deliveriesPerSec),
     };
