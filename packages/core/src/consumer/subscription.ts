@@ -254,10 +254,14 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     }
   }
 
-  /** Give entries back to the group: make them reclaimable now, with their delivery not counted. */
-  private async release(entries: Array<[string, RawEntry]>): Promise<void> {
+  /**
+   * Give entries back to the group: make them reclaimable now, with this delivery not counted.
+   * `previousDeliveries` is the count before this delivery: 0 for a fresh read, more for an
+   * entry reclaimed from a crashed consumer (those attempts must still count).
+   */
+  private async release(entries: Array<[string, RawEntry]>, previousDeliveries = 0): Promise<void> {
     for (const [stream, [id]] of entries) {
-      await this.worker.xclaim(stream, this.group, this.consumer, 0, id, 'IDLE', 10 * 86_400_000, 'RETRYCOUNT', 0, 'JUSTID');
+      await this.worker.xclaim(stream, this.group, this.consumer, 0, id, 'IDLE', 10 * 86_400_000, 'RETRYCOUNT', previousDeliveries, 'JUSTID');
     }
   }
 
@@ -430,11 +434,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       this.counters.reclaimed += live.length;
       this.emit('reclaimed', { ids: live.map((e) => e[0]), source: stream === this.keys.stream ? 'topic' : 'redelivery' });
       for (const e of live) {
+        const deliveries = counts.get(e[0]);
+        if (deliveries === undefined) continue; // acked or claimed by another consumer since XAUTOCLAIM; not ours
         if (this.stopping || this.free() <= 0) {
-          this.track(this.release([[stream, e]]));
-        } else if (counts.has(e[0])) {
-          this.dispatch(stream, e, counts.get(e[0])!);
-        } // else: acked or claimed by another consumer since XAUTOCLAIM; not ours to run
+          this.track(this.release([[stream, e]], deliveries - 1)); // keep the earlier (crashed) attempts counted
+        } else {
+          this.dispatch(stream, e, deliveries);
+        }
       }
     }
     return next !== '0-0' && (live.length > 0 || deleted.length > 0);
