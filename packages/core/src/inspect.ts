@@ -97,7 +97,13 @@ export async function listGroups(redis: Redis, prefix: string, topic: string): P
     p.zcard(keys.retry(name));
     p.xlen(keys.deadLetters(name));
   }
+  p.xinfo('STREAM', keys.stream);
   const res = (await p.exec()) ?? [];
+  // Redis 7.0 counts lag as entries added minus entries read, so entries trimmed before a
+  // group read them stay in its lag forever: a group that has read up to the stream's last
+  // id has no lag, whatever that counter says.
+  const streamInfo = parseInfoRows([res[4 * infos.length]?.[1] ?? []])[0] ?? {};
+  const lastGenerated = String(streamInfo['last-generated-id'] ?? '');
   const out: GroupInfo[] = [];
   for (let i = 0; i < infos.length; i++) {
     const g = infos[i]!;
@@ -105,7 +111,8 @@ export async function listGroups(redis: Redis, prefix: string, topic: string): P
     const oldest = ((res[4 * i]?.[1] ?? []) as Array<[string, string, number, number]>)[0];
     const redeliverInfo = res[4 * i + 1]?.[0] ? [] : parseInfoRows((res[4 * i + 1]?.[1] ?? []) as unknown[]);
     const rd = redeliverInfo.find((r) => r.name === name);
-    const lag = g.lag === undefined || g.lag === null ? null : Number(g.lag);
+    const caughtUp = lastGenerated !== '' && String(g['last-delivered-id']) === lastGenerated;
+    const lag = caughtUp ? 0 : g.lag === undefined || g.lag === null ? null : Number(g.lag);
     out.push({
       group: name,
       consumers: Number(g.consumers ?? 0),
