@@ -64,6 +64,8 @@ export interface DeliveryRecord {
   id: string;
   attempt: number;
   consumer: string;
+  /** Wall-clock ms when recorded. */
+  t: number;
 }
 
 /** A lifecycle event of a worker's subscription or client, as the worker saw it. */
@@ -73,6 +75,8 @@ export interface EventRecord {
   g?: string;
   consumer: string;
   data?: unknown;
+  /** Wall-clock ms when recorded. */
+  t: number;
 }
 
 export type LogRecord = DeliveryRecord | EventRecord;

@@ -26,7 +26,7 @@ function record(r: LogRecord): void {
 }
 
 function event(type: string, group: string | undefined, data?: unknown): void {
-  const r: LogRecord = { k: 'e', type, consumer: config.consumer, ...(group ? { g: group } : {}), ...(data === undefined ? {} : { data }) };
+  const r: LogRecord = { k: 'e', type, consumer: config.consumer, t: Date.now(), ...(group ? { g: group } : {}), ...(data === undefined ? {} : { data }) };
   record(r);
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }
@@ -42,13 +42,13 @@ let successes = 0;
 async function handle(group: string, p: FaultPayload, ctx: HandlerContext): Promise<HandlerResult> {
   const seq = typeof p?.seq === 'number' ? p.seq : -1;
   const base = { k: 'd' as const, g: group, seq, id: ctx.id, attempt: ctx.attempt, consumer: ctx.consumer };
-  record({ ...base, o: 'start' });
+  record({ ...base, o: 'start', t: Date.now() });
   if (p.poison === 'throw' || (p.failAttempts !== undefined && ctx.attempt <= p.failAttempts)) {
-    record({ ...base, o: 'fail' });
+    record({ ...base, o: 'fail', t: Date.now() });
     throw new Error(`fault: event ${seq} fails on attempt ${ctx.attempt}`);
   }
   if (p.poison === 'dead') {
-    record({ ...base, o: 'fail' });
+    record({ ...base, o: 'fail', t: Date.now() });
     ctx.deadLetter(`fault: event ${seq} is poison`);
   }
   if (p.blockMs !== undefined && ctx.attempt <= (p.blockAttempts ?? 1)) blockEventLoop(p.blockMs);
@@ -56,7 +56,7 @@ async function handle(group: string, p: FaultPayload, ctx: HandlerContext): Prom
   const work = (config.workMs ?? 0) + Math.random() * (config.workJitterMs ?? 0);
   if (work > 0) await sleep(work);
   // The side effect: once this line is written the event counts as handled.
-  record({ ...base, o: 'ok' });
+  record({ ...base, o: 'ok', t: Date.now() });
   successes++;
   if (config.crashAfterSideEffectEvery && successes % config.crashAfterSideEffectEvery === 0) {
     event('crashing', group, { seq, id: ctx.id });

@@ -1,0 +1,52 @@
+import type { TrimReport } from '@streamfan/core';
+import { loggedEvents, readLogs } from '../src/checker';
+import type { DeliveryRecord } from '../src/protocol';
+import { waitFor } from '@streamfan/testing';
+import { expectClean, useFaultServer } from './harness';
+
+const env = useFaultServer();
+
+test('10. trimming by a hard cap while a slow group is behind: the loss is reported exactly, and no consumer loops', async () => {
+  const s = env.scenario({ groups: ['fast', 'slow'], worker: { visibilityTimeoutMs: 1000, concurrency: 8 }, publisher: { batch: 5, intervalMs: 20 } });
+  const fast = s.fleet.spawn('fast', { groups: ['fast'], workMs: 1, retention: { intervalMs: 500, maxLen: 100 } });
+  const slow = s.fleet.spawn('slow', { groups: ['slow'], workMs: 100, concurrency: 4 });
+  await Promise.all([fast.ready(), slow.ready()]);
+  // The slow group's consumer dies holding entries; the cap will trim them while pending.
+  await s.publisher.publishN(20);
+  await waitFor(() => readLogs(s.runDir).filter((d) => d.k === 'd' && d.consumer === slow.consumer).length >= 4, { message: 'the slow consumer holds entries' });
+  await slow.kill();
+  const killedAt = Date.now();
+  await s.publisher.publishN(600);
+  await waitFor(() => loggedEvents(s.runDir, 'capLoss').some((e) => e.t > killedAt), { timeoutMs: 20_000, message: 'a trim after the kill' });
+  s.fleet.spawn('slow', { groups: ['slow'], workMs: 100, concurrency: 4 });
+
+  const capReports = () => loggedEvents(s.runDir, 'capLoss').map((e) => ({ t: e.t, r: e.data as TrimReport }));
+  const reported = () => new Set(capReports().flatMap((c) => c.r.lostIds));
+  const reports = await s.finish('10. hard cap (maxLen 100) while the slow group is behind', {
+    reportedLost: (_g, id) => reported().has(id),
+    notes: (r) => [
+      `trim reports with loss: ${capReports().length}; lostToCap total: ${capReports().reduce((n, c) => n + c.r.lostToCap, 0)}; distinct ids reported: ${reported().size}`,
+      `slow group: ${r.find((g) => g.group === 'slow')?.reportedLost} events lost to the cap, each reported; pending entries recorded as lost once each: ${s.fleet.events('lost').flatMap((e) => (e.data as { ids: string[] }).ids).length}`,
+    ],
+  });
+  expectClean(reports);
+  const caps = capReports();
+  const lostIds = caps.flatMap((c) => c.r.lostIds);
+  // Reported exactly: the count matches the ids, no id twice...
+  expect(caps.reduce((n, c) => n + c.r.lostToCap, 0)).toBe(lostIds.length);
+  expect(new Set(lostIds).size).toBe(lostIds.length);
+  // ...every event some group did not handle is among them (checked above as reportedLost)...
+  const slowReport = reports.find((r) => r.group === 'slow')!;
+  expect(slowReport.reportedLost).toBeGreaterThan(0);
+  // ...and no id was reported that every group had finished well before the trim.
+  const oks = readLogs(s.runDir).filter((d): d is DeliveryRecord => d.k === 'd' && d.o === 'ok');
+  const overReported = caps.flatMap((c) => c.r.lostIds.filter((id) =>
+    s.groups.every((g) => oks.some((o) => o.g === g && o.id === id && o.t < c.t - 500))));
+  expect(overReported).toEqual([]);
+  // No consumer loops on the trimmed entries: each pending one is recorded as lost once.
+  const lostEvents = s.fleet.events('lost').flatMap((e) => (e.data as { ids: string[] }).ids);
+  expect(new Set(lostEvents).size).toBe(lostEvents.length);
+  expect(lostEvents.length).toBeGreaterThan(0);
+  for (const id of lostEvents) expect((await s.sf.status(s.topic, id)).groups.slow?.state).toBe('lost');
+  await s.fleet.stopAll();
+});
