@@ -276,7 +276,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     for (const t of this.promoteTimers.values()) clearInterval(t);
     await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
     this.subscriber?.disconnect();
-    try { await Promise.race([this.redis.quit(), new Promise((r) => setTimeout(r, 1000))]); } catch { /* already gone */ }
+    // withTimeout clears its timer: a bare setTimeout here kept every process alive 1 s after close().
+    try { await withTimeout(this.redis.quit(), 1000); } catch { /* already gone */ }
     this.redis.disconnect();
   }
 }
