@@ -298,10 +298,13 @@ function renderPending(snap) {
     const pct = Math.min(100, (r.idleMs / vt) * 100);
     const expired = r.idleMs >= vt;
     const label = expired ? 'reclaimable now' : `reclaim in ${dur(r.reclaimInMs)}`;
+    // An entry handed back for reclaim (by a Reclaim button, or by a worker that read more than
+    // it had free slots) is marked idle for a day or more, so the next sweep takes it.
+    const released = r.idleMs >= 86400000;
     return [
       `<span class="mono" title="entry ${esc(r.id)}">${esc(shortId(r.eventId))}</span>${r.source === 'redelivery' ? ' <span class="tag retry" title="a retry, in the group\'s redelivery stream">retry</span>' : ''}`,
       `<span class="owner">${esc(r.consumer)} <span class="tag ${r.owner}">${r.owner === 'live' ? 'live' : r.owner === 'crashed' ? 'crashed' : 'gone'}</span></span>`,
-      { html: `<div class="t">${dur(r.idleMs)}${r.owner === 'live' ? '' : ` · ${label}`}</div><div class="meter"><i style="width:${pct.toFixed(1)}%"></i></div>`, cls: `idlecell ${expired ? 'expired' : ''}` },
+      { html: `<div class="t">${released ? 'handed back · reclaimable now' : `${dur(r.idleMs)}${r.owner === 'live' ? '' : ` · ${label}`}`}</div><div class="meter"><i style="width:${pct.toFixed(1)}%"></i></div>`, cls: `idlecell ${expired ? 'expired' : ''}` },
       `<span class="mono">${r.deliveries}</span>`,
       `<button class="btn tiny" data-action="reclaim" data-id="${esc(r.id)}" title="Reclaim now: the next sweep of a live worker takes it">Reclaim</button>`,
     ];

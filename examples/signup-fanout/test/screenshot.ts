@@ -25,12 +25,14 @@ async function main(): Promise<void> {
     await run.demo.crashNext('email', 2);
     await run.demo.publish(60, 'pro');
     await page.locator('#dead-tabs [data-tab="billing"]').click();
-    await sleep(Number(process.env.SHOT_DELAY_MS ?? 2300));
-    mkdirSync(dirname(out), { recursive: true });
     // Size the viewport to the whole page (a full-page capture would paint the sticky header mid-page).
+    await sleep(600);
     const height = await page.evaluate(() => document.documentElement.scrollHeight);
     await page.setViewportSize({ width: 1600, height });
-    await sleep(400);
+    // Capture while the crashed workers' entries wait for their visibility timeout.
+    await page.waitForSelector('#pending-body .tag.crashed');
+    await sleep(Number(process.env.SHOT_DELAY_MS ?? 1200));
+    mkdirSync(dirname(out), { recursive: true });
     await page.screenshot({ path: out });
     console.log(`wrote ${out}`);
   } finally {
