@@ -114,7 +114,7 @@ export async function check(input: CheckInput): Promise<GroupReport[]> {
   const publishedIds = new Set(input.published.values());
   const reports: GroupReport[] = [];
   for (const group of groups) {
-    const mine = deliveries.filter((d) => d.g === group);
+    const mine = deliveries.filter((d) => d.g === group && include(d.seq));
     const okById = new Map<string, DeliveryRecord[]>();
     const okBySeq = new Map<number, number>();
     for (const d of mine) {
