@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DELAYED_ID_PREFIX, requireTopic, showEvent, type GroupStatus } from '@streamfan/core';
 import { examples, type ActionFactory } from '../command-kit';
+import { formatDuration } from '../format/duration';
 import { formatPairs, formatTable, truncate } from '../format/table';
 import { formatRelative, formatTime } from '../format/time';
 
@@ -35,7 +36,8 @@ export function registerShow(program: Command, act: ActionFactory): void {
           { header: 'STATE', value: ([, s]) => s.state },
           { header: 'ATTEMPTS', value: ([, s]) => String(s.attempts), align: 'right' },
           { header: 'CONSUMER', value: ([, s]) => s.consumer ?? '-' },
-          { header: 'UPDATED', value: ([, s]) => formatRelative(s.updatedAt, now) },
+          // A delivery in progress has no status write yet: its idle time says how long it has been held.
+          { header: 'UPDATED', value: ([, s]) => (s.updatedAt ? formatRelative(s.updatedAt, now) : s.idleMs !== undefined ? `idle ${formatDuration(s.idleMs)}` : '-') },
           { header: 'NEXT-ATTEMPT', value: ([, s]) => formatRelative(s.nextAttemptAt, now) },
           { header: 'DEAD-LETTER-ID', value: ([, s]) => s.deadLetterId ?? '-' },
           { header: 'RESULT / ERROR', value: ([, s]) => truncate(s.error ? `error: ${s.error}` : s.result !== undefined ? JSON.stringify(s.result) : '-', 70) },
