@@ -19,7 +19,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander printed its message already (missing argument, unknown option or command...)
-      return HELP_CODES.has(err.code) ? EXIT.ok : EXIT.usage;
+      if (HELP_CODES.has(err.code)) return EXIT.ok;
+      if (argv.includes('--json')) io.out(JSON.stringify({ error: { code: 'USAGE', message: err.message.replace(/^error: /, '') } }, null, 2));
+      return EXIT.usage;
     }
     const { exitCode, code } = classify(err);
     const message = err instanceof Error ? err.message : String(err);

@@ -179,7 +179,7 @@ describe('errors: message and exit code, no stack traces', () => {
       [[...base, 'publish', topic, '{"n":}']],
       [[...base, 'publish', topic], { input: '[1,\n2,,3]' }],
       [[...base, 'pending', topic]],
-      [[...base, 'pending', topic, 'analytics', '--limit', 'zero']],
+      [[...base, 'pending', topic, 'analytics', '--limit', 'zero', '--json']],
       [[...base, 'groups', 'bad topic']],
       [[...base, 'frobnicate']],
       [[...base, 'claim', topic, 'analytics', ids[0]!, '--to', 'rescuer']],
@@ -211,6 +211,7 @@ describe('errors: message and exit code, no stack traces', () => {
     expect(missingArg.stderr).toContain("error: missing required argument 'group'");
     expect(badLimit.code).toBe(2);
     expect(badLimit.stderr).toContain("error: option '--limit <n>' argument 'zero' is invalid. expected a whole number ≥ 1.");
+    expect(json(badLimit).error).toEqual({ code: 'USAGE', message: "option '--limit <n>' argument 'zero' is invalid. expected a whole number ≥ 1." });
     expect(badName.code).toBe(2);
     expect(badName.stderr).toContain('topic name "bad topic" is not valid: it contains white space');
     expect(unknownCmd.code).toBe(2);
