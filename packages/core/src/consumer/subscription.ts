@@ -387,22 +387,31 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   }
 
   /** Reclaim entries idle past the visibility timeout (dead or stuck consumers), to this consumer. */
-  private async reclaimTick(): Promise<void> {
+  private async reclaimTick(promote = true): Promise<void> {
     if (this.reclaiming || this.stopping) return;
     this.reclaiming = true;
+    let backlog = false;
     try {
-      await this.promote();
+      if (promote) await this.promote();
       for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
+        let more = false;
         for (let round = 0; round < 4 && this.free() > 0 && !this.stopping; round++) {
-          const more = await this.reclaimFrom(stream);
+          more = await this.reclaimFrom(stream);
           if (!more) break;
         }
+        if (more) backlog = true;
       }
     } catch (err) {
       if (isNoGroup(err)) await this.recover('the group or its stream vanished (NOGROUP) during reclaim');
       else this.report(err, 'reclaim');
     } finally {
       this.reclaiming = false;
+    }
+    // A dead consumer left more than the free slots: go on as soon as a slot frees rather
+    // than at the next tick, or a backlog drains at only `concurrency` entries per interval.
+    if (backlog && !this.stopping) {
+      const next = this.free() > 0 ? Promise.resolve() : this.waitForSlot();
+      this.track(next.then(() => this.reclaimTick(false)));
     }
   }
 
