@@ -1,6 +1,9 @@
 import { Streamfan, type DeadLetter } from '@streamfan/core';
 import { freePort, startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildCli, removeCli, runAll, runCli, startCli, ROOT, type CliResult } from './run-cli';
 
 /**
@@ -47,6 +50,12 @@ beforeAll(async () => {
   await analytics.close(0);
   await Promise.all([email.close(), billing.close()]);
 });
+
+/** The payload of an event, read with the library. */
+async function showPayload(t: string, id: string): Promise<unknown> {
+  const [entry] = await sf.redis.xrange(`${prefix}:{${t}}:stream`, id, id);
+  return JSON.parse(entry![1][1]!) as unknown;
+}
 
 afterAll(async () => {
   await sf?.close();
@@ -307,10 +316,20 @@ describe('repair and writing', () => {
   });
 
   test('publish from an argument and stdin, then tail sees them', async () => {
-    const [fromArg, fromStdin] = await runAll([
+    const dir = mkdtempSync(join(tmpdir(), 'streamfan-publish-'));
+    writeFileSync(join(dir, 'good.json'), '{"who": "file"}\n');
+    writeFileSync(join(dir, 'bad.json'), '{\n  "who": "file",\n  "n": 01\n}\n');
+    const [fromArg, fromStdin, fromFile, badFile] = await runAll([
       [[...base, 'publish', topic, '{"n":8}', '--header', 'traceId=t-8', '--json']],
       [[...base, 'publish', 'audit'], { input: '{"who":"stdin"}\n' }],
+      [[...base, 'publish', 'audit', '--file', join(dir, 'good.json'), '--json']],
+      [[...base, 'publish', 'audit', '--file', join(dir, 'bad.json')]],
     ]);
+    rmSync(dir, { recursive: true, force: true });
+    const fromFileId = json<{ id: string }>(fromFile).id;
+    expect((await showPayload('audit', fromFileId))).toEqual({ who: 'file' });
+    expect(badFile.code).toBe(2);
+    expect(badFile.stderr).toBe(`streamfan: error: malformed JSON in file ${join(dir, 'bad.json')} at line 3, column 9: Unexpected number\n    "n": 01\n          ^\n`);
     expect(fromArg.code).toBe(0);
     const { id } = json<{ topic: string; id: string }>(fromArg);
     expect(json(fromArg)).toEqual({ topic, id: expect.stringMatching(/^\d+-\d+$/) });
