@@ -36,6 +36,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGHUP', () => void stop(0));
+  // A demo keeps serving: report a stray rejection instead of dying on it.
+  process.on('unhandledRejection', (err) => console.error(`[demo] unhandled: ${(err as Error)?.message ?? String(err)}`));
 
   try {
     let url = process.env.REDIS_URL;

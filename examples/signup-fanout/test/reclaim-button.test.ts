@@ -1,3 +1,4 @@
+import { topicKeys } from '@streamfan/core';
 import { waitFor } from '@streamfan/testing';
 import type { Snapshot } from '../src/snapshot';
 import { call, startDemo, type RunningDemo } from './helpers';
@@ -17,6 +18,7 @@ test('Reclaim stuck now hands a crashed worker\'s entry to a live worker without
   await call(run.url, 'POST', '/api/groups/email/crash', { count: 1 });
   const pub = await call(run.url, 'POST', '/api/publish', { count: 1, kind: 'team' });
   const id = pub.body.ids[0] as string;
+  const redis = run.redis.client();
   const held = await waitFor(async () => (await emailPending()).find((e) => e.eventId === id && e.owner === 'crashed'), { message: 'held by a crashed worker' });
   expect(held.reclaimInMs).toBeGreaterThan(60_000);
   const r = await call(run.url, 'POST', '/api/groups/email/reclaim', {});
@@ -34,12 +36,12 @@ test('Reclaim stuck now hands a crashed worker\'s entry to a live worker without
   expect(email.workers.some((w) => w.state === 'crashed')).toBe(false);
   // The crashed worker's consumer is gone from the group once it holds nothing.
   await waitFor(async () => {
-    const c = (await run.demo['client']().consumers('user.signup', 'email')).map((x) => x.name);
-    return !c.includes(held.consumer);
+    const rows = (await redis.xinfo('CONSUMERS', topicKeys(run.demo.prefix, 'user.signup').stream, 'email')) as unknown[][];
+    return !rows.some((row) => row[1] === held.consumer);
   }, { message: `consumer ${held.consumer} removed` });
 });
 
-test('reclaiming an entry a live worker still runs refuses that worker\'s ack: the new owner settles it', async () => {
+test('reclaiming an entry a live worker still runs: if another worker takes it, the first owner\'s ack is refused', async () => {
   await call(run.url, 'POST', '/api/groups/billing', { latencyMs: 4000, workers: 2 });
   const before = ((await call(run.url, 'GET', '/api/state')).body as Snapshot).groups.find((g) => g.name === 'billing')!.stats.processed;
   const pub = await call(run.url, 'POST', '/api/publish', { count: 1, kind: 'pro' });
@@ -48,10 +50,20 @@ test('reclaiming an entry a live worker still runs refuses that worker\'s ack: t
   expect(entry.owner).toBe('live');
   const r = await call(run.url, 'POST', '/api/groups/billing/reclaim', { ids: [entry.id] });
   expect(r.body.reclaimed).toEqual([entry.id]);
-  await waitFor(async () => (await call(run.url, 'GET', `/api/events/${id}`)).body.groups.billing.state === 'succeeded', { timeoutMs: 30_000, message: 'billing succeeded' });
+  const ev = await waitFor(async () => {
+    const e = (await call(run.url, 'GET', `/api/events/${id}`)).body;
+    return e.groups.billing.state === 'succeeded' ? e : undefined;
+  }, { timeoutMs: 30_000, message: 'billing succeeded' });
   const s = (await call(run.url, 'GET', '/api/state')).body as Snapshot;
   const billing = s.groups.find((g) => g.name === 'billing')!;
-  expect(billing.stats.processed).toBe(before + 1); // once: the first owner's ack was refused
-  expect(billing.stats.stale).toBeGreaterThanOrEqual(1);
-  expect(s.activity.some((a) => a.kind === 'stale')).toBe(true);
+  expect(billing.stats.processed).toBe(before + 1);
+  // The first owner renews the lease of a running handler, so it may keep the entry when its
+  // lease keeper runs before another worker's sweep. When the other worker took it, the
+  // first owner's ack was refused and only the new owner's result counts.
+  if (ev.groups.billing.consumer !== entry.consumer) {
+    await waitFor(async () => ((await call(run.url, 'GET', '/api/state')).body as Snapshot).groups.find((g) => g.name === 'billing')!.stats.stale >= 1, { timeoutMs: 15_000, message: 'the first owner\'s ack refused' });
+    expect(ev.groups.billing.attempts).toBe(2);
+  } else {
+    expect(ev.groups.billing.attempts).toBe(1);
+  }
 });

@@ -1,4 +1,4 @@
-import { InvalidNameError, InvalidOptionError, NotFoundError } from '@streamfan/core';
+import { ClosedError, InvalidNameError, InvalidOptionError, NotFoundError } from '@streamfan/core';
 
 /** An error with an HTTP status; its message goes to the client as `{ error }`. */
 export class HttpError extends Error {
@@ -40,6 +40,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof NotFoundError) return new NotFound(err.message);
   if (err instanceof InvalidOptionError || err instanceof InvalidNameError) return new BadRequest(err.message);
+  if (err instanceof ClosedError) return new Conflict('the demo was reset or is stopping while this request ran: try again');
   const message = err instanceof Error ? err.message : String(err);
   return new HttpError(500, `internal error: ${message}`, 'INTERNAL');
 }
