@@ -1,11 +1,32 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+/** A Redis Cluster: its startup nodes and ioredis cluster options. */
+export interface ClusterConnection {
+  cluster: ClusterNode[];
+  options?: ClusterOptions;
+}
 
 /**
  * Where Redis is: a URL (`redis://`, `rediss://` for TLS, user and password in it for ACL),
  * ioredis options, or an ioredis client (streamfan duplicates it for the connections it owns
  * and never closes yours).
  */
-export type ConnectionOption = string | RedisOptions | Redis;
+export type ConnectionOption = string | RedisOptions | Redis | Cluster | ClusterConnection;
+
+/** True for a Redis Cluster client. Every key of a topic shares one hash slot, so all of streamfan's scripts run on one node. */
+export function isCluster(client: unknown): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/** The master nodes when `client` is a cluster, else undefined. */
+export function clusterMasters(client: Redis): Redis[] | undefined {
+  const c = client as unknown;
+  return c instanceof Cluster ? c.nodes('master') : undefined;
+}
+
+function isClusterConnection(o: unknown): o is ClusterConnection {
+  return typeof o === 'object' && o !== null && Array.isArray((o as ClusterConnection).cluster);
+}
 
 /** How a connection will be used; each role gets the retry policy that suits it. */
 export type ConnectionRole =
@@ -34,6 +55,18 @@ function retryStrategy(times: number): number {
 export function openConnection(option: ConnectionOption, role: ConnectionRole, extra: RedisOptions = {}): Redis {
   const defaults: RedisOptions = { ...ROLE_DEFAULTS[role], retryStrategy, enableReadyCheck: true, connectionName: `streamfan:${role}` };
   let client: Redis;
+  if (option instanceof Cluster || isClusterConnection(option)) {
+    // A Cluster speaks the same commands; streamfan types it as Redis and checks isCluster()
+    // where behaviour differs (node-local commands such as CLIENT ID and SCAN).
+    const base: ClusterOptions = option instanceof Cluster ? option.options : (option.options ?? {});
+    const options: ClusterOptions = {
+      ...base,
+      clusterRetryStrategy: (times: number) => retryStrategy(times),
+      redisOptions: { ...ROLE_DEFAULTS[role], connectionName: `streamfan:${role}`, ...base.redisOptions, ...extra },
+    };
+    const cluster = option instanceof Cluster ? option.duplicate(undefined, options) : new Cluster(option.cluster, options);
+    return cluster as unknown as Redis;
+  }
   if (option instanceof Redis) {
     client = option.duplicate({ ...defaults, ...extra });
   } else if (typeof option === 'string') {
@@ -47,6 +80,10 @@ export function openConnection(option: ConnectionOption, role: ConnectionRole, e
 /** Human form of where a connection goes, without the password. */
 export function describeConnection(option: ConnectionOption): string {
   if (typeof option === 'string') return option.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  if (option instanceof Cluster || isClusterConnection(option)) {
+    if (option instanceof Cluster) return `cluster(${option.nodes('master').map((n) => `${n.options.host}:${n.options.port}`).join(',') || 'not connected'})`;
+    return `cluster(${option.cluster.map((n) => (typeof n === 'object' ? `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}` : String(n))).join(',')})`;
+  }
   const o = option instanceof Redis ? option.options : option;
   return `${o.tls ? 'rediss' : 'redis'}://${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
 }

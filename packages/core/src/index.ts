@@ -20,6 +20,6 @@ export { type TrimOptions, type TrimReport } from './retention';
 export { type TopicInfo, type GroupInfo, type ConsumerInfo, type PendingEntry, type PendingQuery } from './inspect';
 export { topicKeys, type TopicKeys } from './keys';
 export { validateTopicName, validateGroupName, validateConsumerName, validatePrefix } from './names';
-export { type ConnectionOption, describeConnection } from './connection';
+export { type ConnectionOption, type ClusterConnection, describeConnection, isCluster } from './connection';
 export * from './errors';
 export * from './admin';

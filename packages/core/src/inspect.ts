@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { compareIds } from './ids';
+import { clusterMasters } from './connection';
 import { streamScanPattern, topicFromStreamKey, topicKeys } from './keys';
 import { groupInfos, parseInfoRows } from './status';
 
@@ -52,25 +53,26 @@ export interface PendingEntry {
 /** Every topic under a prefix (SCAN, never KEYS). */
 export async function listTopics(redis: Redis, prefix: string): Promise<TopicInfo[]> {
   const names = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', streamScanPattern(prefix), 'COUNT', 1000, 'TYPE', 'stream');
-    cursor = next;
-    for (const k of batch) {
-      const t = topicFromStreamKey(prefix, k);
-      if (t !== undefined) names.add(t);
-    }
-  } while (cursor !== '0');
-  const topics = [...names].sort();
-  const p = redis.pipeline();
-  for (const t of topics) {
-    const k = topicKeys(prefix, t);
-    p.xinfo('STREAM', k.stream);
-    p.zcard(k.delayed);
+  // SCAN is per node: on a cluster, scan every master.
+  const nodes: Redis[] = clusterMasters(redis) ?? [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', streamScanPattern(prefix), 'COUNT', 1000, 'TYPE', 'stream');
+      cursor = next;
+      for (const k of batch) {
+        const t = topicFromStreamKey(prefix, k);
+        if (t !== undefined) names.add(t);
+      }
+    } while (cursor !== '0');
   }
-  const res = (await p.exec()) ?? [];
-  return topics.map((topic, i) => {
-    const info = parseInfoRows([res[2 * i]?.[1] ?? []])[0] ?? {};
+  const topics = [...names].sort();
+  // Topics live in different hash slots, so no pipeline (a cluster refuses cross-slot ones);
+  // concurrent commands on one connection are pipelined on the wire anyway.
+  return Promise.all(topics.map(async (topic) => {
+    const k = topicKeys(prefix, topic);
+    const [rawInfo, delayed] = await Promise.all([redis.xinfo('STREAM', k.stream), redis.zcard(k.delayed)]);
+    const info = parseInfoRows([rawInfo])[0] ?? {};
     const first = info['first-entry'] as [string] | null | undefined;
     const last = info['last-entry'] as [string] | null | undefined;
     return {
@@ -79,9 +81,9 @@ export async function listTopics(redis: Redis, prefix: string): Promise<TopicInf
       firstId: first?.[0] ?? null,
       lastId: last?.[0] ?? null,
       groups: Number(info.groups ?? 0),
-      delayed: Number(res[2 * i + 1]?.[1] ?? 0),
+      delayed: Number(delayed),
     };
-  });
+  }));
 }
 
 /** Every group of a topic with lag, pending, consumers and dead letters, in few round trips. */

@@ -1,2 +1,3 @@
 export { startRedis, freePort, type RedisServer, type RedisServerOptions } from './redis-server';
 export { waitFor, sleep, uniquePrefix, type WaitForOptions } from './wait';
+export { startCluster, type RedisCluster } from './cluster';

@@ -1,7 +1,7 @@
 import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
 import { backoffDelay } from '../backoff';
-import { openConnection, type ConnectionOption } from '../connection';
+import { isCluster, openConnection, type ConnectionOption } from '../connection';
 import { ClosedError, DeadLetterError, fromRedisError, isNoGroup } from '../errors';
 import { topicKeys, type TopicKeys } from '../keys';
 import { loadScripts, runScript } from '../scripts/runner';
@@ -212,7 +212,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         continue;
       }
       try {
-        if (this.blockingId === undefined) this.blockingId = Number(await this.blocking.client('ID'));
+        if (this.blockingId === undefined && !isCluster(this.blocking)) this.blockingId = Number(await this.blocking.client('ID'));
         if (this.stopping) break;
         const reply = (await this.blocking.xreadgroup(
           'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', this.options.blockMs,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
 import { luaSources, type ScriptName } from './lua.generated';
+import { clusterMasters } from '../connection';
 
 const shas = new Map<ScriptName, string>();
 function sha(name: ScriptName): string {
@@ -34,6 +35,12 @@ export function queueScript(pipeline: ChainableCommander, name: ScriptName, keys
 
 /** SCRIPT LOAD every script, so pipelines of EVALSHA cannot meet NOSCRIPT. */
 export async function loadScripts(redis: Redis, names: ScriptName[] = Object.keys(luaSources) as ScriptName[]): Promise<void> {
+  const masters = clusterMasters(redis);
+  if (masters) {
+    // Scripts are cached per node: load them on every master (EVALSHA falls back to EVAL anyway).
+    await Promise.all(masters.map((node) => loadScripts(node, names)));
+    return;
+  }
   const p = redis.pipeline();
   for (const n of names) p.script('LOAD', luaSources[n].source);
   const res = await p.exec();
