@@ -66,6 +66,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private timers: NodeJS.Timeout[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private reclaiming = false;
+  private reclaimOwed = false;
   private isReady = false;
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0 };
@@ -210,6 +211,11 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         // for a batch rather than one entry at a time.
         await new Promise((r) => setImmediate(r));
         continue;
+      }
+      if (this.reclaimOwed) {
+        this.reclaimOwed = false;
+        await this.reclaimTick(false);
+        if (this.free() <= 0) continue;
       }
       try {
         if (this.blockingId === undefined && !isCluster(this.blocking)) this.blockingId = Number(await this.blocking.client('ID'));
@@ -389,6 +395,9 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   /** Reclaim entries idle past the visibility timeout (dead or stuck consumers), to this consumer. */
   private async reclaimTick(promote = true): Promise<void> {
     if (this.reclaiming || this.stopping) return;
+    // Every slot busy: reclaim before the next read instead, or under sustained load entries
+    // of a dead consumer would wait behind new work until the backlog drains.
+    if (this.free() <= 0) this.reclaimOwed = true;
     this.reclaiming = true;
     let backlog = false;
     try {
