@@ -79,12 +79,12 @@ export function renderMarkdown(r: BenchResults): string {
 
   const s = r.scaling;
   if (s.groups.length || s.concurrency.length || s.payload.length) {
-    parts.push(`## Scaling (streamfan)\n\nFan-out runs of ${int(c.scaleEvents)} events; one process per group up to ${c.maxProcesses} processes, groups shared round robin beyond that.`);
+    parts.push(`## Scaling\n\nstreamfan fan-out runs of ${int(c.scaleEvents)} events (the floor too, for payload sizes); one process per group up to ${c.maxProcesses} processes, groups shared round robin beyond that.`);
     const headers = ['', 'processes', 'events', 'deliveries/s', 'publish events/s', 'seconds', 'Redis CPU µs/delivery', 'consumer CPU µs/delivery'];
     const right = [false, true, true, true, true, true, true, true];
     if (s.groups.length) parts.push(`### Groups (concurrency ${c.streamfanConcurrency}, ${c.payloadBytes} B)\n\n${table(['groups', ...headers.slice(1)], scaleRows(s.groups, (f) => String(f.groups)), right)}`);
     if (s.concurrency.length) parts.push(`### Concurrency (${c.groups} groups, ${c.payloadBytes} B)\n\n${table(['concurrency', ...headers.slice(1)], scaleRows(s.concurrency, (f) => String(f.concurrency)), right)}`);
-    if (s.payload.length) parts.push(`### Payload size (${c.groups} groups, concurrency ${c.streamfanConcurrency})\n\n${table(['payload bytes', ...headers.slice(1)], scaleRows(s.payload, (f) => int(f.payloadBytes)), right)}`);
+    if (s.payload.length) parts.push(`### Payload size (${c.groups} groups; streamfan concurrency ${c.streamfanConcurrency}, the floor COUNT ${c.floorCount})\n\n${table(['payload bytes', 'system', ...headers.slice(1)], scaleRows(s.payload, (f) => int(f.payloadBytes)).map((row, i) => [row[0]!, s.payload[i]!.system, ...row.slice(1)]), [false, false, ...right.slice(1)])}`);
   }
 
   if (r.reclaim.length) {
@@ -105,7 +105,7 @@ export function renderMarkdown(r: BenchResults): string {
   if (r.rss) {
     const x = r.rss;
     const flat = Math.abs(x.slopeMiBPer100k) < 1 ? 'flat' : x.slopeMiBPer100k > 0 ? 'growing' : 'shrinking';
-    parts.push(`## Consumer RSS\n\nOne streamfan consumer process (1 group, concurrency ${c.streamfanConcurrency}, status on) handling ${int(x.events)} events in ${fixed(x.seconds, 0)} s${incomplete(x)}. After the first tenth, RSS stayed between ${fixed(x.minMiB, 1)} and ${fixed(x.maxMiB, 1)} MiB; trend ${fixed(x.slopeMiBPer100k, 2)} MiB per 100,000 events (${flat}).`);
+    parts.push(`## Consumer RSS\n\nOne streamfan consumer process (1 group, concurrency ${c.streamfanConcurrency}, status on) handling ${int(x.events)} events in ${fixed(x.seconds, 0)} s${incomplete(x)}. After the first tenth, RSS stayed between ${fixed(x.minMiB, 1)} and ${fixed(x.maxMiB, 1)} MiB; trend ${fixed(x.slopeMiBPer100k, 2)} MiB per 100,000 events (${flat}). The process runs streamfan from TypeScript source through tsx, whose compiler accounts for part of the baseline.`);
     parts.push(table(['events handled', 'RSS MiB', 'heap used MiB'], x.samples.map((p) => [int(p.delivered), fixed(p.rss / 2 ** 20, 1), fixed(p.heapUsed / 2 ** 20, 1)]), [true, true, true]));
   }
 

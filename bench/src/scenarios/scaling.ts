@@ -1,8 +1,8 @@
 import type { BenchContext } from '../context';
 import type { FanoutResult } from '../results';
-import { fanoutRun } from './fanout';
+import { defaultConcurrency, fanoutRun } from './fanout';
 
-/** streamfan deliveries/s against groups, concurrency and payload size. */
+/** streamfan deliveries/s against groups, concurrency and payload size (the floor too, for payload size). */
 export async function scalingScenario(ctx: BenchContext): Promise<{ groups: FanoutResult[]; concurrency: FanoutResult[]; payload: FanoutResult[] }> {
   const c = ctx.config;
   const base = { events: c.scaleEvents, groups: c.groups, concurrency: c.streamfanConcurrency, payloadBytes: c.payloadBytes };
@@ -18,8 +18,10 @@ export async function scalingScenario(ctx: BenchContext): Promise<{ groups: Fano
   }
   const payload: FanoutResult[] = [];
   for (const bytes of c.scalePayloads) {
-    ctx.progress.begin(`scaling: payload ${bytes} B, ${c.groups} groups, ${c.scaleEvents.toLocaleString('en-US')} events`);
-    payload.push(await fanoutRun(ctx, 'streamfan', { ...base, payloadBytes: bytes, label: `payload ${bytes} B` }));
+    for (const system of ['streamfan', 'floor'] as const) {
+      ctx.progress.begin(`scaling: ${system}, payload ${bytes} B, ${c.groups} groups, ${c.scaleEvents.toLocaleString('en-US')} events`);
+      payload.push(await fanoutRun(ctx, system, { ...base, concurrency: defaultConcurrency(ctx, system), payloadBytes: bytes, label: `${system} payload ${bytes} B` }));
+    }
   }
   return { groups, concurrency, payload };
 }
