@@ -190,9 +190,14 @@ export function isClean(reports: GroupReport[]): boolean {
  */
 export async function settle(input: CheckInput, timeoutMs = 60_000): Promise<GroupReport[]> {
   const deadline = Date.now() + timeoutMs;
+  let lastSaid = Date.now();
   for (;;) {
     const reports = await check(input);
     if (isClean(reports) || Date.now() > deadline) return reports;
+    if (process.env.FAULTS_VERBOSE && Date.now() - lastSaid > 5000) {
+      lastSaid = Date.now();
+      process.stdout.write(`settling: ${reports.map((r) => `${r.group} lost=${r.lost} pending=${r.pending} lag=${r.lag} retrying=${r.retrying} mismatches=${r.statusMismatches} overlaps=${r.overlaps}`).join(' | ')}\n`);
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
 }

@@ -1,11 +1,11 @@
 import { loggedEvents, readLogs } from '../src/checker';
-import { expectClean, supervise, useFaultServer } from './harness';
+import { expectClean, useFaultServer } from './harness';
 
 const env = useFaultServer();
 
 test('2. SIGKILL right after the side effect, before the ack: the event is handled again (a counted duplicate), never lost', async () => {
   const s = env.scenario({ worker: { concurrency: 4, visibilityTimeoutMs: 1000, workMs: 5, crashAfterSideEffectEvery: 50 }, publisher: { batch: 10, intervalMs: 50 } });
-  const stop = supervise(s.fleet, 'w', 3);
+  const stop = s.supervise('w', 3);
   await s.fleet.all[0]!.ready();
   await s.publisher.publishN(300);
   const reports = await s.finish('2. SIGKILL after the side effect, before the ack (every 50th handling)', {

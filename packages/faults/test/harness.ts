@@ -20,6 +20,8 @@ export interface Scenario {
   fleet: Fleet;
   publisher: SeqPublisher;
   runDir: string;
+  /** Keep `count` workers of role `name` running until the test ends (see {@link supervise}); returns a stop function. */
+  supervise(name: string, count: number, overrides?: Partial<WorkerConfig>): () => void;
   /** Settle, print the table, and return the reports. */
   finish(fault: string, options?: { notes?: (reports: GroupReport[]) => string[]; timeoutMs?: number } & Partial<Pick<CheckInput, 'include' | 'reportedLost'>>): Promise<GroupReport[]>;
 }
@@ -43,10 +45,12 @@ export function useFaultServer(args: string[] = []): { scenario(o?: ScenarioOpti
       const runDir = mkdtempSync(join(tmpdir(), 'streamfan-faults-'));
       const sf = new Streamfan({ connection: srv.url, prefix, retention: false });
       sf.on('error', () => undefined);
-      const redis = srv.client({ maxRetriesPerRequest: null });
+      const redis = srv.client({ maxRetriesPerRequest: null, commandTimeout: 15_000 });
+      const supervisors: Array<() => void> = [];
       const fleet = new Fleet(runDir, { url: srv.url, prefix, topic: topic.name, groups, ...o.worker });
       const publisher = new SeqPublisher(sf, topic, o.publisher);
       cleanups.push(async () => {
+        for (const stop of supervisors) stop();
         await publisher.stop();
         await fleet.killAll();
         await sf.close();
@@ -55,6 +59,11 @@ export function useFaultServer(args: string[] = []): { scenario(o?: ScenarioOpti
       });
       return {
         server: srv, sf, redis, topic, groups, fleet, publisher, runDir,
+        supervise(name, count, overrides = {}) {
+          const stop = supervise(fleet, name, count, overrides);
+          supervisors.push(stop);
+          return stop;
+        },
         async finish(fault, f = {}) {
           const reports = await settle({ sf, redis, topic, groups, published: publisher.resolved, logDir: runDir, include: f.include, reportedLost: f.reportedLost }, f.timeoutMs ?? 60_000);
           const notes = [
