@@ -1,0 +1,75 @@
+/**
+ * Least-privilege Redis ACL rules for the three roles of a streamfan deployment, for one key
+ * prefix. ACL.md documents these same lists; the ACL fault test proves each role works with
+ * exactly these rules and is refused outside its prefix.
+ */
+
+/** A role and the commands it needs. */
+export interface AclRole {
+  name: 'publisher' | 'consumer' | 'cli';
+  /** What the role does, for the documentation. */
+  does: string;
+  /** Commands (and subcommands as `command|sub`), without the leading `+`. */
+  commands: string[];
+}
+
+/** Connection housekeeping every ioredis client sends: names itself, ready check, close. */
+const CONNECTION = ['client|setname', 'info', 'ping', 'quit'];
+
+/** Scripts: run by SHA, sent once in full when Redis does not know them yet. */
+const SCRIPTS = ['evalsha', 'eval'];
+
+export const ROLES: readonly AclRole[] = [
+  {
+    name: 'publisher',
+    does: 'publish, publishMany (MULTI), delayed and idempotent publishes, status and waitFor',
+    commands: [
+      ...CONNECTION, ...SCRIPTS,
+      'xadd', 'multi', 'exec', 'discard',
+      // scripts: publishOnce, scheduleDelayed, promoteDue
+      'set', 'get', 'zadd', 'zrem', 'zrange', 'zrangebyscore', 'time',
+      // status and waitFor
+      'hgetall', 'xrange', 'xinfo|groups', 'xpending', 'zscan', 'subscribe', 'unsubscribe',
+    ],
+  },
+  {
+    name: 'consumer',
+    does: 'subscribe a worker pool: read, ack, retry, dead-letter, reclaim, keep leases, retention, leave the group',
+    commands: [
+      ...CONNECTION, ...SCRIPTS, 'script|load', 'client|id', 'client|unblock',
+      'xgroup|create', 'xreadgroup', 'xautoclaim', 'xclaim', 'xpending', 'xinfo|groups', 'xinfo|consumers',
+      // scripts: ackBatch, failEntry, deadLetter, extendLease, markLost, promoteDue, trimSafe, deleteConsumerIfIdle
+      'xack', 'xadd', 'xrange', 'xlen', 'xtrim', 'xgroup|delconsumer', 'exists',
+      'hset', 'hget', 'expire', 'zadd', 'zrem', 'zrange', 'zrangebyscore', 'publish', 'time',
+    ],
+  },
+  {
+    name: 'cli',
+    does: 'every `streamfan` command: topics, groups, consumers (and prune), pending, show, tail, publish, claim, ack, dlq list/show/replay/purge, trim',
+    commands: [
+      ...CONNECTION, ...SCRIPTS, 'script|load',
+      'scan', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers', 'xpending', 'xlen', 'xrange', 'xrevrange', 'xread',
+      'hgetall', 'zcard', 'zrange', 'zscan',
+      // repair: publish, claim, ack, replay, purge, trim, prune
+      'xadd', 'xclaim', 'xack', 'xdel', 'del', 'xtrim', 'xgroup|delconsumer', 'exists', 'hset', 'hget', 'expire',
+      'set', 'get', 'zadd', 'zrem', 'zrangebyscore', 'publish', 'time',
+    ],
+  },
+];
+
+/**
+ * Not granted to any role: `config|get`. A subscribing client reads `maxmemory-policy` once
+ * to warn about eviction; refused, it skips the check silently. Redis cannot grant CONFIG GET
+ * for one parameter, and CONFIG GET can read every setting.
+ */
+export const OPTIONAL_COMMANDS = ['config|get'] as const;
+
+/** The ACL SETUSER rules of a role for one prefix (password aside). */
+export function aclRules(role: AclRole, prefix: string): string[] {
+  return ['resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '-@all', ...role.commands.map((c) => `+${c}`)];
+}
+
+/** The full `ACL SETUSER` line, as ACL.md shows it. */
+export function aclSetUser(role: AclRole, prefix: string, user: string, password: string): string {
+  return `ACL SETUSER ${user} reset on >${password} ${aclRules(role, prefix).join(' ')}`;
+}
