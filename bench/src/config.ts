@@ -57,7 +57,7 @@ const full: BenchConfig = {
   ...quick,
   mode: 'full',
   events: 100_000,
-  rounds: 3,
+  rounds: 5,
   publishEvents: 100_000,
   latencySeconds: 10,
   latencyWarmupSeconds: 2,
