@@ -51,6 +51,16 @@ function retryStrategy(times: number): number {
   return Math.min(50 * 2 ** Math.min(times, 6), 2000);
 }
 
+const lastErrors = new WeakMap<Redis, Error>();
+
+/**
+ * Why a connection is down (e.g. a TLS certificate error), while it is: ioredis reports it
+ * only as an event, and a command failing meanwhile says just "max retries".
+ */
+export function lastConnectionError(client: Redis): Error | undefined {
+  return lastErrors.get(client);
+}
+
 /** Open a connection for one role. `extra` (e.g. `{ tls: { ca } }`) is merged last. */
 export function openConnection(option: ConnectionOption, role: ConnectionRole, extra: RedisOptions = {}): Redis {
   const defaults: RedisOptions = { ...ROLE_DEFAULTS[role], retryStrategy, enableReadyCheck: true, connectionName: `streamfan:${role}` };
@@ -74,6 +84,8 @@ export function openConnection(option: ConnectionOption, role: ConnectionRole, e
   } else {
     client = new Redis({ ...defaults, ...option, ...extra });
   }
+  client.on('error', (err: Error) => lastErrors.set(client, err));
+  client.on('ready', () => lastErrors.delete(client));
   return client;
 }
 

@@ -3,6 +3,9 @@
  * a message that says what was wrong and what to do, and the underlying `cause` if any.
  */
 
+import type Redis from 'ioredis';
+import { lastConnectionError } from './connection';
+
 /** Stable error codes, for `switch (err.code)` in user code and `--json` output. */
 export type ErrorCode =
   | 'INVALID_NAME'
@@ -103,8 +106,12 @@ export class DeadLetterError extends StreamfanError {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
 
-/** Map an error from ioredis to a typed {@link StreamfanError}. */
-export function fromRedisError(err: unknown, context: string): StreamfanError {
+/**
+ * Map an error from ioredis to a typed {@link StreamfanError}. Give the `connection` the
+ * command ran on, so an unreachable Redis is explained by the connection's own error
+ * (refused, TLS certificate, authentication) rather than by "max retries".
+ */
+export function fromRedisError(err: unknown, context: string, connection?: Redis): StreamfanError {
   if (err instanceof StreamfanError) return err;
   const e = err as { message?: string; code?: string; name?: string };
   const msg = e?.message ?? String(err);
@@ -114,7 +121,9 @@ export function fromRedisError(err: unknown, context: string): StreamfanError {
     e?.name === 'MaxRetriesPerRequestError' ||
     /Connection is closed|connect ECONNREFUSED|Stream isn't writeable|Reached the max retries/.test(msg)
   ) {
-    return new RedisUnavailableError(`${context}: Redis is unreachable (${msg}). Check that it runs and that the URL, password and TLS settings are right.`, { cause: err });
+    const last = connection ? lastConnectionError(connection) : undefined;
+    const why = last && !msg.includes(last.message) ? `${msg}; the connection failed with: ${last.message}` : msg;
+    return new RedisUnavailableError(`${context}: Redis is unreachable (${why}). Check that it runs and that the URL, password and TLS settings are right.`, { cause: err });
   }
   return new RedisCommandError(`${context}: ${msg}`, { cause: err });
 }

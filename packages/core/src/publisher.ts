@@ -114,7 +114,7 @@ export async function publishOne<T>(redis: Redis, prefix: string, topic: Topic<T
     const id = await redis.xadd(keys.stream, '*', FIELD.payload, encoded.payload, FIELD.headers, encoded.headers);
     return id as string;
   } catch (err) {
-    throw fromRedisError(err, `publish to "${topic.name}"`);
+    throw fromRedisError(err, `publish to "${topic.name}"`, redis);
   }
 }
 
@@ -147,6 +147,6 @@ export async function publishBatch<T>(redis: Redis, prefix: string, topic: Topic
     for (const e of encoded) args.push(e.payload, e.headers);
     return await runScript<string[]>(redis, 'publishBatch', [keys.stream], args);
   } catch (err) {
-    throw fromRedisError(err, `publishMany to "${topic.name}"`);
+    throw fromRedisError(err, `publishMany to "${topic.name}"`, redis);
   }
 }
