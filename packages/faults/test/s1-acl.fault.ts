@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { Streamfan, defineTopic, topicKeys } from '@streamfan/core';
 import { main, type Io } from '@streamfan/cli';
 import { sleep, uniquePrefix, waitFor } from '@streamfan/testing';
-import { OPTIONAL_COMMANDS, ROLES, aclRules, type AclRole } from '../src/acl';
+import { OPTIONAL_COMMANDS, ROLES, aclRules, aclSetUser, type AclRole } from '../src/acl';
 import { useFaultServer } from './harness';
 
 const env = useFaultServer();
@@ -137,4 +139,9 @@ test('cli role: every streamfan command works with exactly its rules; refused ou
   const outside = await run('cli', Q, ['groups', topic]);
   expect(outside.code).toBe(1);
   expect(outside.err).toMatch(/NOPERM/);
+});
+
+test('ACL.md documents exactly the rules tested here', () => {
+  const doc = readFileSync(join(__dirname, '..', 'ACL.md'), 'utf8');
+  for (const r of ROLES) expect(doc).toContain(aclSetUser(r, 'myapp', `myapp-${r.name}`, '<password>'));
 });
