@@ -59,7 +59,10 @@ test('starts a private redis-server, serves the page, and stops both on Ctrl-C (
   expect(state.status).toBe(200);
   expect(await portAnswers(redisPort)).toBe(true);
   process.kill(-p.child.pid!, 'SIGINT');
-  expect(await p.exit).toBe(0);
+  // Ctrl-C reaches tsx's launcher and the demo alike; tsx may report the interrupt as 130
+  // (128 + SIGINT) even though the demo shut down cleanly. What matters: it exits, and the
+  // private Redis is gone.
+  expect([0, 130]).toContain(await p.exit);
   expect(await portAnswers(redisPort)).toBe(false);
 });
 
