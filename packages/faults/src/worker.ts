@@ -5,6 +5,7 @@
  * this process is killed at any point. Lifecycle events go to the log and to stdout.
  *
  * Run: `node --import tsx packages/faults/src/worker.ts '<WorkerConfig as JSON>'`
+ * (the fleet runs an esbuild bundle of this file, which starts faster)
  * (the config may also come from the FAULT_WORKER environment variable).
  * SIGTERM closes the client gracefully (within `shutdownGraceMs`) and exits 0.
  */
