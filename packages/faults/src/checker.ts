@@ -201,3 +201,27 @@ export async function settle(input: CheckInput, timeoutMs = 60_000): Promise<Gro
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/**
+ * What Redis holds for a run that is not clean: per group its info, redelivery stream and
+ * retry set, and for a few lost events their status hash and pending entry. Printed by the
+ * harness when a check fails, so a failure in CI can be understood from its log.
+ */
+export async function diagnose(input: CheckInput, reports: GroupReport[]): Promise<string> {
+  const { sf, redis, topic } = input;
+  const keys = topicKeys(sf.prefix, topic.name);
+  const lines: string[] = [`stream: ${JSON.stringify(await redis.xinfo('STREAM', keys.stream).catch((e: Error) => e.message))}`];
+  for (const r of reports) {
+    const info = (await sf.groups(topic)).find((g) => g.group === r.group);
+    lines.push(`group ${r.group}: ${JSON.stringify(info)}`);
+    lines.push(`  redelivery: ${JSON.stringify(await redis.xinfo('GROUPS', keys.redeliver(r.group)).catch((e: Error) => e.message))} len ${await redis.xlen(keys.redeliver(r.group))}`);
+    lines.push(`  retry set: ${JSON.stringify(await redis.zrange(keys.retry(r.group), 0, 2, 'WITHSCORES'))} of ${await redis.zcard(keys.retry(r.group))}; server time ${JSON.stringify(await redis.time())}`);
+    lines.push(`  consumers: ${JSON.stringify(await sf.consumers(topic, r.group).catch((e: Error) => e.message))}`);
+    for (const seq of r.lostSeqs.slice(0, 3)) {
+      const id = input.published.get(seq)!;
+      const pending = await redis.xpending(keys.stream, r.group, id, id, 1);
+      lines.push(`  lost seq ${seq} (${id}): status ${JSON.stringify(await redis.hgetall(keys.status(id)))} pending ${JSON.stringify(pending)}`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { Streamfan, defineTopic, type Topic } from '@streamfan/core';
 import { startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
-import { isClean, settle, type CheckInput, type GroupReport } from '../src/checker';
+import { diagnose, isClean, settle, type CheckInput, type GroupReport } from '../src/checker';
 import { Fleet } from '../src/fleet';
 import type { FaultPayload, WorkerConfig } from '../src/protocol';
 import { SeqPublisher, type SeqPublisherOptions } from '../src/publisher';
@@ -72,7 +72,10 @@ export function useFaultServer(args: string[] = []): { scenario(o?: ScenarioOpti
             ...(f.notes?.(reports) ?? []),
           ];
           printTable(fault, reports, notes);
-          if (!isClean(reports)) process.stdout.write(`not clean; worker logs in ${runDir}\n`);
+          if (!isClean(reports)) {
+            const input = { sf, redis, topic, groups, published: publisher.resolved, logDir: runDir };
+            process.stdout.write(`not clean; worker logs in ${runDir}\n${await diagnose(input, reports).catch((e: Error) => `diagnose failed: ${e.message}`)}\n`);
+          }
           return reports;
         },
       };
