@@ -31,6 +31,8 @@ export interface GroupReport {
   deliveries: number;
   /** Successful handlings beyond the first of the same event (allowed: at-least-once). */
   duplicates: number;
+  /** Sequence numbers handled under more than one event id: a publish written twice (a client resent it after a reconnect). */
+  republished: number;
   /** Owed events neither handled successfully nor in dead letters. Must be 0. */
   lost: number;
   lostSeqs: number[];
@@ -117,8 +119,10 @@ export async function check(input: CheckInput): Promise<GroupReport[]> {
     const mine = deliveries.filter((d) => d.g === group && include(d.seq));
     const okById = new Map<string, DeliveryRecord[]>();
     const okBySeq = new Map<number, number>();
+    const idsBySeq = new Map<number, Set<string>>();
     for (const d of mine) {
       if (d.o !== 'ok') continue;
+      idsBySeq.set(d.seq, (idsBySeq.get(d.seq) ?? new Set<string>()).add(d.id));
       okById.set(d.id, [...(okById.get(d.id) ?? []), d]);
       okBySeq.set(d.seq, (okBySeq.get(d.seq) ?? 0) + 1);
     }
@@ -131,6 +135,7 @@ export async function check(input: CheckInput): Promise<GroupReport[]> {
     const r: GroupReport = {
       group, events: owed.length, deliveries: mine.filter((d) => d.o === 'start').length,
       duplicates: [...okBySeq.values()].reduce((n, c) => n + Math.max(0, c - 1), 0),
+      republished: [...idsBySeq.values()].filter((ids) => ids.size > 1).length,
       lost: 0, lostSeqs: [], reportedLost: 0, deadLetters: 0,
       foreignDeadLetters: dead.filter((d) => !publishedIds.has(d.id)).length,
       pending: info?.pending ?? -1, lag, retrying: info?.retrying ?? -1,

@@ -20,6 +20,7 @@ export function formatTable(fault: string, reports: GroupReport[], notes: string
     lines.push(`| ${r.group} | ${r.events} | ${r.deliveries} | ${r.duplicates} | ${lost} | ${dead} | ${r.pending} | ${r.lag ?? 'n/a'} | ${r.statusMismatches} |`);
   }
   for (const r of reports) {
+    if (r.republished > 0) lines.push('', `${r.group}: ${r.republished} events were written twice by one publish (the client resent it after its connection was cut); they count as duplicates`);
     if (r.lostSeqs.length > 0) lines.push('', `lost in ${r.group}: seq ${r.lostSeqs.join(', ')}`);
     if (r.mismatchExamples.length > 0) lines.push('', `status mismatches in ${r.group}: ${r.mismatchExamples.join('; ')}`);
   }
