@@ -70,9 +70,16 @@ local len = redis.call('XLEN', stream) - (dry and removed or 0)
 if cap > 0 and len > cap then
   capped = len - cap
   local start = '-'
-  if dry and floor ~= nil then start = floor end
-  local rows = redis.call('XRANGE', stream, start, '+', 'COUNT', math.min(capped, maxIds))
-  for _, r in ipairs(rows) do lost[#lost + 1] = r[1] end
+  if floor ~= nil then
+    start = floor
+    -- An approximate trim leaves some entries below the floor: every group acknowledged
+    -- them, so the cap removing them loses nothing. Only entries from the floor on count.
+    if not dry then capped = capped - math.min(countBelow(floor), capped) end
+  end
+  if capped > 0 then
+    local rows = redis.call('XRANGE', stream, start, '+', 'COUNT', math.min(capped, maxIds))
+    for _, r in ipairs(rows) do lost[#lost + 1] = r[1] end
+  end
   if not dry then redis.call('XTRIM', stream, 'MAXLEN', cap) end
   len = cap
 end
