@@ -1,4 +1,4 @@
-import type { TrimReport } from '@streamfan/core';
+import { topicKeys, type TrimReport } from '@streamfan/core';
 import { loggedEvents, readLogs } from '../src/checker';
 import type { DeliveryRecord } from '../src/protocol';
 import { waitFor } from '@streamfan/testing';
@@ -49,4 +49,19 @@ test('10. trimming by a hard cap while a slow group is behind: the loss is repor
   expect(lostEvents.length).toBeGreaterThan(0);
   for (const id of lostEvents) expect((await s.sf.status(s.topic, id)).groups.slow?.state).toBe('lost');
   await s.fleet.stopAll();
+});
+
+test('10. an approximate trim before the cap: entries every group acknowledged are not reported as lost', async () => {
+  const sf = env.scenario({ groups: ['fast', 'slow'] }).sf;
+  const stream = topicKeys(sf.prefix, 'capped').stream;
+  const ids = await sf.publishMany('capped', Array.from({ length: 1000 }, (_, i) => ({ seq: i + 1 })));
+  for (const [group, n] of [['fast', 1000], ['slow', 550]] as const) {
+    await sf.redis.xgroup('CREATE', stream, group, '0');
+    await sf.redis.xreadgroup('GROUP', group, 'c', 'COUNT', n, 'STREAMS', stream, '>');
+    await sf.redis.xack(stream, group, ...ids.slice(0, n));
+  }
+  // slow still needs entries 551..1000; a cap of 100 keeps 901..1000, so 551..900 are lost.
+  const report = await sf.trim('capped', { maxLen: 100, approximate: true });
+  expect({ lostToCap: report.lostToCap, first: report.lostIds[0], last: report.lostIds[report.lostIds.length - 1], length: report.length })
+    .toEqual({ lostToCap: 350, first: ids[550], last: ids[899], length: 100 });
 });
