@@ -80,6 +80,7 @@ function parseHash(hash: Record<string, string>): Record<string, GroupStatus> {
     if (f.consumer) s.consumer = f.consumer;
     if (f.updatedAt) s.updatedAt = date(f.updatedAt);
     if (f.finishedAt) s.finishedAt = date(f.finishedAt);
+    else if (s.state === 'succeeded' && f.updatedAt) s.finishedAt = date(f.updatedAt); // not stored on success: it equals updatedAt
     if (f.nextAttemptAt && s.state === 'failed') s.nextAttemptAt = date(f.nextAttemptAt);
     if (f.deadLetterId) s.deadLetterId = f.deadLetterId;
     out[g] = s;

@@ -51,7 +51,8 @@ end
 
 -- Status field names, built once per batch.
 local fState, fAttempts, fResult = group .. ':state', group .. ':attempts', group .. ':result'
-local fConsumer, fUpdated, fFinished = group .. ':consumer', group .. ':updatedAt', group .. ':finishedAt'
+-- No finishedAt on success: it equals updatedAt (readers fill it in), one field less per delivery.
+local fConsumer, fUpdated = group .. ':consumer', group .. ':updatedAt'
 
 local refused = {}
 local acked = {}
@@ -81,10 +82,10 @@ if track then
     local key, attempts, result = w[1], w[2], w[3]
     if result ~= '' then
       redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts, fResult, result,
-        fConsumer, consumer, fUpdated, now, fFinished, now)
+        fConsumer, consumer, fUpdated, now)
     else
       redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts,
-        fConsumer, consumer, fUpdated, now, fFinished, now)
+        fConsumer, consumer, fUpdated, now)
     end
     if ttl > 0 then redis.call('EXPIRE', key, ttl) end
   end
