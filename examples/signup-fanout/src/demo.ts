@@ -18,14 +18,8 @@ export interface DemoOptions {
   settings?: Partial<Record<GroupName, Partial<GroupSettings>>>;
 }
 
-interface Published {
-  signupId: string;
-  kind: SignupKind;
-  publishedAt: number;
-  eventId: string | null;
-  delayedId: string | null;
-  dueAt: number | null;
-}
+/** What the demo remembers of a publish: an events-table row without its per-group states. */
+type Published = Omit<EventRow, 'groups'>;
 
 const RECENT = 200;
 const TABLE_ROWS = 25;

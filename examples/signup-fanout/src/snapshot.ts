@@ -1,6 +1,6 @@
 import type { ActivityItem } from './activity';
 import type { GroupSettings, SignupKind } from './config';
-import type { WorkerView } from './worker-pool';
+import type { PoolCounters, WorkerView } from './worker-pool';
 
 /** One pending entry of a group, as the pending panel shows it. */
 export interface PendingView {
@@ -36,15 +36,7 @@ export interface GroupView {
   description: string;
   settings: GroupSettings;
   crashNext: number;
-  stats: {
-    processed: number;
-    retries: number;
-    deadLettered: number;
-    reclaimed: number;
-    crashes: number;
-    takeovers: number;
-    stale: number;
-    errors: number;
+  stats: PoolCounters & {
     lag: number | null;
     pending: number;
     consumers: number;
