@@ -44,7 +44,6 @@ export class LazyAbort {
   }
 }
 
-const DEAD_LETTER_SIGNAL = Symbol('streamfan.deadLetter');
 
 /** Settings the client passes to each subscription. */
 export interface SubscriptionSettings {
@@ -281,8 +280,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    * entry reclaimed from a crashed consumer (those attempts must still count).
    */
   private async release(entries: Array<[string, RawEntry]>, previousDeliveries = 0): Promise<void> {
-    for (const [stream, [id]] of entries) {
-      await this.worker.xclaim(stream, this.group, this.consumer, 0, id, 'IDLE', 10 * 86_400_000, 'RETRYCOUNT', previousDeliveries, 'JUSTID');
+    const byStream = new Map<string, string[]>();
+    for (const [stream, [id]] of entries) byStream.set(stream, [...(byStream.get(stream) ?? []), id]);
+    for (const [stream, ids] of byStream) {
+      await this.worker.xclaim(stream, this.group, this.consumer, 0, ...ids, 'IDLE', 10 * 86_400_000, 'RETRYCOUNT', previousDeliveries, 'JUSTID');
     }
   }
 
@@ -320,7 +321,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       get signal() { return f.abort.signal; },
       deadLetter: (reason: string): never => {
         deadReason = reason;
-        throw Object.assign(new DeadLetterError(reason), { [DEAD_LETTER_SIGNAL]: true });
+        throw new DeadLetterError(reason);
       },
     };
     let timer: NodeJS.Timeout | undefined;
@@ -353,13 +354,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         return;
       }
       const message = deadReason ?? describeError(err);
-      if (deadReason !== undefined || err instanceof DeadLetterError) {
-        await this.deadLetter(f.stream, f.entryId, f.eventId, f.attempt, message, 'handler', true).catch((e) => this.report(e, 'dead-letter'));
-      } else if (f.attempt >= this.options.maxAttempts) {
-        await this.deadLetter(f.stream, f.entryId, f.eventId, f.attempt, message, 'attempts', true).catch((e) => this.report(e, 'dead-letter'));
-      } else {
-        await this.fail(f, message, err).catch((e) => this.report(e, 'schedule retry'));
-      }
+      const give: DeadLetterReason | undefined = deadReason !== undefined || err instanceof DeadLetterError ? 'handler'
+        : f.attempt >= this.options.maxAttempts ? 'attempts' : undefined;
+      if (give) await this.deadLetter(f.stream, f.entryId, f.eventId, f.attempt, message, give, true).catch((e) => this.report(e, 'dead-letter'));
+      else await this.fail(f, message, err).catch((e) => this.report(e, 'schedule retry'));
     }
   }
 
@@ -452,9 +450,11 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     let live = entries.filter((e) => e[1] !== null);
     const deleted = [...deletedIds, ...entries.filter((e) => e[1] === null).map((e) => e[0])];
     if (deleted.length > 0) await this.markLost(stream, deleted);
+    if (live.length === 0) return next !== '0-0' && deleted.length > 0;
+    // One XPENDING for the delivery counts of every claimed entry (XAUTOCLAIM does not give them).
+    const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
     const own = (id: string) => this.inFlight.has(id) || this.acks.has(id);
     if (live.some((x) => own(x[0]))) {
-      const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
       // Entries this consumer is still handling, or whose ack is queued, come back to it when
       // its event loop was blocked past the visibility timeout (the lease keeper could not
       // run): never start them twice; undo the delivery XAUTOCLAIM counted (renews the lease).
@@ -466,7 +466,6 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       live = live.filter((x) => !own(x[0]));
     }
     if (live.length > 0) {
-      const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
       this.counters.reclaimed += live.length;
       this.emit('reclaimed', { ids: live.map((e) => e[0]), source: stream === this.keys.stream ? 'topic' : 'redelivery' });
       for (const e of live) {
