@@ -8,6 +8,8 @@
  * <prefix>:{<topic>}:status:<eventId>     hash <group>:state|attempts|result|error|... (TTL)
  * <prefix>:{<topic>}:idem:<key>           idempotency marker → first event id (TTL)
  * <prefix>:{<topic>}:done                 Pub/Sub channel: "<state>|<group>|<id,id,...>"
+ * <prefix>:{<topic>}:waiters              exists (PX TTL, refreshed) while some waitFor listens; scripts publish on `done` only then
+ * <prefix>:{<topic>}:retention-lock       short lock (SET NX PX) so one retention run per topic per interval
  * <prefix>:{<topic>}:retry:<group>        one group's retries, scored by due time
  * <prefix>:{<topic>}:redeliver:<group>    one group's redelivery stream (retries, replays)
  * <prefix>:{<topic>}:dlq:<group>          one group's dead letters (a stream)
@@ -19,6 +21,8 @@ export interface TopicKeys {
   readonly stream: string;
   readonly delayed: string;
   readonly done: string;
+  readonly waiters: string;
+  readonly retentionLock: string;
   status(eventId: string): string;
   idempotency(key: string): string;
   retry(group: string): string;
@@ -35,6 +39,8 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     stream: `${base}:stream`,
     delayed: `${base}:delayed`,
     done: `${base}:done`,
+    waiters: `${base}:waiters`,
+    retentionLock: `${base}:retention-lock`,
     status: (eventId) => `${base}:status:${eventId}`,
     idempotency: (key) => `${base}:idem:${key}`,
     retry: (group) => `${base}:retry:${group}`,
