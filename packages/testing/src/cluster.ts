@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startRedis, type RedisServer } from './redis-server';
+import { redisCliBin, startRedis, type RedisServer } from './redis-server';
 import { sleep } from './wait';
 
 const run = promisify(execFile);
@@ -13,17 +13,17 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-/** Start `masters` redis-servers in cluster mode and join them with `redis-cli --cluster create`. */
+/** Start `masters` redis-servers in cluster mode and join them with `redis-cli --cluster create` ({@link redisCliBin}). */
 export async function startCluster(masters = 3): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
   try {
     for (let i = 0; i < masters; i++) {
       nodes.push(await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'] }));
     }
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await run(redisCliBin(), ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const states = await Promise.all(nodes.map(async (n) => (await run('redis-cli', ['-p', String(n.port), 'CLUSTER', 'INFO'])).stdout));
+      const states = await Promise.all(nodes.map(async (n) => (await run(redisCliBin(), ['-p', String(n.port), 'CLUSTER', 'INFO'])).stdout));
       if (states.every((s) => s.includes('cluster_state:ok'))) break;
       if (Date.now() > deadline) throw new Error(`cluster did not reach cluster_state:ok: ${states.join(' | ')}`);
       await sleep(100);

@@ -1,3 +1,3 @@
-export { startRedis, freePort, type RedisServer, type RedisServerOptions } from './redis-server';
+export { startRedis, freePort, redisServerBin, redisCliBin, type RedisServer, type RedisServerOptions } from './redis-server';
 export { waitFor, sleep, uniquePrefix, type WaitForOptions } from './wait';
 export { startCluster, type RedisCluster } from './cluster';

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
 
 /** Options for a throwaway redis-server. */
@@ -11,7 +11,7 @@ export interface RedisServerOptions {
   args?: string[];
   /** Port to listen on. @defaultValue a free port chosen by the OS */
   port?: number;
-  /** Executable. @defaultValue `redis-server` on PATH */
+  /** Executable. @defaultValue {@link redisServerBin}: `$STREAMFAN_REDIS_SERVER`, else `redis-server` on PATH */
   bin?: string;
   /** Also listen on TLS: pass `--tls-*` options in `args` yourself and set `port: 0`. */
   tls?: boolean;
@@ -35,6 +35,28 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Kill, wait, remove the data dir and close every client made by {@link RedisServer.client}. */
   stop(): Promise<void>;
+}
+
+/**
+ * The redis-server every test starts: `$STREAMFAN_REDIS_SERVER` when set (the compatibility
+ * matrix, `pnpm test:compat`, points it at each server in turn), else `redis-server` on PATH.
+ */
+export function redisServerBin(): string {
+  return process.env.STREAMFAN_REDIS_SERVER || 'redis-server';
+}
+
+/**
+ * The redis-cli that goes with {@link redisServerBin}: `$STREAMFAN_REDIS_CLI` when set, else the
+ * `redis-cli` next to `$STREAMFAN_REDIS_SERVER` when that names a path, else `redis-cli` on PATH.
+ */
+export function redisCliBin(): string {
+  if (process.env.STREAMFAN_REDIS_CLI) return process.env.STREAMFAN_REDIS_CLI;
+  const server = process.env.STREAMFAN_REDIS_SERVER;
+  if (server && server.includes('/')) {
+    const sibling = join(dirname(server), 'redis-cli');
+    if (existsSync(sibling)) return sibling;
+  }
+  return 'redis-cli';
 }
 
 /** Ask the OS for a free TCP port on 127.0.0.1. */
@@ -80,7 +102,7 @@ async function waitForPing(port: number, proc: ChildProcess, log: () => string):
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'streamfan-redis-'));
   const port = options.port ?? (await freePort());
-  const bin = options.bin ?? 'redis-server';
+  const bin = options.bin ?? redisServerBin();
   const clients = new Set<Redis>();
   let proc: ChildProcess | undefined;
   let output = '';
@@ -94,7 +116,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     child.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000); });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
-      child.once('error', (err) => reject(new Error(`cannot start ${bin}: ${err.message}. Install it (apt-get install -y redis-server) or put it on PATH.`)));
+      child.once('error', (err) => reject(new Error(`cannot start ${bin}: ${err.message}. Install it (apt-get install -y redis-server), put it on PATH, or set STREAMFAN_REDIS_SERVER to its path.`)));
     });
     await waitForPing(port, child, () => output);
   };
