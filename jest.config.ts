@@ -9,7 +9,8 @@ const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/packages', '<rootDir>/examples', '<rootDir>/bench'],
   testMatch: ['**/test/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // Browser tests need Chromium: they run with `pnpm test:browser` (jest.browser.config.ts).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.browser\\.test\\.ts$'],
   moduleNameMapper: {
     '^@streamfan/(core|testing|cli)$': '<rootDir>/packages/$1/src/index.ts',
   },
