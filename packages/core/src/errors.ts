@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CLOSED'
   | 'TIMEOUT'
-  | 'DEAD_LETTER';
+  | 'DEAD_LETTER'
+  | 'UNSUPPORTED_SERVER';
 
 /** Base class of every streamfan error. */
 export class StreamfanError extends Error {
@@ -102,6 +103,19 @@ export class WaitTimeoutError extends StreamfanError {
  */
 export class DeadLetterError extends StreamfanError {
   constructor(reason: string, options?: { cause?: unknown }) { super('DEAD_LETTER', reason, options); }
+}
+
+/** The server lacks a command streamfan cannot work without (it is older than the minimum). */
+export class UnsupportedServerError extends StreamfanError {
+  /** What the server reported itself as, e.g. "Redis 6.0.16". */
+  readonly server: string;
+  /** The missing command. */
+  readonly missing: string;
+  constructor(server: string, missing: string, minimum: string) {
+    super('UNSUPPORTED_SERVER', `${server} has no ${missing}, which streamfan needs: use ${minimum}`);
+    this.server = server;
+    this.missing = missing;
+  }
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
