@@ -25,6 +25,8 @@ export interface InFlight {
   leasedAt: number;
   abort: LazyAbort;
   leaseLost: boolean;
+  /** Its entry was deleted from the stream while the handler ran: recorded lost, never settled. */
+  lost?: boolean;
   /** Still running when shutdown's grace period ended: left pending for reclaim, never settled here. */
   abandoned?: boolean;
 }
@@ -341,14 +343,14 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       clearTimeout(timer);
       this.inFlight.delete(f.entryId);
       this.slotFreed();
-      if (f.abandoned) return;
+      if (f.abandoned || f.lost) return;
       this.acks.add(f, encodeResult(result, this.options.maxResultBytes), result);
     } catch (err) {
       clearTimeout(timer);
       this.inFlight.delete(f.entryId);
       this.slotFreed();
       // Aborted at shutdown: the entry stays pending for another consumer, not failed.
-      if (f.abandoned) return;
+      if (f.abandoned || f.lost) return;
       if (f.leaseLost) {
         this.emit('stale', { ids: [f.eventId] });
         return;
@@ -449,7 +451,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.cursors.set(stream, next);
     let live = entries.filter((e) => e[1] !== null);
     const deleted = [...deletedIds, ...entries.filter((e) => e[1] === null).map((e) => e[0])];
-    if (deleted.length > 0) await this.markLost(stream, deleted);
+    if (deleted.length > 0) await this.markLost(stream, deleted.map((id) => ({ entryId: id, eventId: id })));
     if (live.length === 0) return next !== '0-0' && deleted.length > 0;
     // One XPENDING for the delivery counts of every claimed entry (XAUTOCLAIM does not give them).
     const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
@@ -488,19 +490,24 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     return new Map(rows.map((r) => [r[0], Number(r[3])]));
   }
 
-  private async markLost(stream: string, ids: string[]): Promise<void> {
-    const args: string[] = [];
-    const statusKeys: string[] = [];
-    for (const id of ids) {
-      args.push(id, id);
-      statusKeys.push(this.keys.status(id));
-    }
+  /**
+   * Record entries deleted from a stream while pending as lost, under their event ids (for a
+   * retry copy, the event id is the copy's `orig`, known only while the copy is handled here).
+   */
+  private async markLost(stream: string, entries: Array<{ entryId: string; eventId: string }>): Promise<void> {
     const reason = 'entry deleted from the stream while pending (trimmed or XDEL); its payload is gone';
-    const n = await runScript<number>(this.worker, 'markLost', [stream, ...statusKeys],
-      [this.group, this.consumer, this.settings.statusTtlSeconds, this.keys.done, reason, ...args]);
-    if (n > 0 || ids.length > 0) {
-      this.counters.lost += ids.length;
-      this.emit('lost', { ids, reason });
+    for (let i = 0; i < entries.length; i += 1000) {
+      const chunk = entries.slice(i, i + 1000);
+      const args: string[] = [];
+      const statusKeys: string[] = [];
+      for (const e of chunk) {
+        args.push(e.entryId, e.eventId);
+        statusKeys.push(this.keys.status(e.eventId));
+      }
+      await runScript<number>(this.worker, 'markLost', [stream, ...statusKeys],
+        [this.group, this.consumer, this.settings.statusTtlSeconds, this.keys.done, reason, ...args]);
+      this.counters.lost += chunk.length;
+      this.emit('lost', { ids: chunk.map((e) => e.eventId), reason });
     }
   }
 
@@ -514,17 +521,35 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       list.push(f);
       byStream.set(f.stream, list);
     }
-    for (const [stream, list] of byStream) {
-      const lost = await runScript<string[]>(this.worker, 'extendLease', [stream], [this.group, this.consumer, ...list.map((f) => f.entryId)]);
-      const lostSet = new Set(lost);
-      for (const f of list) {
-        if (lostSet.has(f.entryId)) {
-          if (!this.inFlight.has(f.entryId)) continue; // finished meanwhile: its ack settles it
-          f.leaseLost = true;
-          f.abort.abort(new Error('lease lost: another consumer reclaimed this entry'));
-          this.emit('leaseLost', { id: f.eventId });
-        } else {
-          f.leasedAt = now;
+    for (const [stream, all] of byStream) {
+      // At most 1000 ids per call: a script's arguments are unpacked in Lua, which stops near 8000.
+      for (let i = 0; i < all.length; i += 1000) {
+        const list = all.slice(i, i + 1000);
+        const [lost, deleted] = await runScript<[string[], string[]]>(this.worker, 'extendLease', [stream], [this.group, this.consumer, ...list.map((f) => f.entryId)]);
+        const lostSet = new Set(lost);
+        const deletedSet = new Set(deleted);
+        const gone: InFlight[] = [];
+        for (const f of list) {
+          if (deletedSet.has(f.entryId)) {
+            gone.push(f);
+          } else if (lostSet.has(f.entryId)) {
+            if (!this.inFlight.has(f.entryId)) continue; // finished meanwhile: its ack settles it
+            f.leaseLost = true;
+            f.abort.abort(new Error('lease lost: another consumer reclaimed this entry'));
+            this.emit('leaseLost', { id: f.eventId });
+          } else {
+            f.leasedAt = now;
+          }
+        }
+        if (gone.length > 0) {
+          // Deleted from the stream while the handler ran (trimmed or XDEL): its payload is gone
+          // and XCLAIM dropped its pending entry. Record it lost now; the handler's outcome is moot.
+          for (const f of gone) {
+            f.leaseLost = true;
+            f.lost = true;
+            f.abort.abort(new Error('entry deleted from the stream while its handler ran (trimmed or XDEL)'));
+          }
+          await this.markLost(stream, gone.map((f) => ({ entryId: f.entryId, eventId: f.eventId })));
         }
       }
     }

@@ -21,6 +21,7 @@ local channel = ARGV[4]
 local track = ARGV[5] == '1'
 -- @include ownedDeliveries
 -- @include serverNowMs
+-- @include callChunked
 
 local now = tostring(serverNowMs())
 local count = (#ARGV - 5) / 4
@@ -76,7 +77,7 @@ end
 -- XACK first: at maxmemory (noeviction) Redis refuses a script's first write if it may
 -- grow memory (HSET), but not XACK, and allows the writes that follow it. So consumers
 -- keep acknowledging, and recording status, while publishes are refused.
-if #acked > 0 then redis.call('XACK', stream, group, unpack(acked)) end
+if #acked > 0 then callChunked({ 'XACK', stream, group }, acked) end
 if track then
   for _, w in ipairs(writes) do
     local key, attempts, result = w[1], w[2], w[3]

@@ -7,12 +7,16 @@
 
   ARGV[1]  group
   ARGV[2]  consumer
-  ARGV[3..n] entry ids
+  ARGV[3..n] entry ids (the caller sends at most 1000 per call; the XCLAIM is chunked anyway)
 
-  Reply: the ids whose lease is lost (reclaimed by another consumer or acknowledged).
+  Reply: { lost ids, deleted ids }
+    lost:    not pending for this consumer any more (reclaimed by another consumer, or acked)
+    deleted: pending for this consumer, but deleted from the stream (trimmed or XDEL) while
+             the handler ran; XCLAIM drops their pending entries, so the caller records them lost.
 ]]
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 -- @include ownedDeliveries
+-- @include callChunked
 local lost = {}
 local mine = {}
 for i = 3, #ARGV do
@@ -22,7 +26,12 @@ for i = 3, #ARGV do
     mine[#mine + 1] = ARGV[i]
   end
 end
+local deleted = {}
 if #mine > 0 then
-  redis.call('XCLAIM', stream, group, consumer, 0, unpack(mine), 'JUSTID')
+  local kept = {}
+  for _, id in ipairs(callChunked({ 'XCLAIM', stream, group, consumer, 0 }, mine, { 'JUSTID' })) do kept[id] = true end
+  for _, id in ipairs(mine) do
+    if not kept[id] then deleted[#deleted + 1] = id end
+  end
 end
-return lost
+return { lost, deleted }
