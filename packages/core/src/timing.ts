@@ -12,3 +12,12 @@ export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | und
     clearTimeout(timer);
   }
 }
+
+/**
+ * Milliseconds on a monotonic clock (never jumps with NTP or a manual clock change): for the
+ * client's own timers, such as lease renewal and shutdown deadlines. Scheduling that other
+ * processes see uses Redis server time instead.
+ */
+export function monotonicMs(): number {
+  return performance.now();
+}

@@ -1,23 +1,42 @@
+import type Redis from 'ioredis';
 import { runScript } from '../scripts/runner';
-import type { InFlight, Subscription } from './subscription';
+import type { TopicKeys } from '../keys';
+import { deliveryKey, type InFlight } from './in-flight';
+
+/** What the ack batcher needs from its subscription (passed in, so it never reaches back). */
+export interface AckTarget {
+  readonly worker: Redis;
+  readonly keys: TopicKeys;
+  readonly group: string;
+  readonly consumer: string;
+  readonly statusTtlSeconds: number;
+  readonly trackStatus: boolean;
+  /** 'P' (PUBLISH) or 'S' (SPUBLISH, Cluster) for completion notices. */
+  publishMode(): 'P' | 'S';
+  acked(f: InFlight, result: unknown): void;
+  stale(eventIds: string[]): void;
+  report(err: unknown, context: string): void;
+}
 
 interface PendingAck { f: InFlight; encoded: string; result: unknown }
 
 /**
  * Collects finished entries and settles them in one ackBatch script call per source stream.
  * While one call is in flight the next batch accumulates, so batches grow with load.
+ * Entries are known by (stream, id): a topic entry and a retry copy may share an id.
  */
 export class AckBatcher {
   private queue: PendingAck[] = [];
-  private current: PendingAck[] = [];
+  private readonly queued = new Set<string>();
   private flushing: Promise<void> | undefined;
   private scheduled = false;
   private stopped = false;
 
-  constructor(private readonly sub: Subscription<any>) {}
+  constructor(private readonly target: AckTarget) {}
 
   add(f: InFlight, encoded: string, result: unknown): void {
     this.queue.push({ f, encoded, result });
+    this.queued.add(deliveryKey(f.stream, f.entryId));
     if (!this.scheduled && !this.flushing) {
       this.scheduled = true;
       setImmediate(() => { this.scheduled = false; void this.flush(); });
@@ -25,8 +44,8 @@ export class AckBatcher {
   }
 
   /** True while the entry's handler has finished and its ack is not settled yet. */
-  has(entryId: string): boolean {
-    return this.queue.some((a) => a.f.entryId === entryId) || this.current.some((a) => a.f.entryId === entryId);
+  has(stream: string, entryId: string): boolean {
+    return this.queued.has(deliveryKey(stream, entryId));
   }
 
   /** No new timers; drain() still settles what is queued. */
@@ -42,9 +61,8 @@ export class AckBatcher {
   private flush(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return this.flushing ?? Promise.resolve();
     const batch = this.queue.splice(0, 1000);
-    this.current = batch;
     this.flushing = this.settle(batch).finally(() => {
-      this.current = [];
+      for (const a of batch) this.queued.delete(deliveryKey(a.f.stream, a.f.entryId));
       this.flushing = undefined;
       if (this.queue.length > 0 && !this.stopped) void this.flush();
     });
@@ -52,7 +70,7 @@ export class AckBatcher {
   }
 
   private async settle(batch: PendingAck[]): Promise<void> {
-    const sub = this.sub;
+    const t = this.target;
     const byStream = new Map<string, PendingAck[]>();
     for (const a of batch) {
       const list = byStream.get(a.f.stream) ?? [];
@@ -60,25 +78,25 @@ export class AckBatcher {
       byStream.set(a.f.stream, list);
     }
     for (const [stream, list] of byStream) {
-      const args: (string | number)[] = [sub.group, sub.consumer, sub.settings.statusTtlSeconds, sub.keys.done, sub.options.trackStatus ? '1' : '0'];
-      const keys = [stream];
+      const args: (string | number)[] = [t.group, t.consumer, t.statusTtlSeconds, t.keys.done, t.trackStatus ? '1' : '0', t.publishMode()];
+      const keys = [stream, t.keys.waiters];
       for (const a of list) {
         args.push(a.f.entryId, a.f.eventId, a.f.base, a.encoded);
-        keys.push(sub.keys.status(a.f.eventId));
+        keys.push(t.keys.status(a.f.eventId));
       }
       try {
-        const reply = await runScript<[number, ...string[]]>(sub.worker, 'ackBatch', keys, args);
+        const reply = await runScript<[number, ...string[]]>(t.worker, 'ackBatch', keys, args);
         const refused = new Set(reply.slice(1) as string[]);
         const stale: string[] = [];
         for (const a of list) {
           if (refused.has(a.f.entryId)) stale.push(a.f.eventId);
-          else sub.onAcked(a.f, a.result);
+          else t.acked(a.f, a.result);
         }
-        if (stale.length > 0) sub.emit('stale', { ids: stale });
+        if (stale.length > 0) t.stale(stale);
       } catch (err) {
         // Not acked: the entries stay pending and will be reclaimed and handled again
         // (a duplicate, never a loss). Say so.
-        sub.report(err, `ack of ${list.length} entries (they stay pending and will be redelivered)`);
+        t.report(err, `ack of ${list.length} entries (they stay pending and will be redelivered)`);
       }
     }
   }

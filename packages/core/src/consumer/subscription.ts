@@ -7,45 +7,23 @@ import { topicKeys, type TopicKeys } from '../keys';
 import { loadScripts, runScript } from '../scripts/runner';
 import type { Topic } from '../topic';
 import { AckBatcher } from './ack-batcher';
+import { deliveryKey, LazyAbort, type InFlight } from './in-flight';
 import { compareIds } from '../ids';
 import { groupInfos } from '../status';
-import { sleep, withTimeout } from '../timing';
+import { monotonicMs, sleep, withTimeout } from '../timing';
 import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
 import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
 import type { RedisOptions } from 'ioredis';
 
-/** One entry being handled by this consumer. */
-export interface InFlight {
-  entryId: string;
-  eventId: string;
-  stream: string;
-  base: number;
-  attempt: number;
-  startedAt: number;
-  leasedAt: number;
-  abort: LazyAbort;
-  leaseLost: boolean;
-  /** Its entry was deleted from the stream while the handler ran: recorded lost, never settled. */
-  lost?: boolean;
-  /** Still running when shutdown's grace period ended: left pending for reclaim, never settled here. */
-  abandoned?: boolean;
-}
-
 /**
- * An AbortController made only when a handler reads its signal or its delivery is aborted.
- * Most deliveries never need one, and constructing it was the largest single cost of a
- * delivery in the consumer (about a tenth of its CPU in the fan-out benchmark).
+ * 'S' when completion notices must go by SPUBLISH: on a Cluster (PUBLISH there reaches every
+ * node) whose servers have it, found by capability (COMMAND INFO), never by version.
  */
-export class LazyAbort {
-  private controller: AbortController | undefined;
-  get signal(): AbortSignal {
-    return (this.controller ??= new AbortController()).signal;
-  }
-  abort(reason?: unknown): void {
-    (this.controller ??= new AbortController()).abort(reason);
-  }
+async function detectPublishMode(redis: Redis): Promise<'P' | 'S'> {
+  if (!isCluster(redis as unknown)) return 'P';
+  const info = (await redis.command('INFO', 'SPUBLISH')) as unknown[];
+  return Array.isArray(info) && info[0] != null ? 'S' : 'P';
 }
-
 
 /** Settings the client passes to each subscription. */
 export interface SubscriptionSettings {
@@ -84,6 +62,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private reclaiming = false;
   private reclaimOwed = false;
   private isReady = false;
+  /** How completion notices are sent: 'S' (SPUBLISH) on a Cluster whose servers have it, else 'P'. */
+  private publishMode: 'P' | 'S' = 'P';
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0 };
 
@@ -106,7 +86,14 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.watchConnection(this.worker, 'worker');
     this.watchConnection(this.blocking, 'blocking');
     this.blocking.on('close', () => { this.blockingId = undefined; });
-    this.acks = new AckBatcher(this);
+    this.acks = new AckBatcher({
+      worker: this.worker, keys: this.keys, group, consumer: this.consumer,
+      statusTtlSeconds: settings.statusTtlSeconds, trackStatus: this.options.trackStatus,
+      publishMode: () => this.publishMode,
+      acked: (f, result) => this.onAcked(f, result),
+      stale: (ids) => this.emit('stale', { ids }),
+      report: (err, context) => this.report(err, context),
+    });
     void this.start();
   }
 
@@ -183,6 +170,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
         await loadScripts(this.worker);
+        this.publishMode = await detectPublishMode(this.worker);
         await this.ensureGroups(this.startId(this.options.startFrom));
         break;
       } catch (err) {
@@ -303,12 +291,12 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       this.track(this.deadLetter(stream, parsed.entryId, parsed.eventId, attempt - 1, err, 'hung'));
       return;
     }
-    const now = Date.now();
+    const now = monotonicMs();
     const f: InFlight = {
       entryId: parsed.entryId, eventId: parsed.eventId, stream, base: parsed.base, attempt,
       startedAt: now, leasedAt: now, abort: new LazyAbort(), leaseLost: false,
     };
-    this.inFlight.set(f.entryId, f);
+    this.inFlight.set(deliveryKey(f.stream, f.entryId), f);
     void this.run(f, parsed);
   }
 
@@ -341,13 +329,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         }),
       ]);
       clearTimeout(timer);
-      this.inFlight.delete(f.entryId);
+      this.inFlight.delete(deliveryKey(f.stream, f.entryId));
       this.slotFreed();
       if (f.abandoned || f.lost) return;
       this.acks.add(f, encodeResult(result, this.options.maxResultBytes), result);
     } catch (err) {
       clearTimeout(timer);
-      this.inFlight.delete(f.entryId);
+      this.inFlight.delete(deliveryKey(f.stream, f.entryId));
       this.slotFreed();
       // Aborted at shutdown: the entry stays pending for another consumer, not failed.
       if (f.abandoned || f.lost) return;
@@ -455,15 +443,15 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     if (live.length === 0) return next !== '0-0' && deleted.length > 0;
     // One XPENDING for the delivery counts of every claimed entry (XAUTOCLAIM does not give them).
     const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
-    const own = (id: string) => this.inFlight.has(id) || this.acks.has(id);
+    const own = (id: string) => this.inFlight.has(deliveryKey(stream, id)) || this.acks.has(stream, id);
     if (live.some((x) => own(x[0]))) {
       // Entries this consumer is still handling, or whose ack is queued, come back to it when
       // its event loop was blocked past the visibility timeout (the lease keeper could not
       // run): never start them twice; undo the delivery XAUTOCLAIM counted (renews the lease).
       for (const e of live.filter((x) => own(x[0]))) {
         await this.worker.xclaim(stream, this.group, this.consumer, 0, e[0], 'RETRYCOUNT', Math.max(0, (counts.get(e[0]) ?? 1) - 1), 'JUSTID');
-        const f = this.inFlight.get(e[0]);
-        if (f) f.leasedAt = Date.now();
+        const f = this.inFlight.get(deliveryKey(stream, e[0]));
+        if (f) f.leasedAt = monotonicMs();
       }
       live = live.filter((x) => !own(x[0]));
     }
@@ -513,7 +501,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
 
   /** Extend the lease of handlers running longer than half the visibility timeout. */
   private async keepLeases(): Promise<void> {
-    const now = Date.now();
+    const now = monotonicMs();
     const byStream = new Map<string, InFlight[]>();
     for (const f of this.inFlight.values()) {
       if (f.leaseLost || now - f.leasedAt < this.options.visibilityTimeoutMs / 2) continue;
@@ -533,7 +521,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
           if (deletedSet.has(f.entryId)) {
             gone.push(f);
           } else if (lostSet.has(f.entryId)) {
-            if (!this.inFlight.has(f.entryId)) continue; // finished meanwhile: its ack settles it
+            if (!this.inFlight.has(deliveryKey(f.stream, f.entryId))) continue; // finished meanwhile: its ack settles it
             f.leaseLost = true;
             f.abort.abort(new Error('lease lost: another consumer reclaimed this entry'));
             this.emit('leaseLost', { id: f.eventId });
@@ -555,10 +543,9 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     }
   }
 
-  /** @internal called by the ack batcher */
-  onAcked(f: InFlight, result: unknown): void {
+  private onAcked(f: InFlight, result: unknown): void {
     this.counters.processed++;
-    this.emit('processed', { id: f.eventId, attempt: f.attempt, durationMs: Date.now() - f.startedAt, result });
+    this.emit('processed', { id: f.eventId, attempt: f.attempt, durationMs: monotonicMs() - f.startedAt, result });
   }
 
   /**
@@ -595,8 +582,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     const leaseTimer = setInterval(() => this.track(this.keepLeases()), Math.max(10, Math.floor(this.options.visibilityTimeoutMs / 4)));
     let left = 0;
     await step('drain', async () => {
-      const deadline = Date.now() + graceMs;
-      while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+      const deadline = monotonicMs() + graceMs;
+      while (this.inFlight.size > 0 && monotonicMs() < deadline) await sleep(Math.min(20, Math.max(1, deadline - monotonicMs())));
       for (const f of this.inFlight.values()) {
         f.abandoned = true;
         left++;

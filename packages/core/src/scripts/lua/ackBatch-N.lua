@@ -3,28 +3,41 @@
   Refuses any entry this consumer no longer owns (it was reclaimed by another consumer).
 
   KEYS[1]      source stream (the topic stream or the group's redelivery stream)
-  KEYS[2..n]   status hash of each entry's event, in the order of the entries
+  KEYS[2]      waiters key: the completion notice is published only while it exists
+  KEYS[3..n]   status hash of each entry's event, in the order of the entries
 
   ARGV[1]  group
   ARGV[2]  consumer
   ARGV[3]  status TTL in seconds (0: no expiry)
-  ARGV[4]  completion channel ('' to skip PUBLISH)
+  ARGV[4]  completion channel ('' to skip the notice)
   ARGV[5]  track status: '1' or '0'
+  ARGV[6]  'P' to PUBLISH, 'S' to SPUBLISH (Cluster) the completion notice
   then per entry, 4 values: entryId, eventId, base attempts, result ('' for none)
 
   Reply: { acked count, refused entry ids... }
 ]]
-local stream = KEYS[1]
+local stream, waiters = KEYS[1], KEYS[2]
 local group, consumer = ARGV[1], ARGV[2]
-local ttl = tonumber(ARGV[3])
 local channel = ARGV[4]
-local track = ARGV[5] == '1'
 -- @include ownedDeliveries
 -- @include serverNowMs
 -- @include callChunked
+-- @include checkArgs
+
+local ttl = needCount('ttl', ARGV[3])
+local track = needOneOf('track', ARGV[5], '1', '0') == '1'
+local mode = needOneOf('publish mode', ARGV[6], 'P', 'S')
+local first = 7
+if (#ARGV - first + 1) % 4 ~= 0 or #KEYS ~= 2 + (#ARGV - first + 1) / 4 then
+  argError('entries', 'need 4 values and one status key per entry')
+end
+for i = first, #ARGV, 4 do
+  needId('entryId', ARGV[i]); needId('eventId', ARGV[i + 1]); needCount('base', ARGV[i + 2])
+end
+if track then for k = 3, #KEYS do needType(KEYS[k], 'hash') end end
 
 local now = tostring(serverNowMs())
-local count = (#ARGV - 5) / 4
+local count = (#ARGV - first + 1) / 4
 
 -- Ownership and delivery counts for the whole batch from one XPENDING over the batch's id
 -- range, filtered to this consumer, instead of one XPENDING per entry (the per-entry calls
@@ -32,14 +45,12 @@ local count = (#ARGV - 5) / 4
 -- other entries (handlers still running): the limit leaves room for them, and when the
 -- reply fills the limit, entries not in it are checked one by one.
 local minMs, minSeq, minId, maxMs, maxSeq, maxId
-for i = 6, #ARGV, 4 do
+for i = first, #ARGV, 4 do
   local id = ARGV[i]
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   ms, seq = tonumber(ms), tonumber(seq)
-  if ms ~= nil and seq ~= nil then
-    if minMs == nil or ms < minMs or (ms == minMs and seq < minSeq) then minMs, minSeq, minId = ms, seq, id end
-    if maxMs == nil or ms > maxMs or (ms == maxMs and seq > maxSeq) then maxMs, maxSeq, maxId = ms, seq, id end
-  end
+  if minMs == nil or ms < minMs or (ms == minMs and seq < minSeq) then minMs, minSeq, minId = ms, seq, id end
+  if maxMs == nil or ms > maxMs or (ms == maxMs and seq > maxSeq) then maxMs, maxSeq, maxId = ms, seq, id end
 end
 local owned = {}
 local complete = false
@@ -60,7 +71,7 @@ local acked = {}
 local done = {}
 local writes = {}
 local n = 0
-for i = 6, #ARGV, 4 do
+for i = first, #ARGV, 4 do
   n = n + 1
   local entryId, eventId = ARGV[i], ARGV[i + 1]
   local base, result = tonumber(ARGV[i + 2]), ARGV[i + 3]
@@ -71,7 +82,7 @@ for i = 6, #ARGV, 4 do
   else
     acked[#acked + 1] = entryId
     done[#done + 1] = eventId
-    writes[#writes + 1] = { KEYS[n + 1], tostring(base + deliveries), result }
+    writes[#writes + 1] = { KEYS[n + 2], tostring(base + deliveries), result }
   end
 end
 -- XACK first: at maxmemory (noeviction) Redis refuses a script's first write if it may
@@ -91,10 +102,9 @@ if track then
     if ttl > 0 then redis.call('EXPIRE', key, ttl) end
   end
 end
-if #acked > 0 then
-  if channel ~= '' then
-    redis.call('PUBLISH', channel, 'succeeded|' .. group .. '|' .. table.concat(done, ','))
-  end
+-- Notify waitFor only while one listens (it keeps the waiters key alive meanwhile).
+if #acked > 0 and channel ~= '' and redis.call('EXISTS', waiters) == 1 then
+  redis.call(mode == 'S' and 'SPUBLISH' or 'PUBLISH', channel, 'succeeded|' .. group .. '|' .. table.concat(done, ','))
 end
 local reply = { #acked }
 for _, id in ipairs(refused) do reply[#reply + 1] = id end
