@@ -1,0 +1,344 @@
+import { readLogs } from '../../faults/src/checker';
+import { sleep } from '@streamfan/testing';
+import type { EventStatus } from '@streamfan/core';
+import { GROUPS } from './commands';
+import type { OwedEvent } from './model';
+import { now, type ModelLogRecord, type ModelPayload, type ModelResult, type RunRecord, type WorkerEventRecord } from './protocol';
+import type { System } from './runner';
+
+/** One broken invariant. `hint` names the issue-10 item it looks like, when it looks like one. */
+export interface Violation {
+  check: string;
+  detail: string;
+  hint?: string;
+}
+
+/** Counts of what the sequence did, for the report. */
+export interface RunStats {
+  published: number;
+  owed: number;
+  uncertain: number;
+  runs: number;
+  duplicates: number;
+  reclaims: number;
+  leaseLost: number;
+  stale: number;
+  dead: number;
+  lost: number;
+  workers: number;
+  settleMs: number;
+}
+
+const HINTS: Record<string, string> = {
+  'live-lease-stolen': 'issue 10 item 3 (lease extension renews one entry per stream) or item 4 (id collisions)',
+  'concurrency-exceeded': 'issue 10 item 4 (in-flight keyed by id alone) or the smaller item (a slot freed while the handler runs)',
+  'overlap-untold': 'issue 10 item 4 (in-flight keyed by id alone)',
+  'one-publish-two-entries': 'issue 10 item 5 (publish resend)',
+  'destroy-replay': 'issue 10 item 7 (group destroy replays everything)',
+  'delayed-id-status': 'issue 10 item 10 (delayed ids cannot be followed)',
+  'replay-stale-status': 'issue 10 smaller item (status keeps deadLetterId/finishedAt after a replay)',
+  'stray-status': 'issue 10 item 9d (markLost writes the redelivery entry id)',
+  'cap-not-lost': 'issue 10 item 9b (entries a hard cap removes never become lost)',
+};
+
+interface Logs {
+  runs: RunRecord[];
+  events: WorkerEventRecord[];
+}
+
+function readAll(sys: System): Logs {
+  const recs = readLogs(sys.runDir) as unknown as ModelLogRecord[];
+  return { runs: recs.filter((r): r is RunRecord => r.k === 'd'), events: recs.filter((r): r is WorkerEventRecord => r.k === 'e') };
+}
+
+/** The stream id of each owed event: what publish returned, or (delayed) what its handlers or dead letters saw. */
+function eventIds(sys: System, logs: Logs, dlqIds: Map<number, string>): Map<number, string | undefined> {
+  const fromRuns = new Map<number, string>();
+  for (const r of logs.runs) if (!fromRuns.has(r.seq)) fromRuns.set(r.seq, r.id);
+  const out = new Map<number, string | undefined>();
+  for (const e of sys.model.owed.values()) out.set(e.seq, e.delayed ? fromRuns.get(e.seq) ?? dlqIds.get(e.seq) : e.returnedId);
+  return out;
+}
+
+interface DeadRow { dlId: string; id: string; seq: number | undefined }
+
+async function readDlq(sys: System, g: string): Promise<DeadRow[]> {
+  const rows = await sys.admin.xrange(sys.keys.deadLetters(g), '-', '+');
+  return rows.map(([dlId, flat]) => {
+    const f = new Map<string, string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) f.set(flat[i]!, flat[i + 1]!);
+    let seq: number | undefined;
+    try { seq = (JSON.parse(f.get('payload') ?? 'null') as ModelPayload | null)?.seq; } catch { seq = undefined; }
+    return { dlId, id: f.get('id') ?? '', seq };
+  });
+}
+
+interface Snapshot {
+  logs: Logs;
+  dlq: Map<string, DeadRow[]>;
+  ids: Map<number, string | undefined>;
+  statuses: Map<number, EventStatus | undefined>;
+  groupState: Map<string, { pending: number; lag: number | null; retrying: number } | undefined>;
+  delayedLeft: number;
+}
+
+async function snapshot(sys: System): Promise<Snapshot> {
+  const logs = readAll(sys);
+  const dlq = new Map<string, DeadRow[]>();
+  const dlqIds = new Map<number, string>();
+  for (const g of GROUPS) {
+    const rows = await readDlq(sys, g);
+    dlq.set(g, rows);
+    for (const r of rows) if (r.seq !== undefined) dlqIds.set(r.seq, r.id);
+  }
+  const ids = eventIds(sys, logs, dlqIds);
+  const statuses = new Map<number, EventStatus | undefined>();
+  for (const [seq, id] of ids) statuses.set(seq, id ? await sys.sf.status(sys.topic, id) : undefined);
+  const infos = await sys.sf.groups(sys.topic);
+  const xs = (await sys.admin.xinfo('STREAM', sys.keys.stream).catch(() => [])) as unknown[];
+  const at = xs.indexOf('last-generated-id');
+  const lastId = at >= 0 ? String(xs[at + 1]) : '';
+  const groupState = new Map<string, { pending: number; lag: number | null; retrying: number } | undefined>();
+  for (const g of GROUPS) {
+    const i = infos.find((x) => x.group === g);
+    groupState.set(g, i ? { pending: i.pending, lag: i.lag === null && i.lastDeliveredId === lastId ? 0 : i.lag, retrying: i.retrying } : undefined);
+  }
+  return { logs, dlq, ids, statuses, groupState, delayedLeft: await sys.admin.zcard(sys.keys.delayed) };
+}
+
+const FINAL = new Set(['succeeded', 'dead', 'lost']);
+
+/** What still moves: empty when the system is quiescent. */
+function unsettled(sys: System, s: Snapshot): string[] {
+  const out: string[] = [];
+  if (s.delayedLeft > 0) out.push(`${s.delayedLeft} delayed events not promoted`);
+  for (const g of GROUPS) {
+    const st = s.groupState.get(g);
+    if (!st) { out.push(`group ${g} missing`); continue; }
+    if (st.pending !== 0) out.push(`group ${g}: ${st.pending} pending`);
+    if (st.lag !== 0) out.push(`group ${g}: lag ${st.lag}`);
+    if (st.retrying !== 0) out.push(`group ${g}: ${st.retrying} retrying`);
+  }
+  let notFinal = 0;
+  const examples: string[] = [];
+  for (const e of sys.model.owed.values()) {
+    for (const g of GROUPS) {
+      const state = s.statuses.get(e.seq)?.groups[g]?.state;
+      if (!state || !FINAL.has(state)) {
+        notFinal++;
+        if (examples.length < 5) examples.push(`seq ${e.seq} ${g}=${state ?? 'none'}`);
+      }
+    }
+  }
+  if (notFinal) out.push(`${notFinal} (event, group) not final: ${examples.join(', ')}`);
+  return out;
+}
+
+/** Wait for quiescence (bounded); returns what was still moving at the end, if anything. */
+export async function settle(sys: System): Promise<{ left: string[]; ms: number; snap: Snapshot }> {
+  const t0 = now();
+  for (;;) {
+    const snap = await snapshot(sys);
+    const left = unsettled(sys, snap);
+    if (left.length === 0 || now() - t0 > sys.settings.quiesceTimeoutMs) return { left, ms: Math.round(now() - t0), snap };
+    await sleep(300);
+  }
+}
+
+/** A run of one handler invocation: [start, end]; end is Infinity while it still runs. */
+interface Run { g: string; seq: number; id: string; attempt: number; consumer: string; start: number; end: number; outcome: RunRecord['o'] | 'cut' }
+
+function runsOf(sys: System, logs: Logs): Run[] {
+  const open = new Map<string, Run>();
+  const out: Run[] = [];
+  for (const r of logs.runs) {
+    const key = `${r.consumer}|${r.g}|${r.seq}|${r.attempt}`;
+    if (r.o === 'start') {
+      const run: Run = { g: r.g, seq: r.seq, id: r.id, attempt: r.attempt, consumer: r.consumer, start: r.t, end: Infinity, outcome: 'cut' };
+      open.set(key, run);
+      out.push(run);
+    } else {
+      const run = open.get(key);
+      if (run) { run.end = r.t; run.outcome = r.o; open.delete(key); }
+    }
+  }
+  for (const run of open.values()) run.end = sys.fleet.exits.get(run.consumer) ?? Infinity;
+  return out;
+}
+
+const overlaps = (a0: number, a1: number, b0: number, b1: number) => a0 < b1 && b0 < a1;
+
+/**
+ * Check every invariant of the end state against the model. Call after {@link settle}.
+ */
+export async function checkAll(sys: System, settled: { left: string[]; ms: number; snap: Snapshot }): Promise<{ violations: Violation[]; stats: RunStats }> {
+  const { model, settings } = sys;
+  const { snap } = settled;
+  const v: Violation[] = [];
+  const add = (check: string, detail: string) => {
+    if (v.filter((x) => x.check === check).length >= 8) return;
+    v.push({ check, detail, ...(HINTS[check] ? { hint: HINTS[check] } : {}) });
+  };
+  for (const l of settled.left) add(l.includes('not final') && [...model.capLostSeqs].length ? 'not-final' : 'not-quiescent', l);
+
+  const runs = runsOf(sys, snap.logs);
+  const stalls = snap.logs.events.filter((e) => e.type === 'stall').map((e) => ({ consumer: e.consumer, ...(e.data as { from: number; to: number }) }));
+  const told = (consumer: string, id: string) => snap.logs.events.some((e) => e.consumer === consumer && ((e.type === 'leaseLost' && (e.data as { id: string }).id === id) || (e.type === 'stale' && (e.data as { ids: string[] }).ids.includes(id))));
+
+  // Publishes: one call, one entry; idempotent repeats return the first id.
+  const idsBySeq = new Map<number, Set<string>>();
+  for (const r of runs) idsBySeq.set(r.seq, (idsBySeq.get(r.seq) ?? new Set<string>()).add(r.id));
+  for (const [seq, ids] of idsBySeq) {
+    if (ids.size > 1) add('one-publish-two-entries', `seq ${seq} was handled under ids ${[...ids].join(', ')}`);
+    const e = model.owed.get(seq);
+    if (e && !e.delayed && !ids.has(e.returnedId)) add('handler-id-mismatch', `seq ${seq}: publish returned ${e.returnedId}, handlers saw ${[...ids].join(', ')}`);
+  }
+  for (const r of model.idemRepeats) if (r.returned !== r.expected) add('idempotency', `seq ${r.seq} with key k${r.key} returned ${r.returned}, the first call returned ${r.expected}`);
+  for (const r of runs) if (model.idemRepeats.some((x) => x.seq === r.seq)) add('idempotency', `seq ${r.seq} (an idempotent repeat) was written and handled`);
+
+  // Every owed event ends in exactly one final state per group, and the status agrees with the handlers.
+  let dead = 0;
+  let lost = 0;
+  for (const e of model.owed.values()) checkEvent(sys, snap, runs, e, add, (s) => { if (s === 'dead') dead++; if (s === 'lost') lost++; });
+  for (const g of GROUPS) {
+    const seen = new Map<number, number>();
+    for (const r of snap.dlq.get(g) ?? []) if (r.seq !== undefined) seen.set(r.seq, (seen.get(r.seq) ?? 0) + 1);
+    for (const [seq, n] of seen) if (n > 1) add('dead-twice', `seq ${seq} is ${n} times in ${g}'s dead letters`);
+  }
+
+  // Concurrency per consumer and group never above the limit.
+  const byProc = new Map<string, Run[]>();
+  for (const r of runs) byProc.set(`${r.consumer}|${r.g}`, [...(byProc.get(`${r.consumer}|${r.g}`) ?? []), r]);
+  for (const [key, list] of byProc) {
+    const points = list.flatMap((r) => [[r.start, 1], [r.end, -1]] as Array<[number, number]>).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let cur = 0;
+    let max = 0;
+    for (const [, d] of points) { cur += d; max = Math.max(max, cur); }
+    if (max > settings.concurrency) add('concurrency-exceeded', `${key}: ${max} handlers ran at once (concurrency ${settings.concurrency})`);
+  }
+
+  // Two consumers on one event at once: only after the first was told (leaseLost/stale), and only if it had stalled.
+  const byEvent = new Map<string, Run[]>();
+  for (const r of runs) byEvent.set(`${r.g}|${r.seq}`, [...(byEvent.get(`${r.g}|${r.seq}`) ?? []), r]);
+  for (const [key, list] of byEvent) {
+    for (const a of list) {
+      for (const b of list) {
+        if (a === b || a.consumer === b.consumer || !(a.start <= b.start && b.start < a.end)) continue;
+        const excused = stalls.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start, b.start))
+          || model.stops.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start, b.start))
+          || model.redisDown.some((w) => overlaps(w.from, w.to, a.start - settings.visibilityTimeoutMs, b.start));
+        const what = `${key}: ${a.consumer} ran attempt ${a.attempt} from +${rel(sys, a.start)} to +${rel(sys, a.end)}; ${b.consumer} started attempt ${b.attempt} at +${rel(sys, b.start)}`;
+        if (!excused) add('live-lease-stolen', `${what}, though ${a.consumer} never stalled and Redis stayed up`);
+        const diedFirst = (sys.fleet.exits.get(a.consumer) ?? Infinity) <= b.start + 1;
+        if (!diedFirst && a.end !== Infinity && !told(a.consumer, a.id)) add('overlap-untold', `${what}; ${a.consumer} was never told (no leaseLost/stale for ${a.id})`);
+      }
+    }
+  }
+
+  // Group destroy: what a group had finished is not handled again.
+  for (const d of model.destroys) {
+    const again = [...d.succeededBefore].filter((seq) => runs.some((r) => r.g === d.g && r.seq === seq && r.start > d.t));
+    if (again.length) add('destroy-replay', `after XGROUP DESTROY of ${d.g}, ${again.length} of ${d.succeededBefore.size} events it had finished were handled again (seqs ${again.slice(0, 10).join(',')}…)`);
+  }
+
+  // Worker processes never crash on their own.
+  for (const e of snap.logs.events) if (e.type === 'uncaught' || e.type === 'unhandledRejection') add('worker-crash', `${e.consumer}: ${e.type} ${JSON.stringify(e.data).slice(0, 400)}`);
+
+  await checkBounded(sys, snap, add);
+
+  const okCount = new Map<string, number>();
+  for (const r of runs) if (r.outcome === 'ok') okCount.set(`${r.g}|${r.seq}`, (okCount.get(`${r.g}|${r.seq}`) ?? 0) + 1);
+  const stats: RunStats = {
+    published: model.published, owed: model.owed.size, uncertain: model.uncertain.size, runs: runs.length,
+    duplicates: [...okCount.values()].reduce((n, c) => n + c - 1, 0),
+    reclaims: snap.logs.events.filter((e) => e.type === 'reclaimed').length,
+    leaseLost: snap.logs.events.filter((e) => e.type === 'leaseLost').length,
+    stale: snap.logs.events.filter((e) => e.type === 'stale').length,
+    dead, lost, workers: sys.fleet.all.length, settleMs: settled.ms,
+  };
+  return { violations: v, stats };
+}
+
+function rel(sys: System, t: number): string {
+  return t === Infinity ? '∞' : `${((t - sys.startedAt) / 1000).toFixed(2)}s`;
+}
+
+function checkEvent(sys: System, snap: Snapshot, runs: Run[], e: OwedEvent, add: (c: string, d: string) => void, count: (s: string) => void): void {
+  const { model } = sys;
+  const id = snap.ids.get(e.seq);
+  const status = snap.statuses.get(e.seq);
+  const capLost = model.capLostSeqs.has(e.seq) || (id !== undefined && model.capLostIds.has(id));
+  if (!id) {
+    if (!capLost && model.capLostUnlisted === 0) add('never-delivered', `seq ${e.seq} (${e.via}, ${e.returnedId}) reached no handler and no dead letters`);
+    return;
+  }
+  for (const g of GROUPS) {
+    const gs = status?.groups[g];
+    const state = gs?.state;
+    const mine = runs.filter((r) => r.g === g && r.seq === e.seq);
+    const inDlq = (snap.dlq.get(g) ?? []).some((r) => r.seq === e.seq);
+    const plan = e.plans[g] ?? { k: 'ok' };
+    const tag = `seq ${e.seq} (${id}, plan ${JSON.stringify(plan)}) in ${g}`;
+    if (state) count(state);
+    if (capLost && state !== 'lost' && state !== 'succeeded' && state !== 'dead') add('cap-not-lost', `${tag}: a hard cap removed it, but its status is ${state ?? 'missing'}`);
+    if (state === 'succeeded') {
+      if (inDlq) add('succeeded-and-dead', `${tag}: status succeeded but it is in dead letters`);
+      if (plan.k === 'poison' || plan.k === 'dead' || (plan.k === 'heal' && !model.healed.has(`${g}:${e.seq}`))) add('success-of-failing-plan', `${tag}: status succeeded`);
+      const result = gs?.result as ModelResult | undefined;
+      if (!result || result.c !== gs?.consumer || !(gs.attempts >= result.a)) add('status-mismatch', `${tag}: status ${JSON.stringify(gs)} was not written by the delivery whose result it holds`);
+      else if (!mine.some((r) => r.outcome === 'ok' && r.consumer === result.c && r.attempt === result.a)) add('status-mismatch', `${tag}: status says ${result.c} succeeded on attempt ${result.a}, no handler recorded that`);
+      if (gs?.deadLetterId) add('replay-stale-status', `${tag}: succeeded, but its status still names dead letter ${gs.deadLetterId}`);
+    } else if (state === 'dead') {
+      if (!inDlq) add('dead-not-in-dlq', `${tag}: status dead, not in dead letters`);
+      const replay = model.replays.find((r) => r.g === g && r.healed.includes(e.seq));
+      if (replay) add('healed-replay-dead', `${tag}: healed and replayed at +${rel(sys, replay.t)}, still dead`);
+    } else if (state === 'lost') {
+      if (!capLost && !model.destroys.some((d) => d.g === g)) add('lost-unexplained', `${tag}: status lost, but no cap or deletion removed it`);
+    } else if (state !== undefined && inDlq) {
+      add('dlq-status-mismatch', `${tag}: in dead letters, status ${state}`);
+    }
+  }
+}
+
+async function checkBounded(sys: System, snap: Snapshot, add: (c: string, d: string) => void): Promise<void> {
+  const { admin, keys } = sys;
+  // Delayed ids lead to the event's status.
+  for (const e of sys.model.owed.values()) {
+    if (!e.delayed || !snap.ids.get(e.seq)) continue;
+    const viaDelayed = await sys.sf.status(sys.topic, e.returnedId).catch((err: Error) => err);
+    const direct = snap.statuses.get(e.seq);
+    const a = viaDelayed instanceof Error ? viaDelayed.message : JSON.stringify(Object.fromEntries(Object.entries(viaDelayed.groups).map(([g, s]) => [g, s.state])));
+    const b = JSON.stringify(Object.fromEntries(Object.entries(direct?.groups ?? {}).map(([g, s]) => [g, s.state])));
+    if (a !== b) add('delayed-id-status', `seq ${e.seq}: status(${e.returnedId}) says ${a}, status(${snap.ids.get(e.seq)}) says ${b}`);
+  }
+  // Everything acknowledged everywhere: an exact safe trim empties the streams.
+  await sys.sf.trim(sys.topic, { approximate: false });
+  const len = await admin.xlen(keys.stream);
+  if (len > 1) add('stream-not-trimmed', `after an exact safe trim of a quiescent topic the stream still holds ${len} entries`);
+  for (const g of GROUPS) {
+    const r = await admin.xlen(keys.redeliver(g));
+    if (r > 1) add('stream-not-trimmed', `after an exact safe trim the redelivery stream of ${g} holds ${r} entries`);
+  }
+  // Every key the library wrote has a bound: a TTL, or it is one of the trimmed/capped streams.
+  const known = new Set<string>([keys.stream, keys.delayed, ...GROUPS.flatMap((g) => [keys.redeliver(g), keys.deadLetters(g), keys.retry(g)])]);
+  const allIds = new Set<string>([...snap.ids.values()].filter((x): x is string => !!x));
+  for (const r of snap.logs.runs) allIds.add(r.id);
+  for (const rows of snap.dlq.values()) for (const r of rows) allIds.add(r.id);
+  let cursor = '0';
+  const statusPrefix = keys.status('');
+  do {
+    const [next, batch] = await admin.scan(cursor, 'MATCH', `${keys.prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    for (const k of batch) {
+      if (known.has(k)) continue;
+      const ttl = await admin.pttl(k);
+      if (k.startsWith(statusPrefix)) {
+        const id = k.slice(statusPrefix.length);
+        if (!allIds.has(id)) add('stray-status', `status hash ${k} belongs to no event id any handler, publish or dead letter saw (${JSON.stringify(await admin.hgetall(k))})`);
+      }
+      if (ttl < 0) add('unbounded-key', `${k} (${await admin.type(k)}) has no TTL and is not a trimmed stream`);
+    }
+  } while (cursor !== '0');
+  const retry = await Promise.all(GROUPS.map((g) => admin.zcard(keys.retry(g))));
+  if (retry.some((n) => n > 0)) add('retry-left', `retry sets still hold ${retry.join(', ')}`);
+}

@@ -1,0 +1,94 @@
+import fc from 'fast-check';
+import type { Plan } from './protocol';
+
+/** The groups every sequence subscribes (every worker process runs one consumer of each). */
+export const GROUPS = ['a', 'b'] as const;
+
+/** Plans per group for one event. */
+export type Plans = Record<string, Plan>;
+
+/**
+ * One step of a sequence: pure data, printed on failure and accepted back (MODEL_SEQUENCE)
+ * to replay a sequence by hand.
+ */
+export type Command =
+  | { c: 'publish'; plans: Plans }
+  | { c: 'publishMany'; plans: Plans[] }
+  | { c: 'delayed'; delayMs: number; plans: Plans }
+  | { c: 'idem'; key: number; plans: Plans }
+  | { c: 'wait'; ms: number }
+  | { c: 'kill'; w: number; respawn: boolean }
+  | { c: 'stop'; w: number; ms: number }
+  | { c: 'close'; w: number; respawn: boolean }
+  | { c: 'spawn' }
+  | { c: 'redisRestart'; how: 'kill' | 'shutdown'; downMs: number }
+  | { c: 'trim'; approximate: boolean }
+  | { c: 'cap'; maxLen: number; approximate: boolean }
+  | { c: 'destroy'; g: number }
+  | { c: 'replay'; g: number };
+
+export type CommandName = Command['c'];
+
+/** Every command the generator knows. */
+export const ALL_COMMANDS: readonly CommandName[] = ['publish', 'publishMany', 'delayed', 'idem', 'wait', 'kill', 'stop', 'close', 'spawn', 'redisRestart', 'trim', 'cap', 'destroy', 'replay'];
+
+/** Timing the plans are scaled by (the workers' visibility timeout). */
+export interface GenTiming {
+  visibilityTimeoutMs: number;
+}
+
+function planArb(t: GenTiming): fc.Arbitrary<Plan> {
+  const v = t.visibilityTimeoutMs;
+  return fc.oneof(
+    { weight: 20, arbitrary: fc.constant<Plan>({ k: 'ok' }) },
+    { weight: 4, arbitrary: fc.integer({ min: 20, max: 400 }).map<Plan>((ms) => ({ k: 'slow', ms })) },
+    { weight: 4, arbitrary: fc.integer({ min: 1, max: 3 }).map<Plan>((n) => ({ k: 'fail', n })) },
+    { weight: 1, arbitrary: fc.constant<Plan>({ k: 'poison' }) },
+    { weight: 1, arbitrary: fc.constant<Plan>({ k: 'dead' }) },
+    { weight: 2, arbitrary: fc.constant<Plan>({ k: 'heal' }) },
+    { weight: 1, arbitrary: fc.integer({ min: Math.round(v * 1.5), max: Math.round(v * 2.5) }).map<Plan>((ms) => ({ k: 'hang', ms })) },
+    { weight: 1, arbitrary: fc.integer({ min: Math.round(v * 1.2), max: Math.round(v * 1.6) }).map<Plan>((ms) => ({ k: 'block', ms })) },
+  );
+}
+
+function plansArb(t: GenTiming): fc.Arbitrary<Plans> {
+  // Most events behave the same in every group; some differ per group.
+  return fc.oneof(
+    { weight: 3, arbitrary: planArb(t).map((p) => Object.fromEntries(GROUPS.map((g) => [g, p]))) },
+    { weight: 2, arbitrary: fc.tuple(...GROUPS.map(() => planArb(t))).map((ps) => Object.fromEntries(GROUPS.map((g, i) => [g, ps[i]!]))) },
+  );
+}
+
+/** The arbitrary of one command, for the enabled command names (weights favour publishing). */
+export function commandArb(t: GenTiming, enabled: ReadonlySet<CommandName>): fc.Arbitrary<Command> {
+  const v = t.visibilityTimeoutMs;
+  const all: Array<{ weight: number; arbitrary: fc.Arbitrary<Command>; name: CommandName }> = [
+    { name: 'publish', weight: 8, arbitrary: plansArb(t).map((plans) => ({ c: 'publish', plans })) },
+    { name: 'publishMany', weight: 5, arbitrary: fc.array(plansArb(t), { minLength: 1, maxLength: 12 }).map((plans) => ({ c: 'publishMany', plans })) },
+    { name: 'delayed', weight: 2, arbitrary: fc.record({ delayMs: fc.integer({ min: 50, max: 1500 }), plans: plansArb(t) }).map(({ delayMs, plans }) => ({ c: 'delayed', delayMs, plans })) },
+    { name: 'idem', weight: 2, arbitrary: fc.record({ key: fc.integer({ min: 0, max: 3 }), plans: plansArb(t) }).map(({ key, plans }) => ({ c: 'idem', key, plans })) },
+    { name: 'wait', weight: 5, arbitrary: fc.integer({ min: 50, max: 1500 }).map((ms) => ({ c: 'wait', ms })) },
+    { name: 'kill', weight: 2, arbitrary: fc.record({ w: fc.nat(7), respawn: fc.boolean() }).map(({ w, respawn }) => ({ c: 'kill', w, respawn })) },
+    { name: 'stop', weight: 2, arbitrary: fc.record({ w: fc.nat(7), ms: fc.integer({ min: 200, max: Math.round(v * 1.8) }) }).map(({ w, ms }) => ({ c: 'stop', w, ms })) },
+    { name: 'close', weight: 1, arbitrary: fc.record({ w: fc.nat(7), respawn: fc.boolean() }).map(({ w, respawn }) => ({ c: 'close', w, respawn })) },
+    { name: 'spawn', weight: 1, arbitrary: fc.constant<Command>({ c: 'spawn' }) },
+    { name: 'redisRestart', weight: 1, arbitrary: fc.record({ how: fc.constantFrom<'kill' | 'shutdown'>('kill', 'shutdown'), downMs: fc.integer({ min: 50, max: 800 }) }).map(({ how, downMs }) => ({ c: 'redisRestart', how, downMs })) },
+    { name: 'trim', weight: 1, arbitrary: fc.boolean().map((approximate) => ({ c: 'trim', approximate })) },
+    { name: 'cap', weight: 1, arbitrary: fc.record({ maxLen: fc.integer({ min: 0, max: 30 }), approximate: fc.boolean() }).map(({ maxLen, approximate }) => ({ c: 'cap', maxLen, approximate })) },
+    { name: 'destroy', weight: 1, arbitrary: fc.nat(GROUPS.length - 1).map((g) => ({ c: 'destroy', g })) },
+    { name: 'replay', weight: 2, arbitrary: fc.nat(GROUPS.length - 1).map((g) => ({ c: 'replay', g })) },
+  ];
+  const picked = all.filter((a) => enabled.has(a.name)).map(({ weight, arbitrary }) => ({ weight, arbitrary }));
+  if (picked.length === 0) throw new Error('no command enabled');
+  return fc.oneof(...picked);
+}
+
+/** A whole sequence: `min`..`max` commands. */
+export function sequenceArb(t: GenTiming, enabled: ReadonlySet<CommandName>, min = 6, max = 22): fc.Arbitrary<Command[]> {
+  return fc.array(commandArb(t, enabled), { minLength: min, maxLength: max });
+}
+
+/** One line per command, for failure reports. */
+export function describeSequence(cmds: readonly Command[]): string {
+  return cmds.map((c, i) => `  ${String(i).padStart(2)}: ${JSON.stringify(c)}`).join('\n');
+}

@@ -1,0 +1,66 @@
+import fc from 'fast-check';
+import { ALL_COMMANDS, describeSequence, sequenceArb, type Command, type CommandName } from '../src/commands';
+import { DEFAULT_SETTINGS, type RunSettings } from '../src/runner';
+import { describeResult, runSequence } from '../src/sequence';
+
+/**
+ * The model-based randomized test (issue 10, "hunt the rest"). Each seed generates one command
+ * sequence (fast-check), runs it on a fresh redis-server with real worker processes, and
+ * checks the end state against the model. `pnpm test:model --seeds N` (see bin/run.mjs) or:
+ *   MODEL_SEEDS=1,2,3            which seeds (default: the CI set)
+ *   MODEL_COMMANDS=+destroy      command mix: the default set, plus/minus names; `all` for every one
+ *   MODEL_SHRINK=1               on failure, let fast-check shrink the sequence (each try is a full run)
+ *   MODEL_SEQUENCE='[…]'          run this exact sequence (JSON, as a failure prints it) instead of generating
+ *   MODEL_VERBOSE=1 MODEL_KEEP=1  narrate commands; keep worker logs
+ */
+const CI_SEEDS = [1, 2, 3, 4, 5];
+/** Commands every default run uses; the rest need MODEL_COMMANDS (see the package README for why). */
+export const DEFAULT_COMMANDS: readonly CommandName[] = ALL_COMMANDS.filter((c) => c !== 'destroy');
+
+function commandMix(spec: string | undefined): Set<CommandName> {
+  const set = new Set<CommandName>(DEFAULT_COMMANDS);
+  if (!spec) return set;
+  if (spec === 'all') return new Set(ALL_COMMANDS);
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const name = part.replace(/^[+-]/, '') as CommandName;
+    if (!ALL_COMMANDS.includes(name)) throw new Error(`MODEL_COMMANDS: unknown command "${name}" (known: ${ALL_COMMANDS.join(', ')})`);
+    if (part.startsWith('-')) set.delete(name);
+    else set.add(name);
+  }
+  return set;
+}
+
+const seeds = process.env.MODEL_SEEDS ? process.env.MODEL_SEEDS.split(',').map(Number) : CI_SEEDS;
+const enabled = commandMix(process.env.MODEL_COMMANDS);
+const settings: RunSettings = { ...DEFAULT_SETTINGS, verbose: !!process.env.MODEL_VERBOSE, keep: !!process.env.MODEL_KEEP };
+const shrink = !!process.env.MODEL_SHRINK;
+const fixed = process.env.MODEL_SEQUENCE ? (JSON.parse(process.env.MODEL_SEQUENCE) as Command[]) : undefined;
+/** Per sequence: its commands (≤ ~20 s of faults), settling and checking; shrinking takes many runs. */
+const PER_SEQUENCE_MS = 120_000;
+
+describe(`model-based sequences (commands: ${[...enabled].join(', ')})`, () => {
+  if (fixed) {
+    test('the sequence given in MODEL_SEQUENCE', async () => {
+      const r = await runSequence(fixed, settings);
+      process.stdout.write(`${describeResult(r)}\n`);
+      expect(r.violations).toEqual([]);
+    }, PER_SEQUENCE_MS);
+    return;
+  }
+  test.each(seeds)('seed %i', async (seed) => {
+    let runs = 0;
+    const property = fc.asyncProperty(sequenceArb(settings, enabled), async (cmds) => {
+      runs++;
+      const r = await runSequence(cmds, settings);
+      const said = `seed ${seed}, run ${runs}: ${cmds.length} commands\n${describeSequence(cmds)}\n${describeResult(r)}`;
+      if (r.violations.length) throw new Error(said);
+      if (process.env.MODEL_VERBOSE) process.stdout.write(`${said}\n`);
+    });
+    const out = await fc.check(property, { seed, numRuns: 1, endOnFailure: !shrink, interruptAfterTimeLimit: shrink ? 3_600_000 : undefined });
+    if (out.failed) {
+      const seq = out.counterexample?.[0] as Command[] | undefined;
+      throw new Error(`model test failed: seed ${seed}${shrink ? ` (shrunk after ${out.numShrinks} shrinks)` : ''}\n` +
+        `replay: MODEL_SEQUENCE='${JSON.stringify(seq ?? [])}' pnpm test:model\n${(out.errorInstance as Error | undefined)?.message ?? String(out.errorInstance)}`);
+    }
+  }, shrink ? 3_600_000 : PER_SEQUENCE_MS);
+});
