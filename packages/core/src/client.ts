@@ -9,6 +9,7 @@ import { ClosedError, InvalidOptionError, fromRedisError } from './errors';
 import { listConsumers, listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from './inspect';
 import { topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
+import { ProducerLedger } from './producer';
 import { publishBatch, publishOne, type PublishManyOptions, type PublishOptions, type Headers } from './publisher';
 import { loadScripts, runScript } from './scripts/runner';
 import { readStatus, type EventStatus } from './status';
@@ -78,6 +79,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   private subscriber: Redis | undefined;
   private closed: Promise<void> | undefined;
   private warnedEviction = false;
+  private readonly ledger: ProducerLedger;
 
   constructor(private readonly options: StreamfanOptions = {}) {
     super();
@@ -89,6 +91,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     }
     this.redis = openConnection(this.connection, 'commands', options.redisOptions);
     this.redis.on('error', () => { /* each command reports its own failure */ });
+    this.ledger = new ProducerLedger(this.redis, this.prefix);
   }
 
   /** Where this client connects, without the password. */
@@ -109,7 +112,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   async publish<T>(topic: Topic<T> | string, payload: T, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
     const t = toTopic(topic);
-    const id = await publishOne(this.redis, this.prefix, t, payload, options);
+    const id = await publishOne(this.redis, this.ledger, this.prefix, t, payload, options);
     if (id.startsWith(DELAYED_ID_PREFIX)) this.keepPromoting(t.name);
     return id;
   }
@@ -122,7 +125,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   async publishMany<T>(topic: Topic<T> | string, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
     this.assertOpen();
     const t = toTopic(topic);
-    const ids = await publishBatch(this.redis, this.prefix, t, payloads, options);
+    const ids = await publishBatch(this.redis, this.ledger, this.prefix, t, payloads, options);
     if (ids[0]?.startsWith(DELAYED_ID_PREFIX)) this.keepPromoting(t.name);
     return ids;
   }
@@ -274,6 +277,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   private async shutdown(): Promise<void> {
     for (const t of this.promoteTimers.values()) clearInterval(t);
+    await this.ledger.flush().catch(() => undefined);
+    this.ledger.stop();
     await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
     this.subscriber?.disconnect();
     // withTimeout clears its timer: a bare setTimeout here kept every process alive 1 s after close().

@@ -7,6 +7,7 @@
  * <prefix>:{<topic>}:delayed              delayed publishes, scored by due time (server ms)
  * <prefix>:{<topic>}:status:<eventId>     hash <group>:state|attempts|result|error|... (TTL)
  * <prefix>:{<topic>}:idem:<key>           idempotency marker → first event id (TTL)
+ * <prefix>:{<topic>}:producer:<id>        one client's publish calls not yet answered → ids written (TTL, refreshed)
  * <prefix>:{<topic>}:done                 Pub/Sub channel: "<state>|<group>|<id,id,...>"
  * <prefix>:{<topic>}:waiters              exists (PX TTL, refreshed) while some waitFor listens; scripts publish on `done` only then
  * <prefix>:{<topic>}:retention-lock       short lock (SET NX PX) so one retention run per topic per interval
@@ -25,6 +26,7 @@ export interface TopicKeys {
   readonly retentionLock: string;
   status(eventId: string): string;
   idempotency(key: string): string;
+  producer(producerId: string): string;
   retry(group: string): string;
   redeliver(group: string): string;
   deadLetters(group: string): string;
@@ -43,6 +45,7 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     retentionLock: `${base}:retention-lock`,
     status: (eventId) => `${base}:status:${eventId}`,
     idempotency: (key) => `${base}:idem:${key}`,
+    producer: (producerId) => `${base}:producer:${producerId}`,
     retry: (group) => `${base}:retry:${group}`,
     redeliver: (group) => `${base}:redeliver:${group}`,
     deadLetters: (group) => `${base}:dlq:${group}`,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import { InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, fromRedisError } from './errors';
+import { InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, RedisUnavailableError, fromRedisError } from './errors';
 import { topicKeys } from './keys';
+import { PRODUCER_TTL_MS, type ProducerLedger } from './producer';
 import { runScript } from './scripts/runner';
 import type { Topic } from './topic';
 
@@ -85,8 +86,31 @@ function delayedMember(e: Encoded, id: string): string {
   return JSON.stringify({ [FIELD.payload]: e.payload, [FIELD.headers]: e.headers, [FIELD.delayed]: id });
 }
 
+/**
+ * Append encoded events to the stream with the producer's call number, so a resend of this
+ * call by ioredis (reply lost in a dropped connection) returns the first ids and writes nothing.
+ */
+async function appendOnce(redis: Redis, ledger: ProducerLedger, topic: string, events: readonly Encoded[]): Promise<string[]> {
+  const keys = topicKeys(ledger.prefix, topic);
+  const call = ledger.next();
+  const forget = ledger.take(topic);
+  const args: string[] = [call, String(PRODUCER_TTL_MS), String(forget.length), ...forget];
+  for (const e of events) args.push(e.payload, e.headers);
+  try {
+    const ids = await runScript<string[]>(redis, 'publishEvents', [keys.stream, keys.producer(ledger.id)], args);
+    ledger.done(topic, call);
+    return ids;
+  } catch (err) {
+    const mapped = fromRedisError(err, `publish to "${topic}"`, redis);
+    // An error reply is an answer (nothing can be re-sent after it); a dropped connection is not.
+    if (mapped instanceof RedisUnavailableError) ledger.giveBack(topic, forget);
+    else { ledger.done(topic, call); ledger.giveBack(topic, forget); }
+    throw mapped;
+  }
+}
+
 /** Publish one event. See {@link Streamfan.publish}. */
-export async function publishOne<T>(redis: Redis, prefix: string, topic: Topic<T>, payload: T, options: PublishOptions = {}): Promise<string> {
+export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, payload: T, options: PublishOptions = {}): Promise<string> {
   const encoded = encodeEvent(topic, payload, options.headers);
   const due = dueSpec(options);
   const keys = topicKeys(prefix, topic.name);
@@ -111,8 +135,8 @@ export async function publishOne<T>(redis: Redis, prefix: string, topic: Topic<T
       await runScript(redis, 'scheduleDelayed', [keys.delayed], [delayedMember(encoded, id), due]);
       return id;
     }
-    const id = await redis.xadd(keys.stream, '*', FIELD.payload, encoded.payload, FIELD.headers, encoded.headers);
-    return id as string;
+    const [id] = await appendOnce(redis, ledger, topic.name, [encoded]);
+    return id!;
   } catch (err) {
     throw fromRedisError(err, `publish to "${topic.name}"`, redis);
   }
@@ -122,7 +146,7 @@ export async function publishOne<T>(redis: Redis, prefix: string, topic: Topic<T
  * Publish a batch in one round trip, atomically (one script): either every event is written or,
  * if Redis refuses (e.g. OOM), none is. Every payload is validated before anything is sent.
  */
-export async function publishBatch<T>(redis: Redis, prefix: string, topic: Topic<T>, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
+export async function publishBatch<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
   if (!Array.isArray(payloads)) throw new InvalidOptionError('publishMany takes an array of payloads');
   const encoded = payloads.map((p, i) => {
     try {
@@ -143,9 +167,7 @@ export async function publishBatch<T>(redis: Redis, prefix: string, topic: Topic
       await runScript(redis, 'scheduleDelayed', [keys.delayed], args);
       return ids;
     }
-    const args: string[] = [];
-    for (const e of encoded) args.push(e.payload, e.headers);
-    return await runScript<string[]>(redis, 'publishBatch', [keys.stream], args);
+    return await appendOnce(redis, ledger, topic.name, encoded);
   } catch (err) {
     throw fromRedisError(err, `publishMany to "${topic.name}"`, redis);
   }

@@ -26,8 +26,8 @@ export const ROLES: readonly AclRole[] = [
     commands: [
       ...CONNECTION, ...SCRIPTS,
       'xadd', 'multi', 'exec', 'discard',
-      // scripts: publishOnce, scheduleDelayed, promoteDue
-      'set', 'get', 'zadd', 'zrem', 'zrange', 'zrangebyscore', 'time',
+      // scripts: publishEvents (producer hash: at most one entry per call), publishOnce, scheduleDelayed, promoteDue
+      'set', 'get', 'zadd', 'zrem', 'zrange', 'zrangebyscore', 'time', 'hget', 'hset', 'hdel', 'pexpire',
       // status and waitFor
       'hgetall', 'xrange', 'xinfo|groups', 'xpending', 'zscan', 'subscribe', 'unsubscribe',
     ],
