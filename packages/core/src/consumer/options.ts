@@ -43,44 +43,101 @@ export interface SubscribeOptions {
   maxResultBytes?: number;
   /** Approximate cap on this group's dead-letter stream. @defaultValue 100000 */
   deadLetterMaxLen?: number;
+  /**
+   * Where errors go when nothing listens for this subscription's `error` event (an error is
+   * never silent). Listening on `error` replaces it. @defaultValue the client's `logger`, else
+   * one that writes to stderr
+   */
+  logger?: Logger;
+  /**
+   * Consumers of this group (on this topic) that hold no pending entries and have not read for
+   * this long are removed, so crashed consumers do not pile up in the group. A consumer that
+   * holds entries is never removed. Keep it well above the `blockMs` of every consumer of the
+   * group (a live consumer reads at least every `blockMs`). 0: never prune.
+   * @defaultValue 3600000 (1 hour)
+   */
+  pruneIdleConsumersMs?: number;
 }
+
+/** Receives errors nobody listens for (console satisfies it). */
+export interface Logger {
+  error(message: string, error?: unknown): void;
+}
+
+/** Writes to stderr: the last resort for an error with no listener. */
+export const defaultLogger: Logger = {
+  error(message: string, error?: unknown): void {
+    process.stderr.write(`[streamfan] ${message}${error instanceof Error && error.message !== message ? `: ${error.message}` : ''}\n`);
+  },
+};
 
 export type ResolvedSubscribeOptions = Required<Omit<SubscribeOptions, 'reclaimIntervalMs'>> & { reclaimIntervalMs: number };
 
-function int(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`${name} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+const KNOWN_OPTIONS: ReadonlyArray<keyof SubscribeOptions> = [
+  'concurrency', 'visibilityTimeoutMs', 'maxAttempts', 'backoff', 'startFrom', 'recoverFrom', 'consumer', 'blockMs',
+  'reclaimIntervalMs', 'handlerTimeoutMs', 'shutdownGraceMs', 'trackStatus', 'maxResultBytes', 'deadLetterMaxLen',
+  'logger', 'pruneIdleConsumersMs',
+];
+
+/** A whole number in [min, max]: rejects NaN, Infinity, fractions and non-numbers, naming the option. */
+function int(name: string, value: unknown, min: number, max: number, hint = ''): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be a whole number from ${min} to ${max}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}${hint ? `: ${hint}` : ''}`);
   }
   return value;
 }
 
-/** Fill defaults and validate; throws {@link InvalidOptionError} with what to change. */
+/** Fill defaults and validate every option; throws {@link InvalidOptionError} naming the option and what to change. */
 export function resolveSubscribeOptions(o: SubscribeOptions = {}): ResolvedSubscribeOptions {
-  const visibilityTimeoutMs = int('visibilityTimeoutMs', o.visibilityTimeoutMs ?? 30_000, 50, 86_400_000);
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new InvalidOptionError(`subscribe options must be an object, got ${o === null ? 'null' : Array.isArray(o) ? 'an array' : typeof o}`);
+  }
+  for (const k of Object.keys(o)) {
+    if (!(KNOWN_OPTIONS as string[]).includes(k)) {
+      throw new InvalidOptionError(`unknown subscribe option "${k}": the options are ${KNOWN_OPTIONS.join(', ')}`);
+    }
+  }
+  const visibilityTimeoutMs = int('visibilityTimeoutMs', o.visibilityTimeoutMs ?? 30_000, 50, 86_400_000, 'how long an unacknowledged entry stays with a silent consumer before another takes it');
   const backoff = o.backoff ?? DEFAULT_BACKOFF;
   validateBackoff(backoff);
   const startFrom = o.startFrom ?? 'latest';
-  if (typeof startFrom === 'object' && !/^\d+(-\d+)?$/.test(startFrom.id)) {
-    throw new InvalidOptionError(`startFrom.id must be a stream id like 1700000000000-0, got ${JSON.stringify(startFrom.id)}`);
-  }
-  if (typeof startFrom === 'string' && startFrom !== 'latest' && startFrom !== 'beginning') {
+  if (typeof startFrom === 'object' && startFrom !== null) {
+    if (typeof startFrom.id !== 'string' || !/^\d+(-\d+)?$/.test(startFrom.id)) {
+      throw new InvalidOptionError(`startFrom.id must be a stream id like 1700000000000-0, got ${JSON.stringify(startFrom.id)}`);
+    }
+  } else if (startFrom !== 'latest' && startFrom !== 'beginning') {
     throw new InvalidOptionError(`startFrom must be 'latest', 'beginning' or { id }, got ${JSON.stringify(startFrom)}`);
   }
+  const recoverFrom = o.recoverFrom ?? 'beginning';
+  if (recoverFrom !== 'latest' && recoverFrom !== 'beginning') {
+    throw new InvalidOptionError(`recoverFrom must be 'latest' or 'beginning', got ${JSON.stringify(recoverFrom)}`);
+  }
+  const trackStatus = o.trackStatus ?? true;
+  if (typeof trackStatus !== 'boolean') throw new InvalidOptionError(`trackStatus must be true or false, got ${JSON.stringify(trackStatus)}`);
+  if (o.consumer !== undefined && typeof o.consumer !== 'string') throw new InvalidOptionError(`consumer must be a string, got ${typeof o.consumer}`);
+  const logger = o.logger ?? defaultLogger;
+  if (typeof logger !== 'object' || logger === null || typeof logger.error !== 'function') {
+    throw new InvalidOptionError('logger must be an object with an error(message, error) method (console works)');
+  }
+  const concurrency = int('concurrency', o.concurrency ?? 10, 1, 10_000, 'handlers running at once in this consumer');
+  const blockMs = int('blockMs', o.blockMs ?? 5000, 1, 600_000);
   return {
-    concurrency: int('concurrency', o.concurrency ?? 10, 1, 10_000),
+    concurrency,
     visibilityTimeoutMs,
     maxAttempts: int('maxAttempts', o.maxAttempts ?? 5, 1, 1000),
     backoff,
     startFrom,
-    recoverFrom: o.recoverFrom ?? 'beginning',
+    recoverFrom,
     consumer: validateConsumerName(o.consumer ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 30) || 'host'}-${process.pid}-${randomBytes(3).toString('hex')}`),
-    blockMs: int('blockMs', o.blockMs ?? 5000, 1, 600_000),
+    blockMs,
     reclaimIntervalMs: int('reclaimIntervalMs', o.reclaimIntervalMs ?? Math.min(Math.floor(visibilityTimeoutMs / 2), 5000), 10, 3_600_000),
-    handlerTimeoutMs: int('handlerTimeoutMs', o.handlerTimeoutMs ?? 0, 0, 86_400_000),
+    handlerTimeoutMs: int('handlerTimeoutMs', o.handlerTimeoutMs ?? 0, 0, 86_400_000, '0 for no limit'),
     shutdownGraceMs: int('shutdownGraceMs', o.shutdownGraceMs ?? 10_000, 0, 3_600_000),
-    trackStatus: o.trackStatus ?? true,
+    trackStatus,
     maxResultBytes: int('maxResultBytes', o.maxResultBytes ?? 8192, 0, 16 * 1024 * 1024),
-    deadLetterMaxLen: int('deadLetterMaxLen', o.deadLetterMaxLen ?? 100_000, 0, 1_000_000_000),
+    deadLetterMaxLen: int('deadLetterMaxLen', o.deadLetterMaxLen ?? 100_000, 0, 1_000_000_000, '0 for no cap'),
+    logger,
+    pruneIdleConsumersMs: int('pruneIdleConsumersMs', o.pruneIdleConsumersMs ?? 3_600_000, 0, 30 * 86_400_000, '0 turns pruning off; keep it above the blockMs of every consumer of the group'),
   };
 }
 

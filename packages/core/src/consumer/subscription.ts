@@ -1,6 +1,6 @@
 import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
-import { backoffDelay } from '../backoff';
+import { computeBackoff } from '../backoff';
 import { isCluster, openConnection, type ConnectionOption } from '../connection';
 import { ClosedError, DeadLetterError, fromRedisError, isNoGroup } from '../errors';
 import { topicKeys, type TopicKeys } from '../keys';
@@ -352,10 +352,17 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   }
 
   private async fail(f: InFlight, message: string, err: unknown): Promise<void> {
-    const delay = backoffDelay(this.options.backoff, f.attempt, err);
+    const { delayMs: delay, problem } = computeBackoff(this.options.backoff, f.attempt, err);
+    if (problem) this.report(problem, `backoff for ${f.eventId}`);
     const reply = await runScript<[number, number?, number?]>(this.worker, 'failEntry',
-      [f.stream, this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.status(f.eventId)],
-      [this.group, this.consumer, f.entryId, f.eventId, f.base, message, delay, this.settings.statusTtlSeconds, this.options.trackStatus ? '1' : '0']);
+      [f.stream, this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.status(f.eventId), this.keys.waiters],
+      [this.group, this.consumer, f.entryId, f.eventId, f.base, message, delay, this.settings.statusTtlSeconds,
+        this.options.trackStatus ? '1' : '0', this.keys.done, this.publishMode]);
+    if (reply[0] === 2) {
+      this.counters.lost++;
+      this.emit('lost', { ids: [f.eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
+      return;
+    }
     if (reply[0] !== 1) {
       this.emit('stale', { ids: [f.eventId] });
       return;
@@ -377,11 +384,16 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
 
   /** @internal */
   async deadLetter(stream: string, entryId: string, eventId: string, attempts: number, error: string, reason: DeadLetterReason, checkOwner = true): Promise<void> {
-    const id = await runScript<string | null>(this.worker, 'deadLetter',
-      [stream, this.keys.deadLetters(this.group), this.keys.status(eventId), this.keys.retry(this.group)],
+    const reply = await runScript<[string, string?]>(this.worker, 'deadLetter',
+      [stream, this.keys.deadLetters(this.group), this.keys.status(eventId), this.keys.waiters],
       [this.group, this.consumer, entryId, eventId, attempts, error, reason, this.options.deadLetterMaxLen,
-        this.settings.statusTtlSeconds, this.keys.done, checkOwner ? '1' : '0', this.options.trackStatus ? '1' : '0']);
-    if (!id) {
+        this.settings.statusTtlSeconds, this.keys.done, checkOwner ? '1' : '0', this.options.trackStatus ? '1' : '0', this.publishMode]);
+    if (reply[0] === 'lost') {
+      this.counters.lost++;
+      this.emit('lost', { ids: [eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
+      return;
+    }
+    if (reply[0] !== 'dead') {
       this.emit('stale', { ids: [eventId] });
       return;
     }
@@ -492,8 +504,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         args.push(e.entryId, e.eventId);
         statusKeys.push(this.keys.status(e.eventId));
       }
-      await runScript<number>(this.worker, 'markLost', [stream, ...statusKeys],
-        [this.group, this.consumer, this.settings.statusTtlSeconds, this.keys.done, reason, ...args]);
+      await runScript<number>(this.worker, 'markLost', [stream, this.keys.waiters, ...statusKeys],
+        [this.group, this.consumer, this.settings.statusTtlSeconds, this.keys.done, reason, this.publishMode, ...args]);
       this.counters.lost += chunk.length;
       this.emit('lost', { ids: chunk.map((e) => e.eventId), reason });
     }

@@ -16,6 +16,8 @@
 ]]
 local stream, redeliver = KEYS[1], KEYS[2]
 local group, consumer = ARGV[1], ARGV[2]
+-- @include checkArgs
+for i = 3, #ARGV do needId('entry id', ARGV[i]) end
 
 local function pendingRow(s, id)
   local ok, rows = pcall(redis.call, 'XPENDING', s, group, id, id, 1)

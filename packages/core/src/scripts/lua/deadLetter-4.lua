@@ -1,12 +1,13 @@
 --[[
   Move one entry to the group's dead letters: copy it with its error and attempts to the
   dead-letter stream, acknowledge it in its source stream and mark the status `dead`,
-  all in one step.
+  all in one step. An entry deleted from its stream (trimmed, XDEL) while its handler ran
+  has no payload to keep: it is acknowledged and recorded `lost` instead, once.
 
   KEYS[1]  source stream
   KEYS[2]  the group's dead-letter stream
   KEYS[3]  status hash of the event
-  KEYS[4]  the group's retry sorted set (cleared of this event)
+  KEYS[4]  waiters key: the completion notice is published only while it exists
 
   ARGV[1]  group
   ARGV[2]  consumer
@@ -20,25 +21,55 @@
   ARGV[10] completion channel ('' to skip)
   ARGV[11] check ownership '1'/'0'
   ARGV[12] track status '1'/'0'
+  ARGV[13] 'P' to PUBLISH, 'S' to SPUBLISH
 
-  Reply: dead-letter entry id, or false when the entry is no longer ours.
+  Reply: { 'dead', dead-letter entry id } | { 'stale' } when the entry is no longer ours
+       | { 'lost' } when it was gone from the stream
 ]]
-local stream, dlq, statusKey = KEYS[1], KEYS[2], KEYS[3]
+local stream, dlq, statusKey, waiters = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, consumer, entryId, eventId = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local attempts, err, reason = ARGV[5], ARGV[6], ARGV[7]
-local cap, ttl, channel = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
-local checkOwner, track = ARGV[11] == '1', ARGV[12] == '1'
+local err, reason, channel = ARGV[6], ARGV[7], ARGV[10]
 -- @include ownedDeliveries
 -- @include writeStatus
 -- @include serverNowMs
 -- @include entryFields
+-- @include checkArgs
 
-if checkOwner and ownedDeliveries(stream, group, consumer, entryId) == nil then return false end
+-- Every check before the first write: Lua does not roll back the XACK if XADD then raised.
+needId('entry id', entryId)
+needId('event id', eventId)
+local attempts = tostring(needCount('attempts', ARGV[5]))
+local cap = needCount('cap', ARGV[8])
+local ttl = needCount('ttl', ARGV[9])
+local checkOwner = needOneOf('check owner', ARGV[11], '1', '0') == '1'
+local track = needOneOf('track', ARGV[12], '1', '0') == '1'
+local mode = needOneOf('publish mode', ARGV[13], 'P', 'S')
+if reason ~= 'handler' and reason ~= 'attempts' and reason ~= 'malformed' and reason ~= 'hung' then argError('reason', reason) end
+needType(dlq, 'stream')
+needType(statusKey, 'hash')
+
+local function notify(state)
+  if channel ~= '' and redis.call('EXISTS', waiters) == 1 then
+    redis.call(mode == 'S' and 'SPUBLISH' or 'PUBLISH', channel, state .. '|' .. group .. '|' .. eventId)
+  end
+end
+
+if checkOwner and ownedDeliveries(stream, group, consumer, entryId) == nil then return { 'stale' } end
 local fields, flat = entryFields(stream, entryId)
 -- XACK first: at maxmemory Redis refuses a script's first write if it may grow memory
 -- (XADD), not XACK, and allows the writes after it; so poison still reaches dead letters.
 redis.call('XACK', stream, group, entryId)
 local now = tostring(serverNowMs())
+if flat == nil then
+  if redis.call('HGET', statusKey, group .. ':state') ~= 'lost' then
+    writeStatus(statusKey, group, ttl, {
+      'state', 'lost', 'attempts', attempts, 'error', 'entry deleted from the stream while its handler ran (trimmed or XDEL); last error: ' .. err,
+      'consumer', consumer, 'updatedAt', now, 'finishedAt', now,
+    })
+    notify('lost')
+  end
+  return { 'lost' }
+end
 local args = { dlq }
 if cap > 0 then
   args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = cap
@@ -47,10 +78,11 @@ args[#args + 1] = '*'
 local function add(k, v) args[#args + 1] = k; args[#args + 1] = v end
 add('id', eventId)
 add('entry', entryId)
-if fields ~= nil and fields['payload'] ~= nil then
+if fields['payload'] ~= nil then
   add('payload', fields['payload'])
   add('headers', fields['headers'] or '')
-elseif flat ~= nil then
+  if fields['delayed'] ~= nil then add('delayed', fields['delayed']) end
+else
   add('raw', cjson.encode(flat))
 end
 add('attempts', attempts)
@@ -59,12 +91,11 @@ add('reason', reason)
 add('consumer', consumer)
 add('deadAt', now)
 local dlqId = redis.call('XADD', unpack(args))
-redis.call('ZREM', KEYS[4], eventId)
 if track then
   writeStatus(statusKey, group, ttl, {
     'state', 'dead', 'attempts', attempts, 'error', err, 'consumer', consumer,
     'updatedAt', now, 'finishedAt', now, 'deadLetterId', dlqId,
   })
 end
-if channel ~= '' then redis.call('PUBLISH', channel, 'dead|' .. group .. '|' .. eventId) end
-return dlqId
+notify('dead')
+return { 'dead', dlqId }

@@ -10,7 +10,9 @@
 
   Reply: 1 removed, 0 kept (holds entries or is active), -1 no such consumer
 ]]
-local stream, group, consumer, minIdle = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+-- @include checkArgs
+local minIdle = needCount('minimum idle', ARGV[3])
 local rows = redis.call('XINFO', 'CONSUMERS', stream, group)
 for _, row in ipairs(rows) do
   local info = {}
