@@ -25,9 +25,11 @@ export type Command =
   | { c: 'trim'; approximate: boolean }
   | { c: 'cap'; maxLen: number; approximate: boolean }
   | { c: 'destroy'; g: number }
-  | { c: 'replay'; g: number };
+  | { c: 'replay'; g: number }
+  /** Self-check only (never generated): write an event and delete it behind the library's back, as a bug would. */
+  | { c: 'sabotage'; plans: Plans };
 
-export type CommandName = Command['c'];
+export type CommandName = Exclude<Command['c'], 'sabotage'>;
 
 /** Every command the generator knows. */
 export const ALL_COMMANDS: readonly CommandName[] = ['publish', 'publishMany', 'delayed', 'idem', 'wait', 'kill', 'stop', 'close', 'spawn', 'redisRestart', 'trim', 'cap', 'destroy', 'replay'];
@@ -84,7 +86,7 @@ export function commandArb(t: GenTiming, enabled: ReadonlySet<CommandName>): fc.
 }
 
 /** A whole sequence: `min`..`max` commands. */
-export function sequenceArb(t: GenTiming, enabled: ReadonlySet<CommandName>, min = 6, max = 22): fc.Arbitrary<Command[]> {
+export function sequenceArb(t: GenTiming, enabled: ReadonlySet<CommandName>, min = 8, max = 30): fc.Arbitrary<Command[]> {
   return fc.array(commandArb(t, enabled), { minLength: min, maxLength: max });
 }
 
