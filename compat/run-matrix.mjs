@@ -69,7 +69,7 @@ function runJest(paths, env) {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...paths, '--maxWorkers=1', '--json', `--outputFile=${out}`],
+      [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...paths, '--maxWorkers=1', '--forceExit', '--json', `--outputFile=${out}`],
       { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] },
     );
     child.on('exit', (code) => {
