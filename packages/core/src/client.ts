@@ -2,7 +2,8 @@ import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { describeConnection, openConnection, type ConnectionOption } from './connection';
-import { resolveSubscribeOptions, type Handler, type SubscribeOptions } from './consumer/options';
+import { resolveSubscribeOptions, type Handler, type Logger, type SubscribeOptions } from './consumer/options';
+import { captureStreamEnd } from './consumer/start-position';
 import { Subscription } from './consumer/subscription';
 import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from './dead-letters';
 import { ClosedError, InvalidOptionError, fromRedisError } from './errors';
@@ -33,6 +34,11 @@ export interface StreamfanOptions {
   retention?: false | { intervalMs?: number; maxLen?: number; approximate?: boolean };
   /** How often a publisher of delayed events promotes due ones. @defaultValue 1000 */
   promoteIntervalMs?: number;
+  /**
+   * Where a subscription's errors go when nothing listens for its `error` event (they are
+   * never silent); a subscription's own `logger` option wins. @defaultValue writes to stderr
+   */
+  logger?: Logger;
 }
 
 /** Typed events of a {@link Streamfan} client. */
@@ -153,13 +159,17 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     const t = toTopic(topic);
     validateGroupName(group);
     if (typeof handler !== 'function') throw new InvalidOptionError('subscribe needs a handler function: (payload, ctx) => result');
-    const resolved = resolveSubscribeOptions(options);
+    const resolved = resolveSubscribeOptions(this.options.logger && options.logger === undefined ? { ...options, logger: this.options.logger } : options);
+    // Read the stream's end now, on the command connection, so a publish made after this call
+    // is always after it: a new group starts there (see captureStreamEnd).
+    const startAt = resolved.startFrom === 'latest' ? captureStreamEnd(this.redis, topicKeys(this.prefix, t.name).stream) : undefined;
     const retention = this.options.retention;
     const sub = new Subscription<T>(t, group, handler as Handler<T>, resolved, {
       connection: this.connection,
       redisOptions: this.options.redisOptions ?? {},
       prefix: this.prefix,
       statusTtlSeconds: this.statusTtlSeconds,
+      startAt,
       retention: retention === false ? undefined : {
         intervalMs: retention?.intervalMs ?? 60_000,
         run: () => this.runRetention(t.name, retention ?? {}),

@@ -190,6 +190,7 @@ export interface SubscriptionEvents {
   disconnected: [info: { connection: string }];
   /** The connection is back. */
   reconnected: [info: { connection: string }];
+  /** Something went wrong in the background (Redis errors, an unusable backoff result...). With no listener it goes to the `logger`, never silent. */
   error: [error: Error];
   /** close() finished: nothing runs, connections are closed. */
   closed: [info: { consumer: string; left: number; deleted: boolean }];

@@ -5,6 +5,7 @@ import { isCluster, openConnection, type ConnectionOption } from '../connection'
 import { ClosedError, DeadLetterError, fromRedisError, isNoGroup } from '../errors';
 import { topicKeys, type TopicKeys } from '../keys';
 import { loadScripts, runScript } from '../scripts/runner';
+import { promoteDelayed } from '../delayed';
 import type { Topic } from '../topic';
 import { AckBatcher } from './ack-batcher';
 import { deliveryKey, LazyAbort, type InFlight } from './in-flight';
@@ -32,6 +33,12 @@ export interface SubscriptionSettings {
   prefix: string;
   statusTtlSeconds: number;
   retention?: { intervalMs: number; run: () => Promise<unknown> };
+  /**
+   * For `startFrom: 'latest'`: the stream's last id when subscribe() was called (see
+   * {@link captureStreamEnd}); a group this subscription creates starts there, not where the
+   * stream is when the group appears.
+   */
+  startAt?: Promise<string | undefined>;
 }
 
 /**
@@ -65,7 +72,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   /** How completion notices are sent: 'S' (SPUBLISH) on a Cluster whose servers have it, else 'P'. */
   private publishMode: 'P' | 'S' = 'P';
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-  private counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0 };
+  private counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
 
   /** @internal use {@link Streamfan.subscribe} */
   constructor(
@@ -97,7 +104,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     void this.start();
   }
 
-  /** Counts since this subscription started. */
+  /**
+   * Counts since this subscription started. `errors` counts every error reported, listened
+   * for or not (unobserved ones go to the `logger`).
+   */
   get stats(): Readonly<typeof this.counters & { inFlight: number }> {
     return { ...this.counters, inFlight: this.inFlight.size };
   }
@@ -131,10 +141,21 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     });
   }
 
-  /** @internal emit an error without ever throwing. */
+  /**
+   * @internal Report an error without ever throwing: to the `error` listeners, or, when there
+   * are none, to the logger (an error is never silent). Counted in `stats.errors` either way.
+   */
   report(err: unknown, context: string): void {
     if (this.stopping && /Connection is closed/.test((err as Error)?.message ?? '')) return;
-    this.emit('error', fromRedisError(err, `${this.group}@${this.topic} ${context}`));
+    const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
+    this.counters.errors++;
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', e);
+      return;
+    }
+    try {
+      this.options.logger.error(`${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`, e);
+    } catch { /* a logger that throws must not break the consumer */ }
   }
 
   private track<R>(p: Promise<R>): void {
@@ -142,8 +163,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.sideTasks.add(t);
   }
 
-  private startId(which: 'latest' | 'beginning' | { id: string }): string {
-    if (which === 'latest') return '$';
+  private async startId(which: 'latest' | 'beginning' | { id: string }): Promise<string> {
+    if (which === 'latest') return (await this.settings.startAt) ?? '$';
     if (which === 'beginning') return '0';
     return which.id;
   }
@@ -171,7 +192,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       try {
         await loadScripts(this.worker);
         this.publishMode = await detectPublishMode(this.worker);
-        await this.ensureGroups(this.startId(this.options.startFrom));
+        await this.ensureGroups(await this.startId(this.options.startFrom));
         break;
       } catch (err) {
         this.report(err, 'start');
@@ -405,7 +426,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private async promote(): Promise<void> {
     const [retries] = await Promise.all([
       runScript<[number, number]>(this.worker, 'promoteDue', [this.keys.retry(this.group), this.keys.redeliver(this.group)], [500]),
-      runScript<[number, number]>(this.worker, 'promoteDue', [this.keys.delayed, this.keys.stream], [500]),
+      promoteDelayed(this.worker, this.keys, { statusTtlSeconds: this.settings.statusTtlSeconds, limit: 500, mode: this.publishMode }),
     ]);
     if (retries[1] >= 0) this.scheduleRetryCheck(retries[1]);
   }
