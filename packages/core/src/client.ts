@@ -11,14 +11,16 @@ import { listConsumers, listGroups, listPending, listTopics, type ConsumerInfo, 
 import { topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
 import { ProducerLedger } from './producer';
-import { publishBatch, publishOne, type PublishManyOptions, type PublishOptions, type Headers } from './publisher';
-import { loadScripts, runScript } from './scripts/runner';
+import { publishBatch, publishOne, type PublishManyOptions, type PublishOptions } from './publisher';
+import { loadScripts } from './scripts/runner';
 import { readStatus, type EventStatus } from './status';
-import { pruneConsumers, trimTopic, type TrimOptions, type TrimReport } from './retention';
+import { pruneConsumers, resolveRetention, runRetention, trimTopic, type ResolvedRetention, type RetentionOptions, type TrimOptions, type TrimReport } from './retention';
 import { toTopic, type Topic } from './topic';
 import { waitForEvent, type WaitForOptions } from './wait-for';
 import { withTimeout } from './timing';
 import { DELAYED_ID_PREFIX } from './publisher';
+import { listDelayed, promoteDelayed, type DelayedEvent } from './delayed';
+import { noticeMode } from './notice';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -30,8 +32,12 @@ export interface StreamfanOptions {
   prefix?: string;
   /** How long a status hash lives after its last write. @defaultValue 86400 (1 day) */
   statusTtlSeconds?: number;
-  /** Retention run by every subscription of a topic, on a timer. `false` turns it off. @defaultValue `{ intervalMs: 60000 }` (safe trimming only) */
-  retention?: false | { intervalMs?: number; maxLen?: number; approximate?: boolean };
+  /**
+   * Retention of each subscribed topic, on a timer: once per `intervalMs` per topic, whatever the
+   * number of subscriptions and processes. `false` turns it off.
+   * @defaultValue `{ intervalMs: 60000 }` (safe trimming only)
+   */
+  retention?: false | RetentionOptions;
   /** How often a publisher of delayed events promotes due ones. @defaultValue 1000 */
   promoteIntervalMs?: number;
   /**
@@ -50,14 +56,6 @@ export interface StreamfanEvents {
   trimmed: [report: TrimReport];
   /** A hard `maxLen` cap removed entries some group had not acknowledged. */
   capLoss: [report: TrimReport];
-}
-
-/** One delayed event, not yet in the stream. */
-export interface DelayedEvent<T = unknown> {
-  id: string;
-  dueAt: Date;
-  payload: T | undefined;
-  headers: Headers;
 }
 
 /**
@@ -80,6 +78,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   readonly redis: Redis;
   private readonly connection: ConnectionOption;
   private readonly statusTtlSeconds: number;
+  private readonly retention: ResolvedRetention | undefined;
   private readonly subscriptions = new Set<Subscription<any>>();
   private readonly promoteTimers = new Map<string, NodeJS.Timeout>();
   private subscriber: Redis | undefined;
@@ -95,6 +94,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     if (!Number.isInteger(this.statusTtlSeconds) || this.statusTtlSeconds < 0) {
       throw new InvalidOptionError(`statusTtlSeconds must be a whole number ≥ 0 (0: keep forever), got ${String(options.statusTtlSeconds)}`);
     }
+    this.retention = resolveRetention(options.retention);
     this.redis = openConnection(this.connection, 'commands', options.redisOptions);
     this.redis.on('error', () => { /* each command reports its own failure */ });
     this.ledger = new ProducerLedger(this.redis, this.prefix);
@@ -140,7 +140,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     if (this.promoteTimers.has(topic)) return;
     const keys = topicKeys(this.prefix, topic);
     const timer = setInterval(() => {
-      runScript<[number, number]>(this.redis, 'promoteDue', [keys.delayed, keys.stream], [1000])
+      noticeMode(this.redis, this.prefix)
+        .then((mode) => promoteDelayed(this.redis, keys, { statusTtlSeconds: this.statusTtlSeconds, limit: 1000, mode }))
         .then(([, next]) => {
           if (next < 0) { clearInterval(timer); this.promoteTimers.delete(topic); }
         })
@@ -163,17 +164,14 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     // Read the stream's end now, on the command connection, so a publish made after this call
     // is always after it: a new group starts there (see captureStreamEnd).
     const startAt = resolved.startFrom === 'latest' ? captureStreamEnd(this.redis, topicKeys(this.prefix, t.name).stream) : undefined;
-    const retention = this.options.retention;
+    const retention = this.retention;
     const sub = new Subscription<T>(t, group, handler as Handler<T>, resolved, {
       connection: this.connection,
       redisOptions: this.options.redisOptions ?? {},
       prefix: this.prefix,
       statusTtlSeconds: this.statusTtlSeconds,
       startAt,
-      retention: retention === false ? undefined : {
-        intervalMs: retention?.intervalMs ?? 60_000,
-        run: () => this.runRetention(t.name, retention ?? {}),
-      },
+      retention: retention && { intervalMs: retention.intervalMs, run: () => this.runRetention(t.name, retention) },
     });
     this.subscriptions.add(sub);
     sub.once('closed', () => this.subscriptions.delete(sub));
@@ -181,8 +179,10 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     return sub;
   }
 
-  private async runRetention(topic: string, r: { maxLen?: number; approximate?: boolean }): Promise<void> {
-    const report = await this.trim(topic, { maxLen: r.maxLen, approximate: r.approximate ?? true });
+  private async runRetention(topic: string, r: ResolvedRetention): Promise<void> {
+    await loadScripts(this.redis, ['trimSafe', 'capTrim', 'countEntries']);
+    const report = await runRetention(this.redis, this.prefix, topic, r, this.statusTtlSeconds);
+    if (!report) return; // another subscription or process ran it this interval
     if (report.removed > 0) this.emit('trimmed', report);
     if (report.lostToCap > 0) this.emit('capLoss', report);
   }
@@ -199,16 +199,28 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     } catch { /* CONFIG may be refused by ACL: nothing to warn about then */ }
   }
 
-  /** An event's status in every group: state, attempts, result, error, times. */
+  /**
+   * An event's status in every group: state, attempts, result, error, times. `id` is a stream id
+   * or a delayed id (O(1) both ways: a promoted delayed id leads to its event's status).
+   * @throws InvalidIdError for anything else
+   */
   async status<T>(topic: Topic<T> | string, id: string): Promise<EventStatus> {
     return readStatus(this.redis, this.prefix, toTopic(topic).name, id);
   }
 
   /**
-   * Resolve when the named groups (default: every group of the topic now) have finished the
-   * event (succeeded, dead or lost). Uses Pub/Sub, not polling, and reads the status once
-   * after subscribing so an event finished before the call is seen too.
-   * @throws WaitTimeoutError
+   * Resolve when the named groups have finished the event (succeeded, dead or lost). `id` is
+   * the id publish returned: a stream id, or a delayed id (followed to its event once promoted).
+   *
+   * Default groups: the topic's streamfan groups at call time (those a streamfan subscriber
+   * created; they have a redelivery stream). A group another program created on the stream is
+   * waited for only when named in `groups`.
+   *
+   * No polling: it subscribes to the topic's notice channel (SSUBSCRIBE on a Cluster with
+   * sharded Pub/Sub), keeps the topic's waiters key alive so the settle scripts publish, then
+   * reads the status once, so an event finished before the call is seen too. The status is read
+   * again only when a notice names the event, or after the subscriber reconnected.
+   * @throws WaitTimeoutError, InvalidIdError
    */
   async waitFor<T>(topic: Topic<T> | string, id: string, options: WaitForOptions = {}): Promise<EventStatus> {
     this.assertOpen();
@@ -220,21 +232,14 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     // SUBSCRIBE sent while ioredis still runs its connect handshake can be lost (ioredis
     // issue #2037): the notification never comes and waitFor times out. Subscribe once ready.
     if (sub.status !== 'ready') await withTimeout(new Promise((r) => sub.once('ready', r)), options.timeoutMs ?? 30_000);
-    return waitForEvent(sub, this.redis, this.prefix, toTopic(topic).name, id, options);
+    const mode = await noticeMode(this.redis, this.prefix);
+    return waitForEvent(sub, this.redis, this.prefix, toTopic(topic).name, id, options, mode);
   }
 
   /** Delayed events of a topic, soonest first. */
   async delayed<T>(topic: Topic<T> | string, options: { limit?: number } = {}): Promise<DelayedEvent<T>[]> {
     const t = toTopic(topic);
-    const rows = await this.redis.zrange(topicKeys(this.prefix, t.name).delayed, 0, (options.limit ?? 100) - 1, 'WITHSCORES');
-    const out: DelayedEvent<T>[] = [];
-    for (let i = 0; i + 1 < rows.length; i += 2) {
-      const m = JSON.parse(rows[i]!) as { payload?: string; headers?: string; delayed?: string };
-      let payload: T | undefined;
-      try { payload = m.payload === undefined ? undefined : t.codec.decode(m.payload); } catch { payload = undefined; }
-      out.push({ id: m.delayed ?? '', dueAt: new Date(Number(rows[i + 1])), payload, headers: m.headers ? (JSON.parse(m.headers) as Headers) : {} });
-    }
-    return out;
+    return listDelayed(this.redis, topicKeys(this.prefix, t.name), (s) => t.codec.decode(s), options.limit ?? 100);
   }
 
   /** A group's dead letters: list, count, replay (to that group only), purge. */
@@ -256,8 +261,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   /** Trim a topic safely now (see {@link TrimOptions}). */
   async trim<T>(topic: Topic<T> | string, options: TrimOptions = {}): Promise<TrimReport> {
-    await loadScripts(this.redis, ['trimSafe']);
-    return trimTopic(this.redis, this.prefix, toTopic(topic).name, options);
+    await loadScripts(this.redis, ['trimSafe', 'capTrim', 'countEntries']);
+    return trimTopic(this.redis, this.prefix, toTopic(topic).name, options, this.statusTtlSeconds);
   }
 
   /** Remove consumers idle at least `idleMs` that hold nothing. @returns the names removed */

@@ -71,6 +71,9 @@ export function openConnection(option: ConnectionOption, role: ConnectionRole, e
     const base: ClusterOptions = option instanceof Cluster ? option.options : (option.options ?? {});
     const options: ClusterOptions = {
       ...base,
+      // waitFor uses SSUBSCRIBE on servers with sharded Pub/Sub: each channel must be
+      // subscribed on the node that owns its slot.
+      ...(role === 'subscriber' ? { shardedSubscribers: true } : {}),
       clusterRetryStrategy: (times: number) => retryStrategy(times),
       redisOptions: { ...ROLE_DEFAULTS[role], connectionName: `streamfan:${role}`, ...base.redisOptions, ...extra },
     };

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'REDIS_OUT_OF_MEMORY'
   | 'REDIS_ERROR'
   | 'NOT_FOUND'
+  | 'INVALID_ID'
   | 'CLOSED'
   | 'TIMEOUT'
   | 'DEAD_LETTER'
@@ -80,6 +81,16 @@ export class RedisCommandError extends StreamfanError {
 /** A topic, group, event or dead letter that does not exist. */
 export class NotFoundError extends StreamfanError {
   constructor(message: string) { super('NOT_FOUND', message); }
+}
+
+/** An event id that is neither a stream id (`1700000000000-0`) nor a delayed id (`delayed-…`). */
+export class InvalidIdError extends StreamfanError {
+  /** The id given. */
+  readonly id: string;
+  constructor(id: unknown) {
+    super('INVALID_ID', `${JSON.stringify(id)} is not an event id: ids look like 1700000000000-0 (from publish, \`streamfan tail\` or \`streamfan pending\`) or delayed-<uuid> for a delayed publish`);
+    this.id = String(id);
+  }
 }
 
 /** The client or subscription was closed; nothing more can be done with it. */

@@ -3,7 +3,8 @@
  * group (service) handles it with its own worker pool, retries, dead letters and status.
  * @packageDocumentation
  */
-export { Streamfan, type StreamfanOptions, type StreamfanEvents, type DelayedEvent } from './client';
+export { Streamfan, type StreamfanOptions, type StreamfanEvents } from './client';
+export { type DelayedEvent } from './delayed';
 export { defineTopic, toTopic, DEFAULT_MAX_PAYLOAD_BYTES, type Topic, type TopicOptions, type PayloadOf } from './topic';
 export { jsonCodec, assertJsonSafe, type Codec } from './codec';
 export { Subscription } from './consumer/subscription';

@@ -4,7 +4,8 @@
  *
  * ```
  * <prefix>:{<topic>}:stream               the topic's stream, one consumer group per service
- * <prefix>:{<topic>}:delayed              delayed publishes, scored by due time (server ms)
+ * <prefix>:{<topic>}:delayed              delayed publishes (their delayed ids), scored by due time (server ms)
+ * <prefix>:{<topic>}:delayed-id:<id>      hash: payload|headers|due while scheduled; event (the stream id) once promoted (TTL then)
  * <prefix>:{<topic>}:status:<eventId>     hash <group>:state|attempts|result|error|... (TTL)
  * <prefix>:{<topic>}:idem:<key>           idempotency marker → first event id (TTL)
  * <prefix>:{<topic>}:producer:<id>        one client's publish calls not yet answered → ids written (TTL, refreshed)
@@ -27,6 +28,7 @@ export interface TopicKeys {
   status(eventId: string): string;
   idempotency(key: string): string;
   producer(producerId: string): string;
+  delayedRef(delayedId: string): string;
   retry(group: string): string;
   redeliver(group: string): string;
   deadLetters(group: string): string;
@@ -46,6 +48,7 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     status: (eventId) => `${base}:status:${eventId}`,
     idempotency: (key) => `${base}:idem:${key}`,
     producer: (producerId) => `${base}:producer:${producerId}`,
+    delayedRef: (delayedId) => `${base}:delayed-id:${delayedId}`,
     retry: (group) => `${base}:retry:${group}`,
     redeliver: (group) => `${base}:redeliver:${group}`,
     deadLetters: (group) => `${base}:dlq:${group}`,

@@ -82,8 +82,14 @@ export function dueSpec(options: PublishManyOptions): string | undefined {
   return undefined;
 }
 
-function delayedMember(e: Encoded, id: string): string {
-  return JSON.stringify({ [FIELD.payload]: e.payload, [FIELD.headers]: e.headers, [FIELD.delayed]: id });
+/** Schedule encoded events (one script): the set holds their delayed ids, each event's data waits in its own hash. */
+async function schedule(redis: Redis, prefix: string, topic: string, events: readonly Encoded[], due: string): Promise<string[]> {
+  const keys = topicKeys(prefix, topic);
+  const ids = events.map(() => `${DELAYED_ID_PREFIX}${randomUUID()}`);
+  const args: string[] = [];
+  events.forEach((e, i) => args.push(ids[i]!, e.payload, e.headers, due));
+  await runScript(redis, 'scheduleDelayed', [keys.delayed, ...ids.map((id) => keys.delayedRef(id))], args);
+  return ids;
 }
 
 /**
@@ -123,18 +129,15 @@ export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix
       const window = options.idempotencyWindowMs ?? 86_400_000;
       if (!Number.isInteger(window) || window < 1) throw new InvalidOptionError(`idempotencyWindowMs must be a whole number ≥ 1, got ${String(window)}`);
       const delayedId = due === undefined ? '' : `${DELAYED_ID_PREFIX}${randomUUID()}`;
-      const target = due === undefined ? keys.stream : keys.delayed;
-      const [, id] = await runScript<[number, string]>(redis, 'publishOnce', [target, keys.idempotency(key)], [
+      const scriptKeys = [keys.stream, keys.idempotency(key)];
+      if (delayedId) scriptKeys.push(keys.delayed, keys.delayedRef(delayedId));
+      const [, id] = await runScript<[number, string]>(redis, 'publishOnce', scriptKeys, [
         encoded.payload, encoded.headers, window, delayedId,
         due?.startsWith('+') ? due.slice(1) : '0', due !== undefined && !due.startsWith('+') ? due : '',
       ]);
       return id;
     }
-    if (due !== undefined) {
-      const id = `${DELAYED_ID_PREFIX}${randomUUID()}`;
-      await runScript(redis, 'scheduleDelayed', [keys.delayed], [delayedMember(encoded, id), due]);
-      return id;
-    }
+    if (due !== undefined) return (await schedule(redis, prefix, topic.name, [encoded], due))[0]!;
     const [id] = await appendOnce(redis, ledger, topic.name, [encoded]);
     return id!;
   } catch (err) {
@@ -158,15 +161,8 @@ export async function publishBatch<T>(redis: Redis, ledger: ProducerLedger, pref
   });
   if (encoded.length === 0) return [];
   const due = dueSpec(options);
-  const keys = topicKeys(prefix, topic.name);
   try {
-    if (due !== undefined) {
-      const ids = encoded.map(() => `${DELAYED_ID_PREFIX}${randomUUID()}`);
-      const args: string[] = [];
-      encoded.forEach((e, i) => args.push(delayedMember(e, ids[i]!), due));
-      await runScript(redis, 'scheduleDelayed', [keys.delayed], args);
-      return ids;
-    }
+    if (due !== undefined) return await schedule(redis, prefix, topic.name, encoded, due);
     return await appendOnce(redis, ledger, topic.name, encoded);
   } catch (err) {
     throw fromRedisError(err, `publishMany to "${topic.name}"`, redis);

@@ -1,7 +1,19 @@
 import type Redis from 'ioredis';
 import { compareIds } from './ids';
 import { topicKeys } from './keys';
-import { DELAYED_ID_PREFIX } from './publisher';
+import { fieldMap } from './consumer/entry';
+import { readDelayedRef } from './delayed';
+import { InvalidIdError } from './errors';
+import { DELAYED_ID_PREFIX, FIELD } from './publisher';
+
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+/** Throw {@link InvalidIdError} unless `id` is a stream id (`1700000000000-0`) or a delayed id. */
+export function assertStreamId(id: string): void {
+  if (typeof id !== 'string' || (!STREAM_ID.test(id) && !id.startsWith(DELAYED_ID_PREFIX))) {
+    throw new InvalidIdError(id);
+  }
+}
 
 /** Where an event stands in one group. */
 export type EventState =
@@ -43,7 +55,12 @@ export interface GroupStatus {
 
 /** An event's status in every group of its topic. */
 export interface EventStatus {
+  /** The id asked for: a stream id, or a delayed id (`delayed-…`). */
   id: string;
+  /** The event's stream id; undefined while a delayed event waits to be promoted. */
+  eventId?: string;
+  /** The delayed id, when the event was published with a delay (from either id). */
+  delayedId?: string;
   topic: string;
   /** Present in the topic stream now (false once trimmed, or while delayed). */
   inStream: boolean;
@@ -106,18 +123,15 @@ export function parseInfoRows(rows: unknown[]): Array<Record<string, unknown>> {
 export async function readStatus(redis: Redis, prefix: string, topic: string, id: string): Promise<EventStatus> {
   const keys = topicKeys(prefix, topic);
   if (id.startsWith(DELAYED_ID_PREFIX)) {
-    let dueAt: Date | undefined;
-    let cursor = '0';
-    do {
-      const [next, items] = await redis.zscan(keys.delayed, cursor, 'MATCH', `*${id}*`, 'COUNT', 1000);
-      cursor = next;
-      if (items.length >= 2) { dueAt = new Date(Number(items[1])); break; }
-    } while (cursor !== '0');
-    const infos = dueAt ? await groupInfos(redis, keys.stream) : [];
+    // O(1) both ways: the delayed id's hash holds its due time, then its stream id.
+    const ref = await readDelayedRef(redis, keys, id);
+    if (ref?.eventId) return { ...(await readStatus(redis, prefix, topic, ref.eventId)), id, delayedId: id };
     const groups: Record<string, GroupStatus> = {};
-    for (const g of infos) groups[String(g.name)] = { state: 'scheduled', attempts: 0 };
-    return dueAt ? { id, topic, inStream: false, dueAt, groups } : { id, topic, inStream: false, groups };
+    if (!ref?.dueAt) return { id, topic, inStream: false, delayedId: id, groups };
+    for (const g of await groupInfos(redis, keys.stream)) groups[String(g.name)] = { state: 'scheduled', attempts: 0 };
+    return { id, topic, inStream: false, delayedId: id, dueAt: ref.dueAt, groups };
   }
+  assertStreamId(id);
   const [hash, range, infos] = await Promise.all([
     redis.hgetall(keys.status(id)),
     redis.xrange(keys.stream, id, id),
@@ -147,7 +161,8 @@ export async function readStatus(redis: Redis, prefix: string, topic: string, id
     const again = parseHash(await redis.hgetall(keys.status(id)));
     for (const [g, s] of Object.entries(again)) if (groups[g]?.state === 'unknown') groups[g] = s;
   }
-  return { id, topic, inStream: range.length > 0, groups };
+  const delayedId = range[0] ? fieldMap(range[0][1]).get(FIELD.delayed) : undefined;
+  return { id, eventId: id, ...(delayedId ? { delayedId } : {}), topic, inStream: range.length > 0, groups };
 }
 
 /** XINFO GROUPS as objects; [] when the stream does not exist. */

@@ -1,65 +1,138 @@
 import type Redis from 'ioredis';
 import { WaitTimeoutError } from './errors';
-import { topicKeys } from './keys';
-import { groupInfos, isFinalState, readStatus, type EventStatus } from './status';
+import { topicKeys, type TopicKeys } from './keys';
+import { assertStreamId, groupInfos, isFinalState, readStatus, type EventStatus } from './status';
 
 /** Options of {@link Streamfan.waitFor}. */
 export interface WaitForOptions {
-  /** Groups that must finish. @defaultValue every group of the topic at call time */
+  /**
+   * Groups that must finish.
+   * @defaultValue every streamfan group of the topic at call time: groups a streamfan
+   * subscriber created (they have a redelivery stream). Groups other programs created on the
+   * stream with XGROUP CREATE are not waited for unless named here.
+   */
   groups?: string[];
   /** Give up after this long. @defaultValue 30000 */
   timeoutMs?: number;
 }
 
-type Listener = (message: string) => void;
-const listeners = new WeakMap<Redis, Map<string, Set<Listener>>>();
+/** How long the waiters key lives without a refresh; refreshed every third of it. */
+export const WAITERS_TTL_MS = 15_000;
 
-async function listen(sub: Redis, channel: string, fn: Listener): Promise<() => Promise<void>> {
-  let byChannel = listeners.get(sub);
-  if (!byChannel) {
-    const map = new Map<string, Set<Listener>>();
-    byChannel = map;
-    listeners.set(sub, map);
-    sub.on('message', (ch: string, msg: string) => { for (const l of map.get(ch) ?? []) l(msg); });
-  }
-  let set = byChannel.get(channel);
+type Listener = { onMessage(message: string): void; recheck(): void };
+
+/** Per subscriber connection: listeners per channel, and one waiters-key refresher per topic. */
+interface Hub {
+  channels: Map<string, Set<Listener>>;
+  refreshers: Map<string, { timer: NodeJS.Timeout; count: number }>;
+}
+const hubs = new WeakMap<Redis, Hub>();
+
+function hubOf(sub: Redis): Hub {
+  let hub = hubs.get(sub);
+  if (hub) return hub;
+  const h: Hub = { channels: new Map(), refreshers: new Map() };
+  hub = h;
+  hubs.set(sub, h);
+  const deliver = (ch: string, msg: string) => { for (const l of h.channels.get(ch) ?? []) l.onMessage(msg); };
+  sub.on('message', deliver);
+  sub.on('smessage', deliver);
+  // Pub/Sub is at-most-once: a notice sent while the connection was down is gone. After a
+  // reconnect (ioredis subscribes again by itself) every waiter reads its status once more.
+  let connectedBefore = sub.status === 'ready';
+  sub.on('ready', () => {
+    if (connectedBefore) for (const set of h.channels.values()) for (const l of set) l.recheck();
+    connectedBefore = true;
+  });
+  return h;
+}
+
+async function listen(sub: Redis, channel: string, mode: 'P' | 'S', l: Listener): Promise<() => Promise<void>> {
+  const hub = hubOf(sub);
+  let set = hub.channels.get(channel);
   if (!set) {
     set = new Set();
-    byChannel.set(channel, set);
-    await sub.subscribe(channel);
+    hub.channels.set(channel, set);
+    if (mode === 'S') await sub.ssubscribe(channel); else await sub.subscribe(channel);
   }
-  set.add(fn);
-  const map = byChannel;
+  set.add(l);
+  const mine = set;
   return async () => {
-    set!.delete(fn);
-    if (set!.size === 0 && map.get(channel) === set) {
-      map.delete(channel);
-      await sub.unsubscribe(channel).catch(() => undefined);
+    mine.delete(l);
+    if (mine.size === 0 && hub.channels.get(channel) === mine) {
+      hub.channels.delete(channel);
+      await (mode === 'S' ? sub.sunsubscribe(channel) : sub.unsubscribe(channel)).catch(() => undefined);
     }
   };
 }
 
-/** See {@link Streamfan.waitFor}. */
-export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, topic: string, id: string, options: WaitForOptions): Promise<EventStatus> {
+/**
+ * Keep `keys.waiters` alive while some waitFor of this client waits on the topic: the settle
+ * scripts publish completion notices only while it exists. `SET … GET` tells when it had
+ * expired before a refresh (a stalled event loop): notices may have been skipped meanwhile,
+ * so every waiter of the topic reads its status again.
+ */
+async function holdWaiters(sub: Redis, redis: Redis, keys: TopicKeys): Promise<() => void> {
+  const hub = hubOf(sub);
+  const topicWaiters = () => [...(hub.channels.get(keys.done) ?? [])];
+  const set = () => redis.set(keys.waiters, '1', 'PX', WAITERS_TTL_MS, 'GET');
+  let r = hub.refreshers.get(keys.waiters);
+  if (r) r.count += 1;
+  else {
+    const timer = setInterval(() => {
+      set().then((old) => { if (old === null) for (const l of topicWaiters()) l.recheck(); }, () => undefined);
+    }, WAITERS_TTL_MS / 3);
+    timer.unref();
+    r = { timer, count: 1 };
+    hub.refreshers.set(keys.waiters, r);
+  }
+  const mine = r;
+  await set();
+  return () => {
+    mine.count -= 1;
+    if (mine.count === 0) { clearInterval(mine.timer); hub.refreshers.delete(keys.waiters); }
+  };
+}
+
+/** The groups waitFor waits for by default: those with a redelivery stream (made by a streamfan subscriber). */
+async function streamfanGroups(redis: Redis, keys: TopicKeys): Promise<string[]> {
+  const names = (await groupInfos(redis, keys.stream)).map((g) => String(g.name));
+  if (names.length === 0) return [];
+  const p = redis.pipeline();
+  for (const g of names) p.exists(keys.redeliver(g));
+  const res = (await p.exec()) ?? [];
+  return names.filter((_, i) => Number(res[i]?.[1]) === 1);
+}
+
+/**
+ * See {@link Streamfan.waitFor}. No polling: subscribe to the topic's notice channel first, hold
+ * the waiters key (so the settle scripts publish), then read the status once; after that the
+ * status is read again only when a notice names the event, after a reconnect of the
+ * subscriber, or when the waiters key had lapsed.
+ */
+export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, topic: string, id: string, options: WaitForOptions, mode: 'P' | 'S' = 'P'): Promise<EventStatus> {
+  assertStreamId(id);
   const keys = topicKeys(prefix, topic);
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const groups = options.groups ?? (await groupInfos(redis, keys.stream)).map((g) => String(g.name));
+  const groups = options.groups ?? (await streamfanGroups(redis, keys));
   let last: EventStatus | undefined;
   const unfinished = (s: EventStatus) => groups.filter((g) => !s.groups[g] || !isFinalState(s.groups[g]!.state));
   return new Promise<EventStatus>((resolve, reject) => {
     let done = false;
     let stop: (() => Promise<void>) | undefined;
+    let release: (() => void) | undefined;
     let checking = false;
     let again = false;
     const finish = (err: Error | undefined, value?: EventStatus) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      clearInterval(safety);
+      release?.();
       void stop?.();
       if (err) reject(err); else resolve(value!);
     };
     const check = async () => {
+      if (done) return;
       if (checking) { again = true; return; }
       checking = true;
       try {
@@ -74,20 +147,33 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
         checking = false;
       }
     };
-    // Pub/Sub is at-most-once (a reconnect drops messages), so a slow re-read backs it up.
-    const safety = setInterval(() => { void check(); }, 1000);
     const timer = setTimeout(() => {
       const open = last ? unfinished(last) : groups;
       const seen = last ? open.map((g) => `${g} ${last!.groups[g]?.state ?? 'no group'}${last!.groups[g]?.attempts ? ` after ${last!.groups[g]!.attempts} attempt(s)` : ''}`).join(', ') : undefined;
       finish(new WaitTimeoutError(id, open, timeoutMs, seen));
     }, timeoutMs);
-    listen(sub, keys.done, (msg) => {
-      const [, group, ids] = msg.split('|');
-      if (group && groups.includes(group) && ids?.split(',').includes(id)) void check();
-    }).then((unsub) => {
-      stop = unsub;
-      if (done) void unsub();
-      else void check();
-    }, (err: Error) => finish(err));
+    const listener: Listener = {
+      onMessage: (msg) => {
+        const [state, group, ids = ''] = msg.split('|');
+        if (state === 'promoted') {
+          if (id.startsWith('delayed-') && ids.split(',').some((p) => p.startsWith(`${id}=`))) void check();
+          return;
+        }
+        if (group && !groups.includes(group)) return;
+        const list = ids.split(',');
+        if (list.includes(id) || (last?.eventId !== undefined && list.includes(last.eventId))) void check();
+      },
+      recheck: () => { void check(); },
+    };
+    listen(sub, keys.done, mode, listener)
+      .then(async (unsub) => {
+        stop = unsub;
+        if (done) { void unsub(); return; }
+        const free = await holdWaiters(sub, redis, keys);
+        if (done) { free(); return; }
+        release = free;
+        await check();
+      })
+      .catch((err: Error) => finish(err));
   });
 }

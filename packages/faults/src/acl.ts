@@ -28,6 +28,8 @@ export const ROLES: readonly AclRole[] = [
       'xadd', 'multi', 'exec', 'discard',
       // scripts: publishEvents (producer hash: at most one entry per call), publishOnce, scheduleDelayed, promoteDue
       'set', 'get', 'zadd', 'zrem', 'zrange', 'zrangebyscore', 'time', 'hget', 'hset', 'hdel', 'pexpire',
+      // delayed ids (scheduleDelayed, promoteDelayed) and waitFor's waiters key
+      'zscore', 'hmget', 'exists', 'expire', 'publish',
       // status and waitFor
       'hgetall', 'xrange', 'xinfo|groups', 'xpending', 'zscan', 'subscribe', 'unsubscribe',
     ],
@@ -41,6 +43,8 @@ export const ROLES: readonly AclRole[] = [
       // scripts: ackBatch, failEntry, deadLetter, extendLease, markLost, promoteDue, trimSafe, deleteConsumerIfIdle
       'xack', 'xadd', 'xrange', 'xlen', 'xtrim', 'xgroup|delconsumer', 'exists',
       'hset', 'hget', 'expire', 'zadd', 'zrem', 'zrange', 'zrangebyscore', 'publish', 'time',
+      // promoteDelayed
+      'zscore', 'hmget', 'hdel',
     ],
   },
   {
@@ -52,7 +56,7 @@ export const ROLES: readonly AclRole[] = [
       'hgetall', 'zcard', 'zrange', 'zscan',
       // repair: publish, claim, ack, replay, purge, trim, prune
       'xadd', 'xclaim', 'xack', 'xdel', 'del', 'xtrim', 'xgroup|delconsumer', 'exists', 'hset', 'hget', 'expire',
-      'set', 'get', 'zadd', 'zrem', 'zrangebyscore', 'publish', 'time',
+      'set', 'get', 'zadd', 'zrem', 'zrangebyscore', 'publish', 'time', 'hmget',
     ],
   },
 ];

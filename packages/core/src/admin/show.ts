@@ -3,7 +3,8 @@ import { NotFoundError, fromRedisError } from '../errors';
 import { topicKeys } from '../keys';
 import { validateTopicName } from '../names';
 import { DELAYED_ID_PREFIX, FIELD, type Headers } from '../publisher';
-import { readStatus, type GroupStatus } from '../status';
+import { readDelayedRef } from '../delayed';
+import { assertStreamId, readStatus, type GroupStatus } from '../status';
 import type { AdminTarget } from './target';
 
 /** One event with its payload, headers and status in every group. */
@@ -21,6 +22,8 @@ export interface EventDetails {
   headers: Headers;
   /** For a delayed event: when it is due. */
   dueAt?: Date;
+  /** The delayed id, when it was published with a delay. */
+  delayedId?: string;
   groups: Record<string, GroupStatus>;
 }
 
@@ -44,17 +47,14 @@ export async function showEvent(target: AdminTarget, topic: string, id: string):
   const keys = topicKeys(target.prefix, topic);
   try {
     if (id.startsWith(DELAYED_ID_PREFIX)) {
+      // O(1): the delayed id's hash holds the data while scheduled, the stream id once promoted.
+      const ref = await readDelayedRef(target.redis, keys, id);
+      if (ref?.eventId) return { ...(await showEvent(target, topic, ref.eventId)), delayedId: id };
+      if (!ref?.dueAt) throw new NotFoundError(`delayed event ${id} not found in topic "${topic}": never published, or promoted and its record expired (look it up by its stream id)`);
       const status = await readStatus(target.redis, target.prefix, topic, id);
-      if (!status.dueAt) throw new NotFoundError(`delayed event ${id} not found in topic "${topic}": it is already in the stream (look it up by its stream id) or never existed`);
-      let payload: unknown = null;
-      let headers: Headers = {};
-      for (const [member] of await scanDelayed(target, keys.delayed, id)) {
-        const m = JSON.parse(member) as { payload?: string; headers?: string };
-        payload = decode(m.payload);
-        headers = headersOf(m.headers);
-      }
-      return { id, topic, publishedAt: null, inStream: false, payloadFrom: 'delayed', payload, headers, dueAt: status.dueAt, groups: status.groups };
+      return { id, topic, publishedAt: null, inStream: false, payloadFrom: 'delayed', payload: decode(ref.payload), headers: headersOf(ref.headers), dueAt: ref.dueAt, delayedId: id, groups: status.groups };
     }
+    assertStreamId(id);
     const [status, range, hasStatus] = await Promise.all([
       readStatus(target.redis, target.prefix, topic, id),
       target.redis.xrange(keys.stream, id, id),
@@ -84,18 +84,8 @@ export async function showEvent(target: AdminTarget, topic: string, id: string):
         break;
       }
     }
-    return { id, topic, publishedAt: new Date(Number(id.split('-')[0])), inStream: !!entry, payloadFrom, payload, headers, groups: status.groups };
+    return { id, topic, publishedAt: new Date(Number(id.split('-')[0])), inStream: !!entry, payloadFrom, payload, headers, ...(status.delayedId ? { delayedId: status.delayedId } : {}), groups: status.groups };
   } catch (err) {
     throw fromRedisError(err, `show event ${id} of topic "${topic}"`);
   }
-}
-
-async function scanDelayed(target: AdminTarget, key: string, id: string): Promise<Array<[string, string]>> {
-  let cursor = '0';
-  do {
-    const [next, items] = await target.redis.zscan(key, cursor, 'MATCH', `*${id}*`, 'COUNT', 1000);
-    cursor = next;
-    if (items.length >= 2) return [[items[0]!, items[1]!]];
-  } while (cursor !== '0');
-  return [];
 }
