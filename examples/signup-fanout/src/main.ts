@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     server = await startServer(demo, { host: process.env.HOST || '127.0.0.1', port });
     if (server.fellBack) console.log(`port ${port} is taken: using ${server.port} instead`);
     console.log(`\n  streamfan signup fan-out demo: ${server.url}\n`);
-    console.log(`keys live under the prefix "${demo.prefix}"; inspect them from another shell with:\n  pnpm streamfan --url ${redis ? url : '$REDIS_URL'} --prefix ${demo.prefix} groups user.signup`);
+    console.log(`keys live under the prefix "${demo.prefix}"; inspect them from another shell (after \`pnpm build\` once) with:\n  pnpm streamfan --url ${redis ? url : '$REDIS_URL'} --prefix ${demo.prefix} groups user.signup`);
     console.log('press Ctrl-C to stop');
   } catch (err) {
     if (err instanceof RedisServerMissingError) console.error(err.message);

@@ -14,7 +14,7 @@ let page: Page;
 
 beforeAll(async () => {
   if (!chromiumAvailable()) {
-    throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH; `pnpm test` does not need it, `pnpm test:browser` does`);
+    throw new Error(`no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH; "pnpm test" does not need it, "pnpm test:browser" does`);
   }
   run = await startDemo();
   browser = await launchBrowser();

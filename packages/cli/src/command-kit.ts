@@ -45,6 +45,15 @@ export function streamId(text: string): string {
   return text;
 }
 
+/**
+ * Commander parser for event ids: a stream id (`1700000000000-0`) or a delayed publish's id
+ * (`delayed-<uuid>`). A wrong id is a usage error (exit 2) before anything is sent to Redis.
+ */
+export function eventId(text: string): string {
+  if (/^\d+(-\d+)?$/.test(text) || /^delayed-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) return text;
+  throw new InvalidArgumentError('expected an event id such as 1700000000000-0 (or a delayed-… id from a delayed publish).');
+}
+
 /** Commander collector for repeatable options. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

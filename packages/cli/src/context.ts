@@ -49,6 +49,7 @@ export class Context {
   /** The client, connected on first use. */
   sf(): Streamfan {
     if (!this.client) {
+      checkUrl(this.opts.url);
       const options: StreamfanOptions = {
         connection: this.opts.url,
         prefix: this.opts.prefix,
@@ -115,6 +116,17 @@ const KEEP = new Set(['NOT_FOUND', 'INVALID_NAME', 'INVALID_OPTION', 'INVALID_PA
 function isRedisError(err: unknown): boolean {
   const e = err as { name?: string; code?: string; message?: string };
   return e?.name === 'ReplyError' || e?.name === 'MaxRetriesPerRequestError' || typeof e?.code === 'string' || /Connection is closed|Stream isn't writeable/.test(e?.message ?? '');
+}
+
+/**
+ * Refuse a URL that is not for Redis (`http://…` would otherwise fail later as a bare
+ * "ECONNREFUSED /"), saying what is expected. The password is never echoed.
+ */
+function checkUrl(url: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined || scheme === 'redis' || scheme === 'rediss') return;
+  const shown = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  throw new UsageError(`${shown} is not a Redis URL (${scheme}://): use redis://host:6379, or rediss:// for TLS (--url or REDIS_URL)`);
 }
 
 function tlsOptions(caFile: string | undefined): StreamfanOptions['redisOptions'] {

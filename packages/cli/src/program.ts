@@ -13,8 +13,9 @@ import { registerTail } from './commands/tail';
 import { registerTopics } from './commands/topics';
 import { registerTrim } from './commands/trim';
 
-/** Version printed by `streamfan --version`. */
-export const VERSION = '0.1.0';
+/** Version printed by `streamfan --version`: the package's own (src/ and dist/ both sit one level below it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a JSON import would pull package.json into tsc's rootDir
+export const VERSION: string = (require('../package.json') as { version: string }).version;
 
 /**
  * The `streamfan` program. Errors are not printed or exited on by commander's defaults for
@@ -36,8 +37,9 @@ export function buildProgram(io: Io): Command {
     .configureOutput({
       writeOut: (s) => io.out(s.replace(/\n$/, '')),
       writeErr: (s) => io.err(s.replace(/\n$/, '')),
+      // A usage error is one line, like every other error, with the pointer to --help on it.
+      outputError: (s, write) => write(`streamfan: ${s.trim()} (see --help for usage and examples)\n`),
     })
-    .showHelpAfterError('(run with --help for usage and examples)')
     .addHelpText('after', `
 Exit codes: 0 success, 1 failed operation (Redis unreachable, not found, not pending), 2 wrong usage.
 

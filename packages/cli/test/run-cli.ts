@@ -20,7 +20,7 @@ let bundleDir: string | undefined;
 /**
  * Build `packages/cli/src/bin.ts` once into one JS file (with esbuild, as tsx does per run):
  * a process then starts in a fraction of the time, which matters with dozens of runs on a
- * small machine. The sources are the ones `pnpm streamfan` runs through tsx.
+ * small machine. The same sources `pnpm build` compiles for `pnpm streamfan`.
  */
 export function buildCli(): string {
   if (bundle) return bundle;

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { PublishOptions } from '@streamfan/core';
+import { NotFoundError, requireTopic, type PublishOptions } from '@streamfan/core';
 import { collect, duration, examples, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 import { parseJsonInput } from '../format/json-input';
 
-interface PublishCliOptions { file?: string; header?: string[]; delay?: number; key?: string }
+interface PublishCliOptions { file?: string; header?: string[]; delay?: number; key?: string; create?: boolean }
 
 /** `streamfan publish <topic> [json]`: publish one event from an argument, a file or stdin. */
 export function registerPublish(program: Command, act: ActionFactory): void {
@@ -18,8 +18,10 @@ export function registerPublish(program: Command, act: ActionFactory): void {
     .option('--header <key=value>', 'a header (repeatable)', collect)
     .option('--delay <duration>', 'deliver after this long (e.g. 30s, 5m)', duration)
     .option('--key <idempotencyKey>', 'idempotency key: a repeat publish with it returns the first id')
+    .option('--create', 'publish even if the topic does not exist yet (creates it); without it a misspelt topic is refused')
     .addHelpText('after', examples(
       `streamfan publish user.signup '{"userId":"u1"}'`,
+      `streamfan publish user.signup.v2 '{"userId":"u1"}' --create`,
       'streamfan publish user.signup --file event.json --header traceId=abc',
       `echo '{"userId":"u2"}' | streamfan publish user.signup --delay 30s`,
     ))
@@ -53,7 +55,15 @@ export function registerPublish(program: Command, act: ActionFactory): void {
       }
       if (opts.delay !== undefined) options.delayMs = opts.delay;
       if (opts.key !== undefined) options.idempotencyKey = opts.key;
-      const id = await ctx.sf().publish(topic, payload, options);
+      const sf = ctx.sf();
+      if (!opts.create) {
+        // A typo would otherwise create a topic nobody reads: only --create may make a new one.
+        try { await requireTopic(sf, topic); } catch (err) {
+          if (err instanceof NotFoundError) throw new NotFoundError(`${err.message}. Nothing was published: pass --create to publish to a new topic.`);
+          throw err;
+        }
+      }
+      const id = await sf.publish(topic, payload, options);
       ctx.print({ topic, id }, () => id);
     }));
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DELAYED_ID_PREFIX, requireTopic, showEvent, type GroupStatus } from '@streamfan/core';
-import { examples, type ActionFactory } from '../command-kit';
+import { eventId, examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatPairs, formatTable, truncate } from '../format/table';
 import { formatRelative, formatTime } from '../format/time';
@@ -10,7 +10,7 @@ export function registerShow(program: Command, act: ActionFactory): void {
   program
     .command('show')
     .argument('<topic>', 'topic name')
-    .argument('<id>', 'event id (e.g. 1700000000000-0, or a delayed-… id)')
+    .argument('<id>', 'event id (e.g. 1700000000000-0, or a delayed-… id)', eventId)
     .description("show an event: payload, headers and its status in every group (state, attempts, result, error, times)")
     .addHelpText('after', examples('streamfan show user.signup 1700000000000-0', 'streamfan show user.signup 1700000000000-0 --json'))
     .action(act(async (ctx, topic: string, id: string) => {
@@ -40,9 +40,20 @@ export function registerShow(program: Command, act: ActionFactory): void {
           { header: 'UPDATED', value: ([, s]) => (s.updatedAt ? formatRelative(s.updatedAt, now) : s.idleMs !== undefined ? `idle ${formatDuration(s.idleMs)}` : '-') },
           { header: 'NEXT-ATTEMPT', value: ([, s]) => formatRelative(s.nextAttemptAt, now) },
           { header: 'DEAD-LETTER-ID', value: ([, s]) => s.deadLetterId ?? '-' },
-          { header: 'RESULT / ERROR', value: ([, s]) => truncate(s.error ? `error: ${s.error}` : s.result !== undefined ? JSON.stringify(s.result) : '-', 70) },
+          { header: 'RESULT / ERROR', value: ([, s]) => truncate(outcome(s), 70) },
         ], groups);
         return `${head}\n\n${table}`;
       });
     }));
+}
+
+/**
+ * What the RESULT / ERROR column shows: a group that succeeded shows its result, even when an
+ * earlier attempt failed (the status keeps that attempt's error, which `--json` still shows).
+ */
+function outcome(s: GroupStatus): string {
+  const result = s.result !== undefined ? JSON.stringify(s.result) : undefined;
+  if (s.state === 'succeeded') return result ?? '-';
+  if (s.error) return `error: ${s.error}`;
+  return result ?? '-';
 }
