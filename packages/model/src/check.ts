@@ -1,7 +1,7 @@
 import { readLogs } from '../../faults/src/checker';
 import { sleep } from '@streamfan/testing';
 import type { EventStatus } from '@streamfan/core';
-import { GROUPS } from './commands';
+import { GROUPS, LATE_GROUP } from './commands';
 import type { OwedEvent } from './model';
 import { now, type ModelLogRecord, type ModelPayload, type ModelResult, type RunRecord, type WorkerEventRecord } from './protocol';
 import type { System } from './runner';
@@ -40,8 +40,26 @@ const HINTS: Record<string, string> = {
   'delayed-id-status': 'issue 10 item 10 (delayed ids cannot be followed)',
   'replay-stale-status': 'issue 10 smaller item (status keeps deadLetterId/finishedAt after a replay)',
   'stray-status': 'issue 10 item 9d (markLost writes the redelivery entry id)',
+  'late-group-missed': 'issue 10 item 13 (startFrom latest races subscribe)',
   'cap-not-lost': 'issue 10 item 9b (entries a hard cap removes never become lost)',
 };
+
+/** Every group of the run: the fixed ones, and the late one once it joined. */
+function allGroups(sys: System): string[] {
+  return sys.model.joined ? [...GROUPS, LATE_GROUP] : [...GROUPS];
+}
+
+/** When the late group was first asked for (the first `subscribing` record), if it was. */
+function joinedAt(logs: Logs): number | undefined {
+  const ts = logs.events.filter((e) => e.type === 'subscribing' && e.g === LATE_GROUP).map((e) => e.t);
+  return ts.length ? Math.min(...ts) : undefined;
+}
+
+/** Groups an event is owed to: every fixed group; the late group if the publish started after its subscribe() call. */
+function owedGroups(sys: System, logs: Logs, e: OwedEvent): string[] {
+  const j = joinedAt(logs);
+  return j !== undefined && e.t0 > j ? [...GROUPS, LATE_GROUP] : [...GROUPS];
+}
 
 interface Logs {
   runs: RunRecord[];
@@ -88,7 +106,7 @@ async function snapshot(sys: System): Promise<Snapshot> {
   const logs = readAll(sys);
   const dlq = new Map<string, DeadRow[]>();
   const dlqIds = new Map<number, string>();
-  for (const g of GROUPS) {
+  for (const g of allGroups(sys)) {
     const rows = await readDlq(sys, g);
     dlq.set(g, rows);
     for (const r of rows) if (r.seq !== undefined) dlqIds.set(r.seq, r.id);
@@ -101,7 +119,7 @@ async function snapshot(sys: System): Promise<Snapshot> {
   const at = xs.indexOf('last-generated-id');
   const lastId = at >= 0 ? String(xs[at + 1]) : '';
   const groupState = new Map<string, { pending: number; lag: number | null; retrying: number } | undefined>();
-  for (const g of GROUPS) {
+  for (const g of allGroups(sys)) {
     const i = infos.find((x) => x.group === g);
     groupState.set(g, i ? { pending: i.pending, lag: i.lag === null && i.lastDeliveredId === lastId ? 0 : i.lag, retrying: i.retrying } : undefined);
   }
@@ -114,7 +132,7 @@ const FINAL = new Set(['succeeded', 'dead', 'lost']);
 function unsettled(sys: System, s: Snapshot): string[] {
   const out: string[] = [];
   if (s.delayedLeft > 0) out.push(`${s.delayedLeft} delayed events not promoted`);
-  for (const g of GROUPS) {
+  for (const g of allGroups(sys)) {
     const st = s.groupState.get(g);
     if (!st) { out.push(`group ${g} missing`); continue; }
     if (st.pending !== 0) out.push(`group ${g}: ${st.pending} pending`);
@@ -124,7 +142,7 @@ function unsettled(sys: System, s: Snapshot): string[] {
   let notFinal = 0;
   const examples: string[] = [];
   for (const e of sys.model.owed.values()) {
-    for (const g of GROUPS) {
+    for (const g of owedGroups(sys, s.logs, e)) {
       const state = s.statuses.get(e.seq)?.groups[g]?.state;
       if (!state || !FINAL.has(state)) {
         notFinal++;
@@ -214,7 +232,7 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
   let dead = 0;
   let lost = 0;
   for (const e of model.owed.values()) checkEvent(sys, snap, runs, e, add, (s) => { if (s === 'dead') dead++; if (s === 'lost') lost++; });
-  for (const g of GROUPS) {
+  for (const g of allGroups(sys)) {
     const seen = new Map<number, number>();
     for (const r of snap.dlq.get(g) ?? []) if (r.seq !== undefined) seen.set(r.seq, (seen.get(r.seq) ?? 0) + 1);
     for (const [seq, n] of seen) if (n > 1) add('dead-twice', `seq ${seq} is ${n} times in ${g}'s dead letters`);
@@ -287,7 +305,7 @@ function checkEvent(sys: System, snap: Snapshot, runs: Run[], e: OwedEvent, add:
     if (!capLost && model.capLostUnlisted === 0) add('never-delivered', `seq ${e.seq} (${e.via}, ${e.returnedId}) reached no handler and no dead letters`);
     return;
   }
-  for (const g of GROUPS) {
+  for (const g of owedGroups(sys, snap.logs, e)) {
     const gs = status?.groups[g];
     const state = gs?.state;
     const mine = runs.filter((r) => r.g === g && r.seq === e.seq);
@@ -295,6 +313,7 @@ function checkEvent(sys: System, snap: Snapshot, runs: Run[], e: OwedEvent, add:
     const plan = e.plans[g] ?? { k: 'ok' };
     const tag = `seq ${e.seq} (${id}, plan ${JSON.stringify(plan)}) in ${g}`;
     if (state) count(state);
+    if (g === LATE_GROUP && !(state && FINAL.has(state))) add('late-group-missed', `${tag}: published after ${LATE_GROUP}'s subscribe() (startFrom latest) was called, status ${state ?? 'missing'}, ${mine.length} handler runs`);
     if (capLost && state !== 'lost' && state !== 'succeeded' && state !== 'dead') add('cap-not-lost', `${tag}: a hard cap removed it, but its status is ${state ?? 'missing'}`);
     if (state === 'succeeded') {
       if (inDlq) add('succeeded-and-dead', `${tag}: status succeeded but it is in dead letters`);
@@ -330,12 +349,12 @@ async function checkBounded(sys: System, snap: Snapshot, add: (c: string, d: str
   await sys.sf.trim(sys.topic, { approximate: false });
   const len = await admin.xlen(keys.stream);
   if (len > 1) add('stream-not-trimmed', `after an exact safe trim of a quiescent topic the stream still holds ${len} entries`);
-  for (const g of GROUPS) {
+  for (const g of allGroups(sys)) {
     const r = await admin.xlen(keys.redeliver(g));
     if (r > 1) add('stream-not-trimmed', `after an exact safe trim the redelivery stream of ${g} holds ${r} entries`);
   }
   // Every key the library wrote has a bound: a TTL, or it is one of the trimmed/capped streams.
-  const known = new Set<string>([keys.stream, keys.delayed, ...GROUPS.flatMap((g) => [keys.redeliver(g), keys.deadLetters(g), keys.retry(g)])]);
+  const known = new Set<string>([keys.stream, keys.delayed, ...allGroups(sys).flatMap((g) => [keys.redeliver(g), keys.deadLetters(g), keys.retry(g)])]);
   const allIds = new Set<string>([...snap.ids.values()].filter((x): x is string => !!x));
   for (const r of snap.logs.runs) allIds.add(r.id);
   for (const rows of snap.dlq.values()) for (const r of rows) allIds.add(r.id);
@@ -354,6 +373,6 @@ async function checkBounded(sys: System, snap: Snapshot, add: (c: string, d: str
       if (ttl < 0) add('unbounded-key', `${k} (${await admin.type(k)}) has no TTL and is not a trimmed stream`);
     }
   } while (cursor !== '0');
-  const retry = await Promise.all(GROUPS.map((g) => admin.zcard(keys.retry(g))));
+  const retry = await Promise.all(allGroups(sys).map((g) => admin.zcard(keys.retry(g))));
   if (retry.some((n) => n > 0)) add('retry-left', `retry sets still hold ${retry.join(', ')}`);
 }

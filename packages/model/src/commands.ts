@@ -3,6 +3,8 @@ import type { Plan } from './protocol';
 
 /** The groups every sequence subscribes (every worker process runs one consumer of each). */
 export const GROUPS = ['a', 'b'] as const;
+/** A group that joins mid-sequence (the `join` command) with startFrom 'latest'; its handlers always succeed. */
+export const LATE_GROUP = 'c';
 
 /** Plans per group for one event. */
 export type Plans = Record<string, Plan>;
@@ -13,14 +15,16 @@ export type Plans = Record<string, Plan>;
  */
 export type Command =
   | { c: 'publish'; plans: Plans }
-  | { c: 'publishMany'; plans: Plans[] }
+  | { c: 'publishMany'; plans: Plans[]; delayMs?: number }
   | { c: 'delayed'; delayMs: number; plans: Plans }
-  | { c: 'idem'; key: number; plans: Plans }
+  | { c: 'idem'; key: number; plans: Plans; delayMs?: number }
   | { c: 'wait'; ms: number }
   | { c: 'kill'; w: number; respawn: boolean }
   | { c: 'stop'; w: number; ms: number }
   | { c: 'close'; w: number; respawn: boolean }
   | { c: 'spawn' }
+  /** Start a worker that also subscribes LATE_GROUP from 'latest' (every later worker does too). */
+  | { c: 'join' }
   | { c: 'redisRestart'; how: 'kill' | 'shutdown'; downMs: number }
   | { c: 'trim'; approximate: boolean }
   | { c: 'cap'; maxLen: number; approximate: boolean }
@@ -32,7 +36,7 @@ export type Command =
 export type CommandName = Exclude<Command['c'], 'sabotage'>;
 
 /** Every command the generator knows. */
-export const ALL_COMMANDS: readonly CommandName[] = ['publish', 'publishMany', 'delayed', 'idem', 'wait', 'kill', 'stop', 'close', 'spawn', 'redisRestart', 'trim', 'cap', 'destroy', 'replay'];
+export const ALL_COMMANDS: readonly CommandName[] = ['publish', 'publishMany', 'delayed', 'idem', 'wait', 'kill', 'stop', 'close', 'spawn', 'join', 'redisRestart', 'trim', 'cap', 'destroy', 'replay'];
 
 /** Timing the plans are scaled by (the workers' visibility timeout). */
 export interface GenTiming {
@@ -64,16 +68,19 @@ function plansArb(t: GenTiming): fc.Arbitrary<Plans> {
 /** The arbitrary of one command, for the enabled command names (weights favour publishing). */
 export function commandArb(t: GenTiming, enabled: ReadonlySet<CommandName>): fc.Arbitrary<Command> {
   const v = t.visibilityTimeoutMs;
+  // Now and then a batch or an idempotent publish is delayed too (0: not delayed).
+  const delayArb = fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 50, max: 1500 }) });
   const all: Array<{ weight: number; arbitrary: fc.Arbitrary<Command>; name: CommandName }> = [
     { name: 'publish', weight: 8, arbitrary: plansArb(t).map((plans) => ({ c: 'publish', plans })) },
-    { name: 'publishMany', weight: 5, arbitrary: fc.array(plansArb(t), { minLength: 1, maxLength: 12 }).map((plans) => ({ c: 'publishMany', plans })) },
+    { name: 'publishMany', weight: 5, arbitrary: fc.record({ plans: fc.array(plansArb(t), { minLength: 1, maxLength: 12 }), delayMs: delayArb }).map(({ plans, delayMs }) => ({ c: 'publishMany', plans, ...(delayMs ? { delayMs } : {}) })) },
     { name: 'delayed', weight: 2, arbitrary: fc.record({ delayMs: fc.integer({ min: 50, max: 1500 }), plans: plansArb(t) }).map(({ delayMs, plans }) => ({ c: 'delayed', delayMs, plans })) },
-    { name: 'idem', weight: 2, arbitrary: fc.record({ key: fc.integer({ min: 0, max: 3 }), plans: plansArb(t) }).map(({ key, plans }) => ({ c: 'idem', key, plans })) },
+    { name: 'idem', weight: 2, arbitrary: fc.record({ key: fc.integer({ min: 0, max: 3 }), plans: plansArb(t), delayMs: delayArb }).map(({ key, plans, delayMs }) => ({ c: 'idem', key, plans, ...(delayMs ? { delayMs } : {}) })) },
     { name: 'wait', weight: 5, arbitrary: fc.integer({ min: 50, max: 1500 }).map((ms) => ({ c: 'wait', ms })) },
     { name: 'kill', weight: 2, arbitrary: fc.record({ w: fc.nat(7), respawn: fc.boolean() }).map(({ w, respawn }) => ({ c: 'kill', w, respawn })) },
     { name: 'stop', weight: 2, arbitrary: fc.record({ w: fc.nat(7), ms: fc.integer({ min: 200, max: Math.round(v * 1.8) }) }).map(({ w, ms }) => ({ c: 'stop', w, ms })) },
     { name: 'close', weight: 1, arbitrary: fc.record({ w: fc.nat(7), respawn: fc.boolean() }).map(({ w, respawn }) => ({ c: 'close', w, respawn })) },
     { name: 'spawn', weight: 1, arbitrary: fc.constant<Command>({ c: 'spawn' }) },
+    { name: 'join', weight: 1, arbitrary: fc.constant<Command>({ c: 'join' }) },
     { name: 'redisRestart', weight: 1, arbitrary: fc.record({ how: fc.constantFrom<'kill' | 'shutdown'>('kill', 'shutdown'), downMs: fc.integer({ min: 50, max: 800 }) }).map(({ how, downMs }) => ({ c: 'redisRestart', how, downMs })) },
     { name: 'trim', weight: 1, arbitrary: fc.boolean().map((approximate) => ({ c: 'trim', approximate })) },
     { name: 'cap', weight: 1, arbitrary: fc.record({ maxLen: fc.integer({ min: 0, max: 30 }), approximate: fc.boolean() }).map(({ maxLen, approximate }) => ({ c: 'cap', maxLen, approximate })) },

@@ -36,10 +36,13 @@ export class ModelFleet {
 
   constructor(readonly runDir: string, private readonly base: Omit<ModelWorkerConfig, 'consumer' | 'log'>) {}
 
+  /** Groups every worker spawned from now on also subscribes from 'latest'. */
+  lateGroups: string[] = [];
+
   spawn(): WorkerProcess {
     this.counter++;
     const consumer = `w${this.counter}`;
-    const config: ModelWorkerConfig = { ...this.base, consumer, log: join(this.runDir, `${consumer}.log`) };
+    const config: ModelWorkerConfig = { ...this.base, lateGroups: this.lateGroups, consumer, log: join(this.runDir, `${consumer}.log`) };
     const child = spawn(process.execPath, [workerBundle(), JSON.stringify(config)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const w = new WorkerProcess(consumer, config as unknown as WorkerConfig, child);
     void w.exited.then(() => this.exits.set(consumer, performance.timeOrigin + performance.now()));

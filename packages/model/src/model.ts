@@ -8,7 +8,8 @@ export interface OwedEvent {
   delayed: boolean;
   plans: Plans;
   via: 'publish' | 'publishMany' | 'delayed' | 'idem';
-  /** Wall-clock ms when publish resolved. */
+  /** Wall-clock ms when the publish call started and when it resolved. */
+  t0: number;
   t: number;
 }
 
@@ -40,6 +41,8 @@ export class Model {
   readonly destroys: Array<{ g: string; t: number; succeededBefore: Set<number> }> = [];
   /** Dead-letter replays: the seqs replayed, and which of them were healed first. */
   readonly replays: Array<{ g: string; t: number; seqs: number[]; healed: number[] }> = [];
+  /** Whether a `join` started workers of the late group. */
+  joined = false;
   /** "<group>:<seq>" healed before a replay. */
   readonly healed = new Set<string>();
   /** Commands that failed in the driver (e.g. a trim while Redis restarts): narrated, not violations. */

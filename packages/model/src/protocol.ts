@@ -38,6 +38,8 @@ export interface ModelWorkerConfig {
   prefix: string;
   topic: string;
   groups: string[];
+  /** Groups subscribed with startFrom 'latest' (a `subscribing` record is written just before each subscribe call). */
+  lateGroups?: string[];
   /** Consumer name (unique per process incarnation). */
   consumer: string;
   /** This process's log file (JSON lines). */

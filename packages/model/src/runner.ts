@@ -5,7 +5,7 @@ import { Streamfan, defineTopic, type Topic } from '@streamfan/core';
 import { sleep, startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
 import type { WorkerProcess } from '../../faults/src/fleet';
 import { topicKeys, type TopicKeys } from '../../core/src/keys';
-import { GROUPS, type Command, type Plans } from './commands';
+import { GROUPS, LATE_GROUP, type Command, type Plans } from './commands';
 import { ModelFleet } from './fleet';
 import { Model } from './model';
 import { now, type ModelPayload, type ModelWorkerConfig } from './protocol';
@@ -127,7 +127,7 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         const seq = model.takeSeq();
         try {
           const id = await withTimeout(sf.publish(topic, payload(seq, cmd.plans)), 15_000, 'publish');
-          model.owed.set(seq, { seq, returnedId: id, delayed: false, plans: cmd.plans, via: 'publish', t: now() });
+          model.owed.set(seq, { seq, returnedId: id, delayed: false, plans: cmd.plans, via: 'publish', t0, t: now() });
           said = `seq ${seq} → ${id}`;
         } catch (e) { model.uncertain.add(seq); said = `seq ${seq} failed: ${(e as Error).message}`; }
         break;
@@ -135,8 +135,8 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
       case 'publishMany': {
         const seqs = cmd.plans.map(() => model.takeSeq());
         try {
-          const ids = await withTimeout(sf.publishMany(topic, seqs.map((s, i) => payload(s, cmd.plans[i]!))), 15_000, 'publishMany');
-          seqs.forEach((seq, i) => model.owed.set(seq, { seq, returnedId: ids[i]!, delayed: false, plans: cmd.plans[i]!, via: 'publishMany', t: now() }));
+          const ids = await withTimeout(sf.publishMany(topic, seqs.map((s, i) => payload(s, cmd.plans[i]!)), cmd.delayMs ? { delayMs: cmd.delayMs } : {}), 15_000, 'publishMany');
+          seqs.forEach((seq, i) => model.owed.set(seq, { seq, returnedId: ids[i]!, delayed: !!cmd.delayMs, plans: cmd.plans[i]!, via: 'publishMany', t0, t: now() }));
           said = `seqs ${seqs[0]}..${seqs[seqs.length - 1]}`;
         } catch (e) { for (const s of seqs) model.uncertain.add(s); said = `seqs ${seqs[0]}..${seqs[seqs.length - 1]} failed: ${(e as Error).message}`; }
         break;
@@ -145,7 +145,7 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         const seq = model.takeSeq();
         try {
           const id = await withTimeout(sf.publish(topic, payload(seq, cmd.plans), { delayMs: cmd.delayMs }), 15_000, 'publish delayed');
-          model.owed.set(seq, { seq, returnedId: id, delayed: true, plans: cmd.plans, via: 'delayed', t: now() });
+          model.owed.set(seq, { seq, returnedId: id, delayed: true, plans: cmd.plans, via: 'delayed', t0, t: now() });
           said = `seq ${seq} → ${id}`;
         } catch (e) { model.uncertain.add(seq); said = `seq ${seq} failed: ${(e as Error).message}`; }
         break;
@@ -155,10 +155,10 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         const known = model.idemFirst.has(cmd.key);
         const first = model.idemFirst.get(cmd.key);
         try {
-          const id = await withTimeout(sf.publish(topic, payload(seq, cmd.plans), { idempotencyKey: `k${cmd.key}` }), 15_000, 'publish idempotent');
+          const id = await withTimeout(sf.publish(topic, payload(seq, cmd.plans), { idempotencyKey: `k${cmd.key}`, ...(cmd.delayMs ? { delayMs: cmd.delayMs } : {}) }), 15_000, 'publish idempotent');
           if (!known) {
             model.idemFirst.set(cmd.key, id);
-            model.owed.set(seq, { seq, returnedId: id, delayed: false, plans: cmd.plans, via: 'idem', t: now() });
+            model.owed.set(seq, { seq, returnedId: id, delayed: !!cmd.delayMs, plans: cmd.plans, via: 'idem', t0, t: now() });
           } else if (first !== undefined) {
             model.idemRepeats.push({ seq, key: cmd.key, returned: id, expected: first });
           } else {
@@ -200,6 +200,25 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         const r = await w.stop(20_000);
         said = `${w.consumer} closed (${r.signal ?? `code ${r.code}`})`;
         if (cmd.respawn) said += `; ${sys.fleet.spawn().consumer} started`;
+        break;
+      }
+      case 'join': {
+        if (sys.fleet.alive.length >= 4) { said = 'already 4 workers'; break; }
+        const first = !model.joined;
+        model.joined = true;
+        sys.fleet.lateGroups = [LATE_GROUP];
+        const w = sys.fleet.spawn();
+        said = `${w.consumer} started with group ${LATE_GROUP}${first ? ' (new, from latest)' : ''}`;
+        // Publish the moment the worker has called subscribe(): this event is owed to the new group.
+        await w.waitEvent('subscribing', { group: LATE_GROUP, timeoutMs: 30_000 });
+        const seq = model.takeSeq();
+        const plans: Plans = Object.fromEntries(GROUPS.map((g) => [g, { k: 'ok' }]));
+        const t1 = now();
+        try {
+          const id = await withTimeout(sf.publish(topic, payload(seq, plans)), 15_000, 'publish');
+          model.owed.set(seq, { seq, returnedId: id, delayed: false, plans, via: 'publish', t0: t1, t: now() });
+          said += `; seq ${seq} → ${id} right after its subscribe()`;
+        } catch (e) { model.uncertain.add(seq); said += `; seq ${seq} failed: ${(e as Error).message}`; }
         break;
       }
       case 'spawn':
@@ -255,7 +274,7 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         const seq = model.takeSeq();
         const script = "local id = redis.call('XADD', KEYS[1], '*', 'payload', ARGV[1], 'headers', '') redis.call('XDEL', KEYS[1], id) return id";
         const id = String(await sys.admin.eval(script, 1, sys.keys.stream, JSON.stringify(payload(seq, cmd.plans))));
-        model.owed.set(seq, { seq, returnedId: id, delayed: false, plans: cmd.plans, via: 'publish', t: now() });
+        model.owed.set(seq, { seq, returnedId: id, delayed: false, plans: cmd.plans, via: 'publish', t0, t: now() });
         said = `seq ${seq} → ${id}, deleted at once`;
         break;
       }

@@ -66,10 +66,12 @@ const sf = new Streamfan({ connection: config.url, prefix: config.prefix, retent
 sf.on('error', (e) => event('error', undefined, { message: e.message }));
 sf.on('warning', (w) => event('warning', undefined, w));
 
-for (const group of config.groups) {
+for (const group of [...config.groups, ...(config.lateGroups ?? [])]) {
+  const late = config.lateGroups?.includes(group) ?? false;
+  if (late) event('subscribing', group);
   const sub = sf.subscribe<ModelPayload, ModelResult>(topic, group, (p, ctx) => handle(group, p, ctx), {
     consumer: config.consumer,
-    startFrom: 'beginning',
+    startFrom: late ? 'latest' : 'beginning',
     concurrency: config.concurrency,
     visibilityTimeoutMs: config.visibilityTimeoutMs,
     reclaimIntervalMs: config.reclaimIntervalMs,
