@@ -31,7 +31,10 @@ const EXPECTED: Array<[RegExp, Expected]> = [
   [/^Valkey 8\./, redis7],
 ];
 
-describe.each(bins)('%s', (bin) => {
+/** "redis-6.2.16" for a cached build, else the binary as given. */
+const label = (bin: string) => (bin.startsWith(cache) ? bin.slice(cache.length + 1).split('/')[0]! : bin);
+
+describe.each(bins.map((b) => [label(b), b]))('%s', (_name, bin) => {
   let server: RedisServer;
   let admin: Redis;
   let caps: ServerCapabilities;
