@@ -219,7 +219,7 @@ export class Demo {
   async replay(name: GroupName, ids?: string[]): Promise<number> {
     await this.settled();
     this.pool(name);
-    const n = await this.client().deadLetters(signups, name).replay(ids ? { ids } : {});
+    const n = await this.client().deadLetters(signups, name).replay(ids ? { ids } : { all: true });
     this.activity.add('replay', `${name}: replayed ${n} dead letter${n === 1 ? '' : 's'} to ${name} only (the other groups are untouched)`, name);
     return n;
   }
@@ -228,7 +228,7 @@ export class Demo {
   async purge(name: GroupName, ids?: string[]): Promise<number> {
     await this.settled();
     this.pool(name);
-    const n = await this.client().deadLetters(signups, name).purge(ids ? { ids } : {});
+    const n = await this.client().deadLetters(signups, name).purge(ids ? { ids } : { all: true });
     this.activity.add('purge', `${name}: purged ${n} dead letter${n === 1 ? '' : 's'}`, name);
     return n;
   }

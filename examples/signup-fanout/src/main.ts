@@ -23,10 +23,15 @@ async function main(): Promise<void> {
   let redis: PrivateRedis | undefined;
   let demo: Demo | undefined;
   let server: DemoServer | undefined;
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = async (code: number): Promise<never> => {
-    if (stopping) process.exit(code);
-    stopping = true;
+    if (stoppingSince !== undefined) {
+      // Ctrl-C reaches the demo twice at once (from the terminal, and forwarded by pnpm): only a
+      // second Ctrl-C a moment later means "force".
+      if (performance.now() - stoppingSince < 1000) return new Promise<never>(() => undefined);
+      process.exit(code);
+    }
+    stoppingSince = performance.now();
     console.log('\nstopping: closing workers, then Redis (Ctrl-C again to force)');
     await server?.close().catch(() => undefined);
     await demo?.close(1000).catch(() => undefined);
@@ -46,7 +51,7 @@ async function main(): Promise<void> {
     } else {
       redis = await startPrivateRedis();
       url = redis.url;
-      console.log(`started a private redis-server on port ${redis.port} (stopped on exit; set REDIS_URL to use your own)`);
+      console.log(`started a private redis-server on port ${redis.port}, pid ${redis.pid ?? '?'} (stopped on exit; set REDIS_URL to use your own)`);
     }
     demo = new Demo({ connection: url, prefix: process.env.DEMO_PREFIX || 'sfdemo' });
     await demo.start();

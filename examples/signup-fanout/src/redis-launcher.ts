@@ -8,6 +8,8 @@ import { delimiter, join } from 'node:path';
 export interface PrivateRedis {
   readonly url: string;
   readonly port: number;
+  /** Process id of the redis-server. */
+  readonly pid: number | undefined;
   /** Stop the server (SIGTERM, then SIGKILL after 3 s) and remove its data dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -80,7 +82,9 @@ export async function startPrivateRedis(bin = findOnPath('redis-server')): Promi
   const dir = mkdtempSync(join(tmpdir(), 'streamfan-demo-redis-'));
   const port = await freePort();
   let output = '';
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: Ctrl-C in the terminal reaches the demo, which closes its workers
+  // first and then stops this server, rather than Redis vanishing under running workers.
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000); });
   child.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000); });
   const killOnExit = (): void => { child.kill('SIGKILL'); };
@@ -110,6 +114,7 @@ export async function startPrivateRedis(bin = findOnPath('redis-server')): Promi
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     stop() {
       stopping ??= (async () => {
         child.kill('SIGTERM');
