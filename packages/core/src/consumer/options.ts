@@ -176,7 +176,7 @@ export interface SubscriptionEvents {
   failed: [info: { id: string; attempt: number; error: string; retryInMs: number }];
   /** An event went to this group's dead letters. */
   deadLettered: [info: { id: string; attempt: number; reason: DeadLetterReason; error: string }];
-  /** Entries left by a dead or stuck consumer were taken over by this one. */
+  /** Entries left by a dead or stuck consumer were taken over by this one (only such takeovers count as reclaimed). */
   reclaimed: [info: { ids: string[]; source: 'topic' | 'redelivery' }];
   /** Entries deleted from the stream while pending (trimmed): recorded as lost. */
   lost: [info: { ids: string[]; reason: string }];
@@ -192,6 +192,8 @@ export interface SubscriptionEvents {
   reconnected: [info: { connection: string }];
   /** Something went wrong in the background (Redis errors, an unusable backoff result...). With no listener it goes to the `logger`, never silent. */
   error: [error: Error];
+  /** A crashed consumer of this group was removed: it held nothing and was idle past `pruneIdleConsumersMs`. */
+  pruned: [info: { consumer: string; stream: 'topic' | 'redelivery' }];
   /** close() finished: nothing runs, connections are closed. */
   closed: [info: { consumer: string; left: number; deleted: boolean }];
 }

@@ -10,7 +10,7 @@ import type { Topic } from '../topic';
 import { AckBatcher } from './ack-batcher';
 import { deliveryKey, LazyAbort, type InFlight } from './in-flight';
 import { compareIds } from '../ids';
-import { groupInfos } from '../status';
+import { groupInfos, parseInfoRows } from '../status';
 import { monotonicMs, sleep, withTimeout } from '../timing';
 import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
 import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
@@ -25,6 +25,9 @@ async function detectPublishMode(redis: Redis): Promise<'P' | 'S'> {
   const info = (await redis.command('INFO', 'SPUBLISH')) as unknown[];
   return Array.isArray(info) && info[0] != null ? 'S' : 'P';
 }
+
+/** XPENDING pages (1000 entries each) one reclaim tick may scan per stream to find idle entries. */
+const RECLAIM_PAGES_PER_TICK = 100;
 
 /** Settings the client passes to each subscription. */
 export interface SubscriptionSettings {
@@ -58,7 +61,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private readonly inFlight = new Map<string, InFlight>();
   private readonly sideTasks = new Set<Promise<unknown>>();
   private readonly acks: AckBatcher;
+  /** Where the reclaim scan of each stream's pending list goes on (an XPENDING start). */
   private readonly cursors = new Map<string, string>();
+  /**
+   * Entries delivered to this consumer that found no free slot (a rare race of two reads, or
+   * reclaim meeting a read): run before anything else is read, their leases kept meanwhile.
+   */
+  private held: Array<{ stream: string; raw: RawEntry; deliveries: number; leasedAt: number }> = [];
   private blockingId: number | undefined;
   private stopping = false;
   private closing: Promise<void> | undefined;
@@ -66,7 +75,9 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private slotWaiters: Array<() => void> = [];
   private timers: NodeJS.Timeout[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  private retryDueAt = Infinity;
   private reclaiming = false;
+  private lastPruneAt: number | undefined;
   private reclaimOwed = false;
   private isReady = false;
   /** How completion notices are sent: 'S' (SPUBLISH) on a Cluster whose servers have it, else 'P'. */
@@ -222,6 +233,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   }
 
   private slotFreed(): void {
+    this.runHeld();
     for (const w of this.slotWaiters.splice(0)) w();
   }
 
@@ -229,6 +241,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     let failures = 0;
     const redeliver = this.keys.redeliver(this.group);
     while (!this.stopping) {
+      this.runHeld();
       const free = this.free();
       if (free <= 0) {
         await this.waitForSlot();
@@ -243,22 +256,26 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         if (this.free() <= 0) continue;
       }
       try {
+        // First a read that never returns more than the free slots (retries first); only when
+        // it finds nothing, block on both streams.
+        const [again, fresh] = await runScript<[RawEntry[], RawEntry[]]>(this.worker, 'readEntries', [redeliver, this.keys.stream], [this.group, this.consumer, free]);
+        failures = 0;
+        if (again.length + fresh.length > 0) {
+          for (const e of again) this.take(redeliver, e, 1);
+          for (const e of fresh) this.take(this.keys.stream, e, 1);
+          continue;
+        }
         if (this.blockingId === undefined && !isCluster(this.blocking)) this.blockingId = Number(await this.blocking.client('ID'));
         if (this.stopping) break;
         const reply = (await this.blocking.xreadgroup(
-          'GROUP', this.group, this.consumer, 'COUNT', free, 'BLOCK', this.options.blockMs,
-          'STREAMS', this.keys.stream, redeliver, '>', '>',
+          'GROUP', this.group, this.consumer, 'COUNT', this.free(), 'BLOCK', this.options.blockMs,
+          'STREAMS', redeliver, this.keys.stream, '>', '>',
         )) as Array<[string, RawEntry[]]> | null;
-        failures = 0;
         if (!reply) continue;
-        const got: Array<[string, RawEntry]> = [];
-        for (const [stream, entries] of reply) for (const e of entries) got.push([stream, e]);
-        // COUNT applies per stream, so two streams can return more than the free slots:
-        // hand the excess back at once instead of holding it in a local buffer.
-        const take = this.stopping ? [] : got.slice(0, this.free());
-        const extra = got.slice(take.length);
-        if (extra.length > 0) this.track(this.release(extra));
-        for (const [stream, e] of take) this.dispatch(stream, e, 1);
+        // A blocked read is served by the first stream that gets data, so it returns at most the
+        // free slots; only an entry written to each stream between the read above and this one
+        // can make it more. Such an excess is kept and run next (take), never handed back.
+        for (const [stream, entries] of reply) for (const e of entries) this.take(stream, e, 1);
       } catch (err) {
         if (this.stopping) break;
         failures++;
@@ -272,6 +289,35 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     }
   }
 
+  /** Run an entry delivered to this consumer now, or, with no free slot, as soon as one frees. */
+  private take(stream: string, raw: RawEntry, deliveries: number): void {
+    if (this.stopping || this.free() <= 0 || this.held.length > 0) {
+      this.held.push({ stream, raw, deliveries, leasedAt: monotonicMs() });
+      this.runHeld();
+      return;
+    }
+    this.dispatch(stream, raw, deliveries);
+  }
+
+  /** Start held entries while slots are free (they are this consumer's: delivered, pending). */
+  private runHeld(): void {
+    while (this.held.length > 0 && this.free() > 0 && !this.stopping) {
+      const h = this.held.shift()!;
+      this.dispatch(h.stream, h.raw, h.deliveries);
+    }
+  }
+
+  /**
+   * At shutdown: give held entries back to the group, reclaimable at once (idle = the visibility
+   * timeout) and with this delivery not counted (RETRYCOUNT the earlier deliveries).
+   */
+  private async handBackHeld(): Promise<void> {
+    for (const h of this.held.splice(0)) {
+      await this.worker.xclaim(h.stream, this.group, this.consumer, 0, h.raw[0], 'IDLE', this.options.visibilityTimeoutMs,
+        'RETRYCOUNT', Math.max(0, h.deliveries - 1), 'JUSTID');
+    }
+  }
+
   /** Recreate the groups after NOGROUP and say so. */
   private async recover(reason: string): Promise<void> {
     const start = this.options.recoverFrom === 'latest' ? '$' : '0';
@@ -282,19 +328,6 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     } catch (err) {
       this.report(err, 'recover');
       await sleep(500);
-    }
-  }
-
-  /**
-   * Give entries back to the group: make them reclaimable now, with this delivery not counted.
-   * `previousDeliveries` is the count before this delivery: 0 for a fresh read, more for an
-   * entry reclaimed from a crashed consumer (those attempts must still count).
-   */
-  private async release(entries: Array<[string, RawEntry]>, previousDeliveries = 0): Promise<void> {
-    const byStream = new Map<string, string[]>();
-    for (const [stream, [id]] of entries) byStream.set(stream, [...(byStream.get(stream) ?? []), id]);
-    for (const [stream, ids] of byStream) {
-      await this.worker.xclaim(stream, this.group, this.consumer, 0, ...ids, 'IDLE', 10 * 86_400_000, 'RETRYCOUNT', previousDeliveries, 'JUSTID');
     }
   }
 
@@ -393,14 +426,22 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.scheduleRetryCheck(delay);
   }
 
-  /** Check the retry set soon after a retry falls due, not only on the reclaim timer. */
+  /**
+   * Check the retry set soon after a retry falls due, not only on the reclaim timer. One timer,
+   * for the soonest retry: a sooner one replaces a later one (a 20 ms retry must not wait
+   * behind a 1 s one).
+   */
   private scheduleRetryCheck(delay: number): void {
     if (this.stopping || delay >= this.options.reclaimIntervalMs) return;
-    if (this.retryTimer) return;
+    const due = monotonicMs() + delay;
+    if (this.retryTimer && due >= this.retryDueAt) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryDueAt = due;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
+      this.retryDueAt = Infinity;
       this.track(this.promote());
-    }, delay + 5);
+    }, delay + 2);
   }
 
   /** @internal */
@@ -442,13 +483,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     try {
       if (promote) await this.promote();
       for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
-        let more = false;
-        for (let round = 0; round < 4 && this.free() > 0 && !this.stopping; round++) {
-          more = await this.reclaimFrom(stream);
-          if (!more) break;
-        }
-        if (more) backlog = true;
+        if (this.free() <= 0 || this.stopping) break;
+        if (await this.reclaimFrom(stream)) backlog = true;
       }
+      this.maybePrune();
     } catch (err) {
       if (isNoGroup(err)) await this.recover('the group or its stream vanished (NOGROUP) during reclaim');
       else this.report(err, 'reclaim');
@@ -463,20 +501,49 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     }
   }
 
-  /** One XAUTOCLAIM round; returns true when the scan should go on. */
+  /**
+   * Claim entries idle past the visibility timeout from one stream's pending list, up to the
+   * free slots. XAUTOCLAIM alone scans only 10 × COUNT entries per call, so a long list of live
+   * entries ahead would hide dead ones for many ticks: the scan pages through the list with
+   * XPENDING (1000 rows a call, bounded work per command) to find the first idle entry, and
+   * XAUTOCLAIM claims from there. At most {@link RECLAIM_PAGES_PER_TICK} pages per tick; the
+   * position is kept between ticks and wraps around at the end.
+   * @returns true when it claimed entries and more may be idle (go on when a slot frees)
+   */
   private async reclaimFrom(stream: string): Promise<boolean> {
-    const cursor = this.cursors.get(stream) ?? '0-0';
+    const vt = this.options.visibilityTimeoutMs;
+    for (let page = 0; page < RECLAIM_PAGES_PER_TICK && this.free() > 0 && !this.stopping; page++) {
+      const start = this.cursors.get(stream) ?? '-';
+      const rows = (await this.worker.xpending(stream, this.group, start, '+', 1000)) as Array<[string, string, number, number]>;
+      const idle = rows.find((r) => Number(r[2]) >= vt);
+      if (!idle) {
+        if (rows.length < 1000) {
+          this.cursors.delete(stream); // the end: start over next tick
+          return false;
+        }
+        this.cursors.set(stream, `(${rows[rows.length - 1]![0]}`);
+        continue;
+      }
+      const claimed = await this.claimFrom(stream, idle[0]);
+      return claimed;
+    }
+    return false;
+  }
+
+  /** One XAUTOCLAIM from `start`; returns true when it claimed entries and the scan should go on. */
+  private async claimFrom(stream: string, start: string): Promise<boolean> {
     const free = this.free();
-    const reply = (await this.worker.xautoclaim(stream, this.group, this.consumer, this.options.visibilityTimeoutMs, cursor, 'COUNT', free)) as [string, RawEntry[], string[]?];
+    const reply = (await this.worker.xautoclaim(stream, this.group, this.consumer, this.options.visibilityTimeoutMs, start, 'COUNT', free)) as [string, RawEntry[], string[]?];
     const [next, entries, deletedIds = []] = reply;
-    this.cursors.set(stream, next);
+    if (next === '0-0') this.cursors.delete(stream);
+    else this.cursors.set(stream, next);
     let live = entries.filter((e) => e[1] !== null);
     const deleted = [...deletedIds, ...entries.filter((e) => e[1] === null).map((e) => e[0])];
-    if (deleted.length > 0) await this.markLost(stream, deleted.map((id) => ({ entryId: id, eventId: id })));
-    if (live.length === 0) return next !== '0-0' && deleted.length > 0;
+    if (deleted.length > 0) await this.lostWhilePending(stream, deleted);
+    if (live.length === 0) return false;
     // One XPENDING for the delivery counts of every claimed entry (XAUTOCLAIM does not give them).
     const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
-    const own = (id: string) => this.inFlight.has(deliveryKey(stream, id)) || this.acks.has(stream, id);
+    const own = (id: string) => this.inFlight.has(deliveryKey(stream, id)) || this.acks.has(stream, id) || this.held.some((h) => h.stream === stream && h.raw[0] === id);
     if (live.some((x) => own(x[0]))) {
       // Entries this consumer is still handling, or whose ack is queued, come back to it when
       // its event loop was blocked past the visibility timeout (the lease keeper could not
@@ -488,20 +555,53 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       }
       live = live.filter((x) => !own(x[0]));
     }
-    if (live.length > 0) {
-      this.counters.reclaimed += live.length;
-      this.emit('reclaimed', { ids: live.map((e) => e[0]), source: stream === this.keys.stream ? 'topic' : 'redelivery' });
-      for (const e of live) {
-        const deliveries = counts.get(e[0]);
-        if (deliveries === undefined) continue; // acked or claimed by another consumer since XAUTOCLAIM; not ours
-        if (this.stopping || this.free() <= 0) {
-          this.track(this.release([[stream, e]], deliveries - 1)); // keep the earlier (crashed) attempts counted
-        } else {
-          this.dispatch(stream, e, deliveries);
+    // Only entries taken over from another (dead or stuck) consumer count as reclaimed.
+    const taken = live.filter((e) => counts.has(e[0])); // the others were acked or claimed by someone else since
+    if (taken.length > 0) {
+      this.counters.reclaimed += taken.length;
+      this.emit('reclaimed', { ids: taken.map((e) => e[0]), source: stream === this.keys.stream ? 'topic' : 'redelivery' });
+      for (const e of taken) this.take(stream, e, counts.get(e[0])!);
+    }
+    return next !== '0-0' && taken.length > 0;
+  }
+
+  /**
+   * Entries XAUTOCLAIM found deleted from the stream while pending. A topic entry's id is its
+   * event id. A retry copy's event id was in the copy, which is gone: when this consumer does not
+   * know it, the copy is acknowledged and reported (with its copy id), and no status is written
+   * under a wrong id.
+   */
+  private async lostWhilePending(stream: string, ids: string[]): Promise<void> {
+    if (stream === this.keys.stream) {
+      await this.markLost(stream, ids.map((id) => ({ entryId: id, eventId: id })));
+      return;
+    }
+    for (let i = 0; i < ids.length; i += 1000) await this.worker.xack(stream, this.group, ...ids.slice(i, i + 1000));
+    this.counters.lost += ids.length;
+    this.emit('lost', { ids, reason: 'retry copies deleted from the redelivery stream while pending (XDEL or XTRIM by hand): their event ids are unknown, their status keeps its last state' });
+  }
+
+  /**
+   * Remove consumers of this group that crashed long ago: no pending entries and idle at least
+   * `pruneIdleConsumersMs` (deleteConsumerIfIdle checks both atomically; one holding entries is
+   * never removed). Runs at most once per minute (or per prune period, if shorter).
+   */
+  private maybePrune(): void {
+    const idleMs = this.options.pruneIdleConsumersMs;
+    if (idleMs <= 0) return;
+    const now = monotonicMs();
+    if (this.lastPruneAt !== undefined && now - this.lastPruneAt < Math.min(60_000, idleMs)) return;
+    this.lastPruneAt = now;
+    this.track((async () => {
+      for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
+        const rows = parseInfoRows((await this.worker.xinfo('CONSUMERS', stream, this.group)) as unknown[]);
+        for (const c of rows) {
+          if (c.name === this.consumer || Number(c.pending) > 0 || Number(c.idle) < idleMs) continue;
+          const removed = await runScript<number>(this.worker, 'deleteConsumerIfIdle', [stream], [this.group, String(c.name), idleMs]);
+          if (removed === 1) this.emit('pruned', { consumer: String(c.name), stream: stream === this.keys.stream ? 'topic' : 'redelivery' });
         }
       }
-    }
-    return next !== '0-0' && (live.length > 0 || deleted.length > 0);
+    })());
   }
 
   /** Delivery counts of entries this consumer owns (XAUTOCLAIM does not report them). */
@@ -532,10 +632,32 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     }
   }
 
+  /** Held entries wait for a slot: keep their leases too; drop those another consumer took. */
+  private async keepHeldLeases(now: number): Promise<void> {
+    const due = this.held.filter((h) => now - h.leasedAt >= this.options.visibilityTimeoutMs / 2);
+    if (due.length === 0) return;
+    const byStream = new Map<string, typeof due>();
+    for (const h of due) byStream.set(h.stream, [...(byStream.get(h.stream) ?? []), h]);
+    for (const [stream, all] of byStream) {
+      for (let i = 0; i < all.length; i += 1000) {
+        const list = all.slice(i, i + 1000);
+        const [lost, deleted] = await runScript<[string[], string[]]>(this.worker, 'extendLease', [stream], [this.group, this.consumer, ...list.map((h) => h.raw[0])]);
+        const drop = new Set([...lost, ...deleted]);
+        for (const h of list) if (!drop.has(h.raw[0])) h.leasedAt = now;
+        this.held = this.held.filter((h) => h.stream !== stream || !drop.has(h.raw[0]));
+        if (deleted.length > 0) {
+          const gone = list.filter((h) => deleted.includes(h.raw[0]));
+          await this.markLost(stream, gone.map((h) => ({ entryId: h.raw[0], eventId: parseEntry(h.raw, this.topicDef.codec, stream !== this.keys.stream).eventId })));
+        }
+      }
+    }
+  }
+
   /** Extend the lease of handlers running longer than half the visibility timeout. */
   private async keepLeases(): Promise<void> {
     const now = monotonicMs();
     const byStream = new Map<string, InFlight[]>();
+    await this.keepHeldLeases(now);
     for (const f of this.inFlight.values()) {
       if (f.leaseLost || now - f.leasedAt < this.options.visibilityTimeoutMs / 2) continue;
       const list = byStream.get(f.stream) ?? [];
@@ -624,6 +746,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       }
     });
     clearInterval(leaseTimer);
+    await step('hand back held entries', () => this.handBackHeld());
     this.acks.stop();
     await step('ack', () => withTimeout(this.acks.drain(), 5000));
     await step('background', () => withTimeout(Promise.allSettled([...this.sideTasks]), 5000));
