@@ -59,7 +59,7 @@ beforeAll(async () => {
   const jobId = await sf.publish('jobs', { n: 1 });
   await sf.waitFor('jobs', jobId, { timeoutMs: 10_000 });
   await sub.close();
-  expect(await sf.deadLetters('jobs', 'mailer').replay()).toBe(1);
+  expect(await sf.deadLetters('jobs', 'mailer').replay({ all: true })).toBe(1);
   const k = topicKeys(prefix, 'jobs');
   await sf.redis.xreadgroup('GROUP', 'mailer', 'mailer-2', 'COUNT', 10, 'STREAMS', k.redeliver('mailer'), '>');
 });

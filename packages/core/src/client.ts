@@ -246,8 +246,10 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   deadLetters<T>(topic: Topic<T> | string, group: string): {
     list(options?: { start?: string; count?: number }): Promise<DeadLetter<T>[]>;
     count(): Promise<number>;
-    replay(selection?: DeadLetterSelection): Promise<number>;
-    purge(selection?: DeadLetterSelection): Promise<number>;
+    /** Replay `{ ids }`, the oldest `{ limit }`, or `{ all: true }`. @throws InvalidOptionError without a selection */
+    replay(selection: DeadLetterSelection): Promise<number>;
+    /** Delete `{ ids }`, the oldest `{ limit }`, or `{ all: true }`. @throws InvalidOptionError without a selection */
+    purge(selection: DeadLetterSelection): Promise<number>;
   } {
     const t = toTopic(topic);
     validateGroupName(group);

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { fieldMap } from './consumer/entry';
 import { topicKeys } from './keys';
+import { InvalidOptionError } from './errors';
 import { runScript } from './scripts/runner';
 import type { Topic } from './topic';
 import type { Headers } from './publisher';
@@ -24,12 +25,32 @@ export interface DeadLetter<T = unknown> {
   raw?: string;
 }
 
-/** Which dead letters to act on. */
-export interface DeadLetterSelection {
-  /** Only these dead-letter ids. @defaultValue every dead letter */
-  ids?: string[];
-  /** At most this many, oldest first. @defaultValue no limit */
-  limit?: number;
+/**
+ * Which dead letters to act on: chosen ids, the oldest `limit`, or every one (`all: true`,
+ * said explicitly so an empty selection never means "everything").
+ */
+export type DeadLetterSelection =
+  | { ids: string[]; limit?: number; all?: never }
+  | { limit: number; ids?: never; all?: never }
+  | { all: true; ids?: never; limit?: never };
+
+/** Replay and purge work through the dead letters in pages of this many (one XRANGE, one script each). */
+export const DEAD_LETTER_PAGE = 500;
+
+function checkSelection(sel: DeadLetterSelection | undefined, action: string): DeadLetterSelection {
+  const s = sel as { ids?: unknown; limit?: unknown; all?: unknown } | undefined;
+  const given = s ? ['ids', 'limit', 'all'].filter((k) => (s as Record<string, unknown>)[k] !== undefined) : [];
+  if (!s || given.length === 0) {
+    throw new InvalidOptionError(`say which dead letters to ${action}: { ids: [...] }, { limit: n } (the oldest n) or { all: true }`);
+  }
+  if (s.all !== undefined && (s.all !== true || given.length > 1)) throw new InvalidOptionError('{ all: true } stands alone: give ids, a limit, or all');
+  if (s.ids !== undefined && (!Array.isArray(s.ids) || s.ids.some((id) => typeof id !== 'string' || !/^\d+-\d+$/.test(id)))) {
+    throw new InvalidOptionError('ids must be dead-letter ids like 1700000000000-0 (see list())');
+  }
+  if (s.limit !== undefined && (typeof s.limit !== 'number' || !Number.isInteger(s.limit) || s.limit < 0)) {
+    throw new InvalidOptionError(`limit must be a whole number ≥ 0, got ${String(s.limit)}`);
+  }
+  return sel!;
 }
 
 function parse<T>(topic: Topic<T>, id: string, flat: string[]): DeadLetter<T> {
@@ -69,43 +90,59 @@ export async function countDeadLetters(redis: Redis, prefix: string, topic: stri
   return redis.xlen(topicKeys(prefix, topic).deadLetters(group));
 }
 
-async function selectIds(redis: Redis, key: string, sel: DeadLetterSelection): Promise<Array<[string, string[]]>> {
+/** The selected dead letters, one page at a time (at most {@link DEAD_LETTER_PAGE} entries in memory). */
+async function* selectPages(redis: Redis, key: string, sel: DeadLetterSelection): AsyncGenerator<Array<[string, string[]]>> {
   if (sel.ids) {
-    const p = redis.pipeline();
-    for (const id of sel.ids.slice(0, sel.limit ?? sel.ids.length)) p.xrange(key, id, id);
-    const res = (await p.exec()) ?? [];
-    return res.flatMap(([, rows]) => (rows as Array<[string, string[]]>) ?? []);
+    const ids = sel.ids.slice(0, sel.limit ?? sel.ids.length);
+    for (let i = 0; i < ids.length; i += DEAD_LETTER_PAGE) {
+      const p = redis.pipeline();
+      for (const id of ids.slice(i, i + DEAD_LETTER_PAGE)) p.xrange(key, id, id);
+      const res = (await p.exec()) ?? [];
+      yield res.flatMap(([, rows]) => (rows as Array<[string, string[]]>) ?? []);
+    }
+    return;
   }
-  return redis.xrange(key, '-', '+', 'COUNT', sel.limit ?? 1_000_000_000);
+  let left = sel.limit ?? Number.POSITIVE_INFINITY;
+  let start = '-';
+  while (left > 0) {
+    const rows = await redis.xrange(key, start, '+', 'COUNT', Math.min(DEAD_LETTER_PAGE, left));
+    if (rows.length === 0) return;
+    yield rows;
+    left -= rows.length;
+    start = `(${rows[rows.length - 1]![0]}`;
+  }
 }
 
 /**
  * Deliver dead letters again to their group only (through the group's redelivery stream),
  * with attempts reset; the other groups are not touched. Malformed ones (no payload) stay.
+ * Works page by page, so a dead-letter stream of any length is never loaded whole.
  * @returns how many were replayed
  */
-export async function replayDeadLetters(redis: Redis, prefix: string, topic: string, group: string, sel: DeadLetterSelection = {}, statusTtlSeconds = 86_400): Promise<number> {
+export async function replayDeadLetters(redis: Redis, prefix: string, topic: string, group: string, sel: DeadLetterSelection, statusTtlSeconds = 86_400): Promise<number> {
+  checkSelection(sel, 'replay');
   const keys = topicKeys(prefix, topic);
-  const rows = await selectIds(redis, keys.deadLetters(group), sel);
   let replayed = 0;
-  for (let i = 0; i < rows.length; i += 500) {
-    const chunk = rows.slice(i, i + 500);
-    const statusKeys = chunk.map(([, flat]) => keys.status(fieldMap(flat).get('id') ?? 'unknown'));
+  for await (const page of selectPages(redis, keys.deadLetters(group), sel)) {
+    const statusKeys = page.map(([, flat]) => keys.status(fieldMap(flat).get('id') || 'unknown'));
     replayed += await runScript<number>(redis, 'replayDead', [keys.deadLetters(group), keys.redeliver(group), ...statusKeys],
-      [group, statusTtlSeconds, ...chunk.map(([id]) => id)]);
+      [group, statusTtlSeconds, ...page.map(([id]) => id)]);
   }
   return replayed;
 }
 
-/** Delete dead letters for good. @returns how many were deleted */
-export async function purgeDeadLetters(redis: Redis, prefix: string, topic: string, group: string, sel: DeadLetterSelection = {}): Promise<number> {
+/** Delete dead letters for good, page by page. @returns how many were deleted */
+export async function purgeDeadLetters(redis: Redis, prefix: string, topic: string, group: string, sel: DeadLetterSelection): Promise<number> {
+  checkSelection(sel, 'purge');
   const key = topicKeys(prefix, topic).deadLetters(group);
-  if (!sel.ids && sel.limit === undefined) {
+  if (sel.all) {
     const n = await redis.xlen(key);
-    await redis.del(key);
+    await redis.unlink(key); // freed in the background: DEL of a long stream would block Redis
     return n;
   }
-  const rows = await selectIds(redis, key, sel);
-  if (rows.length === 0) return 0;
-  return redis.xdel(key, ...rows.map(([id]) => id));
+  let purged = 0;
+  for await (const page of selectPages(redis, key, sel)) {
+    if (page.length > 0) purged += await redis.xdel(key, ...page.map(([id]) => id));
+  }
+  return purged;
 }

@@ -1,5 +1,5 @@
 import { sleep, waitFor } from '@streamfan/testing';
-import { defineTopic, topicKeys, type Streamfan } from '../src';
+import { InvalidOptionError, defineTopic, topicKeys, type Streamfan } from '../src';
 import { useRedis } from './helpers';
 
 const env = useRedis();
@@ -68,6 +68,9 @@ describe('dead-letter administration', () => {
 
     broken = false;
     billingAttempts.length = 0;
+    const deadStatus = (await sf.status(topic, x!)).groups.billing!;
+    expect(deadStatus).toMatchObject({ state: 'dead', deadLetterId: letters[0]!.deadLetterId });
+    const replayedAt = await serverMs(sf);
     expect(await dlq.replay({ ids: [letters[0]!.deadLetterId] })).toBe(1); // only x
     const st = await waitFor(async () => {
       const s = await sf.status(topic, x!);
@@ -75,11 +78,17 @@ describe('dead-letter administration', () => {
     }, { timeoutMs: 15_000, message: 'replayed event handled' });
     expect(billingAttempts).toEqual([1]);
     expect(st.groups.billing).toMatchObject({ state: 'succeeded', attempts: 1, result: { charged: 1 } });
+    // The replay's outcome, not the dead letter's: no stale deadLetterId (that entry is gone), a new finishedAt.
+    expect(st.groups.billing!.deadLetterId).toBeUndefined();
+    expect(st.groups.billing!.error).toBeUndefined();
+    expect(st.groups.billing!.finishedAt!.getTime()).toBeGreaterThanOrEqual(replayedAt);
     expect(st.groups.email).toMatchObject({ state: 'succeeded', attempts: 1 });
     expect((await dlq.list()).map((d) => d.id)).toEqual([y]);
     expect(await sf.redis.ttl(topicKeys(sf.prefix, topic.name).status(x!))).toBe(-1);
 
-    expect(await dlq.replay()).toBe(1); // the rest: y
+    // @ts-expect-error a selection is required
+    await expect(dlq.replay()).rejects.toBeInstanceOf(InvalidOptionError); // "all" must be said
+    expect(await dlq.replay({ all: true })).toBe(1); // the rest: y
     await sf.waitFor(topic, y!, { groups: ['billing'], timeoutMs: 15_000 });
     await waitFor(async () => (await sf.status(topic, y!)).groups.billing?.state === 'succeeded', { message: 'y handled' });
     await sleep(300);
@@ -103,10 +112,34 @@ describe('dead-letter administration', () => {
     expect(await dlq.purge({ ids: [first!.deadLetterId, second!.deadLetterId] })).toBe(2);
     expect((await dlq.list()).map((d) => d.error)).toEqual(['rejected 3', 'rejected 4']);
     expect(await dlq.purge({ ids: ['1-1'] })).toBe(0); // an id that is not there
-    expect(await dlq.purge()).toBe(2);
+    // @ts-expect-error a selection is required
+    await expect(dlq.purge()).rejects.toBeInstanceOf(InvalidOptionError);
+    // @ts-expect-error an empty selection is not "all"
+    await expect(dlq.purge({})).rejects.toBeInstanceOf(InvalidOptionError);
+    expect(await dlq.count()).toBe(2);
+    expect(await dlq.purge({ all: true })).toBe(2);
     expect(await dlq.count()).toBe(0);
-    expect(await dlq.replay()).toBe(0);
+    expect(await dlq.replay({ all: true })).toBe(0);
     await sub.close();
+  });
+
+  test('replay of every dead letter reads them page by page (1,200 letters, pages of at most 500)', async () => {
+    const sf = env.client();
+    const topic = defineTopic<number>('bulk');
+    const sub = sf.subscribe(topic, 'g', (n, ctx) => ctx.deadLetter(`no ${n}`), { startFrom: 'beginning', concurrency: 50 });
+    await sub.ready();
+    for (let i = 0; i < 1200; i += 400) await sf.publishMany(topic, Array.from({ length: 400 }, (_, k) => i + k));
+    await waitFor(() => sub.stats.deadLettered === 1200, { timeoutMs: 30_000, message: '1200 dead letters' });
+    await sub.close();
+    const dlqKey = topicKeys(sf.prefix, topic.name).deadLetters('g');
+    const reads: number[] = [];
+    const xrange = sf.redis.xrange.bind(sf.redis) as (...a: unknown[]) => Promise<unknown[]>;
+    const spy = jest.spyOn(sf.redis, 'xrange').mockImplementation(((...a: unknown[]) => xrange(...a).then((rows) => { reads.push(rows.length); return rows; })) as never);
+    expect(await sf.deadLetters(topic, 'g').replay({ all: true })).toBe(1200);
+    spy.mockRestore();
+    expect(await sf.redis.xlen(dlqKey)).toBe(0);
+    expect(Math.max(...reads)).toBeLessThanOrEqual(500); // never the whole dead-letter stream in memory
+    expect(await sf.redis.xlen(topicKeys(sf.prefix, topic.name).redeliver('g'))).toBe(1200);
   });
 
   test('malformed entries written by another program go straight to dead letters with the reason; good entries are handled', async () => {

@@ -55,7 +55,7 @@ export const ROLES: readonly AclRole[] = [
       'scan', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers', 'xpending', 'xlen', 'xrange', 'xrevrange', 'xread',
       'hgetall', 'zcard', 'zrange', 'zscan',
       // repair: publish, claim, ack, replay, purge, trim, prune
-      'xadd', 'xclaim', 'xack', 'xdel', 'del', 'xtrim', 'xgroup|delconsumer', 'exists', 'hset', 'hget', 'expire',
+      'xadd', 'xclaim', 'xack', 'xdel', 'del', 'unlink', 'xtrim', 'xgroup|delconsumer', 'exists', 'hset', 'hget', 'expire',
       'set', 'get', 'zadd', 'zrem', 'zrangebyscore', 'publish', 'time', 'hmget',
     ],
   },

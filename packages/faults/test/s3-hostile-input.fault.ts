@@ -64,7 +64,7 @@ test('payloads and headers that look like Lua, JSON or the Redis protocol are da
   await waitFor(() => seen.filter((s) => s.n !== 2).length >= 3 && seen.some((s) => s.n === 2), { message: 'delivered, retried, delayed' });
   const [dead] = await sf.deadLetters(topic, 'g').list();
   expect(dead).toMatchObject({ id: id2, payload: { ...hostile, n: 2 }, headers });
-  expect(await sf.deadLetters(topic, 'g').replay()).toBe(1);
+  expect(await sf.deadLetters(topic, 'g').replay({ all: true })).toBe(1);
   await waitFor(() => seen.filter((s) => s.n === 2).length === 2, { message: 'replayed' });
   expect((await sf.waitFor(topic, id1, { timeoutMs: 10_000 })).groups.g?.result).toEqual({ ...hostile, n: 1 });
 

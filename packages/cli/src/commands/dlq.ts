@@ -83,7 +83,7 @@ export function registerDlq(program: Command, act: ActionFactory): void {
       const sel = selection(ids, opts.all, 'replay');
       const sf = ctx.sf();
       await requireGroup(sf, topic, group);
-      const replayed = await sf.deadLetters(topic, group).replay(sel ? { ids: sel } : {});
+      const replayed = await sf.deadLetters(topic, group).replay(sel ? { ids: sel } : { all: true });
       ctx.print({ topic, group, replayed, requested: sel?.length ?? null }, () => `replayed ${replayed} dead letter${replayed === 1 ? '' : 's'} to group "${group}"`);
       if (sel && replayed < sel.length) {
         throw new NotFoundError(`${sel.length - replayed} of the ${sel.length} ids given are not replayable dead letters of group "${group}" (not found, or malformed with no payload): see \`streamfan dlq list ${topic} ${group}\``);
@@ -103,7 +103,7 @@ export function registerDlq(program: Command, act: ActionFactory): void {
       const sf = ctx.sf();
       await requireGroup(sf, topic, group);
       await ctx.confirm(`delete ${sel ? sel.length : 'every'} dead letter${sel?.length === 1 ? '' : 's'} of group "${group}" in topic "${topic}" for good`, opts.yes);
-      const purged = await sf.deadLetters(topic, group).purge(sel ? { ids: sel } : {});
+      const purged = await sf.deadLetters(topic, group).purge(sel ? { ids: sel } : { all: true });
       ctx.print({ topic, group, purged, requested: sel?.length ?? null }, () => `deleted ${purged} dead letter${purged === 1 ? '' : 's'} of group "${group}"`);
       if (sel && purged < sel.length) {
         throw new NotFoundError(`${sel.length - purged} of the ${sel.length} ids given are not dead letters of group "${group}": see \`streamfan dlq list ${topic} ${group}\``);

@@ -1,31 +1,49 @@
 --[[
   Replay dead letters to their group only: copy each to the group's redelivery stream with
-  attempts reset, delete it from the dead letters and mark its status pending again.
+  attempts reset, delete it from the dead letters and mark its status pending again. The
+  status forgets the dead letter (deadLetterId, finishedAt, error, result, nextAttemptAt): the
+  entry they describe is gone, and the replay's outcome will be written afresh.
 
   KEYS[1]     the group's dead-letter stream
   KEYS[2]     the group's redelivery stream
   KEYS[3..n]  status hash of each event, in the order of ARGV[3..]
 
   ARGV[1]  group
-  ARGV[2]  status TTL in seconds
+  ARGV[2]  status TTL in seconds (0: no expiry)
   ARGV[3..n] dead-letter entry ids
 
-  Reply: number replayed
+  Reply: number replayed (malformed dead letters, without a payload or event id, stay)
 ]]
 local dlq, redeliver = KEYS[1], KEYS[2]
-local group, ttl = ARGV[1], tonumber(ARGV[2])
+local group = ARGV[1]
 -- @include writeStatus
 -- @include serverNowMs
 -- @include entryFields
-local now = tostring(serverNowMs())
-local replayed = 0
+-- @include checkArgs
+local ttl = needCount('ttl', ARGV[2])
+if group == nil or group == '' then argError('group', group) end
+if #KEYS ~= #ARGV then argError('ids', 'need one status key per dead-letter id') end
+for i = 3, #ARGV do needId('dead-letter id', ARGV[i]) end
+needType(redeliver, 'stream')
+for k = 3, #KEYS do needType(KEYS[k], 'hash') end
+
+-- Read everything first: every check before the first write.
+local todo = {}
 for i = 3, #ARGV do
   local f = entryFields(dlq, ARGV[i])
-  if f ~= nil and f['payload'] ~= nil then
-    redis.call('XADD', redeliver, '*', 'payload', f['payload'], 'headers', f['headers'] or '', 'orig', f['id'], 'base', '0')
-    redis.call('XDEL', dlq, ARGV[i])
-    writeStatus(KEYS[i], group, ttl, { 'state', 'pending', 'attempts', '0', 'error', '', 'updatedAt', now, 'replayedAt', now })
-    replayed = replayed + 1
+  if f ~= nil and f['payload'] ~= nil and f['id'] ~= nil and string.match(f['id'], '^%d+%-%d+$') then
+    todo[#todo + 1] = { i = i, f = f }
   end
 end
-return replayed
+
+local now = tostring(serverNowMs())
+for _, t in ipairs(todo) do
+  local f, i = t.f, t.i
+  local args = { redeliver, '*', 'payload', f['payload'], 'headers', f['headers'] or '', 'orig', f['id'], 'base', '0' }
+  if f['delayed'] ~= nil then args[#args + 1] = 'delayed'; args[#args + 1] = f['delayed'] end
+  redis.call('XADD', unpack(args))
+  redis.call('XDEL', dlq, ARGV[i])
+  redis.call('HDEL', KEYS[i], group .. ':deadLetterId', group .. ':finishedAt', group .. ':error', group .. ':result', group .. ':nextAttemptAt')
+  writeStatus(KEYS[i], group, ttl, { 'state', 'pending', 'attempts', '0', 'updatedAt', now, 'replayedAt', now })
+end
+return #todo
