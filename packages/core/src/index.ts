@@ -17,7 +17,7 @@ export { type PublishOptions, type PublishManyOptions, type Headers, DELAYED_ID_
 export { isFinalState, type EventStatus, type GroupStatus, type EventState } from './status';
 export { type WaitForOptions } from './wait-for';
 export { type DeadLetter, type DeadLetterSelection } from './dead-letters';
-export { type TrimOptions, type TrimReport } from './retention';
+export { type RetentionOptions, type TrimOptions, type TrimReport } from './retention';
 export { type TopicInfo, type GroupInfo, type ConsumerInfo, type PendingEntry, type PendingQuery } from './inspect';
 export { topicKeys, type TopicKeys } from './keys';
 export { validateTopicName, validateGroupName, validateConsumerName, validatePrefix } from './names';

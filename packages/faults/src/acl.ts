@@ -45,6 +45,8 @@ export const ROLES: readonly AclRole[] = [
       'hset', 'hget', 'expire', 'zadd', 'zrem', 'zrange', 'zrangebyscore', 'publish', 'time',
       // promoteDelayed
       'zscore', 'hmget', 'hdel',
+      // retention: one run per topic per interval (SET NX PX on the retention-lock key)
+      'set',
     ],
   },
   {
@@ -63,7 +65,8 @@ export const ROLES: readonly AclRole[] = [
 
 /**
  * Not granted to any role: `config|get`. A subscribing client reads `maxmemory-policy` once
- * to warn about eviction; refused, it skips the check silently. Redis cannot grant CONFIG GET
+ * to warn about eviction, and retention reads `stream-node-max-entries` to size its trim steps;
+ * refused, both fall back silently (no warning; steps of 10,000 entries, right for the default node size). Redis cannot grant CONFIG GET
  * for one parameter, and CONFIG GET can read every setting.
  */
 export const OPTIONAL_COMMANDS = ['config|get'] as const;
