@@ -3,9 +3,11 @@
  * the way `pnpm publish` would (prepack builds them), install the tarballs into a scratch
  * project in the OS temp directory with npm, then use them as a user would: an ESM import,
  * a CommonJS require, a type check of both module kinds, and the installed `streamfan` bin.
+ * The scratch project is set up the way the README's tour says, and the README's `ts` snippets
+ * run in it against a throwaway redis-server.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,9 +47,13 @@ beforeAll(async () => {
   await sh('pnpm', ['pack', '--pack-destination', scratch], join(ROOT, 'packages', 'cli'));
   app = join(scratch, 'app');
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch-app', version: '1.0.0', private: true }));
+  // The README's setup: npm init -y && npm pkg set type=module && npm install @streamfan/core tsx
+  // (the CLI too, and the local tarballs in place of the registry's packages).
+  await sh('npm', ['init', '-y'], app);
+  await sh('npm', ['pkg', 'set', 'type=module'], app);
   const tarballs = readdirSync(scratch).filter((f) => f.endsWith('.tgz')).map((f) => join(scratch, f));
-  await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs], app);
+  const tsxVersion = (require('tsx/package.json') as { version: string }).version;
+  await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs, `tsx@${tsxVersion}`], app);
   redis = await startRedis();
 });
 
@@ -153,5 +159,42 @@ describe('`pnpm streamfan ... --json` in the repository (as the README writes it
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'NOT_FOUND' } });
     expect(r.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^streamfan: error: /)]);
+  });
+});
+
+describe('README: every ts snippet runs as pasted in the project the README sets up', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const snippets = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+  const CLOSE = 'await sf.close();\n';
+  const first = snippets[0] ?? '';
+  /** Snippet 1 is a program; each later one goes just before its last line, as the README says. */
+  const programs = snippets.map((body, i) => (i === 0 ? body : `${first.slice(0, -CLOSE.length)}\n${body}\n${CLOSE}`));
+
+  test('the README has its snippets, and snippet 1 ends with the line the others go before', () => {
+    expect(snippets.length).toBeGreaterThanOrEqual(5);
+    expect(first.endsWith(CLOSE)).toBe(true);
+  });
+
+  test('they type-check (strict) as ESM in that project', async () => {
+    programs.forEach((p, i) => writeFileSync(join(app, `tour-${i + 1}.ts`), p));
+    writeFileSync(join(app, 'tsconfig.tour.json'), JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true,
+        types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
+      },
+      files: programs.map((_, i) => `tour-${i + 1}.ts`),
+    }));
+    await sh(process.execPath, [TSC, '-p', 'tsconfig.tour.json', '--pretty', 'false'], app);
+  });
+
+  test('they run with `npx tsx` against Redis (REDIS_URL) and exit 0', async () => {
+    for (const [i, p] of programs.entries()) {
+      writeFileSync(join(app, `tour-${i + 1}.ts`), p);
+      const env = { ...process.env, NODE_OPTIONS: '', REDIS_URL: redis.url };
+      const r = await run(join(app, 'node_modules', '.bin', 'tsx'), [`tour-${i + 1}.ts`], { cwd: app, env, timeout: 60_000 })
+        .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }), (e: { code: number; stdout: string; stderr: string }) => e);
+      if (r.code !== 0) throw new Error(`README snippet ${i + 1} failed (exit ${r.code}):\n${snippets[i]}\n--- stderr:\n${r.stderr}`);
+      if (i === 0) expect(r.stdout).toMatch(/email: welcome ada@example\.com \(attempt 1\)/);
+    }
   });
 });
