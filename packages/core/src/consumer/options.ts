@@ -20,7 +20,13 @@ export interface SubscribeOptions {
   backoff?: BackoffOption;
   /** Where a group created by this call starts. An existing group keeps its position. @defaultValue 'latest' */
   startFrom?: StartFrom;
-  /** Where a group recreated after it vanished (FLUSHDB, a deleted stream) starts. @defaultValue 'beginning' */
+  /**
+   * Where a group starts when it is recreated because its stream vanished (FLUSHDB, DEL): the
+   * data is gone, so 'beginning' handles whatever is published from then on. A group destroyed
+   * while its stream still exists (XGROUP DESTROY, or a stream recreated by a publish) is not
+   * replayed: it resumes after the last entry this consumer read. To retire a group for good,
+   * close its consumers, then destroy it. @defaultValue 'beginning'
+   */
   recoverFrom?: 'latest' | 'beginning';
   /** Name of this consumer in the group. @defaultValue `<host>-<pid>-<random>` */
   consumer?: string;
@@ -184,7 +190,11 @@ export interface SubscriptionEvents {
   leaseLost: [info: { id: string }];
   /** Acks refused because another consumer owns the entries now. */
   stale: [info: { ids: string[] }];
-  /** The group or stream vanished and was recreated. */
+  /**
+   * The group or its stream vanished and the group was recreated; handlers running on its
+   * entries were aborted. `startedAt`: 'beginning' or 'latest' (the stream was gone, see
+   * `recoverFrom`), or the id the group resumed after (the group was destroyed).
+   */
   recovered: [info: { reason: string; startedAt: string }];
   /** The connection to Redis dropped; the consumer will resume by itself. */
   disconnected: [info: { connection: string }];

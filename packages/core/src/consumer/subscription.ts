@@ -78,6 +78,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private retryDueAt = Infinity;
   private reclaiming = false;
   private lastPruneAt: number | undefined;
+  /** The last entry id read from each stream ('>' reads return ids in order). */
+  private readonly lastRead = new Map<string, string>();
+  /** The id this subscription created its topic group at, if it did. */
+  private createdAt: string | undefined;
   private reclaimOwed = false;
   private isReady = false;
   /** How completion notices are sent: 'S' (SPUBLISH) on a Cluster whose servers have it, else 'P'. */
@@ -186,7 +190,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     for (const [stream, start] of [[this.keys.stream, startFrom], [this.keys.redeliver(this.group), '0']] as const) {
       try {
         await this.worker.xgroup('CREATE', stream, this.group, start, 'MKSTREAM');
-        if (stream === this.keys.stream) created = true;
+        if (stream === this.keys.stream) {
+          created = true;
+          this.createdAt = start === '$' ? String((await groupInfos(this.worker, stream)).find((g) => g.name === this.group)?.['last-delivered-id'] ?? '$') : start;
+        }
       } catch (err) {
         if (/BUSYGROUP/.test((err as Error).message)) continue;
         // At maxmemory (noeviction) XGROUP CREATE is refused with OOM even when the group
@@ -263,6 +270,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         if (again.length + fresh.length > 0) {
           for (const e of again) this.take(redeliver, e, 1);
           for (const e of fresh) this.take(this.keys.stream, e, 1);
+          this.noteRead(redeliver, again);
+          this.noteRead(this.keys.stream, fresh);
           continue;
         }
         if (this.blockingId === undefined && !isCluster(this.blocking)) this.blockingId = Number(await this.blocking.client('ID'));
@@ -275,7 +284,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         // A blocked read is served by the first stream that gets data, so it returns at most the
         // free slots; only an entry written to each stream between the read above and this one
         // can make it more. Such an excess is kept and run next (take), never handed back.
-        for (const [stream, entries] of reply) for (const e of entries) this.take(stream, e, 1);
+        for (const [stream, entries] of reply) {
+          for (const e of entries) this.take(stream, e, 1);
+          this.noteRead(stream, entries);
+        }
       } catch (err) {
         if (this.stopping) break;
         failures++;
@@ -287,6 +299,12 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         }
       }
     }
+  }
+
+  /** Remember the last entry read from each stream: where a destroyed group resumes. */
+  private noteRead(stream: string, entries: RawEntry[]): void {
+    const last = entries[entries.length - 1];
+    if (last) this.lastRead.set(stream, last[0]);
   }
 
   /** Run an entry delivered to this consumer now, or, with no free slot, as soon as one frees. */
@@ -318,17 +336,67 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     }
   }
 
-  /** Recreate the groups after NOGROUP and say so. */
+  /**
+   * After NOGROUP: find out what vanished, recreate it, and say so in `recovered`.
+   * - The stream is gone (FLUSHDB, DEL, a failover that lost it): its data is gone too; the
+   *   group is recreated at `recoverFrom` ('beginning' handles whatever is published from now).
+   * - The stream exists but the group does not (XGROUP DESTROY, or a stream deleted and
+   *   recreated by a publish): the group is recreated after the last entry this consumer read,
+   *   never from the beginning, so what the group already handled is not replayed (entries other
+   *   consumers of the group read after that point may be handled again: at-least-once). A
+   *   consumer that read nothing yet uses the position it first created the group at.
+   * Handlers running on a recreated group's entries are aborted: their entries are no longer
+   * pending, so their acks would be refused. To retire a group for good, close its consumers
+   * first, then destroy it.
+   */
   private async recover(reason: string): Promise<void> {
-    const start = this.options.recoverFrom === 'latest' ? '$' : '0';
     try {
-      await this.ensureGroups(start);
-      this.cursors.clear();
-      this.emit('recovered', { reason, startedAt: start === '$' ? 'latest' : 'beginning' });
+      const parts: string[] = [];
+      let startedAt = '';
+      for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
+        const isTopic = stream === this.keys.stream;
+        const exists = (await this.worker.exists(stream)) === 1;
+        if (exists && (await groupInfos(this.worker, stream)).some((g) => g.name === this.group)) continue;
+        let start: string;
+        let why: string;
+        if (!exists) {
+          start = isTopic ? (this.options.recoverFrom === 'latest' ? '$' : '0') : '0';
+          why = `${isTopic ? 'the topic stream' : 'the redelivery stream'} was gone (FLUSHDB, DEL or a lost failover): recreated at ${isTopic ? this.options.recoverFrom : 'the beginning'}`;
+        } else {
+          start = this.lastRead.get(stream) ?? (isTopic ? this.createdAt ?? '$' : '0');
+          why = `the group was destroyed on ${isTopic ? 'the topic stream' : 'the redelivery stream'} while the stream exists (XGROUP DESTROY, or the stream was recreated): recreated after the last entry this consumer read (${start}), nothing replayed`;
+        }
+        await this.createGroup(stream, start);
+        this.cursors.delete(stream);
+        this.abandonStream(stream, `the consumer group was recreated (${isTopic ? 'topic' : 'redelivery'} stream): this delivery can no longer be acknowledged`);
+        parts.push(why);
+        if (isTopic) startedAt = !exists ? this.options.recoverFrom : start;
+      }
+      if (parts.length === 0) return; // someone else recreated it meanwhile
+      this.emit('recovered', { reason: `${reason}; ${parts.join('; ')}`, startedAt: startedAt || 'unchanged' });
     } catch (err) {
       this.report(err, 'recover');
       await sleep(500);
     }
+  }
+
+  /** XGROUP CREATE ... MKSTREAM; BUSYGROUP (another consumer was first) is fine. */
+  private async createGroup(stream: string, start: string): Promise<void> {
+    try {
+      await this.worker.xgroup('CREATE', stream, this.group, start, 'MKSTREAM');
+    } catch (err) {
+      if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+    }
+  }
+
+  /** Abort every delivery of one stream (its group was recreated): they settle as stale. */
+  private abandonStream(stream: string, why: string): void {
+    for (const f of this.inFlight.values()) {
+      if (f.stream !== stream || f.leaseLost) continue;
+      f.leaseLost = true;
+      f.abort.abort(new Error(why));
+    }
+    this.held = this.held.filter((h) => h.stream !== stream);
   }
 
   /** Start handling one entry (no await: the handler runs in its slot). */
