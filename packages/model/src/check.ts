@@ -40,6 +40,7 @@ const HINTS: Record<string, string> = {
   'delayed-id-status': 'issue 10 item 10 (delayed ids cannot be followed)',
   'replay-stale-status': 'issue 10 smaller item (status keeps deadLetterId/finishedAt after a replay)',
   'stray-status': 'issue 10 item 9d (markLost writes the redelivery entry id)',
+  'spurious-stale': 'NEW: a script resent by ioredis after a reconnect (ack, fail, dead-letter) finds its own work done and reports it as refused',
   'late-group-missed': 'issue 10 item 13 (startFrom latest races subscribe)',
   'cap-not-lost': 'issue 10 item 9b (entries a hard cap removes never become lost)',
 };
@@ -263,6 +264,18 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
         if (!excused) add('live-lease-stolen', `${what}, though ${a.consumer} never stalled and Redis stayed up`);
         const diedFirst = (sys.fleet.exits.get(a.consumer) ?? Infinity) <= b.start + 1;
         if (!diedFirst && a.end !== Infinity && !told(a.consumer, a.id)) add('overlap-untold', `${what}; ${a.consumer} was never told (no leaseLost/stale for ${a.id})`);
+      }
+    }
+  }
+
+  // A `stale` (ack refused: another consumer owns the entry) only when another consumer did take it.
+  for (const e of snap.logs.events) {
+    if (e.type !== 'stale' || !e.g) continue;
+    for (const id of (e.data as { ids: string[] }).ids) {
+      const takenBy = runs.filter((r) => r.g === e.g && r.id === id && r.consumer !== e.consumer);
+      const st = [...snap.statuses.values()].find((x) => x?.id === id)?.groups[e.g!];
+      if (takenBy.length === 0 && (st?.consumer === e.consumer || st?.state === 'dead')) {
+        add('spurious-stale', `${e.consumer} reported its ${e.g} ack of ${id} refused (stale) at +${rel(sys, e.t)}, but no other consumer ever ran it and the status says ${st?.state} by ${st?.consumer}`);
       }
     }
   }

@@ -26,6 +26,8 @@ export type Command =
   /** Start a worker that also subscribes LATE_GROUP from 'latest' (every later worker does too). */
   | { c: 'join' }
   | { c: 'redisRestart'; how: 'kill' | 'shutdown'; downMs: number }
+  /** `n` publishes in flight at once, then CLIENT KILL of every connection after `afterMs`. */
+  | { c: 'clientKill'; n: number; afterMs: number; plans: Plans }
   | { c: 'trim'; approximate: boolean }
   | { c: 'cap'; maxLen: number; approximate: boolean }
   | { c: 'destroy'; g: number }
@@ -36,7 +38,7 @@ export type Command =
 export type CommandName = Exclude<Command['c'], 'sabotage'>;
 
 /** Every command the generator knows. */
-export const ALL_COMMANDS: readonly CommandName[] = ['publish', 'publishMany', 'delayed', 'idem', 'wait', 'kill', 'stop', 'close', 'spawn', 'join', 'redisRestart', 'trim', 'cap', 'destroy', 'replay'];
+export const ALL_COMMANDS: readonly CommandName[] = ['publish', 'publishMany', 'delayed', 'idem', 'wait', 'kill', 'stop', 'close', 'spawn', 'join', 'redisRestart', 'clientKill', 'trim', 'cap', 'destroy', 'replay'];
 
 /** Timing the plans are scaled by (the workers' visibility timeout). */
 export interface GenTiming {
@@ -82,6 +84,7 @@ export function commandArb(t: GenTiming, enabled: ReadonlySet<CommandName>): fc.
     { name: 'spawn', weight: 1, arbitrary: fc.constant<Command>({ c: 'spawn' }) },
     { name: 'join', weight: 1, arbitrary: fc.constant<Command>({ c: 'join' }) },
     { name: 'redisRestart', weight: 1, arbitrary: fc.record({ how: fc.constantFrom<'kill' | 'shutdown'>('kill', 'shutdown'), downMs: fc.integer({ min: 50, max: 800 }) }).map(({ how, downMs }) => ({ c: 'redisRestart', how, downMs })) },
+    { name: 'clientKill', weight: 1, arbitrary: fc.record({ n: fc.integer({ min: 1, max: 20 }), afterMs: fc.integer({ min: 0, max: 8 }), plans: plansArb(t) }).map(({ n, afterMs, plans }) => ({ c: 'clientKill', n, afterMs, plans })) },
     { name: 'trim', weight: 1, arbitrary: fc.boolean().map((approximate) => ({ c: 'trim', approximate })) },
     { name: 'cap', weight: 1, arbitrary: fc.record({ maxLen: fc.integer({ min: 0, max: 30 }), approximate: fc.boolean() }).map(({ maxLen, approximate }) => ({ c: 'cap', maxLen, approximate })) },
     { name: 'destroy', weight: 1, arbitrary: fc.nat(GROUPS.length - 1).map((g) => ({ c: 'destroy', g })) },

@@ -234,6 +234,22 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         model.redisDown.push({ from, to: now() });
         break;
       }
+      case 'clientKill': {
+        const seqs = Array.from({ length: cmd.n }, () => model.takeSeq());
+        const calls = seqs.map(async (seq) => {
+          const t1 = now();
+          try {
+            const id = await withTimeout(sf.publish(topic, payload(seq, cmd.plans)), 15_000, 'publish');
+            model.owed.set(seq, { seq, returnedId: id, delayed: false, plans: cmd.plans, via: 'publish', t0: t1, t: now() });
+            return true;
+          } catch { model.uncertain.add(seq); return false; }
+        });
+        await sleep(cmd.afterMs);
+        const killed = await sys.admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        const ok = (await Promise.all(calls)).filter(Boolean).length;
+        said = `seqs ${seqs[0]}..${seqs[seqs.length - 1]}: ${ok} of ${cmd.n} resolved; ${String(killed)} connections killed`;
+        break;
+      }
       case 'trim': {
         const r = await withTimeout(sf.trim(topic, { approximate: cmd.approximate }), 15_000, 'trim');
         said = `removed ${r.removed}, length ${r.length}, lostToCap ${r.lostToCap}`;
