@@ -5,6 +5,7 @@
 //   --seed 7,12   exactly these seeds
 //   --commands    command mix: '+destroy', '-redisRestart', 'all' (see test/sequences.model.ts)
 //   --skip-checks a,b   do not fail on these checks (counted in the stats)
+//   --harsh       shorter visibility timeout, 3× the faults and misbehaving handlers
 //   --shrink      on failure, shrink the sequence with fast-check (each try is a full run)
 // Without --seeds/--seed it runs the CI set. Other arguments go to jest.
 import { spawnSync } from 'node:child_process';
@@ -29,6 +30,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--seed') env.MODEL_SEEDS = value();
   else if (a === '--commands') env.MODEL_COMMANDS = value();
   else if (a === '--skip-checks') env.MODEL_SKIP_CHECKS = value();
+  else if (a === '--harsh') env.MODEL_PROFILE = 'harsh';
   else if (a === '--shrink') env.MODEL_SHRINK = '1';
   else if (a === '--verbose') env.MODEL_VERBOSE = '1';
   else if (a === '--keep') env.MODEL_KEEP = '1';

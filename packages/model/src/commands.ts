@@ -43,12 +43,15 @@ export const ALL_COMMANDS: readonly CommandName[] = ['publish', 'publishMany', '
 /** Timing the plans are scaled by (the workers' visibility timeout). */
 export interface GenTiming {
   visibilityTimeoutMs: number;
+  /** Weight multiplier of the fault commands and of the hang/block/fail plans (the `harsh` profile). @defaultValue 1 */
+  harshness?: number;
 }
 
 function planArb(t: GenTiming): fc.Arbitrary<Plan> {
   const v = t.visibilityTimeoutMs;
+  const h = t.harshness ?? 1;
   return fc.oneof(
-    { weight: 20, arbitrary: fc.constant<Plan>({ k: 'ok' }) },
+    { weight: Math.max(1, Math.round(20 / h)), arbitrary: fc.constant<Plan>({ k: 'ok' }) },
     { weight: 4, arbitrary: fc.integer({ min: 20, max: 400 }).map<Plan>((ms) => ({ k: 'slow', ms })) },
     { weight: 4, arbitrary: fc.integer({ min: 1, max: 3 }).map<Plan>((n) => ({ k: 'fail', n })) },
     { weight: 1, arbitrary: fc.constant<Plan>({ k: 'poison' }) },
@@ -90,7 +93,9 @@ export function commandArb(t: GenTiming, enabled: ReadonlySet<CommandName>): fc.
     { name: 'destroy', weight: 1, arbitrary: fc.nat(GROUPS.length - 1).map((g) => ({ c: 'destroy', g })) },
     { name: 'replay', weight: 2, arbitrary: fc.nat(GROUPS.length - 1).map((g) => ({ c: 'replay', g })) },
   ];
-  const picked = all.filter((a) => enabled.has(a.name)).map(({ weight, arbitrary }) => ({ weight, arbitrary }));
+  const faults = new Set<CommandName>(['kill', 'stop', 'close', 'redisRestart', 'clientKill', 'cap', 'replay', 'destroy']);
+  const h = t.harshness ?? 1;
+  const picked = all.filter((a) => enabled.has(a.name)).map(({ name, weight, arbitrary }) => ({ weight: faults.has(name) ? weight * h : weight, arbitrary }));
   if (picked.length === 0) throw new Error('no command enabled');
   return fc.oneof(...picked);
 }

@@ -25,6 +25,8 @@ export interface RunSettings {
   verbose: boolean;
   /** Checks not failed on (counted in the stats): known defects not fixed yet. */
   skipChecks: string[];
+  /** Weight multiplier of fault commands and misbehaving handlers in generated sequences. */
+  harshness: number;
 }
 
 export const DEFAULT_SETTINGS: RunSettings = {
@@ -36,6 +38,7 @@ export const DEFAULT_SETTINGS: RunSettings = {
   keep: false,
   verbose: false,
   skipChecks: [],
+  harshness: 1,
 };
 
 /** Everything a running sequence holds; the checker reads it after quiescence. */

@@ -10,6 +10,7 @@ import { describeResult, runSequence } from '../src/sequence';
  *   MODEL_SEEDS=1,2,3            which seeds (default: the CI set)
  *   MODEL_COMMANDS=+destroy      command mix: the default set, plus/minus names; `all` for every one
  *   MODEL_SKIP_CHECKS=a,b       do not fail on these checks (known defects not fixed yet); they are counted in the stats
+ *   MODEL_PROFILE=harsh         shorter visibility timeout, lower concurrency, 3× the faults and misbehaving handlers
  *   MODEL_SHRINK=1               on failure, let fast-check shrink the sequence (each try is a full run)
  *   MODEL_SEQUENCE='[…]'          run this exact sequence (JSON, as a failure prints it) instead of generating
  *   MODEL_VERBOSE=1 MODEL_KEEP=1  narrate commands; keep worker logs
@@ -33,8 +34,11 @@ function commandMix(spec: string | undefined): Set<CommandName> {
 
 const seeds = process.env.MODEL_SEEDS ? process.env.MODEL_SEEDS.split(',').map(Number) : CI_SEEDS;
 const enabled = commandMix(process.env.MODEL_COMMANDS);
+/** MODEL_PROFILE=harsh: a 1 s visibility timeout, concurrency 2, three times the faults and misbehaving handlers. */
+const profile: Partial<RunSettings> = process.env.MODEL_PROFILE === 'harsh' ? { visibilityTimeoutMs: 1000, concurrency: 2, harshness: 3 } : {};
 const settings: RunSettings = {
   ...DEFAULT_SETTINGS,
+  ...profile,
   verbose: !!process.env.MODEL_VERBOSE,
   keep: !!process.env.MODEL_KEEP,
   skipChecks: (process.env.MODEL_SKIP_CHECKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
