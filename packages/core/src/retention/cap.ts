@@ -2,8 +2,8 @@ import type Redis from 'ioredis';
 import type { TopicKeys } from '../keys';
 import { runScript } from '../scripts/runner';
 
-/** Entries per capTrim call: each is read, checked per group and maybe recorded as lost. */
-export const CAP_STEP = 500;
+/** Entries per capTrim call: each is read, checked per group and maybe recorded as lost (about 15 µs each when it is). */
+export const CAP_STEP = 100;
 /** Report at most this many lost ids. */
 export const MAX_REPORTED_IDS = 1000;
 
