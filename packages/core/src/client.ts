@@ -38,7 +38,7 @@ export interface StreamfanOptions {
    * @defaultValue `{ intervalMs: 60000 }` (safe trimming only)
    */
   retention?: false | RetentionOptions;
-  /** How often a publisher of delayed events promotes due ones. @defaultValue 1000 */
+  /** How often a publisher of delayed events promotes due ones, in ms (a whole number ≥ 1). @defaultValue 1000 */
   promoteIntervalMs?: number;
   /**
    * Where a subscription's errors go when nothing listens for its `error` event (they are
@@ -56,6 +56,31 @@ export interface StreamfanEvents {
   trimmed: [report: TrimReport];
   /** A hard `maxLen` cap removed entries some group had not acknowledged. */
   capLoss: [report: TrimReport];
+}
+
+// Every key of StreamfanOptions, or this does not compile: a new option cannot be forgotten here.
+const CLIENT_OPTION_KEYS: Record<keyof StreamfanOptions, true> = {
+  connection: true, redisOptions: true, prefix: true, statusTtlSeconds: true, retention: true, promoteIntervalMs: true, logger: true,
+};
+const CLIENT_OPTIONS: ReadonlySet<string> = new Set(Object.keys(CLIENT_OPTION_KEYS));
+
+/** Refuse what would fail later or silently: unknown keys (typos), NaN, Infinity, negative or absurd timers. */
+function checkClientOptions(o: StreamfanOptions): void {
+  if (typeof o !== 'object' || o === null) throw new InvalidOptionError('Streamfan options must be an object');
+  const unknown = Object.keys(o).filter((k) => !CLIENT_OPTIONS.has(k));
+  if (unknown.length > 0) throw new InvalidOptionError(`unknown Streamfan option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: known options are ${[...CLIENT_OPTIONS].join(', ')}`);
+  const p = o.promoteIntervalMs;
+  if (p !== undefined && (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 2_147_483_647)) {
+    throw new InvalidOptionError(`promoteIntervalMs must be a whole number of ms from 1 to 2147483647, got ${JSON.stringify(p) ?? String(p)}`);
+  }
+  const t = o.statusTtlSeconds;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 0)) {
+    throw new InvalidOptionError(`statusTtlSeconds must be a whole number ≥ 0 (0: keep forever), got ${String(t)}`);
+  }
+  if (o.redisOptions !== undefined && (typeof o.redisOptions !== 'object' || o.redisOptions === null || Array.isArray(o.redisOptions))) {
+    throw new InvalidOptionError('redisOptions must be an object of ioredis options, e.g. { tls: { ca } }');
+  }
+  if (o.prefix !== undefined && typeof o.prefix !== 'string') throw new InvalidOptionError('prefix must be a string');
 }
 
 /**
@@ -88,12 +113,10 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   constructor(private readonly options: StreamfanOptions = {}) {
     super();
+    checkClientOptions(options);
     this.prefix = validatePrefix(options.prefix ?? 'streamfan');
     this.connection = options.connection ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     this.statusTtlSeconds = options.statusTtlSeconds ?? 86_400;
-    if (!Number.isInteger(this.statusTtlSeconds) || this.statusTtlSeconds < 0) {
-      throw new InvalidOptionError(`statusTtlSeconds must be a whole number ≥ 0 (0: keep forever), got ${String(options.statusTtlSeconds)}`);
-    }
     this.retention = resolveRetention(options.retention);
     this.redis = openConnection(this.connection, 'commands', options.redisOptions);
     this.redis.on('error', () => { /* each command reports its own failure */ });

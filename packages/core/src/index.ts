@@ -13,7 +13,7 @@ export {
   type SubscribeOptions, type StartFrom, type Handler, type HandlerContext, type SubscriptionEvents, type DeadLetterReason,
 } from './consumer/options';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOption } from './backoff';
-export { type PublishOptions, type PublishManyOptions, type Headers, DELAYED_ID_PREFIX, FIELD } from './publisher';
+export { type PublishOptions, type PublishManyOptions, type Headers, DELAYED_ID_PREFIX, FIELD, MAX_BATCH_EVENTS, MAX_BATCH_BYTES } from './publisher';
 export { isFinalState, type EventStatus, type GroupStatus, type EventState } from './status';
 export { type WaitForOptions } from './wait-for';
 export { type DeadLetter, type DeadLetterSelection } from './dead-letters';

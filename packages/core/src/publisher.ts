@@ -29,6 +29,11 @@ export interface PublishOptions {
 /** Options of {@link Streamfan.publishMany}: shared by every event of the batch. */
 export type PublishManyOptions = Omit<PublishOptions, 'idempotencyKey' | 'idempotencyWindowMs'>;
 
+/** Most events one {@link Streamfan.publishMany} call takes: one script runs alone in Redis, so a batch must stay short. */
+export const MAX_BATCH_EVENTS = 10_000;
+/** Most encoded bytes (payloads and headers) one {@link Streamfan.publishMany} call takes. */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+
 /** Prefix of the ids {@link Streamfan.publish} returns for delayed events. */
 export const DELAYED_ID_PREFIX = 'delayed-';
 
@@ -151,6 +156,9 @@ export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix
  */
 export async function publishBatch<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
   if (!Array.isArray(payloads)) throw new InvalidOptionError('publishMany takes an array of payloads');
+  if (payloads.length > MAX_BATCH_EVENTS) {
+    throw new InvalidOptionError(`publishMany takes at most ${MAX_BATCH_EVENTS} events per call, got ${payloads.length}: split the batch (each call is atomic on its own). Nothing was published.`);
+  }
   const encoded = payloads.map((p, i) => {
     try {
       return encodeEvent(topic, p, options.headers);
@@ -160,6 +168,11 @@ export async function publishBatch<T>(redis: Redis, ledger: ProducerLedger, pref
     }
   });
   if (encoded.length === 0) return [];
+  let bytes = 0;
+  for (const e of encoded) bytes += Buffer.byteLength(e.payload) + Buffer.byteLength(e.headers);
+  if (bytes > MAX_BATCH_BYTES) {
+    throw new InvalidOptionError(`publishMany takes at most 64 MiB of encoded payloads per call, got ${(bytes / 1048576).toFixed(1)} MiB in ${encoded.length} events: split the batch. Nothing was published.`);
+  }
   const due = dueSpec(options);
   try {
     if (due !== undefined) return await schedule(redis, prefix, topic.name, encoded, due);

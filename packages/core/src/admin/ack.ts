@@ -3,6 +3,7 @@ import { fromRedisError } from '../errors';
 import { topicKeys } from '../keys';
 import { validateGroupName, validateTopicName } from '../names';
 import { FIELD } from '../publisher';
+import { noticeMode } from '../notice';
 import { runScript } from '../scripts/runner';
 import { assertEntryIds } from './claim';
 import { NotPendingError } from './errors';
@@ -58,9 +59,10 @@ export async function ackEntries(target: AdminTarget, topic: string, group: stri
         ? { id, source: 'redelivery' as const, eventId: copy.get(FIELD.orig) ?? id, base: Number(copy.get(FIELD.base) ?? 0) || 0 }
         : { id, source: 'topic' as const, eventId: id, base: 0 };
     });
+    const mode = await noticeMode(target.redis, target.prefix);
     const reply = await runScript<Array<string | number>>(target.redis, 'ackByHand',
-      [keys.stream, keys.redeliver(group), ...plan.map((e) => keys.status(e.eventId))],
-      [group, ttl, keys.done, ...plan.flatMap((e) => [e.id, e.source, e.eventId, e.base])]);
+      [keys.stream, keys.redeliver(group), keys.waiters, ...plan.map((e) => keys.status(e.eventId))],
+      [group, ttl, keys.done, mode, ...plan.flatMap((e) => [e.id, e.source, e.eventId, e.base])]);
     if (Number(reply[0]) !== 1) throw new NotPendingError('acknowledged', topic, group, reply.slice(1).map(String));
     return plan.map((e, i) => ({ id: e.id, eventId: e.eventId, source: e.source, previousOwner: String(reply[2 + 3 * i]), attempts: Number(reply[3 + 3 * i]) }));
   } catch (err) {

@@ -6,25 +6,37 @@
 
   KEYS[1]     the topic stream
   KEYS[2]     the group's redelivery stream
-  KEYS[3..n]  status hash of each entry's event, in the order of the entries
+  KEYS[3]     waiters key: the completion notice is published only while it exists
+  KEYS[4..n]  status hash of each entry's event, in the order of the entries
 
   ARGV[1]  group
   ARGV[2]  status TTL in seconds (0: no expiry)
-  ARGV[3]  completion channel ('' to skip PUBLISH)
+  ARGV[3]  completion channel ('' to skip the notice)
+  ARGV[4]  'P' to PUBLISH, 'S' to SPUBLISH (Cluster) the notice
   then per entry, 4 values: entry id, source ('topic' | 'redelivery'), event id, base attempts
 
   Reply: { 1, id, previous owner, attempts, ... } when acknowledged
          { 0, missing id, ... } when some are not pending (nothing acknowledged)
 ]]
 local streams = { topic = KEYS[1], redelivery = KEYS[2] }
-local group, ttl, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local waiters = KEYS[3]
+local group, channel = ARGV[1], ARGV[3]
 -- @include writeStatus
 -- @include serverNowMs
+-- @include checkArgs
+local ttl = needCount('ttl', ARGV[2])
+local mode = needOneOf('publish mode', ARGV[4], 'P', 'S')
+local first = 5
+if (#ARGV - first + 1) % 4 ~= 0 or #KEYS ~= 3 + (#ARGV - first + 1) / 4 then argError('entries', 'need 4 values and one status key per entry') end
+for i = first, #ARGV, 4 do
+  needId('entry id', ARGV[i]); needOneOf('source', ARGV[i + 1], 'topic', 'redelivery'); needId('event id', ARGV[i + 2]); needCount('base', ARGV[i + 3])
+end
+for k = 4, #KEYS do needType(KEYS[k], 'hash') end
 
 local entries = {}
 local missing = { 0 }
 local n = 0
-for i = 4, #ARGV, 4 do
+for i = first, #ARGV, 4 do
   n = n + 1
   local id, src, eventId, base = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local key = streams[src]
@@ -36,7 +48,7 @@ for i = 4, #ARGV, 4 do
   if row == nil then
     missing[#missing + 1] = id
   else
-    entries[#entries + 1] = { id = id, key = key, eventId = eventId, owner = row[2], attempts = base + tonumber(row[4]), status = KEYS[n + 2] }
+    entries[#entries + 1] = { id = id, key = key, eventId = eventId, owner = row[2], attempts = base + tonumber(row[4]), status = KEYS[n + 3] }
   end
 end
 if #missing > 1 then return missing end
@@ -55,7 +67,7 @@ for _, e in ipairs(entries) do
   reply[#reply + 1] = e.owner
   reply[#reply + 1] = e.attempts
 end
-if channel ~= '' and #done > 0 then
-  redis.call('PUBLISH', channel, 'succeeded|' .. group .. '|' .. table.concat(done, ','))
+if channel ~= '' and #done > 0 and redis.call('EXISTS', waiters) == 1 then
+  redis.call(mode == 'S' and 'SPUBLISH' or 'PUBLISH', channel, 'succeeded|' .. group .. '|' .. table.concat(done, ','))
 end
 return reply
