@@ -46,9 +46,13 @@ const ROLE_DEFAULTS: Record<ConnectionRole, RedisOptions> = {
   subscriber: { maxRetriesPerRequest: null, connectTimeout: 5000 },
 };
 
-/** Reconnect forever, backing off to at most 2 s between tries. */
-function retryStrategy(times: number): number {
-  return Math.min(50 * 2 ** Math.min(times, 6), 2000);
+/**
+ * Reconnect forever, backing off to at most 2 s between tries, with jitter (each wait is
+ * 50–100 % of the step), so many consumers that lost Redis together do not reconnect in step.
+ */
+export function retryStrategy(times: number, random: () => number = Math.random): number {
+  const step = Math.min(50 * 2 ** Math.min(times, 6), 2000);
+  return Math.round(step * (0.5 + random() / 2));
 }
 
 const lastErrors = new WeakMap<Redis, Error>();

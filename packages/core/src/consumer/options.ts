@@ -37,7 +37,9 @@ export interface SubscribeOptions {
   /**
    * A handler running longer than this fails its attempt (its signal fires with a timeout
    * reason) and the event is retried with backoff, so an event whose handler always hangs
-   * ends in dead letters. 0: no limit (a live handler keeps its lease for as long as it runs).
+   * ends in dead letters. A handler that ignores its signal and keeps running keeps its slot
+   * until it returns, so `concurrency` still bounds what runs. 0: no limit (a live handler keeps
+   * its lease for as long as it runs).
    * @defaultValue 0
    */
   handlerTimeoutMs?: number;

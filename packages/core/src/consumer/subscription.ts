@@ -78,6 +78,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private retryDueAt = Infinity;
   private reclaiming = false;
   private lastPruneAt: number | undefined;
+  /** Handlers past handlerTimeoutMs, already settled, still running: they keep their slots. */
+  private overrun = 0;
   /** The last entry id read from each stream ('>' reads return ids in order). */
   private readonly lastRead = new Map<string, string>();
   /** The id this subscription created its topic group at, if it did. */
@@ -124,7 +126,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    * for or not (unobserved ones go to the `logger`).
    */
   get stats(): Readonly<typeof this.counters & { inFlight: number }> {
-    return { ...this.counters, inFlight: this.inFlight.size };
+    return { ...this.counters, inFlight: this.inFlight.size + this.overrun };
   }
 
   /** Ids of the events this consumer is handling now. */
@@ -232,7 +234,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   }
 
   private free(): number {
-    return this.options.concurrency - this.inFlight.size;
+    return this.options.concurrency - this.inFlight.size - this.overrun;
   }
 
   private waitForSlot(): Promise<void> {
@@ -419,6 +421,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       startedAt: now, leasedAt: now, abort: new LazyAbort(), leaseLost: false,
     };
     this.inFlight.set(deliveryKey(f.stream, f.entryId), f);
+    if (fromRedelivery && this.options.trackStatus) {
+      // A retry or a replay shows `processing` while it runs (a first delivery shows it from the
+      // pending list). Sent before the handler starts, on the connection its ack will use, so
+      // it lands first.
+      this.track(runScript(this.worker, 'startAttempt', [stream, this.keys.status(f.eventId)],
+        [this.group, this.consumer, f.entryId, f.base, this.settings.statusTtlSeconds]));
+    }
     void this.run(f, parsed);
   }
 
@@ -437,14 +446,23 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       },
     };
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const running = Promise.resolve().then(() => this.handler(parsed.payload, ctx));
+    // A timed-out handler is settled (failed) at once, but it still runs: it keeps its slot
+    // until it returns, so the concurrency limit holds.
+    const freeSlot = (): void => {
+      if (!timedOut) { this.slotFreed(); return; }
+      this.overrun++;
+      void running.then(() => undefined, () => undefined).finally(() => { this.overrun--; this.slotFreed(); });
+    };
     try {
-      const running = Promise.resolve().then(() => this.handler(parsed.payload, ctx));
       const limit = this.options.handlerTimeoutMs;
       const result = limit <= 0 ? await running : await Promise.race([
         running,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             const err = new Error(`handler timed out after ${limit}ms (handlerTimeoutMs)`);
+            timedOut = true;
             f.abort.abort(err);
             reject(err);
           }, limit);
@@ -452,13 +470,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       ]);
       clearTimeout(timer);
       this.inFlight.delete(deliveryKey(f.stream, f.entryId));
-      this.slotFreed();
+      freeSlot();
       if (f.abandoned || f.lost) return;
       this.acks.add(f, encodeResult(result, this.options.maxResultBytes), result);
     } catch (err) {
       clearTimeout(timer);
       this.inFlight.delete(deliveryKey(f.stream, f.entryId));
-      this.slotFreed();
+      freeSlot();
       // Aborted at shutdown: the entry stays pending for another consumer, not failed.
       if (f.abandoned || f.lost) return;
       if (f.leaseLost) {
@@ -806,12 +824,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     let left = 0;
     await step('drain', async () => {
       const deadline = monotonicMs() + graceMs;
-      while (this.inFlight.size > 0 && monotonicMs() < deadline) await sleep(Math.min(20, Math.max(1, deadline - monotonicMs())));
+      while (this.inFlight.size + this.overrun > 0 && monotonicMs() < deadline) await sleep(Math.min(20, Math.max(1, deadline - monotonicMs())));
       for (const f of this.inFlight.values()) {
         f.abandoned = true;
         left++;
         f.abort.abort(new Error('shutdown: grace period over; the entry is left for another consumer'));
       }
+      left += this.overrun; // timed out and settled, but still running
     });
     clearInterval(leaseTimer);
     await step('hand back held entries', () => this.handBackHeld());
