@@ -138,7 +138,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * when due; with `idempotencyKey` a repeat returns the first id and writes nothing.
    * @throws InvalidPayloadError, PayloadTooLargeError (nothing written), RedisUnavailableError, RedisOutOfMemoryError
    */
-  async publish<T>(topic: Topic<T> | string, payload: T, options: PublishOptions = {}): Promise<string> {
+  async publish<T>(topic: Topic<T> | string, payload: NoInfer<T>, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
     const t = toTopic(topic);
     const id = await publishOne(this.redis, this.ledger, this.prefix, t, payload, options);
@@ -151,7 +151,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * payload rejects the whole batch and nothing is written.
    * @returns the ids, in order
    */
-  async publishMany<T>(topic: Topic<T> | string, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
+  async publishMany<T>(topic: Topic<T> | string, payloads: readonly NoInfer<T>[], options: PublishManyOptions = {}): Promise<string[]> {
     this.assertOpen();
     const t = toTopic(topic);
     const ids = await publishBatch(this.redis, this.ledger, this.prefix, t, payloads, options);
