@@ -44,7 +44,7 @@ async function api(method, path, body) {
     init.body = JSON.stringify(body ?? {});
   }
   const res = await fetch(path, init);
-  let data = null;
+  let data;
   try { data = await res.json(); } catch { data = null; }
   if (!res.ok) throw new Error((data && data.error) || `${res.status} ${res.statusText}`);
   return data;
@@ -140,7 +140,7 @@ function buildCard(g) {
       <div class="stat" title="failed attempts that were retried with backoff"><div class="v" data-stat="retries" data-testid="${g}-retries">0</div><div class="k">retries</div></div>
       <div class="stat" title="retries waiting for their backoff"><div class="v" data-stat="retrying">0</div><div class="k">in backoff</div></div>
       <div class="stat" title="dead letters of this group now"><div class="v" data-stat="deadLetters" data-testid="${g}-dead">0</div><div class="k">dead letters</div></div>
-      <div class="stat" title="consumers Redis knows in this group: created at their first delivery; a crashed worker\'s stays until its entry is reclaimed"><div class="v" data-stat="consumers" data-testid="${g}-consumers">0</div><div class="k">consumers</div></div>
+      <div class="stat" title="consumers Redis knows in this group: created at their first delivery; a crashed worker’s stays until its entry is reclaimed"><div class="v" data-stat="consumers" data-testid="${g}-consumers">0</div><div class="k">consumers</div></div>
       <div class="stat" title="workers that froze mid-event"><div class="v" data-stat="crashes" data-testid="${g}-crashes">0</div><div class="k">crashes</div></div>
       <div class="stat" title="events a crashed worker held that another worker reclaimed and took over"><div class="v" data-stat="takeovers" data-testid="${g}-recovered">0</div><div class="k">recovered</div></div>
       <div class="stat wide" title="every entry the library took with XAUTOCLAIM: from crashed workers, and entries a busy worker handed back (it read two streams with one free slot)"><div class="txt"><div class="v" data-stat="reclaimed" data-testid="${g}-reclaimed">0</div><div class="k">reclaimed (XAUTOCLAIM)</div></div></div>

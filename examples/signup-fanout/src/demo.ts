@@ -185,7 +185,7 @@ export class Demo {
     const sf = this.client();
     const pool = this.pool(name);
     const all = (await pendingPage(sf, signups.name, name, { limit: 1000 })).entries;
-    let chosen = all;
+    let chosen: typeof all;
     if (ids) {
       const known = new Set(all.map((e) => e.id));
       const missing = ids.filter((id) => !known.has(id));

@@ -27,7 +27,7 @@ async function allProcessed(n: number): Promise<Snapshot> {
   return last!;
 }
 
-function expectError(r: { status: number; body: any }, status: number, pattern?: RegExp): void {
+function expectError(r: { status: number; body: any }, status: number, pattern?: RegExp): void { // eslint-disable-line @typescript-eslint/no-explicit-any -- any response body
   expect(r.status).toBe(status);
   expect(typeof r.body.error).toBe('string');
   expect(typeof r.body.code).toBe('string');

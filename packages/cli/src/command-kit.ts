@@ -3,21 +3,24 @@ import { Context, globalOptions, type Io } from './context';
 import { parseDuration } from './format/duration';
 
 /** Turns a command body into a commander action: builds the context, closes it, explains errors. */
-export type ActionFactory = <A extends unknown[]>(body: (ctx: Context, ...args: A) => Promise<void>) => (...all: unknown[]) => Promise<void>;
+export type ActionFactory = <A extends unknown[]>(
+  body: (ctx: Context, ...args: A) => Promise<void>,
+) => (...all: unknown[]) => Promise<void>;
 
 /** The action factory for one run of the program. */
 export function actionFactory(io: Io): ActionFactory {
-  return (body) => async (...all) => {
-    const cmd = all[all.length - 1] as Command;
-    const ctx = new Context(globalOptions(cmd), io);
-    try {
-      await (body as (c: Context, ...a: unknown[]) => Promise<void>)(ctx, ...all.slice(0, -1));
-    } catch (err) {
-      throw ctx.explain(err);
-    } finally {
-      await ctx.close();
-    }
-  };
+  return (body) =>
+    async (...all) => {
+      const cmd = all[all.length - 1] as Command;
+      const ctx = new Context(globalOptions(cmd), io);
+      try {
+        await (body as (c: Context, ...a: unknown[]) => Promise<void>)(ctx, ...all.slice(0, -1));
+      } catch (err) {
+        throw ctx.explain(err);
+      } finally {
+        await ctx.close();
+      }
+    };
 }
 
 /** Help text with examples, shown after the options. */

@@ -23,9 +23,15 @@ export interface Io {
 
 /** The process's streams. */
 export const processIo: Io = {
-  out: (t) => { process.stdout.write(t.endsWith('\n') ? t : `${t}\n`); },
-  err: (t) => { process.stderr.write(t.endsWith('\n') ? t : `${t}\n`); },
-  get stdinIsTty() { return process.stdin.isTTY === true; },
+  out: (t) => {
+    process.stdout.write(t.endsWith('\n') ? t : `${t}\n`);
+  },
+  err: (t) => {
+    process.stderr.write(t.endsWith('\n') ? t : `${t}\n`);
+  },
+  get stdinIsTty() {
+    return process.stdin.isTTY === true;
+  },
   readStdin: async () => {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -33,7 +39,11 @@ export const processIo: Io = {
   },
   ask: async (q) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
-    try { return await rl.question(q); } finally { rl.close(); }
+    try {
+      return await rl.question(q);
+    } finally {
+      rl.close();
+    }
   },
 };
 
@@ -44,7 +54,10 @@ export class Context {
   /** Connections the command opened besides the client's own (e.g. tail's blocking reader). */
   readonly extraConnections: Array<{ disconnect(): void }> = [];
 
-  constructor(readonly opts: GlobalOptions, readonly io: Io) {}
+  constructor(
+    readonly opts: GlobalOptions,
+    readonly io: Io,
+  ) {}
 
   /** The client, connected on first use. */
   sf(): Streamfan {
@@ -58,7 +71,9 @@ export class Context {
         redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 5000, ...tlsOptions(this.opts.tlsCa) },
       };
       this.client = new Streamfan(options);
-      this.client.redis.on('error', (e: Error) => { this.lastConnectionError = e; });
+      this.client.redis.on('error', (e: Error) => {
+        this.lastConnectionError = e;
+      });
     }
     return this.client;
   }
@@ -91,7 +106,10 @@ export class Context {
     if (!(e instanceof RedisUnavailableError) && !(down && !expected)) return e;
     const url = this.client?.url ?? this.opts.url;
     const why = (this.lastConnectionError?.message ?? (e as Error).message).replace(/\.+$/, '');
-    return new RedisUnavailableError(`cannot reach Redis at ${url}: ${why}. Check that it runs and that the URL (--url or REDIS_URL), user, password and TLS settings (rediss://, --tls-ca) are right.`, { cause: err });
+    return new RedisUnavailableError(
+      `cannot reach Redis at ${url}: ${why}. Check that it runs and that the URL (--url or REDIS_URL), user, password and TLS settings (rediss://, --tls-ca) are right.`,
+      { cause: err },
+    );
   }
 
   /** Close every connection the command opened. */
@@ -115,7 +133,12 @@ const KEEP = new Set(['NOT_FOUND', 'INVALID_NAME', 'INVALID_OPTION', 'INVALID_PA
 /** An error raised by ioredis (a reply error or a connection failure), not by our own code. */
 function isRedisError(err: unknown): boolean {
   const e = err as { name?: string; code?: string; message?: string };
-  return e?.name === 'ReplyError' || e?.name === 'MaxRetriesPerRequestError' || typeof e?.code === 'string' || /Connection is closed|Stream isn't writeable/.test(e?.message ?? '');
+  return (
+    e?.name === 'ReplyError' ||
+    e?.name === 'MaxRetriesPerRequestError' ||
+    typeof e?.code === 'string' ||
+    /Connection is closed|Stream isn't writeable/.test(e?.message ?? '')
+  );
 }
 
 /**
@@ -132,7 +155,9 @@ function checkUrl(url: string): void {
 function tlsOptions(caFile: string | undefined): StreamfanOptions['redisOptions'] {
   if (!caFile) return {};
   let ca: Buffer;
-  try { ca = readFileSync(caFile); } catch (err) {
+  try {
+    ca = readFileSync(caFile);
+  } catch (err) {
     throw new UsageError(`cannot read the CA certificate file ${caFile} given to --tls-ca: ${(err as Error).message}`);
   }
   return { tls: { ca } };

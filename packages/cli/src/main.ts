@@ -20,7 +20,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (err instanceof CommanderError) {
       // commander printed its message already (missing argument, unknown option or command...)
       if (HELP_CODES.has(err.code)) return EXIT.ok;
-      if (argv.includes('--json')) io.out(JSON.stringify({ error: { code: 'USAGE', message: err.message.replace(/^error: /, '') } }, null, 2));
+      if (argv.includes('--json'))
+        io.out(JSON.stringify({ error: { code: 'USAGE', message: err.message.replace(/^error: /, '') } }, null, 2));
       return EXIT.usage;
     }
     const { exitCode, code } = classify(err);

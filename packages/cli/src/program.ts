@@ -27,10 +27,18 @@ export function buildProgram(io: Io): Command {
     .description('Inspect and repair streamfan topics on Redis Streams: groups, pending entries, dead letters')
     .version(VERSION)
     // The default's description never shows the URL itself: it may hold a password.
-    .addOption(new Option('--url <url>', 'Redis URL (redis://, rediss:// for TLS; user:password@ for ACL)')
-      .default(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', '$REDIS_URL or redis://127.0.0.1:6379'))
-    .addOption(new Option('--prefix <prefix>', 'key prefix of the application')
-      .default(process.env.STREAMFAN_PREFIX ?? 'streamfan', '$STREAMFAN_PREFIX or streamfan'))
+    .addOption(
+      new Option('--url <url>', 'Redis URL (redis://, rediss:// for TLS; user:password@ for ACL)').default(
+        process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        '$REDIS_URL or redis://127.0.0.1:6379',
+      ),
+    )
+    .addOption(
+      new Option('--prefix <prefix>', 'key prefix of the application').default(
+        process.env.STREAMFAN_PREFIX ?? 'streamfan',
+        '$STREAMFAN_PREFIX or streamfan',
+      ),
+    )
     .option('--tls-ca <file>', 'CA certificate (PEM) to trust for rediss:// URLs')
     .option('--json', 'print one JSON document (stable field names) instead of tables')
     .exitOverride()
@@ -40,14 +48,17 @@ export function buildProgram(io: Io): Command {
       // A usage error is one line, like every other error, with the pointer to --help on it.
       outputError: (s, write) => write(`streamfan: ${s.trim()} (see --help for usage and examples)\n`),
     })
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Exit codes: 0 success, 1 failed operation (Redis unreachable, not found, not pending), 2 wrong usage.
 
 Examples:
   $ streamfan topics
   $ streamfan groups user.signup
   $ streamfan pending user.signup email --min-idle 5m
-  $ REDIS_URL=rediss://ops:secret@redis.internal:6380 streamfan --tls-ca ca.pem topics`);
+  $ REDIS_URL=rediss://ops:secret@redis.internal:6380 streamfan --tls-ca ca.pem topics`,
+    );
   const act = actionFactory(io);
   registerTopics(program, act);
   registerGroups(program, act);

@@ -23,11 +23,16 @@ beforeAll(async () => {
   sf = new Streamfan({ connection: server.url, prefix, retention: false });
   base = ['--url', server.url, '--prefix', prefix];
   let calls = 0;
-  const billing = sf.subscribe<{ n: number }>(topic, 'billing', (p) => {
-    calls += 1;
-    if (calls === 1) throw new Error('card service timed out');
-    return { charged: p.n };
-  }, { startFrom: 'beginning', backoff: { type: 'fixed', delayMs: 20 } });
+  const billing = sf.subscribe<{ n: number }>(
+    topic,
+    'billing',
+    (p) => {
+      calls += 1;
+      if (calls === 1) throw new Error('card service timed out');
+      return { charged: p.n };
+    },
+    { startFrom: 'beginning', backoff: { type: 'fixed', delayMs: 20 } },
+  );
   await billing.ready();
   retriedId = await sf.publish(topic, { n: 7 });
   const status = await sf.waitFor(topic, retriedId, { timeoutMs: 20_000 });
@@ -48,7 +53,9 @@ test('publish to a topic that does not exist is refused unless --create, and not
   ]);
   expect(typo.code).toBe(1);
   expect(typo.stdout).toBe('');
-  expect(typo.stderr).toBe(`streamfan: error: topic "ordres" not found under prefix "${prefix}"; topics: orders. Nothing was published: pass --create to publish to a new topic.\n`);
+  expect(typo.stderr).toBe(
+    `streamfan: error: topic "ordres" not found under prefix "${prefix}"; topics: orders. Nothing was published: pass --create to publish to a new topic.\n`,
+  );
   expect(JSON.parse(typoJson.stdout)).toMatchObject({ error: { code: 'NOT_FOUND' } });
   expect((await sf.topics()).map((t) => t.topic)).toEqual(['orders']);
 
@@ -81,7 +88,9 @@ test('a bad event id is a usage error (exit 2) in one line, before Redis is aske
   for (const r of results) {
     expect(r.code).toBe(2);
     oneLine(r);
-    expect(r.stderr).toMatch(/^streamfan: error: command-argument value '[^']+' is invalid for argument 'id'\. expected an event id such as 1700000000000-0/);
+    expect(r.stderr).toMatch(
+      /^streamfan: error: command-argument value '[^']+' is invalid for argument 'id'\. expected an event id such as 1700000000000-0/,
+    );
     expect(r.stderr).not.toMatch(/ERR|Invalid stream ID/);
   }
   expect(JSON.parse(results[1].stdout)).toEqual({ error: { code: 'USAGE', message: expect.stringContaining('expected an event id') } });
@@ -93,7 +102,9 @@ test('an http:// URL is refused with what to use instead; the password is not ec
     [['--url', 'https://127.0.0.1:6380', 'groups', topic, '--json']],
   ]);
   expect(http.code).toBe(2);
-  expect(http.stderr).toBe('streamfan: error: http://ops:***@127.0.0.1:6380 is not a Redis URL (http://): use redis://host:6379, or rediss:// for TLS (--url or REDIS_URL)\n');
+  expect(http.stderr).toBe(
+    'streamfan: error: http://ops:***@127.0.0.1:6380 is not a Redis URL (http://): use redis://host:6379, or rediss:// for TLS (--url or REDIS_URL)\n',
+  );
   expect(json.code).toBe(2);
   expect(JSON.parse(json.stdout).error).toEqual({ code: 'USAGE', message: expect.stringContaining('is not a Redis URL (https://)') });
 });
@@ -115,15 +126,36 @@ test('usage errors are one line each, with the pointer to --help on it', async (
 test('piping into head: the CLI stops quietly when the reader goes away (no EPIPE stack trace)', async () => {
   // `streamfan tail` keeps printing until stopped; head -n 2 closes the pipe after two events.
   for (let n = 0; n < 5; n++) await sf.publish(topic, { n: 100 + n });
-  const child = spawn('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${buildCli()}" "$@" | head -n 2`, 'sh',
-    ...base, 'tail', topic, '--from', '0', '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'bash',
+    [
+      '-o',
+      'pipefail',
+      '-c',
+      `"${process.execPath}" "${buildCli()}" "$@" | head -n 2`,
+      'sh',
+      ...base,
+      'tail',
+      topic,
+      '--from',
+      '0',
+      '--json',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   // Events keep arriving, so the CLI writes again after head has gone and meets the closed pipe.
   let more = 0;
-  const publisher = setInterval(() => { void sf.publish(topic, { n: 200 + more++ }).catch(() => undefined); }, 50);
+  const publisher = setInterval(() => {
+    void sf.publish(topic, { n: 200 + more++ }).catch(() => undefined);
+  }, 50);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(publisher);
   expect(stdout.trimEnd().split('\n')).toHaveLength(2);

@@ -18,17 +18,47 @@ let certs: string;
 let tlsPort: number;
 const prefix = uniquePrefix();
 const BULK = 100_000;
-let bulkIds: string[] = [];
+const bulkIds: string[] = [];
 
 const json = <T = any>(r: CliResult): T => JSON.parse(r.stdout) as T; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** A throwaway CA and a server certificate for 127.0.0.1 signed by it. */
 function makeCerts(dir: string): void {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=streamfan test CA');
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=streamfan test CA',
+  );
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+  );
 }
 
 beforeAll(async () => {
@@ -36,10 +66,20 @@ beforeAll(async () => {
   certs = mkdtempSync(join(tmpdir(), 'streamfan-tls-'));
   makeCerts(certs);
   tlsPort = await freePort();
-  server = await startRedis({ args: [
-    '--tls-port', String(tlsPort), '--tls-cert-file', join(certs, 'server.pem'), '--tls-key-file', join(certs, 'server.key'),
-    '--tls-ca-cert-file', join(certs, 'ca.pem'), '--tls-auth-clients', 'no',
-  ] });
+  server = await startRedis({
+    args: [
+      '--tls-port',
+      String(tlsPort),
+      '--tls-cert-file',
+      join(certs, 'server.pem'),
+      '--tls-key-file',
+      join(certs, 'server.key'),
+      '--tls-ca-cert-file',
+      join(certs, 'ca.pem'),
+      '--tls-auth-clients',
+      'no',
+    ],
+  });
   const admin = server.client();
   await admin.call('ACL', 'SETUSER', 'ops', 'on', '>s3cret', '~*', '&*', '+@all');
   await admin.quit();
@@ -47,14 +87,22 @@ beforeAll(async () => {
   sf = new Streamfan({ connection: server.url, prefix, retention: false });
   // 100,000 entries delivered to one consumer and never acknowledged.
   for (let i = 0; i < BULK; i += 5000) {
-    bulkIds.push(...await sf.publishMany('bulk', Array.from({ length: 5000 }, (_, j) => ({ i: i + j }))));
+    bulkIds.push(
+      ...(await sf.publishMany(
+        'bulk',
+        Array.from({ length: 5000 }, (_, j) => ({ i: i + j })),
+      )),
+    );
   }
   const stream = topicKeys(prefix, 'bulk').stream;
   await sf.redis.xgroup('CREATE', stream, 'indexer', '0');
   for (let i = 0; i < BULK; i += 20_000) await sf.redis.xreadgroup('GROUP', 'indexer', 'slow-1', 'COUNT', 20_000, 'STREAMS', stream, '>');
 
   // A dead letter replayed to its group and read again: pending in the redelivery stream.
-  const sub = sf.subscribe<{ n: number }>('jobs', 'mailer', (_p, ctx) => ctx.deadLetter('smtp down'), { consumer: 'mailer-1', startFrom: 'beginning' });
+  const sub = sf.subscribe<{ n: number }>('jobs', 'mailer', (_p, ctx) => ctx.deadLetter('smtp down'), {
+    consumer: 'mailer-1',
+    startFrom: 'beginning',
+  });
   await sub.ready();
   const jobId = await sf.publish('jobs', { n: 1 });
   await sf.waitFor('jobs', jobId, { timeoutMs: 10_000 });
@@ -81,11 +129,17 @@ test('rediss:// with an ACL user in the URL and --tls-ca; a wrong password or an
     [['--url', url, '--tls-ca', join(certs, 'missing.pem'), 'topics']],
   ]);
   expect(ok.code).toBe(0);
-  expect(json(ok).groups).toEqual([expect.objectContaining({ group: 'indexer', consumers: 1, pending: BULK, lag: 0, oldestPendingId: bulkIds[0] })]);
+  expect(json(ok).groups).toEqual([
+    expect.objectContaining({ group: 'indexer', consumers: 1, pending: BULK, lag: 0, oldestPendingId: bulkIds[0] }),
+  ]);
   expect(wrongPassword.code).toBe(1);
-  expect(wrongPassword.stderr).toBe(`streamfan: error: cannot reach Redis at rediss://ops:***@127.0.0.1:${tlsPort}: WRONGPASS invalid username-password pair or user is disabled. Check that it runs and that the URL (--url or REDIS_URL), user, password and TLS settings (rediss://, --tls-ca) are right.\n`);
+  expect(wrongPassword.stderr).toBe(
+    `streamfan: error: cannot reach Redis at rediss://ops:***@127.0.0.1:${tlsPort}: WRONGPASS invalid username-password pair or user is disabled. Check that it runs and that the URL (--url or REDIS_URL), user, password and TLS settings (rediss://, --tls-ca) are right.\n`,
+  );
   expect(untrusted.code).toBe(1);
-  expect(untrusted.stderr).toContain(`cannot reach Redis at rediss://ops:***@127.0.0.1:${tlsPort}: self-signed certificate in certificate chain`);
+  expect(untrusted.stderr).toContain(
+    `cannot reach Redis at rediss://ops:***@127.0.0.1:${tlsPort}: self-signed certificate in certificate chain`,
+  );
   expect(noCaFile.code).toBe(2);
   expect(noCaFile.stderr).toContain(`cannot read the CA certificate file ${join(certs, 'missing.pem')} given to --tls-ca`);
 });
@@ -99,8 +153,12 @@ test('pending on 100,000 entries pages with --limit and --after', async () => {
     [[...base, 'pending', 'bulk', 'indexer', '--limit', '2']],
   ]);
   expect(json(first)).toEqual({
-    topic: 'bulk', group: 'indexer', next: bulkIds[2],
-    entries: bulkIds.slice(0, 3).map((id) => ({ id, eventId: id, consumer: 'slow-1', idleMs: expect.any(Number), deliveries: 1, source: 'topic' })),
+    topic: 'bulk',
+    group: 'indexer',
+    next: bulkIds[2],
+    entries: bulkIds
+      .slice(0, 3)
+      .map((id) => ({ id, eventId: id, consumer: 'slow-1', idleMs: expect.any(Number), deliveries: 1, source: 'topic' })),
   });
   expect(json(last)).toMatchObject({ entries: bulkIds.slice(BULK - 2).map((id) => ({ id })), next: null });
   expect(json(filtered)).toMatchObject({ entries: bulkIds.slice(0, 2).map((id) => ({ id })), next: bulkIds[1] });
@@ -124,7 +182,9 @@ test('a replay pending in the redelivery stream: pending shows its event id; ack
     expect.stringMatching(new RegExp(`^${entry!.id}\\s+mailer-2\\s+\\S+\\s+1\\s+redelivery\\s+${entry!.eventId}$`)),
     '',
   ]);
-  expect(json(ack).acked).toEqual([{ id: entry!.id, eventId: entry!.eventId, source: 'redelivery', previousOwner: 'mailer-2', attempts: 1 }]);
+  expect(json(ack).acked).toEqual([
+    { id: entry!.id, eventId: entry!.eventId, source: 'redelivery', previousOwner: 'mailer-2', attempts: 1 },
+  ]);
   const status = await sf.status('jobs', entry!.eventId);
   expect(status.groups.mailer).toMatchObject({ state: 'succeeded', attempts: 1, consumer: 'mailer-2' });
   expect(await sf.pending('jobs', 'mailer', { source: 'redelivery' })).toEqual([]);

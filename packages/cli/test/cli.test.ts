@@ -23,7 +23,8 @@ let base: string[] = [];
 
 const lines = (r: CliResult) => r.stdout.trimEnd().split('\n');
 const json = <T = any>(r: CliResult): T => JSON.parse(r.stdout) as T; // eslint-disable-line @typescript-eslint/no-explicit-any
-const row = (...cells: Array<string | number>) => new RegExp(`^${cells.map((c) => String(c).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s+')}$`);
+const row = (...cells: Array<string | number>) =>
+  new RegExp(`^${cells.map((c) => String(c).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('\\s+')}$`);
 
 beforeAll(async () => {
   buildCli();
@@ -31,21 +32,34 @@ beforeAll(async () => {
   sf = new Streamfan({ connection: server.url, prefix, retention: false });
   base = ['--url', server.url, '--prefix', prefix];
   const email = sf.subscribe<{ n: number }>(topic, 'email', (p) => ({ sent: p.n }), { consumer: 'email-1', startFrom: 'beginning' });
-  const billing = sf.subscribe<{ n: number }>(topic, 'billing', (p, ctx) => {
-    if (p.n % 3 === 0) ctx.deadLetter(`card declined for order ${p.n}`);
-    return { charged: p.n };
-  }, { consumer: 'billing-1', startFrom: 'beginning' });
+  const billing = sf.subscribe<{ n: number }>(
+    topic,
+    'billing',
+    (p, ctx) => {
+      if (p.n % 3 === 0) ctx.deadLetter(`card declined for order ${p.n}`);
+      return { charged: p.n };
+    },
+    { consumer: 'billing-1', startFrom: 'beginning' },
+  );
   const analytics = sf.subscribe<{ n: number }>(topic, 'analytics', () => new Promise(() => undefined), {
-    consumer: 'stuck-1', concurrency: 3, startFrom: 'beginning', visibilityTimeoutMs: 600_000,
+    consumer: 'stuck-1',
+    concurrency: 3,
+    startFrom: 'beginning',
+    visibilityTimeoutMs: 600_000,
   });
   await Promise.all([email.ready(), billing.ready(), analytics.ready()]);
   ids = [await sf.publish(topic, { n: 1 }, { headers: { traceId: 't-1' } })];
   for (let n = 2; n <= 6; n++) ids.push(await sf.publish(topic, { n }));
   await sf.publish('audit', { who: 'ops' });
-  await waitFor(async () => {
-    const g = Object.fromEntries((await sf.groups(topic)).map((x) => [x.group, x]));
-    return g.email?.lag === 0 && g.email.pending === 0 && g.billing?.deadLetters === 2 && g.billing.pending === 0 && g.analytics?.pending === 3;
-  }, { timeoutMs: 20_000, message: 'scenario: email done, billing 2 dead letters, analytics 3 stuck' });
+  await waitFor(
+    async () => {
+      const g = Object.fromEntries((await sf.groups(topic)).map((x) => [x.group, x]));
+      return (
+        g.email?.lag === 0 && g.email.pending === 0 && g.billing?.deadLetters === 2 && g.billing.pending === 0 && g.analytics?.pending === 3
+      );
+    },
+    { timeoutMs: 20_000, message: 'scenario: email done, billing 2 dead letters, analytics 3 stuck' },
+  );
   // The stuck consumer goes away without finishing: its three entries stay pending under its name.
   await analytics.close(0);
   await Promise.all([email.close(), billing.close()]);
@@ -73,7 +87,8 @@ describe('reading', () => {
       [[...base, 'consumers', topic, 'analytics']],
       [[...base, 'consumers', topic, 'analytics', '--json']],
     ]);
-    for (const r of [topics, topicsJson, groups, groupsJson, consumers, consumersJson]) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    for (const r of [topics, topicsJson, groups, groupsJson, consumers, consumersJson])
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
 
     expect(lines(topics)[0]).toMatch(row('TOPIC', 'LENGTH', 'FIRST-ID', 'LAST-ID', 'GROUPS', 'DELAYED'));
     expect(lines(topics)).toContainEqual(expect.stringMatching(row(topic, 6, ids[0]!, ids[5]!, 3, 0)));
@@ -94,15 +109,52 @@ describe('reading', () => {
     const gj = json(groupsJson);
     expect(gj.topic).toBe(topic);
     expect(gj.groups).toEqual([
-      { group: 'analytics', consumers: 1, pending: 3, lag: 3, lastDeliveredId: ids[2], oldestPendingIdleMs: expect.any(Number), oldestPendingId: ids[0], oldestPendingAgeMs: expect.any(Number), retrying: 0, deadLetters: 0 },
-      { group: 'billing', consumers: 0, pending: 0, lag: 0, lastDeliveredId: ids[5], oldestPendingIdleMs: null, oldestPendingId: null, oldestPendingAgeMs: null, retrying: 0, deadLetters: 2 },
-      { group: 'email', consumers: 0, pending: 0, lag: 0, lastDeliveredId: ids[5], oldestPendingIdleMs: null, oldestPendingId: null, oldestPendingAgeMs: null, retrying: 0, deadLetters: 0 },
+      {
+        group: 'analytics',
+        consumers: 1,
+        pending: 3,
+        lag: 3,
+        lastDeliveredId: ids[2],
+        oldestPendingIdleMs: expect.any(Number),
+        oldestPendingId: ids[0],
+        oldestPendingAgeMs: expect.any(Number),
+        retrying: 0,
+        deadLetters: 0,
+      },
+      {
+        group: 'billing',
+        consumers: 0,
+        pending: 0,
+        lag: 0,
+        lastDeliveredId: ids[5],
+        oldestPendingIdleMs: null,
+        oldestPendingId: null,
+        oldestPendingAgeMs: null,
+        retrying: 0,
+        deadLetters: 2,
+      },
+      {
+        group: 'email',
+        consumers: 0,
+        pending: 0,
+        lag: 0,
+        lastDeliveredId: ids[5],
+        oldestPendingIdleMs: null,
+        oldestPendingId: null,
+        oldestPendingAgeMs: null,
+        retrying: 0,
+        deadLetters: 0,
+      },
     ]);
 
     expect(lines(consumers)[0]).toMatch(row('CONSUMER', 'PENDING', 'IDLE', 'INACTIVE'));
     expect(lines(consumers)[1]).toMatch(/^stuck-1\s+3\s+\d+(ms|s|m\d\ds)\s+(-|\d+(ms|s|m\d\ds))$/);
     const cj = json(consumersJson);
-    expect(cj).toEqual({ topic, group: 'analytics', consumers: [{ name: 'stuck-1', pending: 3, idleMs: expect.any(Number), inactiveMs: cj.consumers[0].inactiveMs }] });
+    expect(cj).toEqual({
+      topic,
+      group: 'analytics',
+      consumers: [{ name: 'stuck-1', pending: 3, idleMs: expect.any(Number), inactiveMs: cj.consumers[0].inactiveMs }],
+    });
     expect(cj.consumers[0].inactiveMs === null || typeof cj.consumers[0].inactiveMs === 'number').toBe(true); // Redis 7.2+ reports it
   });
 
@@ -115,12 +167,21 @@ describe('reading', () => {
     expect(table.code).toBe(0);
     const t = lines(table);
     expect(t[0]).toMatch(row('ID', 'CONSUMER', 'IDLE', 'DELIVERIES', 'SOURCE', 'PAYLOAD'));
-    expect(t.slice(1)).toEqual(ids.slice(0, 3).map((id, i) => expect.stringMatching(new RegExp(`^${id}\\s+stuck-1\\s+\\S+\\s+1\\s+topic\\s+\\{"n":${i + 1}\\}$`))));
+    expect(t.slice(1)).toEqual(
+      ids.slice(0, 3).map((id, i) => expect.stringMatching(new RegExp(`^${id}\\s+stuck-1\\s+\\S+\\s+1\\s+topic\\s+\\{"n":${i + 1}\\}$`))),
+    );
 
     expect(page1.code).toBe(0);
     const p1 = json(page1);
     expect(p1.entries.map((e: { id: string }) => e.id)).toEqual(ids.slice(0, 2));
-    expect(p1.entries[0]).toEqual({ id: ids[0], eventId: ids[0], consumer: 'stuck-1', idleMs: expect.any(Number), deliveries: 1, source: 'topic' });
+    expect(p1.entries[0]).toEqual({
+      id: ids[0],
+      eventId: ids[0],
+      consumer: 'stuck-1',
+      idleMs: expect.any(Number),
+      deliveries: 1,
+      source: 'topic',
+    });
     expect(p1.next).toBe(ids[1]);
     const page2 = await runCli([...base, 'pending', topic, 'analytics', '--limit', '2', '--after', p1.next, '--json']);
     expect(json(page2)).toMatchObject({ entries: [{ id: ids[2] }], next: null });
@@ -129,10 +190,7 @@ describe('reading', () => {
   });
 
   test('show: payload, headers and status in every group', async () => {
-    const [table, asJson] = await runAll([
-      [[...base, 'show', topic, ids[2]!]],
-      [[...base, 'show', topic, ids[0]!, '--json']],
-    ]);
+    const [table, asJson] = await runAll([[[...base, 'show', topic, ids[2]!]], [[...base, 'show', topic, ids[0]!, '--json']]]);
     expect(table.code).toBe(0);
     const t = lines(table);
     expect(t[0]).toBe(`id:         ${ids[2]}`);
@@ -165,15 +223,28 @@ describe('reading', () => {
     const list = json<{ total: number; deadLetters: DeadLetter[] }>(asJson);
     expect(list.total).toBe(2);
     expect(list.deadLetters[0]).toEqual({
-      deadLetterId: expect.stringMatching(/^\d+-\d+$/), id: ids[2], payload: { n: 3 }, headers: {}, attempts: 1,
-      error: 'card declined for order 3', reason: 'handler', consumer: 'billing-1', deadAt: expect.any(String),
+      deadLetterId: expect.stringMatching(/^\d+-\d+$/),
+      id: ids[2],
+      payload: { n: 3 },
+      headers: {},
+      attempts: 1,
+      error: 'card declined for order 3',
+      reason: 'handler',
+      consumer: 'billing-1',
+      deadAt: expect.any(String),
     });
     const shown = await runCli([...base, 'dlq', 'show', topic, 'billing', list.deadLetters[1]!.deadLetterId]);
     expect(shown.code).toBe(0);
-    expect(lines(shown)).toEqual(expect.arrayContaining([
-      `dead-letter id:  ${list.deadLetters[1]!.deadLetterId}`, `event id:        ${ids[5]}`, 'reason:          handler',
-      'error:           card declined for order 6', 'payload:         {', '    "n": 6',
-    ]));
+    expect(lines(shown)).toEqual(
+      expect.arrayContaining([
+        `dead-letter id:  ${list.deadLetters[1]!.deadLetterId}`,
+        `event id:        ${ids[5]}`,
+        'reason:          handler',
+        'error:           card declined for order 6',
+        'payload:         {',
+        '    "n": 6',
+      ]),
+    );
   });
 });
 
@@ -197,14 +268,35 @@ describe('errors: message and exit code, no stack traces', () => {
       [[...base, 'show', topic, '1-0']],
       [[...base, 'dlq', 'purge', topic, 'billing']],
     ]);
-    const [unreachable, unreachableJson, noTopic, noGroup, badJson, badStdin, missingArg, badLimit, badName, unknownCmd, noYes, notPending, badId, noEvent, purgeWhat] = results;
+    const [
+      unreachable,
+      unreachableJson,
+      noTopic,
+      noGroup,
+      badJson,
+      badStdin,
+      missingArg,
+      badLimit,
+      badName,
+      unknownCmd,
+      noYes,
+      notPending,
+      badId,
+      noEvent,
+      purgeWhat,
+    ] = results;
     for (const r of results) expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
 
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(new RegExp(`^streamfan: error: cannot reach Redis at redis://ops:\\*\\*\\*@127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`));
+    expect(unreachable.stderr).toMatch(
+      new RegExp(`^streamfan: error: cannot reach Redis at redis://ops:\\*\\*\\*@127\\.0\\.0\\.1:${port}: connect ECONNREFUSED`),
+    );
     expect(unreachable.stderr).not.toContain('s3cret');
     expect(unreachableJson.code).toBe(1);
-    expect(json(unreachableJson).error).toEqual({ code: 'REDIS_UNAVAILABLE', message: expect.stringContaining(`cannot reach Redis at redis://127.0.0.1:${port}`) });
+    expect(json(unreachableJson).error).toEqual({
+      code: 'REDIS_UNAVAILABLE',
+      message: expect.stringContaining(`cannot reach Redis at redis://127.0.0.1:${port}`),
+    });
 
     expect(noTopic).toMatchObject({ code: 1, stdout: '' });
     expect(noTopic.stderr).toBe(`streamfan: error: topic "nope" not found under prefix "${prefix}"; topics: audit, orders\n`);
@@ -212,7 +304,9 @@ describe('errors: message and exit code, no stack traces', () => {
     expect(noGroup.stderr).toBe(`streamfan: error: group "nope" not found in topic "orders"; groups: analytics, billing, email\n`);
 
     expect(badJson.code).toBe(2);
-    expect(badJson.stderr).toBe('streamfan: error: malformed JSON in the <json> argument at line 1, column 6: Unexpected token \'}\'\n  {"n":}\n       ^\n');
+    expect(badJson.stderr).toBe(
+      'streamfan: error: malformed JSON in the <json> argument at line 1, column 6: Unexpected token \'}\'\n  {"n":}\n       ^\n',
+    );
     expect(badStdin.code).toBe(2);
     expect(badStdin.stderr).toContain('malformed JSON in stdin at line 2, column 3');
 
@@ -220,7 +314,10 @@ describe('errors: message and exit code, no stack traces', () => {
     expect(missingArg.stderr).toContain("error: missing required argument 'group'");
     expect(badLimit.code).toBe(2);
     expect(badLimit.stderr).toContain("error: option '--limit <n>' argument 'zero' is invalid. expected a whole number ≥ 1.");
-    expect(json(badLimit).error).toEqual({ code: 'USAGE', message: "option '--limit <n>' argument 'zero' is invalid. expected a whole number ≥ 1." });
+    expect(json(badLimit).error).toEqual({
+      code: 'USAGE',
+      message: "option '--limit <n>' argument 'zero' is invalid. expected a whole number ≥ 1.",
+    });
     expect(badName.code).toBe(2);
     expect(badName.stderr).toContain('topic name "bad topic" is not valid: it contains white space');
     expect(unknownCmd.code).toBe(2);
@@ -242,10 +339,31 @@ describe('errors: message and exit code, no stack traces', () => {
   });
 
   test('--help on every command, with an example', async () => {
-    const cmds = [['topics'], ['groups'], ['consumers'], ['consumers', 'prune'], ['pending'], ['show'], ['tail'], ['publish'], ['claim'], ['ack'], ['dlq'], ['dlq', 'list'], ['dlq', 'show'], ['dlq', 'replay'], ['dlq', 'purge'], ['trim']];
+    const cmds = [
+      ['topics'],
+      ['groups'],
+      ['consumers'],
+      ['consumers', 'prune'],
+      ['pending'],
+      ['show'],
+      ['tail'],
+      ['publish'],
+      ['claim'],
+      ['ack'],
+      ['dlq'],
+      ['dlq', 'list'],
+      ['dlq', 'show'],
+      ['dlq', 'replay'],
+      ['dlq', 'purge'],
+      ['trim'],
+    ];
     // One process prints every help text: each is `streamfan <cmd> --help` run in-process by main().
     const script = `const { main } = require('./packages/cli/src/main'); (async () => { for (const c of ${JSON.stringify(cmds)}) { const code = await main(['node', 'streamfan', ...c, '--help']); console.log('@@exit ' + c.join(' ') + ' ' + code); } })();`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, env: { ...process.env, TSX_TSCONFIG_PATH: 'tsconfig.tests.json' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+      cwd: ROOT,
+      env: { ...process.env, TSX_TSCONFIG_PATH: 'tsconfig.tests.json' },
+      encoding: 'utf8',
+    });
     const sections = r.stdout.split(/@@exit [^\n]*\n/);
     for (const c of cmds) expect(r.stdout).toContain(`@@exit ${c.join(' ')} 0`);
     for (const s of sections.slice(0, cmds.length)) {
@@ -262,18 +380,39 @@ describe('repair and writing', () => {
       [[...base, 'claim', topic, 'analytics', ids[1]!, '--to', 'rescuer', '-y']],
     ]);
     expect(claimJson.code).toBe(0);
-    expect(json(claimJson)).toEqual({ topic, group: 'analytics', consumer: 'rescuer', claimed: [{ id: ids[0], source: 'topic', previousOwner: 'stuck-1', deliveries: 1 }] });
+    expect(json(claimJson)).toEqual({
+      topic,
+      group: 'analytics',
+      consumer: 'rescuer',
+      claimed: [{ id: ids[0], source: 'topic', previousOwner: 'stuck-1', deliveries: 1 }],
+    });
     expect(claimTable.code).toBe(0);
-    expect(lines(claimTable)).toEqual(['claimed 1 for rescuer', expect.stringMatching(row('ID', 'SOURCE', 'FROM', 'DELIVERIES')), expect.stringMatching(row(ids[1]!, 'topic', 'stuck-1', 1))]);
-    expect((await sf.pending(topic, 'analytics')).map((e) => [e.id, e.consumer, e.deliveries])).toEqual([[ids[0], 'rescuer', 1], [ids[1], 'rescuer', 1], [ids[2], 'stuck-1', 1]]);
+    expect(lines(claimTable)).toEqual([
+      'claimed 1 for rescuer',
+      expect.stringMatching(row('ID', 'SOURCE', 'FROM', 'DELIVERIES')),
+      expect.stringMatching(row(ids[1]!, 'topic', 'stuck-1', 1)),
+    ]);
+    expect((await sf.pending(topic, 'analytics')).map((e) => [e.id, e.consumer, e.deliveries])).toEqual([
+      [ids[0], 'rescuer', 1],
+      [ids[1], 'rescuer', 1],
+      [ids[2], 'stuck-1', 1],
+    ]);
 
     const [ackJson, ackTable, notPendingClaim] = await runAll([
       [[...base, 'ack', topic, 'analytics', ids[0]!, '--yes', '--json']],
       [[...base, 'ack', topic, 'analytics', ids[1]!, '--yes']],
       [[...base, 'claim', topic, 'analytics', ids[2]!, ids[3]!, '--to', 'rescuer', '--yes']],
     ]);
-    expect(json(ackJson)).toEqual({ topic, group: 'analytics', acked: [{ id: ids[0], eventId: ids[0], source: 'topic', previousOwner: 'rescuer', attempts: 1 }] });
-    expect(lines(ackTable)).toEqual(['acknowledged 1', expect.stringMatching(row('ID', 'EVENT-ID', 'SOURCE', 'HELD-BY', 'ATTEMPTS')), expect.stringMatching(row(ids[1]!, ids[1]!, 'topic', 'rescuer', 1))]);
+    expect(json(ackJson)).toEqual({
+      topic,
+      group: 'analytics',
+      acked: [{ id: ids[0], eventId: ids[0], source: 'topic', previousOwner: 'rescuer', attempts: 1 }],
+    });
+    expect(lines(ackTable)).toEqual([
+      'acknowledged 1',
+      expect.stringMatching(row('ID', 'EVENT-ID', 'SOURCE', 'HELD-BY', 'ATTEMPTS')),
+      expect.stringMatching(row(ids[1]!, ids[1]!, 'topic', 'rescuer', 1)),
+    ]);
     expect(notPendingClaim.code).toBe(1);
     expect(notPendingClaim.stderr).toContain(`id ${ids[3]} is not pending in group "analytics" of topic "orders"; nothing was claimed`);
     const status = await sf.status(topic, ids[0]!);
@@ -285,7 +424,10 @@ describe('repair and writing', () => {
       [[...base, 'consumers', 'prune', topic, 'email', '--idle', '1h']],
     ]);
     expect(json(prune)).toEqual({ topic, group: 'analytics', idleMs: 1, removed: ['rescuer'] });
-    expect(pruneNothing).toMatchObject({ code: 0, stdout: 'no consumer of group "email" is idle 1h00m with nothing pending; nothing removed\n' });
+    expect(pruneNothing).toMatchObject({
+      code: 0,
+      stdout: 'no consumer of group "email" is idle 1h00m with nothing pending; nothing removed\n',
+    });
     expect((await sf.consumers(topic, 'analytics')).map((c) => c.name)).toEqual(['stuck-1']);
   });
 
@@ -300,7 +442,18 @@ describe('repair and writing', () => {
     expect((await sf.groups(topic)).find((g) => g.group === 'billing')).toMatchObject({ deadLetters: 1, lag: 1 });
     expect((await sf.status(topic, ids[2]!)).groups.billing!.state).toBe('pending');
     // analytics still needs ids[2] (pending); ids[0] and ids[1] were acknowledged by every group
-    expect(json(dry)).toEqual({ topic, dryRun: true, safeMinId: ids[2], removed: 2, lostToCap: 0, lostIds: [], length: 4, groups: 3, redeliveryRemoved: 0 });
+    expect(json(dry)).toEqual({
+      topic,
+      dryRun: true,
+      safeMinId: ids[2],
+      removed: 2,
+      lostToCap: 0,
+      lostIds: [],
+      lostByGroup: {},
+      length: 4,
+      groups: 3,
+      redeliveryRemoved: 0,
+    });
     expect(lines(dryTable)).toContain('would remove:               2 entries every group has acknowledged');
     expect((await sf.topics()).find((t) => t.topic === topic)).toMatchObject({ length: 6 });
 
@@ -311,7 +464,9 @@ describe('repair and writing', () => {
     expect(json(purge)).toEqual({ topic, group: 'billing', purged: 1, requested: null });
     expect(await sf.deadLetters(topic, 'billing').count()).toBe(0);
     expect(trim.code).toBe(0);
-    expect(lines(trim)).toEqual(expect.arrayContaining(['removed:               2 entries every group has acknowledged', 'length after:          4']));
+    expect(lines(trim)).toEqual(
+      expect.arrayContaining(['removed:               2 entries every group has acknowledged', 'length after:          4']),
+    );
     expect((await sf.topics()).find((t) => t.topic === topic)).toMatchObject({ length: 4, firstId: ids[2] });
   });
 
@@ -327,9 +482,11 @@ describe('repair and writing', () => {
     ]);
     rmSync(dir, { recursive: true, force: true });
     const fromFileId = json<{ id: string }>(fromFile).id;
-    expect((await showPayload('audit', fromFileId))).toEqual({ who: 'file' });
+    expect(await showPayload('audit', fromFileId)).toEqual({ who: 'file' });
     expect(badFile.code).toBe(2);
-    expect(badFile.stderr).toBe(`streamfan: error: malformed JSON in file ${join(dir, 'bad.json')} at line 3, column 9: Unexpected number\n    "n": 01\n          ^\n`);
+    expect(badFile.stderr).toBe(
+      `streamfan: error: malformed JSON in file ${join(dir, 'bad.json')} at line 3, column 9: Unexpected number\n    "n": 01\n          ^\n`,
+    );
     expect(fromArg.code).toBe(0);
     const { id } = json<{ topic: string; id: string }>(fromArg);
     expect(json(fromArg)).toEqual({ topic, id: expect.stringMatching(/^\d+-\d+$/) });
@@ -341,7 +498,9 @@ describe('repair and writing', () => {
       [[...base, 'tail', topic, '--from', ids[4]!, '--limit', '2']],
     ]);
     expect(tailJson.code).toBe(0);
-    expect(lines(tailJson).map((l) => JSON.parse(l))).toEqual([{ id, publishedAt: expect.any(String), payload: { n: 8 }, headers: { traceId: 't-8' } }]);
+    expect(lines(tailJson).map((l) => JSON.parse(l))).toEqual([
+      { id, publishedAt: expect.any(String), payload: { n: 8 }, headers: { traceId: 't-8' } },
+    ]);
     expect(lines(tailTable)).toEqual([
       expect.stringMatching(new RegExp(`^${ids[5]}  \\S+Z  \\{"n":6\\}$`)),
       expect.stringMatching(new RegExp(`^${id}  \\S+Z  \\{"n":8\\}  headers=\\{"traceId":"t-8"\\}$`)),
@@ -350,12 +509,15 @@ describe('repair and writing', () => {
     // without --limit, tail prints events as they arrive until interrupted, then exits 0
     const live = startCli([...base, 'tail', topic, '--json'], { timeoutMs: 60_000 });
     const published: string[] = [];
-    await waitFor(async () => {
-      if (live.output().includes('\n')) return true;
-      published.push(await sf.publish(topic, { n: 100 + published.length }));
-      await new Promise((r) => setTimeout(r, 300));
-      return live.output().includes('\n');
-    }, { timeoutMs: 30_000, message: 'tail printed a published event' });
+    await waitFor(
+      async () => {
+        if (live.output().includes('\n')) return true;
+        published.push(await sf.publish(topic, { n: 100 + published.length }));
+        await new Promise((r) => setTimeout(r, 300));
+        return live.output().includes('\n');
+      },
+      { timeoutMs: 30_000, message: 'tail printed a published event' },
+    );
     live.child.kill('SIGINT');
     const done = await live.result;
     expect(done.code).toBe(0);

@@ -16,7 +16,7 @@ import { startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..', '..');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-const VERSION = (require('../package.json') as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 
 jest.setTimeout(240_000);
 
@@ -31,13 +31,16 @@ async function sh(cmd: string, args: string[], cwd: string): Promise<{ stdout: s
     return await run(cmd, args, { cwd, env, maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: err });
   }
 }
 
 async function tarContents(tarball: string): Promise<string[]> {
   const { stdout } = await sh('tar', ['-tzf', tarball], scratch);
-  return stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((f) => f.replace(/^package\//, ''));
 }
 
 beforeAll(async () => {
@@ -51,8 +54,10 @@ beforeAll(async () => {
   // (the CLI too, and the local tarballs in place of the registry's packages).
   await sh('npm', ['init', '-y'], app);
   await sh('npm', ['pkg', 'set', 'type=module'], app);
-  const tarballs = readdirSync(scratch).filter((f) => f.endsWith('.tgz')).map((f) => join(scratch, f));
-  const tsxVersion = (require('tsx/package.json') as { version: string }).version;
+  const tarballs = readdirSync(scratch)
+    .filter((f) => f.endsWith('.tgz'))
+    .map((f) => join(scratch, f));
+  const tsxVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'tsx', 'package.json'), 'utf8')) as { version: string }).version;
   await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs, `tsx@${tsxVersion}`], app);
   redis = await startRedis();
 });
@@ -66,15 +71,27 @@ test('the tarballs hold the builds (CommonJS, ESM, types), the LICENSE and no te
   const core = await tarContents(join(scratch, `streamfan-core-${VERSION}.tgz`));
   const cli = await tarContents(join(scratch, `streamfan-cli-${VERSION}.tgz`));
   for (const files of [core, cli]) {
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'LICENSE', 'CHANGELOG.md', 'README.md',
-      'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.mts']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'LICENSE',
+        'CHANGELOG.md',
+        'README.md',
+        'dist/index.js',
+        'dist/index.mjs',
+        'dist/index.d.ts',
+        'dist/index.d.mts',
+      ]),
+    );
     expect(files.filter((f) => /(^|\/)test\/|\.test\.|tsbuildinfo/.test(f))).toEqual([]);
   }
   expect(cli).toEqual(expect.arrayContaining(['bin/streamfan.js', 'dist/bin.js']));
 });
 
 test('ESM import: named exports, and the same instance as require (no dual-package hazard)', async () => {
-  writeFileSync(join(app, 'esm.mjs'), `
+  writeFileSync(
+    join(app, 'esm.mjs'),
+    `
     import { createRequire } from 'node:module';
     import { Streamfan, defineTopic, StreamfanError } from '@streamfan/core';
     import { main, VERSION } from '@streamfan/cli';
@@ -84,17 +101,21 @@ test('ESM import: named exports, and the same instance as require (no dual-packa
       streamfan: typeof Streamfan, topic: topic.name, main: typeof main, version: VERSION,
       sameClass: require('@streamfan/core').StreamfanError === StreamfanError,
     }));
-  `);
+  `,
+  );
   const { stdout } = await sh(process.execPath, ['esm.mjs'], app);
   expect(JSON.parse(stdout)).toEqual({ streamfan: 'function', topic: 'user.signup', main: 'function', version: VERSION, sameClass: true });
 });
 
 test('CommonJS require', async () => {
-  writeFileSync(join(app, 'cjs.cjs'), `
+  writeFileSync(
+    join(app, 'cjs.cjs'),
+    `
     const { Streamfan, defineTopic } = require('@streamfan/core');
     const { formatDuration } = require('@streamfan/cli');
     console.log(JSON.stringify({ streamfan: typeof Streamfan, topic: defineTopic('orders').name, d: formatDuration(90_000) }));
-  `);
+  `,
+  );
   const { stdout } = await sh(process.execPath, ['cjs.cjs'], app);
   expect(JSON.parse(stdout)).toMatchObject({ streamfan: 'function', topic: 'orders' });
 });
@@ -113,18 +134,32 @@ test('types: an ESM and a CommonJS file type-check against the installed declara
     }
   `;
   writeFileSync(join(app, 'check-esm.mts'), `import { Streamfan, defineTopic } from '@streamfan/core';\n${body}`);
-  writeFileSync(join(app, 'check-cjs.cts'), `import core = require('@streamfan/core');\nconst { Streamfan, defineTopic } = core;\ntype Streamfan = core.Streamfan;\n${body}`);
+  writeFileSync(
+    join(app, 'check-cjs.cts'),
+    `import core = require('@streamfan/core');\nconst { Streamfan, defineTopic } = core;\ntype Streamfan = core.Streamfan;\n${body}`,
+  );
   // The check can fail: bad.mts misuses the API. One tsc run: its errors, and only its errors.
   writeFileSync(join(app, 'bad.mts'), `import { Streamfan } from '@streamfan/core';\nnew Streamfan({ connection: 42 });\n`);
-  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: {
-      module: 'node16', moduleResolution: 'node16', target: 'es2022', strict: true, noEmit: true,
-      // No skipLibCheck: the shipped declarations must check too. Node's types from the workspace.
-      types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
-    },
-    files: ['check-esm.mts', 'check-cjs.cts', 'bad.mts'],
-  }));
-  const failed = await sh(process.execPath, [TSC, '-p', 'tsconfig.json', '--pretty', 'false'], app).then(() => '', (e: Error) => e.message);
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'node16',
+        moduleResolution: 'node16',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        // No skipLibCheck: the shipped declarations must check too. Node's types from the workspace.
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules', '@types')],
+      },
+      files: ['check-esm.mts', 'check-cjs.cts', 'bad.mts'],
+    }),
+  );
+  const failed = await sh(process.execPath, [TSC, '-p', 'tsconfig.json', '--pretty', 'false'], app).then(
+    () => '',
+    (e: Error) => e.message,
+  );
   const errors = failed.split('\n').filter((l) => /error TS\d+/.test(l));
   expect(errors).toEqual([expect.stringMatching(/^bad\.mts\(2,\d+\): error TS\d+: /)]);
 });
@@ -141,9 +176,14 @@ test('the installed streamfan bin runs compiled JavaScript: --help and --version
 describe('`pnpm streamfan ... --json` in the repository (as the README writes it) prints only JSON', () => {
   // Packing built dist/ in the workspace too, which is what `pnpm build` leaves for `pnpm streamfan`.
   const prefix = uniquePrefix('pnpmcli');
-  const pnpmStreamfan = (...args: string[]) => run('pnpm', ['streamfan', '--url', redis.url, '--prefix', prefix, ...args], {
-    cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' },
-  }).then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }), (e: { code: number; stdout: string; stderr: string }) => e);
+  const pnpmStreamfan = (...args: string[]) =>
+    run('pnpm', ['streamfan', '--url', redis.url, '--prefix', prefix, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
 
   test('success: stdout parses as JSON, nothing from pnpm', async () => {
     const published = await pnpmStreamfan('publish', 'readme.topic', '{"n":1}', '--create', '--json');
@@ -151,7 +191,9 @@ describe('`pnpm streamfan ... --json` in the repository (as the README writes it
     expect(published.code).toBe(0);
     const topics = await pnpmStreamfan('topics', '--json');
     expect(topics.code).toBe(0);
-    expect(JSON.parse(topics.stdout).topics).toEqual(expect.arrayContaining([expect.objectContaining({ topic: 'readme.topic', length: 1 })]));
+    expect(JSON.parse(topics.stdout).topics).toEqual(
+      expect.arrayContaining([expect.objectContaining({ topic: 'readme.topic', length: 1 })]),
+    );
   });
 
   test('failure: the exit code is the CLI\'s, stdout is the JSON error, stderr is one line (no pnpm "Command failed")', async () => {
@@ -177,13 +219,22 @@ describe('README: every ts snippet runs as pasted in the project the README sets
 
   test('they type-check (strict) as ESM in that project', async () => {
     programs.forEach((p, i) => writeFileSync(join(app, `tour-${i + 1}.ts`), p));
-    writeFileSync(join(app, 'tsconfig.tour.json'), JSON.stringify({
-      compilerOptions: {
-        module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true,
-        types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
-      },
-      files: programs.map((_, i) => `tour-${i + 1}.ts`),
-    }));
+    writeFileSync(
+      join(app, 'tsconfig.tour.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ['node'],
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+        },
+        files: programs.map((_, i) => `tour-${i + 1}.ts`),
+      }),
+    );
     await sh(process.execPath, [TSC, '-p', 'tsconfig.tour.json', '--pretty', 'false'], app);
   });
 
@@ -191,8 +242,10 @@ describe('README: every ts snippet runs as pasted in the project the README sets
     for (const [i, p] of programs.entries()) {
       writeFileSync(join(app, `tour-${i + 1}.ts`), p);
       const env = { ...process.env, NODE_OPTIONS: '', REDIS_URL: redis.url };
-      const r = await run(join(app, 'node_modules', '.bin', 'tsx'), [`tour-${i + 1}.ts`], { cwd: app, env, timeout: 60_000 })
-        .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }), (e: { code: number; stdout: string; stderr: string }) => e);
+      const r = await run(join(app, 'node_modules', '.bin', 'tsx'), [`tour-${i + 1}.ts`], { cwd: app, env, timeout: 60_000 }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
       if (r.code !== 0) throw new Error(`README snippet ${i + 1} failed (exit ${r.code}):\n${snippets[i]}\n--- stderr:\n${r.stderr}`);
       if (i === 0) expect(r.stdout).toMatch(/email: welcome ada@example\.com \(attempt 1\)/);
     }

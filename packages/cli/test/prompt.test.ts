@@ -13,12 +13,21 @@ let ids: string[];
 
 function fakeTerminal(answer: string): Io & { stdout: string; stderr: string; asked: string[] } {
   const io = {
-    stdout: '', stderr: '', asked: [] as string[],
-    out(t: string) { io.stdout += `${t}\n`; },
-    err(t: string) { io.stderr += `${t}\n`; },
+    stdout: '',
+    stderr: '',
+    asked: [] as string[],
+    out(t: string) {
+      io.stdout += `${t}\n`;
+    },
+    err(t: string) {
+      io.stderr += `${t}\n`;
+    },
     stdinIsTty: true,
     readStdin: async () => '',
-    ask: async (q: string) => { io.asked.push(q); return answer; },
+    ask: async (q: string) => {
+      io.asked.push(q);
+      return answer;
+    },
   };
   return io;
 }
@@ -40,7 +49,9 @@ test('answering no changes nothing and exits 1; yes acknowledges', async () => {
   const no = fakeTerminal('n');
   expect(await main(['node', 'streamfan', '--url', server.url, '--prefix', prefix, 'ack', 't', 'g', ids[0]!], no)).toBe(1);
   expect(no.asked).toEqual([`acknowledge 1 entry of group "g" in topic "t" without handling it? [y/N] `]);
-  expect(no.stderr).toBe(`streamfan: error: not confirmed: nothing was changed (acknowledge 1 entry of group "g" in topic "t" without handling it)\n`);
+  expect(no.stderr).toBe(
+    `streamfan: error: not confirmed: nothing was changed (acknowledge 1 entry of group "g" in topic "t" without handling it)\n`,
+  );
   expect((await sf.pending('t', 'g')).map((e) => e.id)).toEqual(ids);
 
   const yes = fakeTerminal('y');
@@ -51,7 +62,12 @@ test('answering no changes nothing and exits 1; yes acknowledges', async () => {
 
 test('--yes does not ask', async () => {
   const io = fakeTerminal('');
-  expect(await main(['node', 'streamfan', '--url', server.url, '--prefix', prefix, 'claim', 't', 'g', ids[1]!, '--to', 'c2', '--yes', '--json'], io)).toBe(0);
+  expect(
+    await main(
+      ['node', 'streamfan', '--url', server.url, '--prefix', prefix, 'claim', 't', 'g', ids[1]!, '--to', 'c2', '--yes', '--json'],
+      io,
+    ),
+  ).toBe(0);
   expect(io.asked).toEqual([]);
   expect(JSON.parse(io.stdout)).toMatchObject({ claimed: [{ id: ids[1], previousOwner: 'c1' }] });
 });

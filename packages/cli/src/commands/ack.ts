@@ -11,20 +11,38 @@ export function registerAck(program: Command, act: ActionFactory): void {
     .argument('<group>', 'group name')
     .argument('<id...>', 'pending entry ids (see `streamfan pending`)')
     .option('-y, --yes', 'do not ask for confirmation')
-    .description('repair by hand: acknowledge pending entries (they will not be handled again by this group); status becomes succeeded, marked ackedByHand; all or nothing')
-    .addHelpText('after', examples('streamfan ack user.signup email 1700000000000-0', 'streamfan ack user.signup email 1700000000000-0 --yes --json'))
-    .action(act(async (ctx, topic: string, group: string, ids: string[], opts: { yes?: boolean }) => {
-      assertEntryIds(ids);
-      const sf = ctx.sf();
-      await requireGroup(sf, topic, group);
-      await ctx.confirm(`acknowledge ${ids.length} entr${ids.length === 1 ? 'y' : 'ies'} of group "${group}" in topic "${topic}" without handling ${ids.length === 1 ? 'it' : 'them'}`, opts.yes);
-      const acked = await ackEntries(sf, topic, group, ids);
-      ctx.print({ topic, group, acked }, () => `acknowledged ${acked.length}\n` + formatTable([
-        { header: 'ID', value: (a) => a.id },
-        { header: 'EVENT-ID', value: (a) => a.eventId },
-        { header: 'SOURCE', value: (a) => a.source },
-        { header: 'HELD-BY', value: (a) => a.previousOwner },
-        { header: 'ATTEMPTS', value: (a) => String(a.attempts), align: 'right' },
-      ], acked));
-    }));
+    .description(
+      'repair by hand: acknowledge pending entries (they will not be handled again by this group); status becomes succeeded, marked ackedByHand; all or nothing',
+    )
+    .addHelpText(
+      'after',
+      examples('streamfan ack user.signup email 1700000000000-0', 'streamfan ack user.signup email 1700000000000-0 --yes --json'),
+    )
+    .action(
+      act(async (ctx, topic: string, group: string, ids: string[], opts: { yes?: boolean }) => {
+        assertEntryIds(ids);
+        const sf = ctx.sf();
+        await requireGroup(sf, topic, group);
+        await ctx.confirm(
+          `acknowledge ${ids.length} entr${ids.length === 1 ? 'y' : 'ies'} of group "${group}" in topic "${topic}" without handling ${ids.length === 1 ? 'it' : 'them'}`,
+          opts.yes,
+        );
+        const acked = await ackEntries(sf, topic, group, ids);
+        ctx.print(
+          { topic, group, acked },
+          () =>
+            `acknowledged ${acked.length}\n` +
+            formatTable(
+              [
+                { header: 'ID', value: (a) => a.id },
+                { header: 'EVENT-ID', value: (a) => a.eventId },
+                { header: 'SOURCE', value: (a) => a.source },
+                { header: 'HELD-BY', value: (a) => a.previousOwner },
+                { header: 'ATTEMPTS', value: (a) => String(a.attempts), align: 'right' },
+              ],
+              acked,
+            ),
+        );
+      }),
+    );
 }

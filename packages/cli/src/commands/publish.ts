@@ -5,7 +5,13 @@ import { collect, duration, examples, type ActionFactory } from '../command-kit'
 import { UsageError } from '../errors';
 import { parseJsonInput } from '../format/json-input';
 
-interface PublishCliOptions { file?: string; header?: string[]; delay?: number; key?: string; create?: boolean }
+interface PublishCliOptions {
+  file?: string;
+  header?: string[];
+  delay?: number;
+  key?: string;
+  create?: boolean;
+}
 
 /** `streamfan publish <topic> [json]`: publish one event from an argument, a file or stdin. */
 export function registerPublish(program: Command, act: ActionFactory): void {
@@ -19,51 +25,62 @@ export function registerPublish(program: Command, act: ActionFactory): void {
     .option('--delay <duration>', 'deliver after this long (e.g. 30s, 5m)', duration)
     .option('--key <idempotencyKey>', 'idempotency key: a repeat publish with it returns the first id')
     .option('--create', 'publish even if the topic does not exist yet (creates it); without it a misspelt topic is refused')
-    .addHelpText('after', examples(
-      `streamfan publish user.signup '{"userId":"u1"}'`,
-      `streamfan publish user.signup.v2 '{"userId":"u1"}' --create`,
-      'streamfan publish user.signup --file event.json --header traceId=abc',
-      `echo '{"userId":"u2"}' | streamfan publish user.signup --delay 30s`,
-    ))
-    .action(act(async (ctx, topic: string, json: string | undefined, opts: PublishCliOptions) => {
-      if (json !== undefined && opts.file) throw new UsageError('give the payload either as the <json> argument or with --file, not both');
-      let text: string;
-      let source: string;
-      if (json !== undefined) {
-        text = json;
-        source = 'the <json> argument';
-      } else if (opts.file) {
-        try { text = readFileSync(opts.file, 'utf8'); } catch (err) {
-          throw new UsageError(`cannot read --file ${opts.file}: ${(err as Error).message}`);
+    .addHelpText(
+      'after',
+      examples(
+        `streamfan publish user.signup '{"userId":"u1"}'`,
+        `streamfan publish user.signup.v2 '{"userId":"u1"}' --create`,
+        'streamfan publish user.signup --file event.json --header traceId=abc',
+        `echo '{"userId":"u2"}' | streamfan publish user.signup --delay 30s`,
+      ),
+    )
+    .action(
+      act(async (ctx, topic: string, json: string | undefined, opts: PublishCliOptions) => {
+        if (json !== undefined && opts.file)
+          throw new UsageError('give the payload either as the <json> argument or with --file, not both');
+        let text: string;
+        let source: string;
+        if (json !== undefined) {
+          text = json;
+          source = 'the <json> argument';
+        } else if (opts.file) {
+          try {
+            text = readFileSync(opts.file, 'utf8');
+          } catch (err) {
+            throw new UsageError(`cannot read --file ${opts.file}: ${(err as Error).message}`);
+          }
+          source = `file ${opts.file}`;
+        } else if (!ctx.io.stdinIsTty) {
+          text = await ctx.io.readStdin();
+          source = 'stdin';
+        } else {
+          throw new UsageError('no payload: give it as the <json> argument, with --file <path>, or pipe it on stdin');
         }
-        source = `file ${opts.file}`;
-      } else if (!ctx.io.stdinIsTty) {
-        text = await ctx.io.readStdin();
-        source = 'stdin';
-      } else {
-        throw new UsageError('no payload: give it as the <json> argument, with --file <path>, or pipe it on stdin');
-      }
-      const payload = parseJsonInput(text, source);
-      const options: PublishOptions = {};
-      if (opts.header) {
-        options.headers = {};
-        for (const h of opts.header) {
-          const cut = h.indexOf('=');
-          if (cut <= 0) throw new UsageError(`--header ${JSON.stringify(h)} is not key=value, e.g. --header traceId=abc`);
-          options.headers[h.slice(0, cut)] = h.slice(cut + 1);
+        const payload = parseJsonInput(text, source);
+        const options: PublishOptions = {};
+        if (opts.header) {
+          options.headers = {};
+          for (const h of opts.header) {
+            const cut = h.indexOf('=');
+            if (cut <= 0) throw new UsageError(`--header ${JSON.stringify(h)} is not key=value, e.g. --header traceId=abc`);
+            options.headers[h.slice(0, cut)] = h.slice(cut + 1);
+          }
         }
-      }
-      if (opts.delay !== undefined) options.delayMs = opts.delay;
-      if (opts.key !== undefined) options.idempotencyKey = opts.key;
-      const sf = ctx.sf();
-      if (!opts.create) {
-        // A typo would otherwise create a topic nobody reads: only --create may make a new one.
-        try { await requireTopic(sf, topic); } catch (err) {
-          if (err instanceof NotFoundError) throw new NotFoundError(`${err.message}. Nothing was published: pass --create to publish to a new topic.`);
-          throw err;
+        if (opts.delay !== undefined) options.delayMs = opts.delay;
+        if (opts.key !== undefined) options.idempotencyKey = opts.key;
+        const sf = ctx.sf();
+        if (!opts.create) {
+          // A typo would otherwise create a topic nobody reads: only --create may make a new one.
+          try {
+            await requireTopic(sf, topic);
+          } catch (err) {
+            if (err instanceof NotFoundError)
+              throw new NotFoundError(`${err.message}. Nothing was published: pass --create to publish to a new topic.`);
+            throw err;
+          }
         }
-      }
-      const id = await sf.publish(topic, payload, options);
-      ctx.print({ topic, id }, () => id);
-    }));
+        const id = await sf.publish(topic, payload, options);
+        ctx.print({ topic, id }, () => id);
+      }),
+    );
 }

@@ -11,40 +11,54 @@ export function registerShow(program: Command, act: ActionFactory): void {
     .command('show')
     .argument('<topic>', 'topic name')
     .argument('<id>', 'event id (e.g. 1700000000000-0, or a delayed-… id)', eventId)
-    .description("show an event: payload, headers and its status in every group (state, attempts, result, error, times)")
+    .description('show an event: payload, headers and its status in every group (state, attempts, result, error, times)')
     .addHelpText('after', examples('streamfan show user.signup 1700000000000-0', 'streamfan show user.signup 1700000000000-0 --json'))
-    .action(act(async (ctx, topic: string, id: string) => {
-      const sf = ctx.sf();
-      // A delayed event's topic may have no stream yet: showEvent looks in the delayed set.
-      if (!id.startsWith(DELAYED_ID_PREFIX)) await requireTopic(sf, topic);
-      const ev = await showEvent(sf, topic, id);
-      ctx.print(ev, () => {
-        const now = Date.now();
-        const head = formatPairs([
-          ['id', ev.id],
-          ['topic', ev.topic],
-          ['published', formatTime(ev.publishedAt, now)],
-          ...(ev.dueAt ? [['due', formatTime(ev.dueAt, now)] as const] : []),
-          ['in stream', ev.inStream ? 'yes' : `no${ev.payloadFrom === 'deadLetters' ? ' (payload read from dead letters)' : ''}`],
-          ['headers', Object.keys(ev.headers).length === 0 ? '{}' : JSON.stringify(ev.headers)],
-          ['payload', ev.payload === null && ev.payloadFrom === null ? '(unavailable: trimmed)' : JSON.stringify(ev.payload, null, 2).replace(/\n/g, '\n  ')],
-        ]);
-        const groups = Object.entries(ev.groups).sort(([a], [b]) => a.localeCompare(b));
-        if (groups.length === 0) return `${head}\n\nno groups`;
-        const table = formatTable<[string, GroupStatus]>([
-          { header: 'GROUP', value: ([g]) => g },
-          { header: 'STATE', value: ([, s]) => s.state },
-          { header: 'ATTEMPTS', value: ([, s]) => String(s.attempts), align: 'right' },
-          { header: 'CONSUMER', value: ([, s]) => s.consumer ?? '-' },
-          // A delivery in progress has no status write yet: its idle time says how long it has been held.
-          { header: 'UPDATED', value: ([, s]) => (s.updatedAt ? formatRelative(s.updatedAt, now) : s.idleMs !== undefined ? `idle ${formatDuration(s.idleMs)}` : '-') },
-          { header: 'NEXT-ATTEMPT', value: ([, s]) => formatRelative(s.nextAttemptAt, now) },
-          { header: 'DEAD-LETTER-ID', value: ([, s]) => s.deadLetterId ?? '-' },
-          { header: 'RESULT / ERROR', value: ([, s]) => truncate(outcome(s), 70) },
-        ], groups);
-        return `${head}\n\n${table}`;
-      });
-    }));
+    .action(
+      act(async (ctx, topic: string, id: string) => {
+        const sf = ctx.sf();
+        // A delayed event's topic may have no stream yet: showEvent looks in the delayed set.
+        if (!id.startsWith(DELAYED_ID_PREFIX)) await requireTopic(sf, topic);
+        const ev = await showEvent(sf, topic, id);
+        ctx.print(ev, () => {
+          const now = Date.now();
+          const head = formatPairs([
+            ['id', ev.id],
+            ['topic', ev.topic],
+            ['published', formatTime(ev.publishedAt, now)],
+            ...(ev.dueAt ? [['due', formatTime(ev.dueAt, now)] as const] : []),
+            ['in stream', ev.inStream ? 'yes' : `no${ev.payloadFrom === 'deadLetters' ? ' (payload read from dead letters)' : ''}`],
+            ['headers', Object.keys(ev.headers).length === 0 ? '{}' : JSON.stringify(ev.headers)],
+            [
+              'payload',
+              ev.payload === null && ev.payloadFrom === null
+                ? '(unavailable: trimmed)'
+                : JSON.stringify(ev.payload, null, 2).replace(/\n/g, '\n  '),
+            ],
+          ]);
+          const groups = Object.entries(ev.groups).sort(([a], [b]) => a.localeCompare(b));
+          if (groups.length === 0) return `${head}\n\nno groups`;
+          const table = formatTable<[string, GroupStatus]>(
+            [
+              { header: 'GROUP', value: ([g]) => g },
+              { header: 'STATE', value: ([, s]) => s.state },
+              { header: 'ATTEMPTS', value: ([, s]) => String(s.attempts), align: 'right' },
+              { header: 'CONSUMER', value: ([, s]) => s.consumer ?? '-' },
+              // A delivery in progress has no status write yet: its idle time says how long it has been held.
+              {
+                header: 'UPDATED',
+                value: ([, s]) =>
+                  s.updatedAt ? formatRelative(s.updatedAt, now) : s.idleMs !== undefined ? `idle ${formatDuration(s.idleMs)}` : '-',
+              },
+              { header: 'NEXT-ATTEMPT', value: ([, s]) => formatRelative(s.nextAttemptAt, now) },
+              { header: 'DEAD-LETTER-ID', value: ([, s]) => s.deadLetterId ?? '-' },
+              { header: 'RESULT / ERROR', value: ([, s]) => truncate(outcome(s), 70) },
+            ],
+            groups,
+          );
+          return `${head}\n\n${table}`;
+        });
+      }),
+    );
 }
 
 /**

@@ -12,17 +12,24 @@ export function registerTrim(program: Command, act: ActionFactory): void {
     .option('--approximate', 'trim whole macro nodes only (cheaper, may keep a few more entries)')
     .description('remove entries every group has acknowledged (never undelivered work); --dry-run says how many first')
     .addHelpText('after', examples('streamfan trim user.signup --dry-run', 'streamfan trim user.signup'))
-    .action(act(async (ctx, topic: string, opts: { dryRun?: boolean; approximate?: boolean }) => {
-      const sf = ctx.sf();
-      await requireTopic(sf, topic);
-      const report = await sf.trim(topic, { dryRun: opts.dryRun === true, approximate: opts.approximate === true });
-      ctx.print(report, () => formatPairs([
-        ['topic', topic],
-        [report.dryRun ? 'would remove' : 'removed', `${report.removed} entr${report.removed === 1 ? 'y' : 'ies'} every group has acknowledged`],
-        [report.dryRun ? 'would remove (redelivery)' : 'removed (redelivery)', String(report.redeliveryRemoved)],
-        ['kept from', report.safeMinId === '' ? '(no groups: nothing is trimmed)' : report.safeMinId],
-        ['length after', String(report.length)],
-        ['groups', String(report.groups)],
-      ]));
-    }));
+    .action(
+      act(async (ctx, topic: string, opts: { dryRun?: boolean; approximate?: boolean }) => {
+        const sf = ctx.sf();
+        await requireTopic(sf, topic);
+        const report = await sf.trim(topic, { dryRun: opts.dryRun === true, approximate: opts.approximate === true });
+        ctx.print(report, () =>
+          formatPairs([
+            ['topic', topic],
+            [
+              report.dryRun ? 'would remove' : 'removed',
+              `${report.removed} entr${report.removed === 1 ? 'y' : 'ies'} every group has acknowledged`,
+            ],
+            [report.dryRun ? 'would remove (redelivery)' : 'removed (redelivery)', String(report.redeliveryRemoved)],
+            ['kept from', report.safeMinId === '' ? '(no groups: nothing is trimmed)' : report.safeMinId],
+            ['length after', String(report.length)],
+            ['groups', String(report.groups)],
+          ]),
+        );
+      }),
+    );
 }
