@@ -20,6 +20,9 @@ export interface BenchConfig {
   reclaimEntries: number;
   memoryEntries: number;
   rssEvents: number;
+  /** Seconds of the sustained-load run, and its retention interval (ms). */
+  sustainSeconds: number;
+  sustainRetentionMs: number;
   payloadBytes: number;
   /** Tuned consumer settings (the same for every streamfan run unless a scaling axis changes them). */
   streamfanConcurrency: number;
@@ -45,6 +48,8 @@ const quick: BenchConfig = {
   reclaimEntries: 10_000,
   memoryEntries: 10_000,
   rssEvents: 30_000,
+  sustainSeconds: 20,
+  sustainRetentionMs: 5000,
   payloadBytes: 100,
   streamfanConcurrency: 200,
   floorCount: 200,
@@ -64,6 +69,7 @@ const full: BenchConfig = {
   scaleEvents: 20_000,
   memoryEntries: 100_000,
   rssEvents: 1_000_000,
+  sustainSeconds: 120,
 };
 
 const smoke: BenchConfig = {
@@ -81,6 +87,8 @@ const smoke: BenchConfig = {
   reclaimEntries: 300,
   memoryEntries: 300,
   rssEvents: 1_000,
+  sustainSeconds: 3,
+  sustainRetentionMs: 1000,
   maxProcesses: 3,
 };
 

@@ -3,7 +3,7 @@
  * hand-written XREADGROUP loop (the floor) and BullMQ, in one run on one private
  * redis-server. Prints tables and writes JSON and Markdown to bench/results/.
  *
- * Options: --full | --quick | --smoke, --only fanout,publish,latency,scaling,reclaim,memory,rss,
+ * Options: --full | --quick | --smoke, --only fanout,publish,latency,scaling,reclaim,memory,rss,sustain,
  * --out <dir>, --max-procs <n>, --events <n>, --rounds <n>, --quiet.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,8 +23,9 @@ import { memoryScenario, rssScenario } from './scenarios/memory';
 import { publishScenario } from './scenarios/publish';
 import { reclaimScenario } from './scenarios/reclaim';
 import { scalingScenario } from './scenarios/scaling';
+import { sustainScenario } from './scenarios/sustain';
 
-const SCENARIOS = ['fanout', 'publish', 'latency', 'scaling', 'reclaim', 'memory', 'rss'] as const;
+const SCENARIOS = ['fanout', 'publish', 'latency', 'scaling', 'reclaim', 'memory', 'rss', 'sustain'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Args { config: BenchConfig; only: Set<Scenario>; out: string; quiet: boolean }
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     if (on('reclaim')) results.reclaim = await reclaimScenario(ctx);
     if (on('memory')) results.memory = await memoryScenario(ctx);
     if (on('rss')) results.rss = await rssScenario(ctx);
+    if (on('sustain')) results.sustain = await sustainScenario(ctx);
     results.durationSeconds = (Date.now() - started) / 1000;
     results.machine.loadEnd = Math.round(loadavg()[0]! * 100) / 100;
     const markdown = renderMarkdown(results);

@@ -24,6 +24,8 @@ export interface ConsumeJob {
   statusTtlSeconds: number;
   /** Report RSS every this many deliveries (0: only with progress). */
   rssEvery: number;
+  /** streamfan: the client's retention option (off when absent). */
+  retention?: { intervalMs: number; maxLen?: number };
   /** Take over entries a dead consumer left (the group must exist already). */
   reclaim?: { visibilityTimeoutMs: number; reclaimIntervalMs?: number };
 }

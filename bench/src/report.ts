@@ -1,4 +1,5 @@
 import type { BenchResults, FanoutResult } from './results';
+import { renderSustain } from './scenarios/sustain';
 import { fixed, int, ratio, table } from './table';
 
 /** One target of the issue, measured in this run. */
@@ -108,6 +109,8 @@ export function renderMarkdown(r: BenchResults): string {
     parts.push(`## Consumer RSS\n\nOne streamfan consumer process (1 group, concurrency ${c.streamfanConcurrency}, status on) handling ${int(x.events)} events in ${fixed(x.seconds, 0)} s${incomplete(x)}. After the first tenth, RSS stayed between ${fixed(x.minMiB, 1)} and ${fixed(x.maxMiB, 1)} MiB; trend ${fixed(x.slopeMiBPer100k, 2)} MiB per 100,000 events (${flat}). The process runs streamfan from TypeScript source through tsx, whose compiler accounts for part of the baseline.`);
     parts.push(table(['events handled', 'RSS MiB', 'heap used MiB'], x.samples.map((p) => [int(p.delivered), fixed(p.rss / 2 ** 20, 1), fixed(p.heapUsed / 2 ** 20, 1)]), [true, true, true]));
   }
+
+  if (r.sustain) parts.push(renderSustain(r.sustain));
 
   parts.push(`## How to read it\n\n- The floor is the same work hand-written on plain ioredis: pipelined XADD; per group one loop of XREADGROUP COUNT ${c.floorCount}, then one pipeline of XACK plus, per entry, HSET of one status field and EXPIRE. It checks no owner before acking and writes one status field; streamfan checks ownership in its ack script and writes state, attempts, result, consumer and times.\n- BullMQ runs the way its users fan out: one queue per service, addBulk to each, one Worker per queue with concurrency ${c.bullmqConcurrency}, completed jobs removed.\n- Every system shares one machine with its Redis and its publisher, so the figures are ratios in one run more than absolute capacities.`);
   return `${parts.join('\n\n')}\n`;

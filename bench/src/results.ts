@@ -1,6 +1,7 @@
 import type { BenchConfig } from './config';
 import type { Machine } from './machine';
 import type { RssSample, System } from './protocol';
+import type { SustainResult } from './scenarios/sustain';
 import type { LatencySummary } from './stats';
 
 /** One fan-out run: N events published once, delivered to every group. */
@@ -79,4 +80,5 @@ export interface BenchResults {
   reclaim: ReclaimResult[];
   memory?: MemoryResult;
   rss?: RssResult;
+  sustain?: SustainResult;
 }

@@ -61,10 +61,15 @@ describe('bench smoke run', () => {
     expect(results.memory.streamEntry.usage).toBeGreaterThan(0);
     expect(results.memory.statusHash.keys).toBe(results.config.memoryEntries);
     expect(results.rss.complete).toBe(true);
+    // Sustained load: the groups caught up, retention ran, and once they were done it emptied the stream.
+    expect(results.sustain.complete).toBe(true);
+    expect(results.sustain.retentionRuns).toBeGreaterThan(0);
+    expect(results.sustain.maxLength).toBeGreaterThan(0);
+    expect(results.sustain.finalLength).toBeLessThanOrEqual(100);
     expect(results.targets).toHaveLength(4);
 
     const markdown = readFileSync(join(out, md!), 'utf8');
-    for (const heading of ['## Targets', '## Fan-out throughput', '## Publish rate', '## Latency', '## Scaling', '## Reclaim', '## Redis memory', '## Consumer RSS']) {
+    for (const heading of ['## Targets', '## Fan-out throughput', '## Publish rate', '## Latency', '## Scaling', '## Reclaim', '## Redis memory', '## Consumer RSS', '## Sustained load and retention']) {
       expect(markdown).toContain(heading);
     }
     expect(r.stdout).toContain('## Targets');

@@ -8,7 +8,7 @@ export async function runStreamfan(job: ConsumeJob, tracker: Tracker): Promise<(
     connection: { host: job.host, port: job.port },
     prefix: job.prefix,
     statusTtlSeconds: job.statusTtlSeconds,
-    retention: false,
+    retention: job.retention ?? false,
   });
   sf.on('error', (err) => tracker.error(job.groups[0]!, err.message));
   const subs = job.groups.map((group) => {
