@@ -257,6 +257,8 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
     for (const a of list) {
       for (const b of list) {
         if (a === b || a.consumer === b.consumer || !(a.start <= b.start && b.start < a.end)) continue;
+        // handlerTimeoutMs failed the first attempt while its handler still ran: a retry may run beside it.
+        if (b.attempt > a.attempt && b.start >= a.start + settings.visibilityTimeoutMs * 3) continue;
         const excused = stalls.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start, b.start))
           || model.stops.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start, b.start))
           || model.redisDown.some((w) => overlaps(w.from, w.to, a.start - settings.visibilityTimeoutMs, b.start));

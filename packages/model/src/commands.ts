@@ -59,6 +59,8 @@ function planArb(t: GenTiming): fc.Arbitrary<Plan> {
     { weight: 2, arbitrary: fc.constant<Plan>({ k: 'heal' }) },
     { weight: 1, arbitrary: fc.integer({ min: Math.round(v * 1.5), max: Math.round(v * 2.5) }).map<Plan>((ms) => ({ k: 'hang', ms })) },
     { weight: 1, arbitrary: fc.integer({ min: Math.round(v * 1.2), max: Math.round(v * 1.6) }).map<Plan>((ms) => ({ k: 'block', ms })) },
+    // Workers time handlers out at 3× the visibility timeout.
+    { weight: 1, arbitrary: fc.integer({ min: Math.round(v * 3.3), max: Math.round(v * 3.8) }).map<Plan>((ms) => ({ k: 'stuck', ms })) },
   );
 }
 

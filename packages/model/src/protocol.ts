@@ -14,6 +14,8 @@
  * - hang: on attempt 1 await `ms` (longer than the visibility timeout) while live: the lease must be kept
  * - block: on attempt 1 busy-loop `ms` (the whole process stalls past the visibility timeout): reclaim expected
  * - heal: throw until the driver "heals" this (group, seq) (then a dead-letter replay succeeds)
+ * - stuck: on attempt 1 await `ms` (longer than handlerTimeoutMs), ignoring the signal: the attempt
+ *   fails by timeout and is retried while this handler still runs (it must keep its slot)
  */
 export type Plan =
   | { k: 'ok' }
@@ -23,7 +25,8 @@ export type Plan =
   | { k: 'dead' }
   | { k: 'hang'; ms: number }
   | { k: 'block'; ms: number }
-  | { k: 'heal' };
+  | { k: 'heal' }
+  | { k: 'stuck'; ms: number };
 
 /** Payload of every model event. */
 export interface ModelPayload {
@@ -53,6 +56,10 @@ export interface ModelWorkerConfig {
   backoffMs: number;
   blockMs: number;
   shutdownGraceMs: number;
+  /** 0: no limit. */
+  handlerTimeoutMs: number;
+  /** Retention run by the subscriptions (safe trims only); 0: off. */
+  retentionIntervalMs: number;
 }
 
 /** One handler invocation, as the handler recorded it (before/after its side effect). */

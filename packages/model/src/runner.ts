@@ -27,6 +27,8 @@ export interface RunSettings {
   skipChecks: string[];
   /** Weight multiplier of fault commands and misbehaving handlers in generated sequences. */
   harshness: number;
+  /** Every worker runs the library's retention (safe trims) this often; 0: off. */
+  retentionIntervalMs: number;
 }
 
 export const DEFAULT_SETTINGS: RunSettings = {
@@ -39,6 +41,7 @@ export const DEFAULT_SETTINGS: RunSettings = {
   verbose: false,
   skipChecks: [],
   harshness: 1,
+  retentionIntervalMs: 500,
 };
 
 /** Everything a running sequence holds; the checker reads it after quiescence. */
@@ -86,6 +89,8 @@ export async function startSystem(settings: RunSettings): Promise<System> {
     backoffMs: 100,
     blockMs: 500,
     shutdownGraceMs: 1000,
+    handlerTimeoutMs: settings.visibilityTimeoutMs * 3,
+    retentionIntervalMs: settings.retentionIntervalMs,
   };
   const fleet = new ModelFleet(runDir, base);
   const sys: System = { settings, server, sf, admin, topic, keys: topicKeys(prefix, topic.name), fleet, model, runDir, healFile, pendingConts: [], narration: [], startedAt: now() };

@@ -54,6 +54,7 @@ async function handle(group: string, payload: ModelPayload, ctx: HandlerContext)
       break;
     case 'slow': await sleep(plan.ms); break;
     case 'hang': if (ctx.attempt === 1) await sleep(plan.ms); break;
+    case 'stuck': if (ctx.attempt === 1) await sleep(plan.ms); break;
     case 'block': if (ctx.attempt === 1) { const end = Date.now() + plan.ms; while (Date.now() < end) { /* stall the process */ } } break;
     default: break;
   }
@@ -62,9 +63,10 @@ async function handle(group: string, payload: ModelPayload, ctx: HandlerContext)
 }
 
 const topic = defineTopic<ModelPayload>(config.topic);
-const sf = new Streamfan({ connection: config.url, prefix: config.prefix, retention: false });
+const sf = new Streamfan({ connection: config.url, prefix: config.prefix, retention: config.retentionIntervalMs ? { intervalMs: config.retentionIntervalMs } : false });
 sf.on('error', (e) => event('error', undefined, { message: e.message }));
 sf.on('warning', (w) => event('warning', undefined, w));
+sf.on('capLoss', (r) => event('capLoss', undefined, { lostToCap: r.lostToCap }));
 
 for (const group of [...config.groups, ...(config.lateGroups ?? [])]) {
   const late = config.lateGroups?.includes(group) ?? false;
@@ -79,6 +81,7 @@ for (const group of [...config.groups, ...(config.lateGroups ?? [])]) {
     backoff: { type: 'fixed', delayMs: config.backoffMs },
     blockMs: config.blockMs,
     shutdownGraceMs: config.shutdownGraceMs,
+    handlerTimeoutMs: config.handlerTimeoutMs,
   });
   for (const type of ['ready', 'recovered', 'reclaimed', 'lost', 'leaseLost', 'stale', 'deadLettered', 'disconnected', 'reconnected', 'closed'] as const) {
     sub.on(type, (info: unknown) => event(type, group, info));
