@@ -13,6 +13,7 @@ const config: Config = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.browser\\.test\\.ts$'],
   moduleNameMapper: {
     '^@streamfan/(core|testing|cli)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@streamfan/core/internal$': '<rootDir>/packages/core/src/internal.ts',
   },
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.tests.json' }],

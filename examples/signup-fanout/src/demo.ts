@@ -1,4 +1,4 @@
-import { Streamfan, pendingPage, showEvent, topicKeys, type EventDetails, type GroupInfo, type TrimReport } from '@streamfan/core';
+import { Streamfan, pendingPage, showEvent, topicKeys, type EventDetails, type GroupInfo, type TrimReport } from '@streamfan/core/internal';
 import { Activity } from './activity';
 import { DEFAULT_SETTINGS, DEMO_VISIBILITY_TIMEOUT_MS, GROUPS, signups, type GroupName, type GroupSettings, type SignupKind } from './config';
 import { fakeSignup } from './simulation';
@@ -306,7 +306,7 @@ export class Demo {
       return {
         name: g, description: pool.description, settings: { ...pool.settings }, crashNext: pool.crashNext,
         stats: {
-          processed: c.processed, retries: c.retries, deadLettered: c.deadLettered, reclaimed: c.reclaimed, crashes: c.crashes,
+          processed: c.processed, redeliveries: c.redeliveries, retries: c.retries, deadLettered: c.deadLettered, reclaimed: c.reclaimed, crashes: c.crashes,
           takeovers: c.takeovers, stale: c.stale, errors: c.errors,
           lag: info?.lag ?? null, pending: info?.pending ?? 0, consumers: info?.consumers ?? 0, retrying: info?.retrying ?? 0,
           deadLetters: info?.deadLetters ?? 0, oldestPendingIdleMs: info?.oldestPendingIdleMs ?? null,

@@ -1,4 +1,4 @@
-import { topicKeys, type HandlerContext, type Streamfan, type Subscription } from '@streamfan/core';
+import { topicKeys, type HandlerContext, type Streamfan, type Subscription } from '@streamfan/core/internal';
 import type { Activity } from './activity';
 import { DEMO_BACKOFF, GROUP_DESCRIPTIONS, LIMITS, signups, type GroupName, type GroupSettings, type Signup } from './config';
 import { SimulatedFailure, businessResult, never, work } from './simulation';
@@ -22,6 +22,8 @@ export interface WorkerView {
 export interface PoolCounters {
   /** Distinct events this group handled successfully. */
   processed: number;
+  /** Deliveries to a handler that were not an event's first: retries, takeovers, replays. */
+  redeliveries: number;
   /** Attempts that failed and were scheduled for a retry. */
   retries: number;
   deadLettered: number;
@@ -71,7 +73,10 @@ export class GroupPool {
   /** Event id → name of the crashed worker that holds it. */
   private readonly heldByCrashed = new Map<string, string>();
   private readonly succeeded = new Set<string>();
-  private readonly counters: Omit<PoolCounters, 'processed'> = { retries: 0, deadLettered: 0, reclaimed: 0, crashes: 0, takeovers: 0, stale: 0, errors: 0 };
+  /** Events handed to a handler at least once, to tell first deliveries from redeliveries. */
+  private readonly delivered = new Set<string>();
+  private redeliveries = 0;
+  private readonly counters: Omit<PoolCounters, 'processed' | 'redeliveries'> = { retries: 0, deadLettered: 0, reclaimed: 0, crashes: 0, takeovers: 0, stale: 0, errors: 0 };
   private readonly processedBy = new Map<string, number>();
   private readonly generations = new Map<number, number>();
   private chain: Promise<void> = Promise.resolve();
@@ -119,7 +124,7 @@ export class GroupPool {
   }
 
   counts(): PoolCounters {
-    return { processed: this.succeeded.size, ...this.counters };
+    return { processed: this.succeeded.size, redeliveries: this.redeliveries, ...this.counters };
   }
 
   workers(): WorkerView[] {
@@ -187,7 +192,13 @@ export class GroupPool {
 
   private listen(w: Worker, sub: Subscription<Signup>): void {
     const a = this.deps.activity;
-    sub.once('ready', () => { if (w.state === 'starting') w.state = 'idle'; });
+    sub.once('ready', () => {
+      if (w.state === 'starting') w.state = 'idle';
+      // Redis creates a consumer at its first delivery, so an idle pool would show 0 consumers
+      // beside its running workers: register this one now (XGROUP CREATECONSUMER, Redis 6.2+).
+      const keys = topicKeys(this.deps.sf.prefix, signups.name);
+      void this.deps.sf.redis.xgroup('CREATECONSUMER', keys.stream, this.name, w.name).catch(() => 0);
+    });
     sub.on('processed', ({ id }) => {
       this.succeeded.add(id);
       this.processedBy.set(w.name, (this.processedBy.get(w.name) ?? 0) + 1);
@@ -221,6 +232,8 @@ export class GroupPool {
   /** The simulated service: latency, failures and crashes as the knobs say, then the real result. */
   private async handle(w: Worker, payload: Signup, ctx: HandlerContext): Promise<unknown> {
     this.deps.onSeen(payload.signupId, ctx.id);
+    if (this.delivered.has(ctx.id)) this.redeliveries++;
+    else this.delivered.add(ctx.id);
     const holder = this.heldByCrashed.get(ctx.id);
     if (holder && holder !== w.name) {
       this.counters.takeovers++;

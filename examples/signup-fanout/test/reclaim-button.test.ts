@@ -1,4 +1,4 @@
-import { topicKeys } from '@streamfan/core';
+import { topicKeys } from '@streamfan/core/internal';
 import { waitFor } from '@streamfan/testing';
 import type { Snapshot } from '../src/snapshot';
 import { call, startDemo, type RunningDemo } from './helpers';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { Streamfan, RedisUnavailableError, StreamfanError, fromRedisError, type StreamfanOptions } from '@streamfan/core';
+import { Streamfan, RedisUnavailableError, StreamfanError, fromRedisError, type StreamfanOptions } from '@streamfan/core/internal';
 import { UsageError } from './errors';
 
 /** Options every command accepts (declared on the program). */

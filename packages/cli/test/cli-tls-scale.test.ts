@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Streamfan, topicKeys } from '@streamfan/core';
+import { Streamfan, topicKeys } from '@streamfan/core/internal';
 import { freePort, startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
 import { buildCli, removeCli, runAll, type CliResult } from './run-cli';
 

@@ -21,6 +21,11 @@ import { withTimeout } from './timing';
 import { DELAYED_ID_PREFIX } from './publisher';
 import { listDelayed, promoteDelayed, type DelayedEvent } from './delayed';
 import { noticeMode } from './notice';
+import { ackEntries, type AckedEntry } from './admin/ack';
+import { claimEntries, type ClaimedEntry } from './admin/claim';
+import { pendingPage, type PendingPage, type PendingPageQuery } from './admin/pending-page';
+import { showEvent, type EventDetails } from './admin/show';
+import { tailTopic, type TailedEvent, type TailOptions } from './admin/tail';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -303,6 +308,58 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   consumers<T>(topic: Topic<T> | string, group: string): Promise<ConsumerInfo[]> { return listConsumers(this.redis, this.prefix, toTopic(topic).name, group); }
   /** One page of a group's pending entries. */
   pending<T>(topic: Topic<T> | string, group: string, query?: PendingQuery): Promise<PendingEntry[]> { return listPending(this.redis, this.prefix, toTopic(topic).name, group, query); }
+
+  /**
+   * One event's payload, headers and status in every group. `id` is a stream id or a delayed id
+   * (a promoted delayed id shows its stream entry). When the entry was trimmed, the payload is
+   * read from a dead letter that holds it.
+   * @throws NotFoundError when nothing knows the id, InvalidIdError for a malformed id
+   */
+  show<T>(topic: Topic<T> | string, id: string): Promise<EventDetails> { return showEvent(this, toTopic(topic).name, id); }
+
+  /**
+   * One page of a group's pending entries, oldest first, over both streams the group reads (the
+   * topic, and its redelivery stream for retries and replays). Pass `next` as `after` for the
+   * next page.
+   */
+  pendingPage<T>(topic: Topic<T> | string, group: string, query?: PendingPageQuery): Promise<PendingPage> {
+    return pendingPage(this, toTopic(topic).name, validateGroupName(group), query);
+  }
+
+  /**
+   * Hand pending entries of a group to `consumer` (repair by hand: take them from a stuck
+   * consumer). All or nothing. The delivery count is kept; the new owner must handle them or
+   * they are reclaimed again after the visibility timeout.
+   * @throws NotPendingError (nothing claimed) when an id is not pending in the group
+   */
+  claim<T>(topic: Topic<T> | string, group: string, ids: readonly string[], consumer: string): Promise<ClaimedEntry[]> {
+    return claimEntries(this, toTopic(topic).name, group, ids, consumer);
+  }
+
+  /**
+   * Acknowledge pending entries of a group by hand (an operator decides they are done). All or
+   * nothing. Each event's status in the group becomes `succeeded` (marked `ackedByHand`) and
+   * waitFor is told; the consumer that held an entry can no longer ack or retry it.
+   * @throws NotPendingError (nothing acknowledged) when an id is not pending in the group
+   */
+  ack<T>(topic: Topic<T> | string, group: string, ids: readonly string[]): Promise<AckedEntry[]> {
+    return ackEntries(this, toTopic(topic).name, group, ids, { statusTtlSeconds: this.statusTtlSeconds });
+  }
+
+  /**
+   * Yield a topic's events as they arrive (reads only: no group, nothing acknowledged). Opens
+   * its own blocking connection, closed when the loop ends (break, `signal`, or an error).
+   */
+  async *tail<T>(topic: Topic<T> | string, options: TailOptions = {}): AsyncGenerator<TailedEvent> {
+    this.assertOpen();
+    const blocking = openConnection(this.connection, 'blocking', this.options.redisOptions);
+    blocking.on('error', () => undefined);
+    try {
+      yield* tailTopic(blocking, this.prefix, toTopic(topic).name, options);
+    } finally {
+      blocking.disconnect();
+    }
+  }
 
   /** Subscriptions opened by this client and not yet closed. */
   get activeSubscriptions(): ReadonlyArray<Subscription<any>> { return [...this.subscriptions]; }

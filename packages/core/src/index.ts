@@ -1,26 +1,36 @@
 /**
  * streamfan: fan-out over Redis Streams consumer groups. Publish an event once; every
  * group (service) handles it with its own worker pool, retries, dead letters and status.
+ *
+ * This entry exports what the README teaches and the types a user names. Every operation is
+ * a method of {@link Streamfan}; helpers for the CLI, tests and tools are in
+ * `@streamfan/core/internal` (no stability promise).
  * @packageDocumentation
  */
 export { Streamfan, type StreamfanOptions, type StreamfanEvents } from './client';
-export { type DelayedEvent } from './delayed';
-export { defineTopic, toTopic, DEFAULT_MAX_PAYLOAD_BYTES, type Topic, type TopicOptions, type PayloadOf } from './topic';
-export { jsonCodec, assertJsonSafe, type Codec } from './codec';
-export { Subscription } from './consumer/subscription';
-export {
-  resolveSubscribeOptions,
-  type SubscribeOptions, type StartFrom, type Handler, type HandlerContext, type SubscriptionEvents, type DeadLetterReason,
+export { defineTopic, DEFAULT_MAX_PAYLOAD_BYTES, type Topic, type TopicOptions, type PayloadOf } from './topic';
+export { jsonCodec, type Codec } from './codec';
+export type { Subscription } from './consumer/subscription';
+export type {
+  SubscribeOptions, StartFrom, Handler, HandlerContext, SubscriptionEvents, DeadLetterReason, Logger,
 } from './consumer/options';
-export { backoffDelay, DEFAULT_BACKOFF, type BackoffOption } from './backoff';
-export { type PublishOptions, type PublishManyOptions, type Headers, DELAYED_ID_PREFIX, FIELD, MAX_BATCH_EVENTS, MAX_BATCH_BYTES } from './publisher';
-export { isFinalState, type EventStatus, type GroupStatus, type EventState } from './status';
-export { type WaitForOptions } from './wait-for';
-export { type DeadLetter, type DeadLetterSelection } from './dead-letters';
-export { type RetentionOptions, type TrimOptions, type TrimReport } from './retention';
-export { type TopicInfo, type GroupInfo, type ConsumerInfo, type PendingEntry, type PendingQuery } from './inspect';
-export { topicKeys, type TopicKeys } from './keys';
-export { validateTopicName, validateGroupName, validateConsumerName, validatePrefix } from './names';
-export { type ConnectionOption, type ClusterConnection, describeConnection, isCluster } from './connection';
-export * from './errors';
-export * from './admin';
+export type { BackoffOption } from './backoff';
+export { DELAYED_ID_PREFIX, MAX_BATCH_EVENTS, MAX_BATCH_BYTES, type PublishOptions, type PublishManyOptions, type Headers } from './publisher';
+export type { DelayedEvent } from './delayed';
+export type { EventStatus, GroupStatus, EventState } from './status';
+export type { WaitForOptions } from './wait-for';
+export type { DeadLetter, DeadLetterSelection } from './dead-letters';
+export type { RetentionOptions, TrimOptions, TrimReport } from './retention';
+export type { TopicInfo, GroupInfo, ConsumerInfo, PendingEntry, PendingQuery } from './inspect';
+export type { EventDetails } from './admin/show';
+export type { PendingPage, PendingPageQuery, PendingRow } from './admin/pending-page';
+export type { ClaimedEntry } from './admin/claim';
+export type { AckedEntry } from './admin/ack';
+export type { TailedEvent, TailOptions } from './admin/tail';
+export type { ConnectionOption, ClusterConnection } from './connection';
+export {
+  StreamfanError, InvalidNameError, InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, InvalidIdError,
+  RedisUnavailableError, RedisOutOfMemoryError, RedisCommandError, NotFoundError, ClosedError, WaitTimeoutError,
+  DeadLetterError, UnsupportedServerError, type ErrorCode,
+} from './errors';
+export { NotPendingError } from './admin/errors';

@@ -1,7 +1,7 @@
 import { waitFor } from '@streamfan/testing';
 import {
   InvalidIdError, InvalidOptionError, MAX_BATCH_EVENTS, Streamfan, StreamfanError, ackEntries, defineTopic, topicKeys,
-} from '../src';
+} from '../src/internal';
 import { useRedis } from './helpers';
 
 const env = useRedis();

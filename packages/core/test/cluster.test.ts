@@ -1,6 +1,6 @@
 import { startCluster, uniquePrefix, waitFor, type RedisCluster } from '@streamfan/testing';
 import { Cluster } from 'ioredis';
-import { defineTopic, Streamfan, topicKeys } from '../src';
+import { defineTopic, Streamfan, topicKeys } from '../src/internal';
 
 // Every key of a topic shares the hash tag {<topic>}: on a cluster each topic lives on one
 // node, so every multi-key script (ack, retry, dead-letter, promote, trim) runs there.

@@ -1,5 +1,5 @@
 import { waitFor } from '@streamfan/testing';
-import { defineTopic, showEvent, topicKeys, type Streamfan } from '../src';
+import { defineTopic, showEvent, topicKeys, type Streamfan } from '../src/internal';
 import { useRedis } from './helpers';
 
 // A delayed publish returns a `delayed-…` id; the event gets its stream id only when it is

@@ -1,5 +1,5 @@
 import { sleep, waitFor } from '@streamfan/testing';
-import { defineTopic, topicKeys } from '../src';
+import { defineTopic, topicKeys } from '../src/internal';
 import { useRedis } from './helpers';
 
 const env = useRedis();

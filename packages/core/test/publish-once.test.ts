@@ -1,5 +1,5 @@
 import { startTcpProxy, waitFor, type TcpProxy } from '@streamfan/testing';
-import { defineTopic, topicKeys } from '../src';
+import { defineTopic, topicKeys } from '../src/internal';
 import { useRedis } from './helpers';
 
 // ioredis re-sends a command that was sent but not answered when the connection drops

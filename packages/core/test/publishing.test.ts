@@ -2,7 +2,7 @@ import { sleep, waitFor } from '@streamfan/testing';
 import {
   DELAYED_ID_PREFIX, InvalidNameError, InvalidPayloadError, PayloadTooLargeError, Streamfan, WaitTimeoutError,
   defineTopic, topicKeys,
-} from '../src';
+} from '../src/internal';
 import { useRedis } from './helpers';
 
 const env = useRedis();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 import { sleep, waitFor } from '@streamfan/testing';
-import { defineTopic, topicKeys, type Streamfan } from '../src';
+import { defineTopic, topicKeys, type Streamfan } from '../src/internal';
 import { luaSources } from '../src/scripts/lua.generated';
 import { useRedis } from './helpers';
 

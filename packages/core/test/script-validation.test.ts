@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { topicKeys } from '../src';
+import { topicKeys } from '../src/internal';
 import { runScript } from '../src/scripts/runner';
 import { uniquePrefix } from '@streamfan/testing';
 import { useRedis } from './helpers';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import {
   backoffDelay, defineTopic, InvalidNameError, InvalidOptionError, InvalidPayloadError, jsonCodec,
   resolveSubscribeOptions, topicKeys, validateGroupName, validateTopicName,
-} from '../src';
+} from '../src/internal';
 import { encodeResult, parseEntry } from '../src/consumer/entry';
 import { encodeEvent } from '../src/publisher';
 import { compareIds } from '../src/ids';

@@ -1,5 +1,5 @@
 import { sleep, waitFor } from '@streamfan/testing';
-import { WaitTimeoutError, defineTopic, topicKeys, type Streamfan } from '../src';
+import { WaitTimeoutError, defineTopic, topicKeys, type Streamfan } from '../src/internal';
 import { useRedis } from './helpers';
 
 const env = useRedis();

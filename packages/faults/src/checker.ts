@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { topicKeys, type Streamfan, type Topic } from '@streamfan/core';
+import { topicKeys, type Streamfan, type Topic } from '@streamfan/core/internal';
 import type { DeliveryRecord, EventRecord, FaultPayload, HandlerResult, LogRecord } from './protocol';
 
 /** What the checker needs to know about one fault run. */

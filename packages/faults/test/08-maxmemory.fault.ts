@@ -1,4 +1,4 @@
-import { RedisOutOfMemoryError, Streamfan, topicKeys } from '@streamfan/core';
+import { RedisOutOfMemoryError, Streamfan, topicKeys } from '@streamfan/core/internal';
 import { sleep, uniquePrefix, waitFor } from '@streamfan/testing';
 import { expectClean, useFaultServer } from './harness';
 

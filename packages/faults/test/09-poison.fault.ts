@@ -1,4 +1,4 @@
-import { topicKeys } from '@streamfan/core';
+import { topicKeys } from '@streamfan/core/internal';
 import { sleep } from '@streamfan/testing';
 import { expectClean, useFaultServer } from './harness';
 

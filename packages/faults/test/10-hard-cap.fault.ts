@@ -1,4 +1,4 @@
-import { topicKeys, type TrimReport } from '@streamfan/core';
+import { topicKeys, type TrimReport } from '@streamfan/core/internal';
 import { loggedEvents, readLogs } from '../src/checker';
 import type { DeliveryRecord } from '../src/protocol';
 import { waitFor } from '@streamfan/testing';

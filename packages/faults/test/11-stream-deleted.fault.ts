@@ -1,4 +1,4 @@
-import { topicKeys } from '@streamfan/core';
+import { topicKeys } from '@streamfan/core/internal';
 import { sleep, waitFor } from '@streamfan/testing';
 import { expectClean, useFaultServer, type Scenario } from './harness';
 

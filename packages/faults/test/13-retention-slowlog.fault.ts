@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
-import { topicKeys } from '@streamfan/core';
+import { topicKeys } from '@streamfan/core/internal';
 import { luaSources } from '../../core/src/scripts/lua.generated';
 import { useFaultServer } from './harness';
 

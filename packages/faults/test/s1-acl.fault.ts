@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { Streamfan, defineTopic, topicKeys } from '@streamfan/core';
+import { Streamfan, defineTopic, topicKeys } from '@streamfan/core/internal';
 import { main, type Io } from '@streamfan/cli';
 import { sleep, uniquePrefix, waitFor } from '@streamfan/testing';
 import { OPTIONAL_COMMANDS, ROLES, aclRules, aclSetUser, type AclRole } from '../src/acl';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ackEntries, assertEntryIds, requireGroup } from '@streamfan/core';
+import { ackEntries, assertEntryIds, requireGroup } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatTable } from '../format/table';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { assertEntryIds, claimEntries, requireGroup, validateConsumerName } from '@streamfan/core';
+import { assertEntryIds, claimEntries, requireGroup, validateConsumerName } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatTable } from '../format/table';
 

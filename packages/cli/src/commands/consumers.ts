@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireGroup } from '@streamfan/core';
+import { requireGroup } from '@streamfan/core/internal';
 import { duration, examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatTable } from '../format/table';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { NotFoundError, requireGroup, type DeadLetter } from '@streamfan/core';
+import { NotFoundError, requireGroup, type DeadLetter } from '@streamfan/core/internal';
 import { examples, positiveInt, streamId, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 import { formatPairs, formatTable, truncate } from '../format/table';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireTopic } from '@streamfan/core';
+import { requireTopic } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatTable } from '../format/table';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { pendingPage, requireGroup, type PendingRow } from '@streamfan/core';
+import { pendingPage, requireGroup, type PendingRow } from '@streamfan/core/internal';
 import { duration, examples, positiveInt, streamId, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatTable, truncate, type Column } from '../format/table';

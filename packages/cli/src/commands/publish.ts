@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { NotFoundError, requireTopic, type PublishOptions } from '@streamfan/core';
+import { NotFoundError, requireTopic, type PublishOptions } from '@streamfan/core/internal';
 import { collect, duration, examples, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 import { parseJsonInput } from '../format/json-input';

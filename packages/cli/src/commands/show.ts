@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DELAYED_ID_PREFIX, requireTopic, showEvent, type GroupStatus } from '@streamfan/core';
+import { DELAYED_ID_PREFIX, requireTopic, showEvent, type GroupStatus } from '@streamfan/core/internal';
 import { eventId, examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatPairs, formatTable, truncate } from '../format/table';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireTopic, tailTopic } from '@streamfan/core';
+import { requireTopic, tailTopic } from '@streamfan/core/internal';
 import { examples, positiveInt, type ActionFactory } from '../command-kit';
 import { truncate } from '../format/table';
 

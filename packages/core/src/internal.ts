@@ -1,0 +1,19 @@
+/**
+ * Internals for the CLI, the examples, the test suites and tools: key names, wire fields,
+ * option resolution and the admin functions behind {@link Streamfan}'s methods. No stability
+ * promise: applications use `@streamfan/core` (its methods) instead.
+ * @packageDocumentation
+ */
+export * from './index';
+export { topicKeys, type TopicKeys } from './keys';
+export { FIELD } from './publisher';
+export { toTopic } from './topic';
+export { assertJsonSafe } from './codec';
+export { Subscription as SubscriptionClass } from './consumer/subscription';
+export { resolveSubscribeOptions, defaultLogger } from './consumer/options';
+export { backoffDelay, DEFAULT_BACKOFF } from './backoff';
+export { isFinalState, assertStreamId } from './status';
+export { validateTopicName, validateGroupName, validateConsumerName, validatePrefix } from './names';
+export { describeConnection, isCluster } from './connection';
+export { fromRedisError, isNoGroup } from './errors';
+export * from './admin';
