@@ -80,6 +80,11 @@ export async function trimTopic(redis: Redis, prefix: string, topic: string, opt
         report.lostIds = await idsFrom(redis, keys.stream, safe.floor || '-', Math.min(capped, MAX_REPORTED_IDS));
       }
     }
+    for (const g of await groupInfos(redis, keys.stream)) {
+      const redeliver = keys.redeliver(String(g.name));
+      const r = await safeFloor(redis, redeliver);
+      if (r.floor) report.redeliveryRemoved += await countBelow(redis, redeliver, r.floor);
+    }
     return report;
   }
 
