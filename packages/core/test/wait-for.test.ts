@@ -80,4 +80,26 @@ describe('waitFor', () => {
     expect(st.groups.g?.state).toBe('succeeded');
     await sub.close();
   });
+
+  test('a notice lost while its connection was down: after the reconnect it reads the status again', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('reconnect');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const sub = sf.subscribe(topic, 'g', async () => { await gate; }, { startFrom: 'beginning' });
+    await sub.ready();
+    const id = await sf.publish(topic, { n: 1 });
+    const waiting = sf.waitFor(topic, id, { timeoutMs: 4000 });
+    await waitFor(async () => (await sf.redis.exists(topicKeys(sf.prefix, topic.name).waiters)) === 1);
+    const admin = env.server().client();
+    const clients = String(await admin.client('LIST'));
+    const subscriberId = /id=(\d+) [^\n]*name=streamfan:subscriber/.exec(clients)?.[1];
+    expect(subscriberId).toBeDefined();
+    // The subscriber is cut, and the event finishes while it is away: its notice reaches nobody.
+    await admin.client('KILL', 'ID', subscriberId!);
+    release();
+    const st = await waiting;
+    expect(st.groups.g?.state).toBe('succeeded');
+    await sub.close();
+  });
 });
