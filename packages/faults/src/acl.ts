@@ -17,7 +17,8 @@ export interface AclRole {
 const CONNECTION = ['client|setname', 'info', 'ping', 'quit'];
 
 /** Scripts: run by SHA, sent once in full when Redis does not know them yet. */
-const SCRIPTS = ['evalsha', 'eval'];
+// Every script checks the type of each key it writes (TYPE) before its first write.
+const SCRIPTS = ['evalsha', 'eval', 'type'];
 
 export const ROLES: readonly AclRole[] = [
   {
@@ -58,7 +59,7 @@ export const ROLES: readonly AclRole[] = [
       'hgetall', 'zcard', 'zrange', 'zscan',
       // repair: publish, claim, ack, replay, purge, trim, prune
       'xadd', 'xclaim', 'xack', 'xdel', 'del', 'unlink', 'xtrim', 'xgroup|delconsumer', 'exists', 'hset', 'hget', 'expire',
-      'set', 'get', 'zadd', 'zrem', 'zrangebyscore', 'publish', 'time', 'hmget',
+      'set', 'get', 'zadd', 'zrem', 'zrangebyscore', 'publish', 'time', 'hmget', 'hdel', 'pexpire',
     ],
   },
 ];
