@@ -70,4 +70,19 @@ describe('delayed ids can be followed', () => {
     expect(shown).toMatchObject({ payloadFrom: 'stream', payload: { n: 3 }, inStream: true });
     expect(shown.id).toMatch(/^\d+-\d+$/);
   });
+
+  test('delayed events written by the previous version (JSON members) are still listed and promoted, and mapped', async () => {
+    const sf = env.client({ promoteIntervalMs: 50 });
+    const topic = defineTopic<{ n: number }>('legacy');
+    const keys = topicKeys(sf.prefix, topic.name);
+    const legacyId = 'delayed-00000000-0000-4000-8000-000000000000';
+    await sf.redis.zadd(keys.delayed, Date.now() - 1000, JSON.stringify({ payload: '{"n":9}', headers: '{"k":"v"}', delayed: legacyId }));
+    expect(await sf.delayed(topic)).toEqual([expect.objectContaining({ id: legacyId, payload: { n: 9 }, headers: { k: 'v' } })]);
+    const sub = sf.subscribe(topic, 'g', (p) => p.n, { startFrom: 'beginning' });
+    await sub.ready();
+    const st = await sf.waitFor(topic, legacyId, { timeoutMs: 10_000 });
+    expect(st.groups.g).toMatchObject({ state: 'succeeded', result: 9 });
+    expect(st.eventId).toMatch(/^\d+-\d+$/);
+    await sub.close();
+  });
 });
