@@ -141,6 +141,12 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * Publish one event. Resolves with its id once Redis has accepted it. With `delayMs` or
    * `runAt` it resolves with a delayed id (`delayed-…`) and the event enters the stream
    * when due; with `idempotencyKey` a repeat returns the first id and writes nothing.
+   *
+   * One call stores at most one entry, even when the connection drops while Redis answers
+   * and ioredis re-sends the command: the re-sent call finds its first id in the client's
+   * producer hash. Calls made in the same tick go to Redis together, in one script run.
+   * A `RedisUnavailableError` means Redis may or may not have stored the event (its answer was
+   * lost and the connection did not come back): publish again with an `idempotencyKey` to be sure.
    * @throws InvalidPayloadError, PayloadTooLargeError (nothing written), RedisUnavailableError, RedisOutOfMemoryError
    */
   async publish<T>(topic: Topic<T> | string, payload: NoInfer<T>, options: PublishOptions = {}): Promise<string> {
@@ -152,9 +158,11 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   }
 
   /**
-   * Publish a batch in one round trip, atomically. Every payload is validated first: one bad
-   * payload rejects the whole batch and nothing is written.
+   * Publish a batch in one round trip, atomically, at most once (as {@link Streamfan.publish}).
+   * Every payload is validated first: one bad payload rejects the whole batch and nothing is
+   * written. At most `MAX_BATCH_EVENTS` (10,000) events and `MAX_BATCH_BYTES` (64 MiB) encoded per call.
    * @returns the ids, in order
+   * @throws InvalidOptionError over the batch cap (nothing written), and as {@link Streamfan.publish}
    */
   async publishMany<T>(topic: Topic<T> | string, payloads: readonly NoInfer<T>[], options: PublishManyOptions = {}): Promise<string[]> {
     this.assertOpen();
