@@ -130,7 +130,7 @@ function buildCard(g) {
       </div>
     </div>
     <div class="progress">
-      <div class="progress-top"><span><b data-stat="processed" data-testid="${g}-processed">0</b> processed of <span data-field="published">0</span> published</span><span data-field="pct">–</span></div>
+      <div class="progress-top"><span><b data-stat="processed" data-testid="${g}-processed">0</b> of <span data-field="published">0</span> events succeeded<span class="redeliveries" data-field="redeliveries" data-testid="${g}-redeliveries" title="deliveries beyond each event's first: retries after a failure, takeovers of a crashed worker's event, replays"></span></span><span data-field="pct">–</span></div>
       <div class="bar"><i class="ok" data-field="bar-ok" style="width:0"></i><i class="dead" data-field="bar-dead" style="width:0"></i></div>
     </div>
     <div class="stats">
@@ -222,7 +222,9 @@ function renderGroup(g, published) {
   setText(el, '[data-field="published"]', fmtInt(published));
   const done = published > 0 ? s.processed / published : 0;
   const dead = published > 0 ? Math.min(1 - done, s.deadLetters / published) : 0;
-  setText(el, '[data-field="pct"]', published > 0 ? `${Math.floor(done * 100)}%` : '–');
+  // Events, not deliveries: a retried event counts once, its extra deliveries are shown apart.
+  setText(el, '[data-field="pct"]', published > 0 ? `${Math.min(100, Math.floor(done * 100))}%` : '–');
+  setText(el, '[data-field="redeliveries"]', s.redeliveries > 0 ? ` · ${fmtInt(s.redeliveries)} redeliver${s.redeliveries === 1 ? 'y' : 'ies'}` : '');
   $('[data-field="bar-ok"]', el).style.width = `${Math.min(100, done * 100)}%`;
   $('[data-field="bar-dead"]', el).style.width = `${Math.max(0, dead * 100)}%`;
   $('[data-stat="retries"]', el).parentElement.classList.toggle('warn', s.retries > 0);
@@ -401,7 +403,7 @@ async function refreshDrawer() {
           ${s.updatedAt ? `<span class="k">updated</span><span>${t(s.updatedAt)}</span>` : ''}
           ${s.finishedAt ? `<span class="k">finished</span><span>${t(s.finishedAt)}</span>` : ''}
           ${s.nextAttemptAt ? `<span class="k">next attempt</span><span>${t(s.nextAttemptAt)}</span>` : ''}
-          ${s.error ? `<span class="k">last error</span><span style="color:#fca5a5">${esc(s.error)}</span>` : ''}
+          ${s.error ? `<span class="k">${s.state === 'succeeded' ? 'earlier error' : 'last error'}</span><span style="color:#fca5a5">${esc(s.error)}</span>` : ''}
           ${s.deadLetterId ? `<span class="k">dead letter</span><span class="mono">${esc(s.deadLetterId)}</span>` : ''}
           ${s.result !== null && s.result !== undefined ? `<span class="k">result</span><span class="mono">${esc(JSON.stringify(s.result))}</span>` : ''}
         </div>
@@ -436,7 +438,12 @@ function wire() {
     if (b) act(() => api('POST', `/api/groups/${ui.pendingTab}/reclaim`, { ids: [b.dataset.id] }), 'released for reclaim');
   });
   $('#replay-all').addEventListener('click', () => act(() => api('POST', `/api/groups/${ui.deadTab}/dead-letters/replay`), (r) => `replayed ${r.replayed} to ${ui.deadTab}`));
-  $('#purge-all').addEventListener('click', () => act(() => api('POST', `/api/groups/${ui.deadTab}/dead-letters/purge`), (r) => `purged ${r.purged}`));
+  $('#purge-all').addEventListener('click', () => {
+    const g = ui.snap && ui.snap.groups.find((x) => x.name === ui.deadTab);
+    const n = g ? g.stats.deadLetters : 0;
+    if (!confirm(`Purge all ${fmtInt(n)} dead letter${n === 1 ? '' : 's'} of ${ui.deadTab}? They are deleted for good: they cannot be replayed afterwards.`)) return;
+    act(() => api('POST', `/api/groups/${ui.deadTab}/dead-letters/purge`), (r) => `purged ${r.purged}`);
+  });
   $('#dead-body').addEventListener('click', (e) => {
     const b = e.target.closest('[data-action]');
     if (!b) return;

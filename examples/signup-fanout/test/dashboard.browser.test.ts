@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { waitFor } from '@streamfan/testing';
 import { CHROMIUM, chromiumAvailable, launchBrowser, startDemo, type RunningDemo } from './helpers';
 
 jest.setTimeout(120_000);
@@ -100,4 +101,115 @@ test('the page publishes, fans out to every group, retries failures and reclaims
   await page.locator('#dead-body [data-action="purge"]').first().click();
   expect((await purged).status()).toBe(200);
   await page.waitForFunction(() => document.querySelector('[data-testid="billing-dead"]')?.textContent === '0');
+});
+
+test('"Purge all" asks first: dismissed, nothing is purged; confirmed, the dead letters go', async () => {
+  await page.setViewportSize({ width: 1600, height: 1300 });
+  const pub = page.waitForResponse((r) => r.url().endsWith('/api/publish'));
+  await page.getByTestId('publish-count').fill('2');
+  await page.getByTestId('publish-kind').selectOption('card-declined');
+  await page.getByTestId('publish').click();
+  await pub;
+  await page.locator('#dead-tabs [data-tab="billing"]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="billing-dead"]')?.textContent === '2');
+  const purges: string[] = [];
+  page.on('request', (r) => { if (r.url().endsWith('/dead-letters/purge')) purges.push(r.url()); });
+
+  const asked: string[] = [];
+  page.once('dialog', (d) => { asked.push(d.message()); void d.dismiss(); });
+  await page.getByTestId('purge-all').click();
+  await page.waitForTimeout(300); // the click's handler has run (a dialog is synchronous); no request follows a "no"
+  expect(asked).toEqual([expect.stringContaining('Purge all 2 dead letters of billing?')]);
+  expect(purges).toEqual([]);
+  expect(await statOf('billing-dead')).toBe(2);
+
+  page.once('dialog', (d) => void d.accept());
+  const purged = page.waitForResponse((r) => r.url().endsWith('/api/groups/billing/dead-letters/purge'));
+  await page.getByTestId('purge-all').click();
+  expect((await purged).status()).toBe(200);
+  await page.waitForFunction(() => document.querySelector('[data-testid="billing-dead"]')?.textContent === '0');
+});
+
+describe('layout at 400, 1024 and 1280 px', () => {
+  let shot: RunningDemo;
+  let p: Page;
+  beforeAll(async () => {
+    // Crashed workers' entries stay pending (2 min visibility timeout), dead letters and retries exist.
+    shot = await startDemo({ visibilityTimeoutMs: 120_000 });
+    await shot.demo.updateGroup('billing', { failureRate: 0.3, maxAttempts: 4 });
+    await shot.demo.publish(3, 'card-declined');
+    await shot.demo.crashNext('email', 2);
+    await shot.demo.publish(30, 'pro');
+    await waitFor(async () => {
+      const s = await shot.demo.snapshot();
+      return s.groups.find((g) => g.name === 'email')!.pending.filter((e) => e.owner === 'crashed').length === 2
+        && s.groups.find((g) => g.name === 'billing')!.stats.deadLetters >= 3;
+    }, { timeoutMs: 30_000, message: '2 crashed entries pending in email, 3 dead letters in billing' });
+    p = await browser.newPage({ viewport: { width: 400, height: 900 } });
+    await p.goto(shot.url);
+    await p.waitForSelector('body[data-ready="true"]');
+    await p.locator('#dead-tabs [data-tab="billing"]').click();
+    await p.waitForSelector('#dead-body tr');
+    await p.waitForSelector('#pending-body tr');
+  });
+  afterAll(async () => {
+    await p?.close();
+    await shot?.stop();
+  });
+
+  /** Geometry problems on the page now, one line each (empty when the layout is right). */
+  function problems(): Promise<string[]> {
+    return p.evaluate(() => {
+      const out: string[] = [];
+      const rect = (el: Element) => el.getBoundingClientRect();
+      const overlap = (a: DOMRect, b: DOMRect) => !(a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top);
+      const vw = document.documentElement.clientWidth;
+      if (document.documentElement.scrollWidth > vw) out.push(`page scrolls sideways: ${document.documentElement.scrollWidth} > ${vw}`);
+      const live = document.querySelector('#live')!;
+      for (const b of Array.from(document.querySelectorAll('.top-actions .btn, .brand'))) if (overlap(rect(live), rect(b))) out.push(`header: "${b.textContent!.trim()}" covers the live badge`);
+      for (const k of Array.from(document.querySelectorAll('.stat .k'))) if (k.scrollWidth > k.clientWidth + 1) out.push(`stat label cut: "${k.textContent}"`);
+      for (const card of Array.from(document.querySelectorAll('.gcard'))) {
+        const c = rect(card);
+        for (const b of Array.from(card.querySelectorAll('.ghead .btn, .ghead .badge'))) if (rect(b).right > c.right + 1) out.push(`group card ${card.getAttribute('data-group')}: "${b.textContent}" runs off the card`);
+      }
+      for (const wrap of Array.from(document.querySelectorAll('.table-wrap'))) if (wrap.scrollWidth > wrap.clientWidth + 1) out.push(`table runs off its panel: ${wrap.closest('section')?.querySelector('h2')?.textContent} (${wrap.scrollWidth} > ${wrap.clientWidth})`);
+      for (const b of Array.from(document.querySelectorAll('#pending-body button, #dead-body button'))) {
+        const wrap = rect(b.closest('.table-wrap')!);
+        const r = rect(b);
+        if (r.right > wrap.right + 1 || r.left < wrap.left - 1 || r.width === 0) out.push(`button out of view: ${b.textContent}`);
+      }
+      return out;
+    });
+  }
+
+  test('400 px: header buttons clear of the live badge, no stat label cut, tables and drawer JSON within the screen', async () => {
+    expect(await problems()).toEqual([]);
+    await p.locator('#events-body tr').first().click();
+    await p.waitForSelector('#drawer.open [data-group-status]');
+    const drawer = await p.evaluate(() => {
+      const body = document.querySelector('#drawer-body')!;
+      const cut = Array.from(body.querySelectorAll('pre.json, .kv > span')).filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent!.slice(0, 40));
+      return { overflow: body.scrollWidth - body.clientWidth, cut };
+    });
+    expect(drawer).toEqual({ overflow: 0, cut: [] });
+    await p.screenshot({ path: join(ARTIFACTS, 'signup-fanout-400-drawer.png') });
+    await p.keyboard.press('Escape');
+  });
+
+  test('1024 px: the three group cards stand side by side, nothing cut', async () => {
+    await p.setViewportSize({ width: 1024, height: 900 });
+    await p.waitForTimeout(300);
+    const cards = await p.locator('.gcard').evaluateAll((els) => els.map((e) => { const r = e.getBoundingClientRect(); return { top: Math.round(r.top), left: Math.round(r.left) }; }));
+    expect(cards).toHaveLength(3);
+    expect(new Set(cards.map((c) => c.top)).size).toBe(1);
+    expect(new Set(cards.map((c) => c.left)).size).toBe(3);
+    expect(await problems()).toEqual([]);
+  });
+
+  test("1280 px: the pending panel's Reclaim buttons are in view", async () => {
+    await p.setViewportSize({ width: 1280, height: 900 });
+    await p.waitForTimeout(300);
+    expect(await p.locator('#pending-body [data-action="reclaim"]').count()).toBe(2);
+    expect(await problems()).toEqual([]);
+  });
 });
