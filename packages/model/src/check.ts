@@ -37,6 +37,7 @@ const HINTS: Record<string, string> = {
   'overlap-untold': 'issue 10 item 4 (in-flight keyed by id alone)',
   'one-publish-two-entries': 'issue 10 item 5 (publish resend)',
   'destroy-replay': 'issue 10 item 7 (group destroy replays everything)',
+  'destroy-overlap': 'issue 10 item 7 (abort in-flight handlers on recovery)',
   'delayed-id-status': 'issue 10 item 10 (delayed ids cannot be followed)',
   'replay-stale-status': 'issue 10 smaller item (status keeps deadLetterId/finishedAt after a replay)',
   'stray-status': 'issue 10 item 9d (markLost writes the redelivery entry id)',
@@ -259,6 +260,11 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
         if (a === b || a.consumer === b.consumer || !(a.start <= b.start && b.start < a.end)) continue;
         // handlerTimeoutMs failed the first attempt while its handler still ran: a retry may run beside it.
         if (b.attempt > a.attempt && b.start >= a.start + settings.visibilityTimeoutMs * 3) continue;
+        const destroyed = model.destroys.find((d) => d.g === a.g && a.start <= d.t && d.t <= b.start);
+        if (destroyed) {
+          add('destroy-overlap', `${key}: ${a.consumer} still ran attempt ${a.attempt} when ${a.g} was destroyed at +${rel(sys, destroyed.t)}; the recreated group gave it to ${b.consumer} at +${rel(sys, b.start)}`);
+          continue;
+        }
         const excused = stalls.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start, b.start))
           || model.stops.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start, b.start))
           || model.redisDown.some((w) => overlaps(w.from, w.to, a.start - settings.visibilityTimeoutMs, b.start));

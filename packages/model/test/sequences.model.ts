@@ -13,6 +13,7 @@ import { describeResult, runSequence } from '../src/sequence';
  *   MODEL_PROFILE=harsh         shorter visibility timeout, lower concurrency, 3× the faults and misbehaving handlers
  *   MODEL_SHRINK=1               on failure, let fast-check shrink the sequence (each try is a full run)
  *   MODEL_SEQUENCE='[…]'          run this exact sequence (JSON, as a failure prints it) instead of generating
+ *   MODEL_QUIESCE_MS=10000       bound on settling (default 30 s; shorter makes shrinking faster)
  *   MODEL_VERBOSE=1 MODEL_KEEP=1  narrate commands; keep worker logs
  */
 const CI_SEEDS = [1, 2, 3, 4, 5];
@@ -44,6 +45,7 @@ const settings: RunSettings = {
   ...profile,
   verbose: !!process.env.MODEL_VERBOSE,
   keep: !!process.env.MODEL_KEEP,
+  ...(process.env.MODEL_QUIESCE_MS ? { quiesceTimeoutMs: Number(process.env.MODEL_QUIESCE_MS) } : {}),
   skipChecks: (process.env.MODEL_SKIP_CHECKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
 };
 const shrink = !!process.env.MODEL_SHRINK;
