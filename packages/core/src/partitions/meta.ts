@@ -1,0 +1,48 @@
+/**
+ * The record that fixes a topic's partition count when it is created. Clients check it
+ * once per topic (the record never changes, so the answer can be cached for the client's
+ * life) before the first publish or subscribe.
+ */
+import type Redis from 'ioredis';
+import { fromRedisError, StreamfanError } from '../errors';
+import { runScript } from '../scripts/runner';
+import { PartitionCountMismatchError } from './errors';
+import { topicMetaKeys, validatePartitionCount } from './partitionKeys';
+
+/** Name of the key → partition function, stored in the meta record. See hash.ts. */
+export const PARTITION_HASH = 'murmur2';
+/** Version of the partition key layout (partitionKeys.ts), stored in the meta record. */
+export const PARTITION_LAYOUT = 1;
+
+/** What {@link ensureTopicMeta} found. */
+export interface TopicShape {
+  /** Partition count; 0 for an unpartitioned topic. */
+  partitions: number;
+  /** True when this call created the record (the topic's first partitioned use). */
+  created: boolean;
+}
+
+/**
+ * Check (or, on first use, record) a topic's partition count: `partitions` 0 means "defined
+ * unpartitioned". Throws {@link PartitionCountMismatchError} when Redis holds another count,
+ * or an unpartitioned stream of that name exists while partitions are asked for (or the
+ * reverse). Nothing is written then, nor for unpartitioned topics.
+ */
+export async function ensureTopicMeta(redis: Redis, prefix: string, topic: string, partitions: number): Promise<TopicShape> {
+  if (partitions !== 0) validatePartitionCount(partitions);
+  const keys = topicMetaKeys(prefix, topic);
+  let reply: [string, number, string];
+  try {
+    reply = await runScript<[string, number, string]>(redis, 'ensureTopicMeta', [keys.meta, keys.unpartitionedStream], [partitions, PARTITION_HASH, PARTITION_LAYOUT]);
+  } catch (err) {
+    throw fromRedisError(err, `check the partitions of topic "${topic}"`, redis);
+  }
+  const [verdict, stored, hash] = reply;
+  if (verdict === 'mismatch') {
+    if (stored === partitions && hash !== PARTITION_HASH) {
+      throw new StreamfanError('INVALID_OPTION', `topic "${topic}" maps keys with hash "${hash}", this client with "${PARTITION_HASH}": upgrade the client`);
+    }
+    throw new PartitionCountMismatchError(topic, Number(stored), partitions);
+  }
+  return { partitions: Number(stored), created: verdict === 'created' };
+}
