@@ -56,7 +56,7 @@ describe('leases of many running handlers', () => {
     expect(starts).toBe(n);
     expect(errors.map((e) => e.message)).toEqual([]);
     release();
-    await waitFor(async () => (await sf.pending(topic, 'g', { count: 10 })).length === 0, { timeoutMs: 20_000, message: 'all acked' });
+    await waitFor(async () => (await sf.pending(topic, 'g', { limit: 10 })).length === 0, { timeoutMs: 20_000, message: 'all acked' });
     await Promise.all([a.close(), b.close()]);
   }, 60_000);
 });
