@@ -44,7 +44,7 @@ describe('retention keeps up with a backlog', () => {
     // 30 more that group b has not read: the floor is the first of them.
     await fill(sf.redis, stream, 30);
     await readAndAck(sf.redis, stream, 'a');
-    const [[lastAcked]] = (await sf.redis.xrevrange(stream, '+', '-', 'COUNT', 31)).slice(-1) as [[string]];
+    const lastAcked = (await sf.redis.xrevrange(stream, '+', '-', 'COUNT', 31)).slice(-1)[0]![0];
 
     const report = await sf.trim(topic); // the defaults: approximate, no cap
     // The floor: the id right after group b's last-delivered one.
