@@ -8,9 +8,11 @@ import { loadScripts, runScript } from '../scripts/runner';
 import { promoteDelayed } from '../delayed';
 import type { Topic } from '../topic';
 import { AckBatcher } from './ack-batcher';
+import { Reclaimer } from './reclaimer';
+import { renewLeases } from './lease-keeper';
+import { pruneIdleConsumers } from './pruner';
 import { deliveryKey, LazyAbort, type InFlight } from './in-flight';
-import { compareIds } from '../ids';
-import { groupInfos, parseInfoRows } from '../status';
+import { groupInfos } from '../status';
 import { monotonicMs, sleep, withTimeout } from '../timing';
 import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
 import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
@@ -26,8 +28,11 @@ async function detectPublishMode(redis: Redis): Promise<'P' | 'S'> {
   return Array.isArray(info) && info[0] != null ? 'S' : 'P';
 }
 
-/** XPENDING pages (1000 entries each) one reclaim tick may scan per stream to find idle entries. */
-const RECLAIM_PAGES_PER_TICK = 100;
+function groupByStream<L extends { stream: string }>(items: L[]): Map<string, L[]> {
+  const m = new Map<string, L[]>();
+  for (const x of items) m.set(x.stream, [...(m.get(x.stream) ?? []), x]);
+  return m;
+}
 
 /** Settings the client passes to each subscription. */
 export interface SubscriptionSettings {
@@ -61,8 +66,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private readonly inFlight = new Map<string, InFlight>();
   private readonly sideTasks = new Set<Promise<unknown>>();
   private readonly acks: AckBatcher;
-  /** Where the reclaim scan of each stream's pending list goes on (an XPENDING start). */
-  private readonly cursors = new Map<string, string>();
+  private readonly reclaimer: Reclaimer;
   /**
    * Entries delivered to this consumer that found no free slot (a rare race of two reads, or
    * reclaim meeting a read): run before anything else is read, their leases kept meanwhile.
@@ -117,6 +121,24 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       acked: (f, result) => this.onAcked(f, result),
       stale: (ids) => this.emit('stale', { ids }),
       report: (err, context) => this.report(err, context),
+    });
+    this.reclaimer = new Reclaimer({
+      worker: this.worker, group, consumer: this.consumer,
+      visibilityTimeoutMs: this.options.visibilityTimeoutMs,
+      free: () => this.free(),
+      stopping: () => this.stopping,
+      inFlightCount: () => this.inFlight.size,
+      owns: (stream, id) => this.inFlight.has(deliveryKey(stream, id)) || this.acks.has(stream, id) || this.held.some((h) => h.stream === stream && h.raw[0] === id),
+      renewed: (stream, id) => {
+        const f = this.inFlight.get(deliveryKey(stream, id));
+        if (f) f.leasedAt = monotonicMs();
+      },
+      take: (stream, raw, deliveries) => this.take(stream, raw, deliveries),
+      reclaimed: (stream, ids) => {
+        this.counters.reclaimed += ids.length;
+        this.emit('reclaimed', { ids, source: stream === this.keys.stream ? 'topic' : 'redelivery' });
+      },
+      deletedWhilePending: (stream, ids) => this.lostWhilePending(stream, ids),
     });
     void this.start();
   }
@@ -369,7 +391,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
           why = `the group was destroyed on ${isTopic ? 'the topic stream' : 'the redelivery stream'} while the stream exists (XGROUP DESTROY, or the stream was recreated): recreated after the last entry this consumer read (${start}), nothing replayed`;
         }
         await this.createGroup(stream, start);
-        this.cursors.delete(stream);
+        this.reclaimer.reset(stream);
         this.abandonStream(stream, `the consumer group was recreated (${isTopic ? 'topic' : 'redelivery'} stream): this delivery can no longer be acknowledged`);
         parts.push(why);
         if (isTopic) startedAt = !exists ? this.options.recoverFrom : start;
@@ -570,7 +592,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       if (promote) await this.promote();
       for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
         if (this.free() <= 0 || this.stopping) break;
-        if (await this.reclaimFrom(stream)) backlog = true;
+        if (await this.reclaimer.reclaimFrom(stream)) backlog = true;
       }
       this.maybePrune();
     } catch (err) {
@@ -585,70 +607,6 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       const next = this.free() > 0 ? Promise.resolve() : this.waitForSlot();
       this.track(next.then(() => this.reclaimTick(false)));
     }
-  }
-
-  /**
-   * Claim entries idle past the visibility timeout from one stream's pending list, up to the
-   * free slots. XAUTOCLAIM alone scans only 10 × COUNT entries per call, so a long list of live
-   * entries ahead would hide dead ones for many ticks: the scan pages through the list with
-   * XPENDING (1000 rows a call, bounded work per command) to find the first idle entry, and
-   * XAUTOCLAIM claims from there. At most {@link RECLAIM_PAGES_PER_TICK} pages per tick; the
-   * position is kept between ticks and wraps around at the end.
-   * @returns true when it claimed entries and more may be idle (go on when a slot frees)
-   */
-  private async reclaimFrom(stream: string): Promise<boolean> {
-    const vt = this.options.visibilityTimeoutMs;
-    for (let page = 0; page < RECLAIM_PAGES_PER_TICK && this.free() > 0 && !this.stopping; page++) {
-      const start = this.cursors.get(stream) ?? '-';
-      const rows = (await this.worker.xpending(stream, this.group, start, '+', 1000)) as Array<[string, string, number, number]>;
-      const idle = rows.find((r) => Number(r[2]) >= vt);
-      if (!idle) {
-        if (rows.length < 1000) {
-          this.cursors.delete(stream); // the end: start over next tick
-          return false;
-        }
-        this.cursors.set(stream, `(${rows[rows.length - 1]![0]}`);
-        continue;
-      }
-      const claimed = await this.claimFrom(stream, idle[0]);
-      return claimed;
-    }
-    return false;
-  }
-
-  /** One XAUTOCLAIM from `start`; returns true when it claimed entries and the scan should go on. */
-  private async claimFrom(stream: string, start: string): Promise<boolean> {
-    const free = this.free();
-    const reply = (await this.worker.xautoclaim(stream, this.group, this.consumer, this.options.visibilityTimeoutMs, start, 'COUNT', free)) as [string, RawEntry[], string[]?];
-    const [next, entries, deletedIds = []] = reply;
-    if (next === '0-0') this.cursors.delete(stream);
-    else this.cursors.set(stream, next);
-    let live = entries.filter((e) => e[1] !== null);
-    const deleted = [...deletedIds, ...entries.filter((e) => e[1] === null).map((e) => e[0])];
-    if (deleted.length > 0) await this.lostWhilePending(stream, deleted);
-    if (live.length === 0) return false;
-    // One XPENDING for the delivery counts of every claimed entry (XAUTOCLAIM does not give them).
-    const counts = await this.deliveryCounts(stream, live.map((e) => e[0]));
-    const own = (id: string) => this.inFlight.has(deliveryKey(stream, id)) || this.acks.has(stream, id) || this.held.some((h) => h.stream === stream && h.raw[0] === id);
-    if (live.some((x) => own(x[0]))) {
-      // Entries this consumer is still handling, or whose ack is queued, come back to it when
-      // its event loop was blocked past the visibility timeout (the lease keeper could not
-      // run): never start them twice; undo the delivery XAUTOCLAIM counted (renews the lease).
-      for (const e of live.filter((x) => own(x[0]))) {
-        await this.worker.xclaim(stream, this.group, this.consumer, 0, e[0], 'RETRYCOUNT', Math.max(0, (counts.get(e[0]) ?? 1) - 1), 'JUSTID');
-        const f = this.inFlight.get(deliveryKey(stream, e[0]));
-        if (f) f.leasedAt = monotonicMs();
-      }
-      live = live.filter((x) => !own(x[0]));
-    }
-    // Only entries taken over from another (dead or stuck) consumer count as reclaimed.
-    const taken = live.filter((e) => counts.has(e[0])); // the others were acked or claimed by someone else since
-    if (taken.length > 0) {
-      this.counters.reclaimed += taken.length;
-      this.emit('reclaimed', { ids: taken.map((e) => e[0]), source: stream === this.keys.stream ? 'topic' : 'redelivery' });
-      for (const e of taken) this.take(stream, e, counts.get(e[0])!);
-    }
-    return next !== '0-0' && taken.length > 0;
   }
 
   /**
@@ -668,9 +626,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   }
 
   /**
-   * Remove consumers of this group that crashed long ago: no pending entries and idle at least
-   * `pruneIdleConsumersMs` (deleteConsumerIfIdle checks both atomically; one holding entries is
-   * never removed). Runs at most once per minute (or per prune period, if shorter).
+   * Remove consumers of this group that crashed long ago (see {@link pruneIdleConsumers}).
+   * Runs at most once per minute (or per prune period, if shorter).
    */
   private maybePrune(): void {
     const idleMs = this.options.pruneIdleConsumersMs;
@@ -680,21 +637,11 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.lastPruneAt = now;
     this.track((async () => {
       for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
-        const rows = parseInfoRows((await this.worker.xinfo('CONSUMERS', stream, this.group)) as unknown[]);
-        for (const c of rows) {
-          if (c.name === this.consumer || Number(c.pending) > 0 || Number(c.idle) < idleMs) continue;
-          const removed = await runScript<number>(this.worker, 'deleteConsumerIfIdle', [stream], [this.group, String(c.name), idleMs]);
-          if (removed === 1) this.emit('pruned', { consumer: String(c.name), stream: stream === this.keys.stream ? 'topic' : 'redelivery' });
+        for (const consumer of await pruneIdleConsumers(this.worker, stream, this.group, this.consumer, idleMs)) {
+          this.emit('pruned', { consumer, stream: stream === this.keys.stream ? 'topic' : 'redelivery' });
         }
       }
     })());
-  }
-
-  /** Delivery counts of entries this consumer owns (XAUTOCLAIM does not report them). */
-  private async deliveryCounts(stream: string, ids: string[]): Promise<Map<string, number>> {
-    const sorted = [...ids].sort(compareIds);
-    const rows = (await this.worker.xpending(stream, this.group, sorted[0]!, sorted[sorted.length - 1]!, ids.length + this.inFlight.size + 1016, this.consumer)) as Array<[string, string, number, number]>;
-    return new Map(rows.map((r) => [r[0], Number(r[3])]));
   }
 
   /**
@@ -718,69 +665,43 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     }
   }
 
-  /** Held entries wait for a slot: keep their leases too; drop those another consumer took. */
-  private async keepHeldLeases(now: number): Promise<void> {
-    const due = this.held.filter((h) => now - h.leasedAt >= this.options.visibilityTimeoutMs / 2);
-    if (due.length === 0) return;
-    const byStream = new Map<string, typeof due>();
-    for (const h of due) byStream.set(h.stream, [...(byStream.get(h.stream) ?? []), h]);
-    for (const [stream, all] of byStream) {
-      for (let i = 0; i < all.length; i += 1000) {
-        const list = all.slice(i, i + 1000);
-        const [lost, deleted] = await runScript<[string[], string[]]>(this.worker, 'extendLease', [stream], [this.group, this.consumer, ...list.map((h) => h.raw[0])]);
-        const drop = new Set([...lost, ...deleted]);
-        for (const h of list) if (!drop.has(h.raw[0])) h.leasedAt = now;
-        this.held = this.held.filter((h) => h.stream !== stream || !drop.has(h.raw[0]));
-        if (deleted.length > 0) {
-          const gone = list.filter((h) => deleted.includes(h.raw[0]));
-          await this.markLost(stream, gone.map((h) => ({ entryId: h.raw[0], eventId: parseEntry(h.raw, this.topicDef.codec, stream !== this.keys.stream).eventId })));
-        }
-      }
-    }
-  }
-
-  /** Extend the lease of handlers running longer than half the visibility timeout. */
+  /**
+   * Renew the leases of handlers running longer than half the visibility timeout, and of held
+   * entries waiting for a slot. A lease lost to another consumer aborts the handler's signal
+   * (its ack will be refused); an entry deleted from the stream meanwhile is recorded lost.
+   */
   private async keepLeases(): Promise<void> {
     const now = monotonicMs();
-    const byStream = new Map<string, InFlight[]>();
-    await this.keepHeldLeases(now);
-    for (const f of this.inFlight.values()) {
-      if (f.leaseLost || now - f.leasedAt < this.options.visibilityTimeoutMs / 2) continue;
-      const list = byStream.get(f.stream) ?? [];
-      list.push(f);
-      byStream.set(f.stream, list);
-    }
-    for (const [stream, all] of byStream) {
-      // At most 1000 ids per call: a script's arguments are unpacked in Lua, which stops near 8000.
-      for (let i = 0; i < all.length; i += 1000) {
-        const list = all.slice(i, i + 1000);
-        const [lost, deleted] = await runScript<[string[], string[]]>(this.worker, 'extendLease', [stream], [this.group, this.consumer, ...list.map((f) => f.entryId)]);
-        const lostSet = new Set(lost);
-        const deletedSet = new Set(deleted);
-        const gone: InFlight[] = [];
-        for (const f of list) {
-          if (deletedSet.has(f.entryId)) {
-            gone.push(f);
-          } else if (lostSet.has(f.entryId)) {
-            if (!this.inFlight.has(deliveryKey(f.stream, f.entryId))) continue; // finished meanwhile: its ack settles it
-            f.leaseLost = true;
-            f.abort.abort(new Error('lease lost: another consumer reclaimed this entry'));
-            this.emit('leaseLost', { id: f.eventId });
-          } else {
-            f.leasedAt = now;
-          }
-        }
-        if (gone.length > 0) {
-          // Deleted from the stream while the handler ran (trimmed or XDEL): its payload is gone
-          // and XCLAIM dropped its pending entry. Record it lost now; the handler's outcome is moot.
-          for (const f of gone) {
-            f.leaseLost = true;
-            f.lost = true;
-            f.abort.abort(new Error('entry deleted from the stream while its handler ran (trimmed or XDEL)'));
-          }
-          await this.markLost(stream, gone.map((f) => ({ entryId: f.entryId, eventId: f.eventId })));
-        }
+    const half = this.options.visibilityTimeoutMs / 2;
+    const held = this.held.filter((h) => now - h.leasedAt >= half).map((h) => ({ stream: h.stream, entryId: h.raw[0], h }));
+    if (held.length > 0) {
+      const v = await renewLeases(this.worker, this.group, this.consumer, held);
+      for (const { h } of v.kept) h.leasedAt = now;
+      const drop = new Set([...v.lost, ...v.deleted].map((x) => x.h));
+      this.held = this.held.filter((h) => !drop.has(h));
+      for (const [stream, gone] of groupByStream(v.deleted)) {
+        await this.markLost(stream, gone.map(({ h }) => ({ entryId: h.raw[0], eventId: parseEntry(h.raw, this.topicDef.codec, stream !== this.keys.stream).eventId })));
       }
+    }
+    const running = [...this.inFlight.values()].filter((f) => !f.leaseLost && now - f.leasedAt >= half);
+    if (running.length === 0) return;
+    const v = await renewLeases(this.worker, this.group, this.consumer, running);
+    for (const f of v.kept) f.leasedAt = now;
+    for (const f of v.lost) {
+      if (!this.inFlight.has(deliveryKey(f.stream, f.entryId))) continue; // finished meanwhile: its ack settles it
+      f.leaseLost = true;
+      f.abort.abort(new Error('lease lost: another consumer reclaimed this entry'));
+      this.emit('leaseLost', { id: f.eventId });
+    }
+    // Deleted from the stream while the handler ran (trimmed or XDEL): its payload is gone and
+    // XCLAIM dropped its pending entry. Record it lost now; the handler's outcome is moot.
+    for (const f of v.deleted) {
+      f.leaseLost = true;
+      f.lost = true;
+      f.abort.abort(new Error('entry deleted from the stream while its handler ran (trimmed or XDEL)'));
+    }
+    for (const [stream, gone] of groupByStream(v.deleted)) {
+      await this.markLost(stream, gone.map((f) => ({ entryId: f.entryId, eventId: f.eventId })));
     }
   }
 
