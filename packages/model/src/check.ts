@@ -259,7 +259,10 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
       for (const b of list) {
         if (a === b || a.consumer === b.consumer || !(a.start <= b.start && b.start < a.end)) continue;
         // handlerTimeoutMs failed the first attempt while its handler still ran: a retry may run beside it.
-        if (b.attempt > a.attempt && b.start >= a.start + settings.visibilityTimeoutMs * 3) continue;
+        // The timeout counts from dispatch: a sibling that blocked the loop just before this handler
+        // started (a stall ending at its start) delayed the start, not the clock.
+        const stalledBefore = stalls.find((x) => x.consumer === a.consumer && Math.abs(x.to - a.start) < 50);
+        if (b.attempt > a.attempt && b.start >= (stalledBefore?.from ?? a.start) + settings.visibilityTimeoutMs * 3) continue;
         const destroyed = model.destroys.find((d) => d.g === a.g && a.start <= d.t && d.t <= b.start);
         if (destroyed) {
           add('destroy-overlap', `${key}: ${a.consumer} still ran attempt ${a.attempt} when ${a.g} was destroyed at +${rel(sys, destroyed.t)}; the recreated group gave it to ${b.consumer} at +${rel(sys, b.start)}`);
