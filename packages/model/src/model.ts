@@ -31,6 +31,8 @@ export class Model {
   /** Stream ids a hard cap removed while some group had not acknowledged them, and their seqs where known. */
   readonly capLostIds = new Set<string>();
   readonly capLostSeqs = new Set<number>();
+  /** Stream id of each cap-lost seq (how a delayed event no handler saw is found). */
+  readonly capLostIdBySeq = new Map<number, string>();
   /** Cap losses the trim reported beyond the ids it listed. */
   capLostUnlisted = 0;
   /** SIGSTOP windows per consumer. */

@@ -275,7 +275,7 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         for (const id of r.lostIds) {
           model.capLostIds.add(id);
           const seq = bySeq.get(id);
-          if (seq !== undefined) model.capLostSeqs.add(seq);
+          if (seq !== undefined) { model.capLostSeqs.add(seq); model.capLostIdBySeq.set(seq, id); }
         }
         model.capLostUnlisted += Math.max(0, r.lostToCap - r.lostIds.length);
         said = `removed ${r.removed}, lostToCap ${r.lostToCap} (seqs ${[...r.lostIds].map((id) => bySeq.get(id) ?? id).join(',')}), length ${r.length}`;
