@@ -74,6 +74,27 @@ describe('retention keeps up with a backlog', () => {
     expect(await sf.redis.xlen(stream)).toBe(7);
   });
 
+  test('with nodes larger than one step, an exact trim still gets to the floor (1000 entries per call inside the node)', async () => {
+    const sf = env.client();
+    const topic = defineTopic<number>('bignodes');
+    const stream = topicKeys(sf.prefix, topic.name).stream;
+    const before = await nodeSize(sf);
+    await sf.redis.config('SET', 'stream-node-max-entries', '5000');
+    try {
+      await sf.redis.xgroup('CREATE', stream, 'a', '0', 'MKSTREAM');
+      await fill(sf.redis, stream, 12_000);
+      await readAndAck(sf.redis, stream, 'a');
+      await fill(sf.redis, stream, 30); // the floor sits inside the third node, 2000 entries in
+      const approx = await sf.trim(topic);
+      expect(approx.length - 30).toBeLessThan(5000);
+      const exact = await sf.trim(topic, { approximate: false });
+      expect(exact.length).toBe(30);
+      expect(approx.removed + exact.removed).toBe(12_000);
+    } finally {
+      await sf.redis.config('SET', 'stream-node-max-entries', String(before));
+    }
+  });
+
   test('a dry run over a backlog counts exactly and removes nothing', async () => {
     const sf = env.client();
     const topic = defineTopic<number>('dry');
