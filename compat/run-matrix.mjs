@@ -12,6 +12,7 @@
  *   pnpm test:compat
  *   pnpm test:compat --servers redis-6.2.16,redis-7.0 --suites core
  *   pnpm test:compat --no-write        # do not touch compat/RESULTS.md
+ *   pnpm test:compat --workers 2       # jest workers per suite (default 1: a shared machine)
  *
  * Exit code 1 when any test failed on any server.
  */
@@ -33,15 +34,17 @@ const SUITES = {
 };
 
 function parseArgs(argv) {
-  const opts = { servers: undefined, suites: Object.keys(SUITES), write: true };
+  const opts = { servers: undefined, suites: Object.keys(SUITES), write: true, workers: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--servers') opts.servers = argv[++i].split(',');
     else if (a === '--suites') opts.suites = argv[++i].split(',');
     else if (a === '--no-write') opts.write = false;
+    else if (a === '--workers') opts.workers = Number(argv[++i]);
     else if (a === '--help' || a === '-h') { console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]); process.exit(0); }
     else { console.error(`run-matrix: unknown argument ${a}`); process.exit(2); }
   }
+  if (!Number.isInteger(opts.workers) || opts.workers < 1) { console.error('run-matrix: --workers takes a whole number >= 1'); process.exit(2); }
   for (const s of opts.suites) if (!SUITES[s]) { console.error(`run-matrix: unknown suite ${s} (have ${Object.keys(SUITES).join(', ')})`); process.exit(2); }
   return opts;
 }
@@ -62,14 +65,14 @@ function matrixServers() {
   return servers;
 }
 
-function runJest(paths, env) {
+function runJest(paths, env, workers) {
   const dir = mkdtempSync(join(tmpdir(), 'streamfan-compat-'));
   const out = join(dir, 'results.json');
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...paths, '--maxWorkers=1', '--forceExit', '--json', `--outputFile=${out}`],
+      [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), ...paths, `--maxWorkers=${workers}`, '--forceExit', '--json', `--outputFile=${out}`],
       { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] },
     );
     child.on('exit', (code) => {
@@ -143,7 +146,7 @@ async function main() {
     const row = { name: s.name, label, suites: {} };
     for (const suite of opts.suites) {
       console.error(`\n=== ${s.name} × ${suite} ===`);
-      row.suites[suite] = await runJest(SUITES[suite], env);
+      row.suites[suite] = await runJest(SUITES[suite], env, opts.workers);
     }
     results.push(row);
   }
@@ -157,7 +160,7 @@ async function main() {
     const md = [
       '# Compatibility matrix: last run',
       '',
-      `Written by \`pnpm test:compat\` (compat/run-matrix.mjs) on ${started.toISOString()}: suites ${opts.suites.join(', ')}, jest with one worker, one server at a time, Node ${process.version}.`,
+      `Written by \`pnpm test:compat\` (compat/run-matrix.mjs) on ${started.toISOString()}: suites ${opts.suites.join(', ')}, jest with ${opts.workers} worker(s), one server at a time, Node ${process.version}.`,
       'Each cell counts tests; the time is the wall time of that suite on that server (noisy on a shared machine).',
       '',
       matrix,
