@@ -88,6 +88,18 @@ describe('consumer scripts check their inputs before their first write', () => {
     await nothingWritten(keys, id);
   });
 
+  test('ackBatch when a status key holds another type: every entry is acked, the other statuses are written, the failure is counted', async () => {
+    const { keys, id } = await setup();
+    const id2 = (await redis.xadd(keys.stream, '*', 'payload', '2'))!;
+    await redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1, 'STREAMS', keys.stream, '>');
+    await redis.set(keys.status(id), 'not a hash');
+    const reply = await runScript<number[]>(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id), keys.status(id2)],
+      ['g', 'c', '60', 'done', '1', 'P', id, id, '0', '', id2, id2, '0', '']);
+    expect(reply).toEqual([2, 1]);
+    expect(await redis.xpending(keys.stream, 'g', '-', '+', 10)).toEqual([]);
+    expect(await redis.hget(keys.status(id2), 'g:state')).toBe('succeeded');
+  });
+
   const lostCases: Array<[string, number, string]> = [['ttl', 2, 'inf'], ['mode', 5, 'p'], ['event id', 7, 'x']];
   test.each(lostCases)('markLost with a bad %s', async (_label, index, value) => {
     const { keys, id } = await setup();

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { runScript } from '../scripts/runner';
 import type { TopicKeys } from '../keys';
-import { deliveryKey, type InFlight } from './in-flight';
+import { DeliveryMap, type InFlight } from './in-flight';
 
 /** What the ack batcher needs from its subscription (passed in, so it never reaches back). */
 export interface AckTarget {
@@ -27,7 +27,8 @@ interface PendingAck { f: InFlight; encoded: string; result: unknown }
  */
 export class AckBatcher {
   private queue: PendingAck[] = [];
-  private readonly queued = new Set<string>();
+  /** Queued or being settled: how many times per delivery (normally once). */
+  private readonly queued = new DeliveryMap<number>();
   private flushing: Promise<void> | undefined;
   private scheduled = false;
   private stopped = false;
@@ -36,7 +37,7 @@ export class AckBatcher {
 
   add(f: InFlight, encoded: string, result: unknown): void {
     this.queue.push({ f, encoded, result });
-    this.queued.add(deliveryKey(f.stream, f.entryId));
+    this.queued.set(f.stream, f.entryId, (this.queued.get(f.stream, f.entryId) ?? 0) + 1);
     if (!this.scheduled && !this.flushing) {
       this.scheduled = true;
       setImmediate(() => { this.scheduled = false; void this.flush(); });
@@ -45,7 +46,7 @@ export class AckBatcher {
 
   /** True while the entry's handler has finished and its ack is not settled yet. */
   has(stream: string, entryId: string): boolean {
-    return this.queued.has(deliveryKey(stream, entryId));
+    return this.queued.has(stream, entryId);
   }
 
   /** No new timers; drain() still settles what is queued. */
@@ -62,7 +63,11 @@ export class AckBatcher {
     if (this.flushing || this.queue.length === 0) return this.flushing ?? Promise.resolve();
     const batch = this.queue.splice(0, 1000);
     this.flushing = this.settle(batch).finally(() => {
-      for (const a of batch) this.queued.delete(deliveryKey(a.f.stream, a.f.entryId));
+      for (const a of batch) {
+        const n = this.queued.get(a.f.stream, a.f.entryId) ?? 1;
+        if (n <= 1) this.queued.delete(a.f.stream, a.f.entryId);
+        else this.queued.set(a.f.stream, a.f.entryId, n - 1);
+      }
       this.flushing = undefined;
       if (this.queue.length > 0 && !this.stopped) void this.flush();
     });
@@ -85,8 +90,11 @@ export class AckBatcher {
         keys.push(t.keys.status(a.f.eventId));
       }
       try {
-        const reply = await runScript<[number, ...string[]]>(t.worker, 'ackBatch', keys, args);
-        const refused = new Set(reply.slice(1) as string[]);
+        const reply = await runScript<[number, number, ...string[]]>(t.worker, 'ackBatch', keys, args);
+        const refused = new Set(reply.slice(2) as string[]);
+        if (reply[1] > 0) {
+          t.report(new Error(`${reply[1]} of ${list.length} acknowledged events have no status written: their status keys hold another type (written by something other than streamfan)`), 'ack');
+        }
         const stale: string[] = [];
         for (const a of list) {
           if (refused.has(a.f.entryId)) stale.push(a.f.eventId);

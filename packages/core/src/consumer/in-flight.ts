@@ -1,4 +1,4 @@
-/** One delivery this consumer is handling, keyed by (stream, entry id): see {@link deliveryKey}. */
+/** One delivery this consumer is handling, keyed by (stream, entry id): see {@link DeliveryMap}. */
 export interface InFlight {
   entryId: string;
   eventId: string;
@@ -18,12 +18,31 @@ export interface InFlight {
 }
 
 /**
- * The key of one delivery. Each stream numbers its ids on its own, so a topic entry and a
- * retry copy in the redelivery stream can share an id: every map keyed by entry id must
- * include the stream.
+ * Values keyed by delivery: (stream, entry id). Each stream numbers its ids on its own, so a
+ * topic entry and a retry copy in the redelivery stream can share an id: every table of
+ * deliveries must include the stream. One map per stream (a consumer reads two), so no key
+ * string is built per delivery.
  */
-export function deliveryKey(stream: string, entryId: string): string {
-  return `${stream}\n${entryId}`;
+export class DeliveryMap<V> {
+  private readonly byStream = new Map<string, Map<string, V>>();
+  private count = 0;
+  get size(): number { return this.count; }
+  get(stream: string, id: string): V | undefined { return this.byStream.get(stream)?.get(id); }
+  has(stream: string, id: string): boolean { return this.byStream.get(stream)?.has(id) ?? false; }
+  set(stream: string, id: string, v: V): void {
+    let m = this.byStream.get(stream);
+    if (!m) this.byStream.set(stream, (m = new Map()));
+    if (!m.has(id)) this.count++;
+    m.set(id, v);
+  }
+  delete(stream: string, id: string): boolean {
+    const done = this.byStream.get(stream)?.delete(id) ?? false;
+    if (done) this.count--;
+    return done;
+  }
+  *values(): IterableIterator<V> {
+    for (const m of this.byStream.values()) yield* m.values();
+  }
 }
 
 /**

@@ -14,7 +14,7 @@
   ARGV[6]  'P' to PUBLISH, 'S' to SPUBLISH (Cluster) the completion notice
   then per entry, 4 values: entryId, eventId, base attempts, result ('' for none)
 
-  Reply: { acked count, refused entry ids... }
+  Reply: { acked count, status writes that failed (the key holds another type), refused entry ids... }
 ]]
 local stream, waiters = KEYS[1], KEYS[2]
 local group, consumer = ARGV[1], ARGV[2]
@@ -31,10 +31,11 @@ local first = 7
 if (#ARGV - first + 1) % 4 ~= 0 or #KEYS ~= 2 + (#ARGV - first + 1) / 4 then
   argError('entries', 'need 4 values and one status key per entry')
 end
+-- Entry ids are checked by the range loop below; event ids and base attempts here.
 for i = first, #ARGV, 4 do
-  needId('entryId', ARGV[i]); needId('eventId', ARGV[i + 1]); needCount('base', ARGV[i + 2])
+  if not string.match(ARGV[i + 1], '^%d+%-%d+$') then argError('eventId', ARGV[i + 1]) end
+  if not string.match(ARGV[i + 2], '^%d+$') then argError('base', ARGV[i + 2]) end
 end
-if track then for k = 3, #KEYS do needType(KEYS[k], 'hash') end end
 
 local now = tostring(serverNowMs())
 local count = (#ARGV - first + 1) / 4
@@ -48,6 +49,7 @@ local minMs, minSeq, minId, maxMs, maxSeq, maxId
 for i = first, #ARGV, 4 do
   local id = ARGV[i]
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  if ms == nil then argError('entryId', id) end
   ms, seq = tonumber(ms), tonumber(seq)
   if minMs == nil or ms < minMs or (ms == minMs and seq < minSeq) then minMs, minSeq, minId = ms, seq, id end
   if maxMs == nil or ms > maxMs or (ms == maxMs and seq > maxSeq) then maxMs, maxSeq, maxId = ms, seq, id end
@@ -89,23 +91,32 @@ end
 -- grow memory (HSET), but not XACK, and allows the writes that follow it. So consumers
 -- keep acknowledging, and recording status, while publishes are refused.
 if #acked > 0 then callChunked({ 'XACK', stream, group }, acked) end
+-- Status writes after the XACK use pcall: a status key holding another type (written by
+-- someone else) must not raise after the XACK and skip the other entries' writes; failures
+-- are counted in the reply instead (checking TYPE per entry first cost Redis CPU on every ack).
+local failedWrites = 0
 if track then
   for _, w in ipairs(writes) do
     local key, attempts, result = w[1], w[2], w[3]
+    local r
     if result ~= '' then
-      redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts, fResult, result,
+      r = redis.pcall('HSET', key, fState, 'succeeded', fAttempts, attempts, fResult, result,
         fConsumer, consumer, fUpdated, now)
     else
-      redis.call('HSET', key, fState, 'succeeded', fAttempts, attempts,
+      r = redis.pcall('HSET', key, fState, 'succeeded', fAttempts, attempts,
         fConsumer, consumer, fUpdated, now)
     end
-    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    if type(r) == 'table' and r.err then
+      failedWrites = failedWrites + 1
+    elseif ttl > 0 then
+      redis.call('EXPIRE', key, ttl)
+    end
   end
 end
 -- Notify waitFor only while one listens (it keeps the waiters key alive meanwhile).
 if #acked > 0 and channel ~= '' and redis.call('EXISTS', waiters) == 1 then
   redis.call(mode == 'S' and 'SPUBLISH' or 'PUBLISH', channel, 'succeeded|' .. group .. '|' .. table.concat(done, ','))
 end
-local reply = { #acked }
+local reply = { #acked, failedWrites }
 for _, id in ipairs(refused) do reply[#reply + 1] = id end
 return reply
