@@ -10,15 +10,20 @@ export type StartFrom = 'latest' | 'beginning' | { id: string };
 
 /** Options of {@link Streamfan.subscribe}. */
 export interface SubscribeOptions {
-  /** Handlers running at once in this consumer; it reads only as many entries as it has free slots. @defaultValue 10 */
+  /** Handlers running at once in this consumer (1–10000); it reads only as many entries as it has free slots. @defaultValue 10 */
   concurrency?: number;
-  /** An entry not acknowledged, nor its lease extended, for this long is taken back by another consumer. @defaultValue 30000 */
+  /** An entry not acknowledged, nor its lease extended, for this long is taken back by another consumer (50 ms – 1 day). @defaultValue 30000 */
   visibilityTimeoutMs?: number;
-  /** Attempts per event in this group, reclaims of hung deliveries included; then dead letters. @defaultValue 5 */
+  /** Attempts per event in this group (1–1000), reclaims of hung deliveries included; then dead letters. @defaultValue 5 */
   maxAttempts?: number;
-  /** Wait before each retry, measured on the Redis server's clock. @defaultValue exponential from 1 s, ×2, max 5 min, 20 % jitter */
+  /** Wait before each retry, measured on the Redis server's clock, capped at 7 days (see {@link BackoffOption}). @defaultValue exponential from 1 s, ×2, max 5 min, 20 % jitter */
   backoff?: BackoffOption;
-  /** Where a group created by this call starts. An existing group keeps its position. @defaultValue 'latest' */
+  /**
+   * Where a group created by this call starts. An existing group keeps its position. 'latest'
+   * is the stream's end when `subscribe()` was called (read at once on the client's connection),
+   * so an event published after `subscribe()` returns is delivered to the new group.
+   * @defaultValue 'latest'
+   */
   startFrom?: StartFrom;
   /**
    * Where a group starts when it is recreated because its stream vanished (FLUSHDB, DEL): the
@@ -30,20 +35,20 @@ export interface SubscribeOptions {
   recoverFrom?: 'latest' | 'beginning';
   /** Name of this consumer in the group. @defaultValue `<host>-<pid>-<random>` */
   consumer?: string;
-  /** How long one blocking read waits before it loops. @defaultValue 5000 */
+  /** How long one blocking read waits before it loops (1 ms – 10 min). @defaultValue 5000 */
   blockMs?: number;
-  /** How often this consumer looks for entries left by dead consumers, and for due retries. @defaultValue min(visibilityTimeoutMs / 2, 5000) */
+  /** How often this consumer looks for entries left by dead consumers, and for due retries (10 ms – 1 h). @defaultValue min(visibilityTimeoutMs / 2, 5000) */
   reclaimIntervalMs?: number;
   /**
    * A handler running longer than this fails its attempt (its signal fires with a timeout
    * reason) and the event is retried with backoff, so an event whose handler always hangs
    * ends in dead letters. A handler that ignores its signal and keeps running keeps its slot
    * until it returns, so `concurrency` still bounds what runs. 0: no limit (a live handler keeps
-   * its lease for as long as it runs).
+   * its lease for as long as it runs). At most 1 day.
    * @defaultValue 0
    */
   handlerTimeoutMs?: number;
-  /** How long close() lets running handlers finish before it leaves them for reclaim. @defaultValue 10000 */
+  /** How long close() lets running handlers finish before it leaves them for reclaim (0 – 1 h). @defaultValue 10000 */
   shutdownGraceMs?: number;
   /** Record per-event status (state, attempts, result, error) in the status hash. @defaultValue true */
   trackStatus?: boolean;
