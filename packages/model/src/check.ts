@@ -42,6 +42,7 @@ const HINTS: Record<string, string> = {
   'replay-stale-status': 'issue 10 smaller item (status keeps deadLetterId/finishedAt after a replay)',
   'stray-status': 'issue 10 item 9d (markLost writes the redelivery entry id)',
   'spurious-stale': 'NEW: a script resent by ioredis after a reconnect (ack, fail, dead-letter) finds its own work done and reports it as refused',
+  'waitfor-mismatch': 'issue 10 item 10 (waitFor on a delayed id) or the smaller waitFor items',
   'late-group-missed': 'issue 10 item 13 (startFrom latest races subscribe)',
   'cap-not-lost': 'issue 10 item 9b (entries a hard cap removes never become lost)',
 };
@@ -369,6 +370,19 @@ async function checkBounded(sys: System, snap: Snapshot, add: (c: string, d: str
     const b = JSON.stringify(Object.fromEntries(Object.entries(direct?.groups ?? {}).map(([g, s]) => [g, s.state])));
     if (a !== b) add('delayed-id-status', `seq ${e.seq}: status(${e.returnedId}) says ${a}, status(${snap.ids.get(e.seq)}) says ${b}`);
   }
+  // waitFor on a finished event resolves at once, with the states status() reads, by either id.
+  let waited = 0;
+  for (const e of sys.model.owed.values()) {
+    const direct = snap.statuses.get(e.seq);
+    if (!direct || waited >= 60) continue;
+    waited++;
+    const groups = owedGroups(sys, snap.logs, e);
+    const want = JSON.stringify(groups.map((g) => direct.groups[g]?.state));
+    const got = await sys.sf.waitFor(sys.topic, e.returnedId, { groups, timeoutMs: 5000 })
+      .then((st) => JSON.stringify(groups.map((g) => st.groups[g]?.state)), (err: Error) => `${err.name}: ${err.message}`);
+    if (got !== want) add('waitfor-mismatch', `seq ${e.seq}: waitFor(${e.returnedId}, ${groups.join(',')}) gave ${got}, status() reads ${want}`);
+  }
+
   // Everything acknowledged everywhere: an exact safe trim empties the streams.
   await sys.sf.trim(sys.topic, { approximate: false });
   const len = await admin.xlen(keys.stream);

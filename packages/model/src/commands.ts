@@ -91,7 +91,7 @@ export function commandArb(t: GenTiming, enabled: ReadonlySet<CommandName>): fc.
     { name: 'redisRestart', weight: 1, arbitrary: fc.record({ how: fc.constantFrom<'kill' | 'shutdown'>('kill', 'shutdown'), downMs: fc.integer({ min: 50, max: 800 }) }).map(({ how, downMs }) => ({ c: 'redisRestart', how, downMs })) },
     { name: 'clientKill', weight: 1, arbitrary: fc.record({ n: fc.integer({ min: 1, max: 20 }), afterMs: fc.integer({ min: 0, max: 8 }), plans: plansArb(t) }).map(({ n, afterMs, plans }) => ({ c: 'clientKill', n, afterMs, plans })) },
     { name: 'trim', weight: 1, arbitrary: fc.boolean().map((approximate) => ({ c: 'trim', approximate })) },
-    { name: 'cap', weight: 1, arbitrary: fc.record({ maxLen: fc.integer({ min: 0, max: 30 }), approximate: fc.boolean() }).map(({ maxLen, approximate }) => ({ c: 'cap', maxLen, approximate })) },
+    { name: 'cap', weight: 1, arbitrary: fc.record({ maxLen: fc.integer({ min: 1, max: 30 }), approximate: fc.boolean() }).map(({ maxLen, approximate }) => ({ c: 'cap', maxLen, approximate })) },
     { name: 'destroy', weight: 1, arbitrary: fc.nat(GROUPS.length - 1).map((g) => ({ c: 'destroy', g })) },
     { name: 'replay', weight: 2, arbitrary: fc.nat(GROUPS.length - 1).map((g) => ({ c: 'replay', g })) },
   ];
