@@ -377,6 +377,7 @@ async function checkBounded(sys: System, snap: Snapshot, add: (c: string, d: str
     if (!direct || waited >= 60) continue;
     waited++;
     const groups = owedGroups(sys, snap.logs, e);
+    if (!groups.every((g) => FINAL.has(direct.groups[g]?.state ?? ''))) continue; // reported as not final already
     const want = JSON.stringify(groups.map((g) => direct.groups[g]?.state));
     const got = await sys.sf.waitFor(sys.topic, e.returnedId, { groups, timeoutMs: 5000 })
       .then((st) => JSON.stringify(groups.map((g) => st.groups[g]?.state)), (err: Error) => `${err.name}: ${err.message}`);
