@@ -1,0 +1,152 @@
+/**
+ * The partition keeper of one consumer in one group (docs/partitions.md §5.3): it heartbeats
+ * in the group's member set, renews its leases, and every `leaseMs / 3` gives up its surplus
+ * and takes free partitions up to its quota. It knows nothing about reading or handling:
+ * the subscription asks it which partitions (and tokens) it owns, tells it which partitions
+ * are busy, and drains a partition when asked to before it is given up.
+ * Not wired into the subscription yet.
+ */
+import { randomBytes } from 'node:crypto';
+import EventEmitter from 'eventemitter3';
+import type Redis from 'ioredis';
+import { InvalidOptionError } from '../errors';
+import { monotonicMs } from '../timing';
+import { acquireLease, heartbeat, leaveGroup, ownerId, readLeases, releaseLease, renewLease } from './leases';
+import { partitionKeys, topicMetaKeys, validatePartitionCount, type PartitionKeys } from './partitionKeys';
+import { planShares } from './quotas';
+
+/** Events of a {@link PartitionKeeper}. */
+export interface KeeperEvents {
+  /** This consumer now owns `partition` with fencing token `token`. */
+  assigned: (e: { partition: number; token: number }) => void;
+  /** This consumer no longer owns `partition`: given up (rebalance, close), or lost (taken over, or not renewed in time). */
+  revoked: (e: { partition: number; token: number; reason: 'rebalance' | 'close' | 'lost' }) => void;
+  /** A tick failed (Redis unreachable...); the keeper goes on ticking. */
+  error: (err: unknown) => void;
+}
+
+/** Options of a {@link PartitionKeeper}. */
+export interface KeeperOptions {
+  redis: Redis;
+  prefix: string;
+  topic: string;
+  group: string;
+  partitions: number;
+  consumer: string;
+  /** Random per process by default; a restarted process is a new owner. */
+  incarnation?: string;
+  /** Lease length; the keeper ticks every third of it. @defaultValue 10000 */
+  leaseMs?: number;
+  /** Partitions with handlers running: given up last. */
+  busy?: () => ReadonlySet<number>;
+  /** Called before a partition is given up (rebalance or close): stop reading it and let its handlers settle. */
+  drain?: (partition: number) => Promise<void>;
+}
+
+/** Keeps one consumer's share of a group's partitions. */
+export class PartitionKeeper extends EventEmitter<KeeperEvents> {
+  readonly owner: string;
+  readonly leaseMs: number;
+  private readonly keys: PartitionKeys[];
+  private readonly owned = new Map<number, { token: number; renewedAt: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: KeeperOptions) {
+    super();
+    validatePartitionCount(options.partitions);
+    this.leaseMs = options.leaseMs ?? 10_000;
+    if (!Number.isInteger(this.leaseMs) || this.leaseMs < 30) throw new InvalidOptionError(`leaseMs must be a whole number ≥ 30, got ${String(options.leaseMs)}`);
+    this.owner = ownerId(options.consumer, options.incarnation ?? randomBytes(6).toString('hex'));
+    this.keys = Array.from({ length: options.partitions }, (_, i) => partitionKeys(options.prefix, options.topic, i));
+  }
+
+  /** Partitions owned now, with their fencing tokens. */
+  get partitions(): ReadonlyMap<number, number> {
+    return new Map([...this.owned].map(([p, o]) => [p, o.token]));
+  }
+
+  /** Tick now, then every `leaseMs / 3`. */
+  start(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => void this.tick(), Math.max(10, Math.floor(this.leaseMs / 3)));
+    void this.tick();
+  }
+
+  /** One round: heartbeat, renew, release the surplus, acquire up to the quota. Never overlaps itself. */
+  tick(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (!this.running) {
+      this.running = this.round().catch((err: unknown) => { this.emit('error', err); }).finally(() => { this.running = undefined; });
+    }
+    return this.running;
+  }
+
+  private async round(): Promise<void> {
+    const { redis, group } = this.options;
+    // A lease not renewed within two thirds of its length may be lost: stop using it before
+    // another consumer may take it (the settle scripts' fence is the hard guarantee).
+    for (const [p, o] of this.owned) {
+      if (monotonicMs() - o.renewedAt > (this.leaseMs * 2) / 3) this.drop(p, 'lost');
+    }
+    const members = await heartbeat(redis, topicMetaKeys(this.options.prefix, this.options.topic), group, this.owner, this.leaseMs);
+    for (const [p, o] of [...this.owned]) {
+      const sentAt = monotonicMs();
+      const r = await renewLease(redis, this.keys[p]!, group, this.owner, o.token, this.leaseMs);
+      if (r.renewed) o.renewedAt = sentAt;
+      else this.drop(p, 'lost');
+    }
+    if (this.closed) return;
+    const leases = await readLeases(redis, this.keys, group);
+    const plan = planShares({
+      partitions: this.options.partitions, members: members.members.map((m) => m.owner), leases, me: this.owner, now: members.now,
+      busy: this.options.busy?.() ?? new Set(),
+    });
+    for (const p of plan.release) await this.giveUp(p, 'rebalance');
+    let got = 0;
+    for (const p of plan.acquire) {
+      if (got >= plan.wanted || this.closed) break;
+      const sentAt = monotonicMs();
+      const r = await acquireLease(redis, this.keys[p]!, group, this.owner, this.leaseMs);
+      if (!r.acquired) continue;
+      got++;
+      this.owned.set(p, { token: r.token, renewedAt: sentAt });
+      this.emit('assigned', { partition: p, token: r.token });
+    }
+  }
+
+  private drop(p: number, reason: 'rebalance' | 'close' | 'lost'): void {
+    const o = this.owned.get(p);
+    if (!o) return;
+    this.owned.delete(p);
+    this.emit('revoked', { partition: p, token: o.token, reason });
+  }
+
+  private async giveUp(p: number, reason: 'rebalance' | 'close'): Promise<void> {
+    const o = this.owned.get(p);
+    if (!o) return;
+    await this.options.drain?.(p);
+    this.drop(p, reason);
+    await releaseLease(this.options.redis, this.keys[p]!, this.options.group, this.owner, o.token);
+  }
+
+  /** Stop ticking, give every partition up (after draining it), and leave the member set. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+    const errors: unknown[] = [];
+    for (const p of [...this.owned.keys()]) await this.giveUp(p, 'close').catch((e: unknown) => errors.push(e));
+    await leaveGroup(this.options.redis, topicMetaKeys(this.options.prefix, this.options.topic), this.options.group, this.owner).catch((e: unknown) => errors.push(e));
+    for (const e of errors) this.emit('error', e);
+  }
+
+  /** @internal tests: stop as a crashed process would (no release, no leave, nothing kept). */
+  halt(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.owned.clear();
+  }
+}
