@@ -1,6 +1,7 @@
 import { startCluster, uniquePrefix, type RedisCluster } from '@streamfan/testing';
 import { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
+import { acquireLease, readLeases } from '../src/partitions/leases';
 import { ensureTopicMeta } from '../src/partitions/meta';
 import { partitionKeys, topicMetaKeys } from '../src/partitions/partitionKeys';
 
@@ -59,6 +60,10 @@ test('12 partitions of one topic: 12 slots, on all 3 masters, and each partition
   const meta = topicMetaKeys(prefix, 'orders');
   const metaSlots = await slotsOf([meta.meta, meta.unpartitionedStream, meta.consumers('billing')]);
   expect(new Set(metaSlots).size).toBe(1);
+  // The lease table of a group spans every node: it is read across slots and nodes in one call.
+  for (const k of keys.slice(0, 6)) await acquireLease(redis as unknown as Redis, k, 'billing', 'c/1', 60_000);
+  const table = await readLeases(redis as unknown as Redis, keys, 'billing');
+  expect(table.map((l) => l.owner ?? '')).toEqual([...Array(6).fill('c/1'), ...Array(6).fill('')]);
 }, 30_000);
 
 test('over 1,000 topic names, how often 12 partitions cover all 3 masters (chance says 1 − 3·(2/3)^12 + 3·(1/3)^12 ≈ 97.7 %)', async () => {

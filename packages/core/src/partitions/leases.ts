@@ -79,16 +79,21 @@ export interface LeaseView {
   until: number;
 }
 
-/** Read every partition's lease of a group (one pipeline; on a Cluster ioredis splits it by node). */
+/**
+ * Read every partition's lease of a group. The leases live in P slots on every node, and
+ * ioredis refuses a Cluster pipeline whose keys span nodes, so the reads are sent at once as
+ * separate commands (each connection still writes them back to back, without waiting).
+ */
 export async function readLeases(redis: Redis, partitions: readonly PartitionKeys[], group: string): Promise<LeaseView[]> {
-  const p = redis.pipeline();
-  for (const k of partitions) p.hmget(k.lease(group), 'owner', 'token', 'until');
-  const rows = (await p.exec()) ?? [];
-  return rows.map(([err, row], i) => {
-    if (err) throw fromRedisError(err, `read the leases of group "${group}"`, redis);
-    const [owner, token, until] = row as [string | null, string | null, string | null];
-    return { partition: partitions[i]!.partition, ...(owner ? { owner } : {}), token: Number(token ?? 0), until: Number(until ?? 0) };
-  });
+  let rows: Array<Array<string | null>>;
+  try {
+    rows = await Promise.all(partitions.map((k) => redis.hmget(k.lease(group), 'owner', 'token', 'until')));
+  } catch (err) {
+    throw fromRedisError(err, `read the leases of group "${group}"`, redis);
+  }
+  return rows.map(([owner, token, until], i) => ({
+    partition: partitions[i]!.partition, ...(owner ? { owner } : {}), token: Number(token ?? 0), until: Number(until ?? 0),
+  }));
 }
 
 /** The live members of a group, as the heartbeat saw them. */
