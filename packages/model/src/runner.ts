@@ -124,6 +124,17 @@ function payload(seq: number, plans: Plans): ModelPayload {
   return { seq, p: plans };
 }
 
+/** Wait until `g` is a group of the topic again; the ms it took, or undefined after `timeoutMs`. */
+async function waitGroup(sys: System, g: string, timeoutMs: number): Promise<number | undefined> {
+  const t0 = now();
+  while (now() - t0 < timeoutMs) {
+    const rows = (await sys.admin.xinfo('GROUPS', sys.keys.stream).catch(() => [])) as unknown[][];
+    if (rows.some((r) => r[r.indexOf('name') + 1] === g)) return now() - t0;
+    await sleep(20);
+  }
+  return undefined;
+}
+
 /** Run one command against the real system and record what it did in the model. */
 export async function runCommand(sys: System, cmd: Command): Promise<void> {
   const { sf, topic, model } = sys;
@@ -289,9 +300,14 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
           const st = await sf.status(topic, e.returnedId).catch(() => undefined);
           if (st?.groups[g]?.state === 'succeeded') succeededBefore.add(e.seq);
         }
+        // Every running worker has joined the group first, and the group is back (recreated by a
+        // consumer's recovery) before the sequence goes on: a worker subscribing while the group is
+        // missing would create it anew from its startFrom ('beginning'), which is no recovery.
+        for (const w of sys.fleet.alive) await w.ready(30_000).catch(() => undefined);
         await sys.admin.xgroup('DESTROY', sys.keys.stream, g);
         model.destroys.push({ g, t: now(), succeededBefore });
-        said = `group ${g} destroyed (${succeededBefore.size} events had succeeded in it)`;
+        const back = await waitGroup(sys, g, 5000);
+        said = `group ${g} destroyed (${succeededBefore.size} events had succeeded in it); ${back ? `recreated after ${Math.round(back)} ms` : 'not recreated within 5 s'}`;
         break;
       }
       case 'sabotage': {
