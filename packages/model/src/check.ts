@@ -283,6 +283,7 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
   // A `stale` (ack refused: another consumer owns the entry) only when another consumer did take it.
   for (const e of snap.logs.events) {
     if (e.type !== 'stale' || !e.g) continue;
+    if (model.destroys.some((d) => d.g === e.g && d.t < e.t)) continue; // acks for the destroyed group's entries are rightly refused
     for (const id of (e.data as { ids: string[] }).ids) {
       const takenBy = runs.filter((r) => r.g === e.g && r.id === id && r.consumer !== e.consumer);
       const st = [...snap.statuses.values()].find((x) => x?.id === id)?.groups[e.g!];
