@@ -45,4 +45,19 @@ describe("startFrom: 'latest'", () => {
     expect(seen).toEqual(['while nobody ran']);
     await sub.close();
   });
+
+  test('another process publishing right after subscribe() was called (the subscriber\'s connection not even up yet): the event is delivered', async () => {
+    const publisher = env.client();
+    for (let i = 0; i < 5; i++) {
+      const topic = defineTopic<string>(`other-${i}`);
+      await publisher.publish(topic, 'before'); // the stream exists, with history
+      const fresh = env.client({ prefix: publisher.prefix }); // a new client: its connection is still connecting
+      const seen: string[] = [];
+      const sub = fresh.subscribe(topic, 'g', (p) => { seen.push(p); });
+      const after = await publisher.publish(topic, 'after');
+      await waitFor(async () => (await publisher.status(topic, after)).groups.g?.state === 'succeeded', { message: `round ${i}: the event published after subscribe() succeeded` });
+      expect(seen).toContain('after');
+      await sub.close();
+    }
+  });
 });

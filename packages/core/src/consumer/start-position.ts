@@ -1,19 +1,53 @@
 import type Redis from 'ioredis';
+import { monotonicMs } from '../timing';
+
+/** Reads the stream's last generated id and the server time together (EVAL: one step, in order). */
+const CAPTURE = `
+local t = redis.call('TIME')
+local ok, info = pcall(redis.call, 'XINFO', 'STREAM', KEYS[1])
+local last = ''
+if ok then
+  for i = 1, #info, 2 do if info[i] == 'last-generated-id' then last = info[i + 1] end end
+end
+return { t[1], t[2], last }
+`;
 
 /**
- * Where a new group made with `startFrom: 'latest'` starts: the stream's last generated id,
- * read when `subscribe()` was called. The read is sent at once on the client's command
- * connection, so it runs in Redis before any publish the caller makes after `subscribe()`
- * on the same client (one connection runs its commands in order): such an event is always
- * delivered to the new group. '0-0' when the stream does not exist yet (everything in it
- * will be newer). Never rejects: undefined when the read failed (the group then starts at '$').
+ * Where a new group made with `startFrom: 'latest'` starts: before every event published after
+ * `subscribe()` was called. The read is sent at once on the client's command connection, so it
+ * runs before any publish the caller makes later on the same client: the group starts at the
+ * stream's last generated id. When that connection is not up yet (a process that just started),
+ * the read waits for it, and a publish from another process may run first; then the position is
+ * also bounded by time: the server's clock when the read ran, minus the time that passed on this
+ * process' monotonic clock since `subscribe()` was called, is no later than the moment of the
+ * call, and every entry published since has an id from that millisecond on. The group starts at
+ * the earlier of the two (it may then also get an event published a few ms before the call; it
+ * never misses one published after it). '0-0' when the stream does not exist. Never rejects:
+ * undefined when the read failed (the group then starts at '$').
+ *
+ * Sent as EVAL, not EVALSHA: a NOSCRIPT retry would run after commands sent meanwhile.
  */
 export function captureStreamEnd(redis: Redis, stream: string): Promise<string | undefined> {
-  return (redis.xinfo('STREAM', stream) as Promise<unknown[]>).then(
-    (flat) => {
-      for (let i = 0; i + 1 < flat.length; i += 2) if (flat[i] === 'last-generated-id') return String(flat[i + 1]);
-      return undefined;
+  const calledAt = monotonicMs();
+  const inOrder = redis.status === 'ready';
+  return (redis.eval(CAPTURE, 1, stream) as Promise<[string, string, string]>).then(
+    ([sec, usec, last]) => {
+      if (last === '') return '0-0';
+      if (inOrder) return last;
+      const elapsed = Math.ceil(monotonicMs() - calledAt);
+      const bound = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - elapsed - 1;
+      const byTime = bound >= 0 ? `${bound}-18446744073709551615` : '0-0';
+      return compareIdStrings(last, byTime) <= 0 ? last : byTime;
     },
-    (err: Error) => (/no such key/i.test(err.message) ? '0-0' : undefined),
+    () => undefined,
   );
+}
+
+function compareIdStrings(a: string, b: string): number {
+  const [am, as = '0'] = a.split('-');
+  const [bm, bs = '0'] = b.split('-');
+  const ms = BigInt(am!) - BigInt(bm!);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const sq = BigInt(as) - BigInt(bs);
+  return sq === 0n ? 0 : sq < 0n ? -1 : 1;
 }
