@@ -100,6 +100,15 @@ describe('consumer scripts check their inputs before their first write', () => {
     expect(await redis.hget(keys.status(id2), 'g:state')).toBe('succeeded');
   });
 
+  test('ackBatch run twice (ioredis resends it after a reconnect lost the reply): the second run reports the entry settled, not refused', async () => {
+    const { keys, id } = await setup();
+    const args = ['g', 'c', '60', 'done', '1', 'P', id, id, '0', ''];
+    expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], args)).toEqual([1, 0]);
+    expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], args)).toEqual([1, 0]);
+    // Another consumer's ack of it is still refused.
+    expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], ['g', 'other', '60', 'done', '1', 'P', id, id, '0', ''])).toEqual([0, 0, id]);
+  });
+
   const lostCases: Array<[string, number, string]> = [['ttl', 2, 'inf'], ['mode', 5, 'p'], ['event id', 7, 'x']];
   test.each(lostCases)('markLost with a bad %s', async (_label, index, value) => {
     const { keys, id } = await setup();

@@ -69,6 +69,7 @@ local fState, fAttempts, fResult = group .. ':state', group .. ':attempts', grou
 local fConsumer, fUpdated = group .. ':consumer', group .. ':updatedAt'
 
 local refused = {}
+local already = 0
 local acked = {}
 local done = {}
 local writes = {}
@@ -80,7 +81,15 @@ for i = first, #ARGV, 4 do
   local deliveries = owned[entryId]
   if deliveries == nil and not complete then deliveries = ownedDeliveries(stream, group, consumer, entryId) end
   if deliveries == nil then
-    refused[#refused + 1] = entryId
+    -- Not pending for this consumer. If its status already says this consumer succeeded, this
+    -- is a resend of a batch that ran before (ioredis resends a command whose reply was lost to
+    -- a reconnect): already settled, not refused.
+    local st = track and redis.pcall('HMGET', KEYS[n + 2], fState, fConsumer) or {}
+    if st[1] == 'succeeded' and st[2] == consumer then
+      already = already + 1
+    else
+      refused[#refused + 1] = entryId
+    end
   else
     acked[#acked + 1] = entryId
     done[#done + 1] = eventId
@@ -117,6 +126,6 @@ end
 if #acked > 0 and channel ~= '' and redis.call('EXISTS', waiters) == 1 then
   redis.call(mode == 'S' and 'SPUBLISH' or 'PUBLISH', channel, 'succeeded|' .. group .. '|' .. table.concat(done, ','))
 end
-local reply = { #acked, failedWrites }
+local reply = { #acked + already, failedWrites }
 for _, id in ipairs(refused) do reply[#reply + 1] = id end
 return reply
