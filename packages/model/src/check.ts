@@ -264,6 +264,9 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
         // started (a stall ending at its start) delayed the start, not the clock.
         const stalledBefore = stalls.find((x) => x.consumer === a.consumer && Math.abs(x.to - a.start) < 50);
         if (b.attempt > a.attempt && b.start >= (stalledBefore?.from ?? a.start) + settings.visibilityTimeoutMs * 3) continue;
+        // The later run is the stale one: its process read the entry, stalled past the visibility
+        // timeout (the entry was reclaimed meanwhile), then started it; its ack is refused (`stale`).
+        if (stalls.some((x) => x.consumer === b.consumer && overlaps(x.from, x.to, b.start - settings.visibilityTimeoutMs, b.start + 50)) && told(b.consumer, b.id)) continue;
         const destroyed = model.destroys.find((d) => d.g === a.g && a.start <= d.t && d.t <= b.start);
         if (destroyed) {
           add('destroy-overlap', `${key}: ${a.consumer} still ran attempt ${a.attempt} when ${a.g} was destroyed at +${rel(sys, destroyed.t)}; the recreated group gave it to ${b.consumer} at +${rel(sys, b.start)}`);
