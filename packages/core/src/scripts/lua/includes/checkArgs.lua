@@ -1,8 +1,16 @@
 -- Input checks. A script validates every argument before its first write, because Lua does
 -- not roll back writes made before an error; each failure is an error reply that names the
 -- argument, raised while nothing is written yet.
+-- Redis 7+ replies with an error table's `err` as is; Redis 6.2 cannot raise a table (its reply
+-- becomes "attempt to concatenate local 'err'"), so there the message is raised as a string and
+-- arrives inside "ERR Error running script ...: <message>". Found by trying, not by version.
+local ERROR_TABLES = type(select(2, pcall(error, { err = 'probe' }))) == 'string'
+local function raise(msg)
+  if ERROR_TABLES then error({ err = msg }) end
+  error(msg, 0)
+end
 local function argError(name, value)
-  error({ err = 'ERR streamfan invalid argument ' .. name .. ': ' .. tostring(value) })
+  raise('ERR streamfan invalid argument ' .. name .. ': ' .. tostring(value))
 end
 -- A whole decimal number >= 0 (tonumber alone accepts 'nan', 'inf' and hex).
 local function needCount(name, v)
@@ -22,6 +30,6 @@ end
 local function needType(key, want)
   local t = redis.call('TYPE', key)['ok']
   if t ~= 'none' and t ~= want then
-    error({ err = 'WRONGTYPE streamfan key ' .. key .. ' holds a ' .. t .. ', not a ' .. want })
+    raise('WRONGTYPE streamfan key ' .. key .. ' holds a ' .. t .. ', not a ' .. want)
   end
 end
