@@ -109,6 +109,23 @@ describe('consumer scripts check their inputs before their first write', () => {
     expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], ['g', 'other', '60', 'done', '1', 'P', id, id, '0', ''])).toEqual([0, 0, id]);
   });
 
+  test('failEntry and deadLetter run twice (resent after a reconnect): the second run reports the first one\'s outcome, not stale', async () => {
+    const { keys, id } = await setup();
+    const fk = [keys.stream, keys.retry('g'), keys.redeliver('g'), keys.status(id), keys.waiters];
+    const first = await runScript<number[]>(redis, 'failEntry', fk, failArgs(id));
+    expect(first[0]).toBe(1);
+    expect(await runScript<number[]>(redis, 'failEntry', fk, failArgs(id))).toEqual(first);
+    expect(await redis.zcard(keys.retry('g'))).toBe(1); // scheduled once
+    const id2 = (await redis.xadd(keys.stream, '*', 'payload', '2'))!;
+    await redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1, 'STREAMS', keys.stream, '>');
+    const dk = [keys.stream, keys.deadLetters('g'), keys.status(id2), keys.waiters];
+    const dead = await runScript<string[]>(redis, 'deadLetter', dk, deadArgs(id2));
+    expect(dead[0]).toBe('dead');
+    expect(await runScript<string[]>(redis, 'deadLetter', dk, deadArgs(id2))).toEqual(dead);
+    expect(await redis.xlen(keys.deadLetters('g'))).toBe(1);
+    expect(await runScript<string[]>(redis, 'deadLetter', dk, ['g', 'other', ...deadArgs(id2).slice(2)])).toEqual(['stale']);
+  });
+
   const lostCases: Array<[string, number, string]> = [['ttl', 2, 'inf'], ['mode', 5, 'p'], ['event id', 7, 'x']];
   test.each(lostCases)('markLost with a bad %s', async (_label, index, value) => {
     const { keys, id } = await setup();

@@ -54,7 +54,13 @@ local function notify(state)
   end
 end
 
-if checkOwner and ownedDeliveries(stream, group, consumer, entryId) == nil then return { 'stale' } end
+if checkOwner and ownedDeliveries(stream, group, consumer, entryId) == nil then
+  -- Not ours. If the status says this consumer dead-lettered it, this is a resend of a call
+  -- that ran before (ioredis resends a command whose reply a reconnect lost).
+  local st = redis.call('HMGET', statusKey, group .. ':state', group .. ':consumer', group .. ':deadLetterId')
+  if st[1] == 'dead' and st[2] == consumer and st[3] then return { 'dead', st[3] } end
+  return { 'stale' }
+end
 local fields, flat = entryFields(stream, entryId)
 -- XACK first: at maxmemory Redis refuses a script's first write if it may grow memory
 -- (XADD), not XACK, and allows the writes after it; so poison still reaches dead letters.

@@ -24,7 +24,8 @@
   ARGV[10] completion channel ('' to skip)
   ARGV[11] 'P' to PUBLISH, 'S' to SPUBLISH
 
-  Reply: { 1, attempts, dueAtMs } when scheduled, { 0 } when the entry is no longer ours,
+  Reply: { 1, attempts, dueAtMs } when scheduled (or found scheduled by this consumer: a resend),
+         { 0 } when the entry is no longer ours,
          { 2, attempts } when the entry was gone from the stream: recorded lost.
 ]]
 local stream, retrySet, redeliver, statusKey, waiters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -49,7 +50,14 @@ needType(redeliver, 'stream')
 needType(statusKey, 'hash')
 
 local deliveries = ownedDeliveries(stream, group, consumer, entryId)
-if deliveries == nil then return { 0 } end
+if deliveries == nil then
+  -- Not ours. If the status says this consumer failed it and scheduled a retry, this is a
+  -- resend of a call that ran before (ioredis resends a command whose reply a reconnect lost).
+  local st = redis.call('HMGET', statusKey, group .. ':state', group .. ':consumer', group .. ':attempts', group .. ':nextAttemptAt')
+  if st[1] == 'failed' and st[2] == consumer and st[4] then return { 1, tonumber(st[3]), tonumber(st[4]) } end
+  if st[1] == 'lost' and st[2] == consumer then return { 2, tonumber(st[3]) or 0 } end
+  return { 0 }
+end
 local attempts = base + deliveries
 local fields = entryFields(stream, entryId)
 local now = serverNowMs()
