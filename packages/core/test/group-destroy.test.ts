@@ -5,7 +5,7 @@ import { useRedis } from './helpers';
 const env = useRedis();
 
 describe('XGROUP DESTROY under a running consumer', () => {
-  test('the group resumes after the last entry this consumer read: nothing is replayed, new events flow, the running handler is aborted', async () => {
+  test('the group resumes after the last entry this consumer read: nothing finished is replayed, new events flow, the running handler is aborted and its event comes again', async () => {
     const sf = env.client();
     const topic = defineTopic<string>('destroyed');
     const stream = topicKeys(sf.prefix, topic.name).stream;
@@ -39,7 +39,8 @@ describe('XGROUP DESTROY under a running consumer', () => {
     await waitFor(() => handled.has('new-1') && handled.has('new-2'), { message: 'new events handled' });
     for (const id of fresh) await waitFor(async () => (await sf.status(topic, id)).groups.g?.state === 'succeeded');
     await sleep(300);
-    expect([...handled.values()].every((n) => n === 1)).toBe(true);
+    // The aborted one comes again to the recreated group (at-least-once); nothing finished is replayed.
+    expect(Object.fromEntries([...handled].filter(([, n]) => n !== 1))).toEqual({ slow: 2 });
     expect(handled.size).toBe(23);
     await sub.close();
   });

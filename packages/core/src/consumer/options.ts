@@ -29,7 +29,8 @@ export interface SubscribeOptions {
    * Where a group starts when it is recreated because its stream vanished (FLUSHDB, DEL): the
    * data is gone, so 'beginning' handles whatever is published from then on. A group destroyed
    * while its stream still exists (XGROUP DESTROY, or a stream recreated by a publish) is not
-   * replayed: it resumes after the last entry this consumer read. To retire a group for good,
+   * replayed: it resumes after the last entry this consumer read (handlers it was running are
+   * aborted and their events come again). To retire a group for good,
    * close its consumers, then destroy it. @defaultValue 'beginning'
    */
   recoverFrom?: 'latest' | 'beginning';

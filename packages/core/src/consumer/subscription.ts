@@ -13,6 +13,7 @@ import { renewLeases } from './lease-keeper';
 import { pruneIdleConsumers } from './pruner';
 import { DeliveryMap, LazyAbort, type InFlight } from './in-flight';
 import { groupInfos } from '../status';
+import { compareIds } from '../ids';
 import { monotonicMs, sleep, withTimeout } from '../timing';
 import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
 import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
@@ -26,6 +27,16 @@ async function detectPublishMode(redis: Redis): Promise<'P' | 'S'> {
   if (!isCluster(redis as unknown)) return 'P';
   const info = (await redis.command('INFO', 'SPUBLISH')) as unknown[];
   return Array.isArray(info) && info[0] != null ? 'S' : 'P';
+}
+
+/** The id just before the smallest of `unfinished`, when that is before `position`; else `position`. */
+function resumeBefore(position: string, unfinished: string[]): string {
+  if (unfinished.length === 0) return position;
+  const first = [...unfinished].sort(compareIds)[0]!;
+  if (position !== '$' && compareIds(position, first) < 0) return position;
+  const [ms, seq] = first.split('-').map((x) => BigInt(x)) as [bigint, bigint];
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  return ms > 0n ? `${ms - 1n}-18446744073709551615` : '0-0';
 }
 
 function groupByStream<L extends { stream: string }>(items: L[]): Map<string, L[]> {
@@ -78,6 +89,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private readLoopDone: Promise<void> | undefined;
   private slotWaiters: Array<() => void> = [];
   private timers: NodeJS.Timeout[] = [];
+  private leaseTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDueAt = Infinity;
   private reclaiming = false;
@@ -247,7 +259,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     this.emit('ready', { consumer: this.consumer, group: this.group, topic: this.topic });
     this.readLoopDone = this.readLoop();
     this.timers.push(setInterval(() => this.track(this.reclaimTick()), this.options.reclaimIntervalMs));
-    this.timers.push(setInterval(() => this.track(this.keepLeases()), Math.max(10, Math.floor(this.options.visibilityTimeoutMs / 4))));
+    // Kept apart from the other timers: shutdown keeps renewing leases until its drain ends.
+    this.leaseTimer = setInterval(() => this.track(this.keepLeases()), Math.max(10, Math.floor(this.options.visibilityTimeoutMs / 4)));
     if (this.settings.retention) {
       const r = this.settings.retention;
       this.timers.push(setInterval(() => this.track(r.run()), r.intervalMs));
@@ -290,20 +303,24 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         // Retries first, without blocking: XREADGROUP's COUNT applies per stream, so one read of
         // both streams could deliver up to twice the free slots. (Reading both in one Lua script
         // cost Redis about 3 µs more per entry: each entry crossed into Lua and back.)
+        // Leases count from when a read was sent (the entries were delivered at some point after).
+        let sentAt = monotonicMs();
         const again = await this.readOnce(redeliver, free);
         failures = 0;
-        for (const e of again) this.take(redeliver, e, 1);
+        for (const e of again) this.take(redeliver, e, 1, sentAt);
         this.noteRead(redeliver, again);
         const rest = this.free();
         if (rest <= 0 || this.stopping) continue;
         if (again.length > 0) {
+          sentAt = monotonicMs();
           const fresh = await this.readOnce(this.keys.stream, rest);
-          for (const e of fresh) this.take(this.keys.stream, e, 1);
+          for (const e of fresh) this.take(this.keys.stream, e, 1, sentAt);
           this.noteRead(this.keys.stream, fresh);
           continue;
         }
         if (this.blockingId === undefined && !isCluster(this.blocking)) this.blockingId = Number(await this.blocking.client('ID'));
         if (this.stopping) break;
+        sentAt = monotonicMs();
         const reply = (await this.blocking.xreadgroup(
           'GROUP', this.group, this.consumer, 'COUNT', rest, 'BLOCK', this.options.blockMs,
           'STREAMS', redeliver, this.keys.stream, '>', '>',
@@ -313,7 +330,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         // stream that gets data: only a retry written between the two reads can make this more
         // than the free slots. Such an excess is kept and run next (take), never handed back.
         for (const [stream, entries] of reply) {
-          for (const e of entries) this.take(stream, e, 1);
+          for (const e of entries) this.take(stream, e, 1, sentAt);
           this.noteRead(stream, entries);
         }
       } catch (err) {
@@ -342,20 +359,20 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   }
 
   /** Run an entry delivered to this consumer now, or, with no free slot, as soon as one frees. */
-  private take(stream: string, raw: RawEntry, deliveries: number): void {
+  private take(stream: string, raw: RawEntry, deliveries: number, leasedAt = monotonicMs()): void {
     if (this.stopping || this.free() <= 0 || this.held.length > 0) {
-      this.held.push({ stream, raw, deliveries, leasedAt: monotonicMs() });
+      this.held.push({ stream, raw, deliveries, leasedAt });
       this.runHeld();
       return;
     }
-    this.dispatch(stream, raw, deliveries);
+    this.dispatch(stream, raw, deliveries, leasedAt);
   }
 
   /** Start held entries while slots are free (they are this consumer's: delivered, pending). */
   private runHeld(): void {
     while (this.held.length > 0 && this.free() > 0 && !this.stopping) {
       const h = this.held.shift()!;
-      this.dispatch(h.stream, h.raw, h.deliveries);
+      this.dispatch(h.stream, h.raw, h.deliveries, h.leasedAt);
     }
   }
 
@@ -376,9 +393,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    *   group is recreated at `recoverFrom` ('beginning' handles whatever is published from now).
    * - The stream exists but the group does not (XGROUP DESTROY, or a stream deleted and
    *   recreated by a publish): the group is recreated after the last entry this consumer read,
-   *   never from the beginning, so what the group already handled is not replayed (entries other
-   *   consumers of the group read after that point may be handled again: at-least-once). A
-   *   consumer that read nothing yet uses the position it first created the group at.
+   *   but before any entry it was still handling (those come again), never from the beginning,
+   *   so what the group already finished is not replayed (entries other consumers of the group
+   *   read after that point may be handled again: at-least-once). A consumer that read nothing
+   *   yet uses the position it first created the group at.
    * Handlers running on a recreated group's entries are aborted: their entries are no longer
    * pending, so their acks would be refused. To retire a group for good, close its consumers
    * first, then destroy it.
@@ -397,7 +415,11 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
           start = isTopic ? (this.options.recoverFrom === 'latest' ? '$' : '0') : '0';
           why = `${isTopic ? 'the topic stream' : 'the redelivery stream'} was gone (FLUSHDB, DEL or a lost failover): recreated at ${isTopic ? this.options.recoverFrom : 'the beginning'}`;
         } else {
-          start = this.lastRead.get(stream) ?? (isTopic ? this.createdAt ?? '$' : '0');
+          // After the last entry read, but before any this consumer still runs or holds: those
+          // are aborted below and must come again to the recreated group (at-least-once).
+          start = resumeBefore(this.lastRead.get(stream) ?? (isTopic ? this.createdAt ?? '$' : '0'),
+            [...[...this.inFlight.values()].filter((f) => f.stream === stream).map((f) => f.entryId),
+              ...this.held.filter((h) => h.stream === stream).map((h) => h.raw[0])]);
           why = `the group was destroyed on ${isTopic ? 'the topic stream' : 'the redelivery stream'} while the stream exists (XGROUP DESTROY, or the stream was recreated): recreated after the last entry this consumer read (${start}), nothing replayed`;
         }
         await this.createGroup(stream, start);
@@ -434,7 +456,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   }
 
   /** Start handling one entry (no await: the handler runs in its slot). */
-  private dispatch(stream: string, raw: RawEntry, deliveries: number): void {
+  private dispatch(stream: string, raw: RawEntry, deliveries: number, leasedAt = monotonicMs()): void {
     const fromRedelivery = stream !== this.keys.stream;
     const parsed = parseEntry(raw, this.topicDef.codec, fromRedelivery);
     const attempt = parsed.base + deliveries;
@@ -450,7 +472,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     const now = monotonicMs();
     const f: InFlight = {
       entryId: parsed.entryId, eventId: parsed.eventId, stream, base: parsed.base, attempt,
-      startedAt: now, leasedAt: now, abort: new LazyAbort(), leaseLost: false,
+      startedAt: now, leasedAt: Math.min(now, leasedAt), abort: new LazyAbort(), leaseLost: false,
     };
     this.inFlight.set(f.stream, f.entryId, f);
     if (fromRedelivery && this.options.trackStatus) {
@@ -751,7 +773,6 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       if (this.blockingId !== undefined && this.worker.status === 'ready') await withTimeout(this.worker.client('UNBLOCK', this.blockingId), 1000);
       if (this.readLoopDone) await withTimeout(this.readLoopDone, this.options.blockMs + 1000);
     });
-    const leaseTimer = setInterval(() => this.track(this.keepLeases()), Math.max(10, Math.floor(this.options.visibilityTimeoutMs / 4)));
     let left = 0;
     await step('drain', async () => {
       const deadline = monotonicMs() + graceMs;
@@ -763,7 +784,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       }
       left += this.overrun; // timed out and settled, but still running
     });
-    clearInterval(leaseTimer);
+    clearInterval(this.leaseTimer);
     await step('hand back held entries', () => this.handBackHeld());
     this.acks.stop();
     await step('ack', () => withTimeout(this.acks.drain(), 5000));
