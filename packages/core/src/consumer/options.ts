@@ -29,8 +29,8 @@ export interface SubscribeOptions {
    * Where a group starts when it is recreated because its stream vanished (FLUSHDB, DEL): the
    * data is gone, so 'beginning' handles whatever is published from then on. A group destroyed
    * while its stream still exists (XGROUP DESTROY, or a stream recreated by a publish) is not
-   * replayed: it resumes after the last entry this consumer read (handlers it was running are
-   * aborted and their events come again). To retire a group for good,
+   * replayed: it resumes after the last entry this consumer read, and the entries its handlers
+   * are still running are taken back into the group, so their acks count. To retire a group for good,
    * close its consumers, then destroy it. @defaultValue 'beginning'
    */
   recoverFrom?: 'latest' | 'beginning';
@@ -199,8 +199,8 @@ export interface SubscriptionEvents {
   /** Acks refused because another consumer owns the entries now. */
   stale: [info: { ids: string[] }];
   /**
-   * The group or its stream vanished and the group was recreated; handlers running on its
-   * entries were aborted. `startedAt`: 'beginning' or 'latest' (the stream was gone, see
+   * The group or its stream vanished and the group was recreated (handlers on a vanished
+   * stream's entries were aborted; those on a destroyed group's entries keep them). `startedAt`: 'beginning' or 'latest' (the stream was gone, see
    * `recoverFrom`), or the id the group resumed after (the group was destroyed).
    */
   recovered: [info: { reason: string; startedAt: string }];

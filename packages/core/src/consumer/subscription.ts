@@ -13,7 +13,6 @@ import { renewLeases } from './lease-keeper';
 import { pruneIdleConsumers } from './pruner';
 import { DeliveryMap, LazyAbort, type InFlight } from './in-flight';
 import { groupInfos } from '../status';
-import { compareIds } from '../ids';
 import { monotonicMs, sleep, withTimeout } from '../timing';
 import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
 import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
@@ -27,16 +26,6 @@ async function detectPublishMode(redis: Redis): Promise<'P' | 'S'> {
   if (!isCluster(redis as unknown)) return 'P';
   const info = (await redis.command('INFO', 'SPUBLISH')) as unknown[];
   return Array.isArray(info) && info[0] != null ? 'S' : 'P';
-}
-
-/** The id just before the smallest of `unfinished`, when that is before `position`; else `position`. */
-function resumeBefore(position: string, unfinished: string[]): string {
-  if (unfinished.length === 0) return position;
-  const first = [...unfinished].sort(compareIds)[0]!;
-  if (position !== '$' && compareIds(position, first) < 0) return position;
-  const [ms, seq] = first.split('-').map((x) => BigInt(x)) as [bigint, bigint];
-  if (seq > 0n) return `${ms}-${seq - 1n}`;
-  return ms > 0n ? `${ms - 1n}-18446744073709551615` : '0-0';
 }
 
 function groupByStream<L extends { stream: string }>(items: L[]): Map<string, L[]> {
@@ -393,13 +382,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    *   group is recreated at `recoverFrom` ('beginning' handles whatever is published from now).
    * - The stream exists but the group does not (XGROUP DESTROY, or a stream deleted and
    *   recreated by a publish): the group is recreated after the last entry this consumer read,
-   *   but before any entry it was still handling (those come again), never from the beginning,
-   *   so what the group already finished is not replayed (entries other consumers of the group
-   *   read after that point may be handled again: at-least-once). A consumer that read nothing
-   *   yet uses the position it first created the group at.
-   * Handlers running on a recreated group's entries are aborted: their entries are no longer
-   * pending, so their acks would be refused. To retire a group for good, close its consumers
-   * first, then destroy it.
+   *   never from the beginning, so what the group already finished is not replayed (entries
+   *   other consumers of the group read after that point may be handled again: at-least-once).
+   *   A consumer that read nothing yet uses the position it first created the group at. The
+   *   entries its handlers still run are taken back into the group's pending list (owned by this
+   *   consumer), so their acks count: nothing running is dropped or handed to a second consumer.
+   * Handlers on a vanished stream's entries are aborted (the data is gone). To retire a group for
+   * good, close its consumers first, then destroy it.
    */
   private async recover(reason: string): Promise<void> {
     try {
@@ -407,33 +396,64 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       let startedAt = '';
       for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
         const isTopic = stream === this.keys.stream;
+        const what = isTopic ? 'the topic stream' : 'the redelivery stream';
         const exists = (await this.worker.exists(stream)) === 1;
-        if (exists && (await groupInfos(this.worker, stream)).some((g) => g.name === this.group)) continue;
-        let start: string;
-        let why: string;
         if (!exists) {
-          start = isTopic ? (this.options.recoverFrom === 'latest' ? '$' : '0') : '0';
-          why = `${isTopic ? 'the topic stream' : 'the redelivery stream'} was gone (FLUSHDB, DEL or a lost failover): recreated at ${isTopic ? this.options.recoverFrom : 'the beginning'}`;
-        } else {
-          // After the last entry read, but before any this consumer still runs or holds: those
-          // are aborted below and must come again to the recreated group (at-least-once).
-          start = resumeBefore(this.lastRead.get(stream) ?? (isTopic ? this.createdAt ?? '$' : '0'),
-            [...[...this.inFlight.values()].filter((f) => f.stream === stream).map((f) => f.entryId),
-              ...this.held.filter((h) => h.stream === stream).map((h) => h.raw[0])]);
-          why = `the group was destroyed on ${isTopic ? 'the topic stream' : 'the redelivery stream'} while the stream exists (XGROUP DESTROY, or the stream was recreated): recreated after the last entry this consumer read (${start}), nothing replayed`;
+          const start = isTopic ? (this.options.recoverFrom === 'latest' ? '$' : '0') : '0';
+          await this.createGroup(stream, start);
+          this.reclaimer.reset(stream);
+          this.abandonStream(stream, `${what} was gone: this delivery's entry no longer exists`);
+          parts.push(`${what} was gone (FLUSHDB, DEL or a lost failover): recreated at ${isTopic ? this.options.recoverFrom : 'the beginning'}`);
+          if (isTopic) startedAt = this.options.recoverFrom;
+          continue;
         }
-        await this.createGroup(stream, start);
+        // The stream is there: the group was destroyed (or the stream recreated). Recreate it after
+        // the last entry this consumer read (another consumer may have been first), then take back
+        // the entries this consumer is still handling, so their acks count: nothing finished is
+        // replayed, nothing running is dropped or run twice.
+        const had = (await groupInfos(this.worker, stream)).some((g) => g.name === this.group);
+        const start = this.lastRead.get(stream) ?? (isTopic ? this.createdAt ?? '$' : '0');
+        if (!had) await this.createGroup(stream, start);
         this.reclaimer.reset(stream);
-        this.abandonStream(stream, `the consumer group was recreated (${isTopic ? 'topic' : 'redelivery'} stream): this delivery can no longer be acknowledged`);
-        parts.push(why);
-        if (isTopic) startedAt = !exists ? this.options.recoverFrom : start;
+        const kept = await this.adoptRunning(stream);
+        if (!had) {
+          parts.push(`the group was destroyed on ${what} while the stream exists (XGROUP DESTROY, or the stream was recreated): recreated after the last entry this consumer read (${start}), nothing replayed; ${kept} running deliveries kept`);
+          if (isTopic) startedAt = start;
+        }
       }
-      if (parts.length === 0) return; // someone else recreated it meanwhile
+      if (parts.length === 0) return; // another consumer recreated it first
       this.emit('recovered', { reason: `${reason}; ${parts.join('; ')}`, startedAt: startedAt || 'unchanged' });
     } catch (err) {
       this.report(err, 'recover');
       await sleep(500);
     }
+  }
+
+  /**
+   * Take the deliveries this consumer still runs or holds on `stream` back into the recreated
+   * group's pending list (adoptEntries). One another consumer owns by now is left to it: its
+   * handler here is aborted and its late ack will be refused.
+   * @returns how many were taken back
+   */
+  private async adoptRunning(stream: string): Promise<number> {
+    const mine: Array<{ id: string; deliveries: number; f?: InFlight }> = [];
+    for (const f of this.inFlight.values()) if (f.stream === stream && !f.leaseLost) mine.push({ id: f.entryId, deliveries: Math.max(1, f.attempt - f.base), f });
+    for (const h of this.held) if (h.stream === stream) mine.push({ id: h.raw[0], deliveries: Math.max(1, h.deliveries) });
+    let kept = 0;
+    for (let i = 0; i < mine.length; i += 1000) {
+      const chunk = mine.slice(i, i + 1000);
+      const adopted = new Set(await runScript<string[]>(this.worker, 'adoptEntries', [stream],
+        [this.group, this.consumer, ...chunk.flatMap((m) => [m.id, m.deliveries])]));
+      kept += adopted.size;
+      for (const m of chunk) {
+        if (adopted.has(m.id) || !m.f) continue;
+        m.f.leaseLost = true;
+        m.f.abort.abort(new Error('the consumer group was recreated and another consumer has this entry now'));
+      }
+      const lostHeld = new Set(chunk.filter((m) => !m.f && !adopted.has(m.id)).map((m) => m.id));
+      if (lostHeld.size > 0) this.held = this.held.filter((h) => h.stream !== stream || !lostHeld.has(h.raw[0]));
+    }
+    return kept;
   }
 
   /** XGROUP CREATE ... MKSTREAM; BUSYGROUP (another consumer was first) is fine. */
