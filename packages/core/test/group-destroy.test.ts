@@ -65,4 +65,29 @@ describe('XGROUP DESTROY under a running consumer', () => {
     expect(recovered.length).toBeGreaterThan(0);
     await sub.close();
   });
+
+  test('destroyed and recreated by someone else while this consumer, busy, never saw NOGROUP: its running handlers\' outcomes still count', async () => {
+    const sf = env.client();
+    const topic = defineTopic<string>('recreated-behind');
+    const stream = topicKeys(sf.prefix, topic.name).stream;
+    const gates = new Map<string, () => void>();
+    const stale: string[] = [];
+    const sub = sf.subscribe(topic, 'g', async (p) => {
+      await new Promise<void>((r) => gates.set(p, r));
+      if (p === 'fails') throw new Error('fails once');
+    }, { startFrom: 'beginning', concurrency: 3, reclaimIntervalMs: 600_000, visibilityTimeoutMs: 600_000, backoff: { type: 'fixed', delayMs: 10 }, maxAttempts: 2 });
+    sub.on('stale', (e) => stale.push(...e.ids));
+    await sub.ready();
+    const [ok, fails, dead] = await sf.publishMany(topic, ['ok', 'fails', 'dead']);
+    await waitFor(() => gates.size === 3, { message: 'three handlers running, no free slot' });
+    await sf.redis.xgroup('DESTROY', stream, 'g');
+    await sf.redis.xgroup('CREATE', stream, 'g', '$');
+    gates.get('ok')!();
+    gates.get('fails')!();
+    await waitFor(async () => (await sf.status(topic, ok!)).groups.g?.state === 'succeeded', { message: 'the success counted' });
+    await waitFor(async () => /failed|processing/.test((await sf.status(topic, fails!)).groups.g?.state ?? ''), { message: 'the failure scheduled its retry' });
+    void dead;
+    expect(stale).toEqual([]);
+    await sub.close(0);
+  });
 });

@@ -105,7 +105,8 @@ describe('consumer scripts check their inputs before their first write', () => {
     const args = ['g', 'c', '60', 'done', '1', 'P', id, id, '0', ''];
     expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], args)).toEqual([1, 0]);
     expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], args)).toEqual([1, 0]);
-    // Another consumer's ack of it is still refused.
+    // Another consumer's (a member of the group) ack of it is still refused.
+    await redis.xgroup('CREATECONSUMER', keys.stream, 'g', 'other');
     expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], ['g', 'other', '60', 'done', '1', 'P', id, id, '0', ''])).toEqual([0, 0, id]);
   });
 
@@ -123,6 +124,7 @@ describe('consumer scripts check their inputs before their first write', () => {
     expect(dead[0]).toBe('dead');
     expect(await runScript<string[]>(redis, 'deadLetter', dk, deadArgs(id2))).toEqual(dead);
     expect(await redis.xlen(keys.deadLetters('g'))).toBe(1);
+    await redis.xgroup('CREATECONSUMER', keys.stream, 'g', 'other');
     expect(await runScript<string[]>(redis, 'deadLetter', dk, ['g', 'other', ...deadArgs(id2).slice(2)])).toEqual(['stale']);
   });
 

@@ -23,6 +23,7 @@ local channel = ARGV[4]
 -- @include serverNowMs
 -- @include callChunked
 -- @include checkArgs
+-- @include orphaned
 
 local ttl = needCount('ttl', ARGV[3])
 local track = needOneOf('track', ARGV[5], '1', '0') == '1'
@@ -86,6 +87,11 @@ for i = first, #ARGV, 4 do
     -- a reconnect): already settled, not refused.
     local st = track and redis.pcall('HMGET', KEYS[n + 2], fState, fConsumer) or {}
     if st[1] == 'succeeded' and st[2] == consumer then
+      already = already + 1
+    elseif orphaned(stream, group, consumer, entryId) then
+      -- The group was recreated while this ran: nothing to acknowledge, but the outcome counts.
+      done[#done + 1] = eventId
+      writes[#writes + 1] = { KEYS[n + 2], tostring(base + 1), result }
       already = already + 1
     else
       refused[#refused + 1] = entryId

@@ -34,6 +34,7 @@ local err, reason, channel = ARGV[6], ARGV[7], ARGV[10]
 -- @include serverNowMs
 -- @include entryFields
 -- @include checkArgs
+-- @include orphaned
 
 -- Every check before the first write: Lua does not roll back the XACK if XADD then raised.
 needId('entry id', entryId)
@@ -59,7 +60,8 @@ if checkOwner and ownedDeliveries(stream, group, consumer, entryId) == nil then
   -- that ran before (ioredis resends a command whose reply a reconnect lost).
   local st = redis.call('HMGET', statusKey, group .. ':state', group .. ':consumer', group .. ':deadLetterId')
   if st[1] == 'dead' and st[2] == consumer and st[3] then return { 'dead', st[3] } end
-  return { 'stale' }
+  -- Unless the group was recreated while the handler ran: then dead-letter it all the same.
+  if not orphaned(stream, group, consumer, entryId) then return { 'stale' } end
 end
 local fields, flat = entryFields(stream, entryId)
 -- XACK first: at maxmemory Redis refuses a script's first write if it may grow memory

@@ -17,13 +17,19 @@
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 -- @include ownedDeliveries
 -- @include callChunked
+-- @include orphaned
 local lost = {}
 local mine = {}
 for i = 3, #ARGV do
-  if ownedDeliveries(stream, group, consumer, ARGV[i]) == nil then
-    lost[#lost + 1] = ARGV[i]
-  else
+  if ownedDeliveries(stream, group, consumer, ARGV[i]) ~= nil then
     mine[#mine + 1] = ARGV[i]
+  elseif orphaned(stream, group, consumer, ARGV[i]) then
+    -- The group was recreated while the handler ran: take the entry back (FORCE) and keep it.
+    -- An entry deleted from the stream is ignored by FORCE: reported deleted below.
+    redis.call('XCLAIM', stream, group, consumer, 0, ARGV[i], 'FORCE', 'JUSTID')
+    mine[#mine + 1] = ARGV[i]
+  else
+    lost[#lost + 1] = ARGV[i]
   end
 end
 local deleted = {}

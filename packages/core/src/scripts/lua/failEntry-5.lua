@@ -36,6 +36,7 @@ local err, channel = ARGV[6], ARGV[10]
 -- @include serverNowMs
 -- @include entryFields
 -- @include checkArgs
+-- @include orphaned
 
 -- Every check before the first write: Lua does not roll back the XACK if ZADD then raised.
 needId('entry id', entryId)
@@ -56,7 +57,9 @@ if deliveries == nil then
   local st = redis.call('HMGET', statusKey, group .. ':state', group .. ':consumer', group .. ':attempts', group .. ':nextAttemptAt')
   if st[1] == 'failed' and st[2] == consumer and st[4] then return { 1, tonumber(st[3]), tonumber(st[4]) } end
   if st[1] == 'lost' and st[2] == consumer then return { 2, tonumber(st[3]) or 0 } end
-  return { 0 }
+  if not orphaned(stream, group, consumer, entryId) then return { 0 } end
+  -- The group was recreated while the handler ran: schedule the retry all the same.
+  deliveries = 1
 end
 local attempts = base + deliveries
 local fields = entryFields(stream, entryId)
