@@ -13,6 +13,7 @@ import { renewLeases } from './lease-keeper';
 import { pruneIdleConsumers } from './pruner';
 import { DeliveryMap, LazyAbort, type InFlight } from './in-flight';
 import { groupInfos } from '../status';
+import { compareIds } from '../ids';
 import { monotonicMs, sleep, withTimeout } from '../timing';
 import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
 import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
@@ -85,6 +86,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private lastPruneAt: number | undefined;
   /** Handlers past handlerTimeoutMs, already settled, still running: they keep their slots. */
   private overrun = 0;
+  /** The group's last-delivered-id on each stream, as last seen (reclaim ticks, start). */
+  private readonly groupPos = new Map<string, string>();
   /** The last entry id read from each stream ('>' reads return ids in order). */
   private readonly lastRead = new Map<string, string>();
   /** The id this subscription created its topic group at, if it did. */
@@ -236,6 +239,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         await loadScripts(this.worker);
         this.publishMode = await detectPublishMode(this.worker);
         await this.ensureGroups(await this.startId(this.options.startFrom));
+        await this.noteGroupPositions();
         break;
       } catch (err) {
         this.report(err, 'start');
@@ -341,6 +345,28 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     return reply?.[0]?.[1] ?? [];
   }
 
+  /**
+   * Remember where the group is on each stream (XINFO GROUPS' last-delivered-id, O(groups)): a
+   * destroyed group resumes from the furthest of this and this consumer's own last read, so a
+   * consumer that read little (or nothing) does not resume far behind its group.
+   */
+  private async noteGroupPositions(): Promise<void> {
+    for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
+      const g = (await groupInfos(this.worker, stream)).find((x) => x.name === this.group);
+      const id = g?.['last-delivered-id'];
+      if (typeof id === 'string' && /^\d+-\d+$/.test(id)) this.groupPos.set(stream, id);
+    }
+  }
+
+  /** The furthest position known on `stream`: this consumer's last read or the group's last seen. */
+  private lastKnown(stream: string): string | undefined {
+    const a = this.lastRead.get(stream);
+    const b = this.groupPos.get(stream) ?? (stream === this.keys.stream ? this.createdAt : undefined);
+    if (a === undefined) return b;
+    if (b === undefined) return a;
+    return compareIds(a, b) >= 0 ? a : b;
+  }
+
   /** Remember the last entry read from each stream: where a destroyed group resumes. */
   private noteRead(stream: string, entries: RawEntry[]): void {
     const last = entries[entries.length - 1];
@@ -412,7 +438,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         // the entries this consumer is still handling, so their acks count: nothing finished is
         // replayed, nothing running is dropped or run twice.
         const had = (await groupInfos(this.worker, stream)).some((g) => g.name === this.group);
-        const start = this.lastRead.get(stream) ?? (isTopic ? this.createdAt ?? '$' : '0');
+        const start = this.lastKnown(stream) ?? (isTopic ? '$' : '0');
         if (!had) await this.createGroup(stream, start);
         this.reclaimer.reset(stream);
         const kept = await this.adoptRunning(stream);
@@ -642,6 +668,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     let backlog = false;
     try {
       if (promote) await this.promote();
+      await this.noteGroupPositions();
       for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
         if (this.free() <= 0 || this.stopping) break;
         if (await this.reclaimer.reclaimFrom(stream)) backlog = true;
