@@ -12,6 +12,9 @@ end
 return { t[1], t[2], last }
 `;
 
+/** Extra margin of the time bound, in ms (see {@link captureStreamEnd}). */
+const SLACK_MS = 50;
+
 /**
  * Where a new group made with `startFrom: 'latest'` starts: before every event published after
  * `subscribe()` was called. The read is sent at once on the client's command connection, so it
@@ -21,8 +24,9 @@ return { t[1], t[2], last }
  * also bounded by time: the server's clock when the read ran, minus the time that passed on this
  * process' monotonic clock since `subscribe()` was called, is no later than the moment of the
  * call, and every entry published since has an id from that millisecond on. The group starts at
- * the earlier of the two (it may then also get an event published a few ms before the call; it
- * never misses one published after it). '0-0' when the stream does not exist. Never rejects:
+ * the earlier of the two, less a 50 ms margin (it may then also get an event published up to
+ * about 50 ms before the call; it never misses one published after it). '0-0' when the stream
+ * does not exist. Never rejects:
  * undefined when the read failed (the group then starts at '$').
  *
  * Sent as EVAL, not EVALSHA: a NOSCRIPT retry would run after commands sent meanwhile.
@@ -35,7 +39,9 @@ export function captureStreamEnd(redis: Redis, stream: string): Promise<string |
       if (last === '') return '0-0';
       if (inOrder) return last;
       const elapsed = Math.ceil(monotonicMs() - calledAt);
-      const bound = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - elapsed - 1;
+      // SLACK_MS more: the caller may have decided to subscribe a little before this function ran
+      // (a cold process on a busy machine takes ms to get here).
+      const bound = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - elapsed - SLACK_MS - 1;
       const byTime = bound >= 0 ? `${bound}-18446744073709551615` : '0-0';
       return compareIdStrings(last, byTime) <= 0 ? last : byTime;
     },
