@@ -36,7 +36,7 @@ export const DEFAULT_SETTINGS: RunSettings = {
   concurrency: 3,
   workers: 2,
   maxAttempts: 3,
-  quiesceTimeoutMs: 30_000,
+  quiesceTimeoutMs: 60_000,
   keep: false,
   verbose: false,
   skipChecks: [],
