@@ -46,7 +46,7 @@ const settings: RunSettings = {
   ...profile,
   verbose: !!process.env.MODEL_VERBOSE,
   keep: !!process.env.MODEL_KEEP,
-  // The CI set settles in under 12 s: bound it at 30 s (each sequence well under a minute); other runs get 60 s.
+  // The CI set settles in under 12 s: bound it (and MODEL_SEQUENCE replays) at 30 s; runs of chosen seeds get 60 s.
   ...(process.env.MODEL_SEEDS ? {} : { quiesceTimeoutMs: 30_000 }),
   ...(process.env.MODEL_QUIESCE_MS ? { quiesceTimeoutMs: Number(process.env.MODEL_QUIESCE_MS) } : {}),
   skipChecks: (process.env.MODEL_SKIP_CHECKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
