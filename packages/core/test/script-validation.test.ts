@@ -128,6 +128,19 @@ describe('consumer scripts check their inputs before their first write', () => {
     expect(await runScript<string[]>(redis, 'deadLetter', dk, ['g', 'other', ...deadArgs(id2).slice(2)])).toEqual(['stale']);
   });
 
+  test('an entry a trim acknowledged and recorded lost while its handler ran: ack, retry and dead letter report it settled or lost, not stale', async () => {
+    const { keys, id } = await setup();
+    await redis.xgroup('CREATECONSUMER', keys.stream, 'g', 'other');
+    await redis.xack(keys.stream, 'g', id);
+    await redis.hset(keys.status(id), 'g:state', 'lost', 'g:consumer', 'trim');
+    expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], ['g', 'c', '60', 'done', '1', 'P', id, id, '0', ''])).toEqual([1, 0]);
+    expect(await redis.hget(keys.status(id), 'g:state')).toBe('lost');
+    expect((await runScript<number[]>(redis, 'failEntry', [keys.stream, keys.retry('g'), keys.redeliver('g'), keys.status(id), keys.waiters], failArgs(id)))[0]).toBe(2);
+    expect(await runScript(redis, 'deadLetter', [keys.stream, keys.deadLetters('g'), keys.status(id), keys.waiters], deadArgs(id))).toEqual(['lost']);
+    expect(await redis.zcard(keys.retry('g'))).toBe(0);
+    expect(await redis.exists(keys.deadLetters('g'))).toBe(0);
+  });
+
   const lostCases: Array<[string, number, string]> = [['ttl', 2, 'inf'], ['mode', 5, 'p'], ['event id', 7, 'x']];
   test.each(lostCases)('markLost with a bad %s', async (_label, index, value) => {
     const { keys, id } = await setup();

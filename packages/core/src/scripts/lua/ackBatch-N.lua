@@ -86,7 +86,9 @@ for i = first, #ARGV, 4 do
     -- is a resend of a batch that ran before (ioredis resends a command whose reply was lost to
     -- a reconnect): already settled, not refused.
     local st = track and redis.pcall('HMGET', KEYS[n + 2], fState, fConsumer) or {}
-    if st[1] == 'succeeded' and st[2] == consumer then
+    if (st[1] == 'succeeded' and st[2] == consumer) or st[1] == 'lost' then
+      -- Done before, or trimmed while it ran (the trim acknowledged it and recorded it lost,
+      -- once): settled either way, not refused by another consumer.
       already = already + 1
     elseif orphaned(stream, group, consumer, entryId) then
       -- The group was recreated while this ran: nothing to acknowledge, but the outcome counts.

@@ -60,6 +60,7 @@ if checkOwner and ownedDeliveries(stream, group, consumer, entryId) == nil then
   -- that ran before (ioredis resends a command whose reply a reconnect lost).
   local st = redis.call('HMGET', statusKey, group .. ':state', group .. ':consumer', group .. ':deadLetterId')
   if st[1] == 'dead' and st[2] == consumer and st[3] then return { 'dead', st[3] } end
+  if st[1] == 'lost' then return { 'lost' } end
   -- Unless the group was recreated while the handler ran: then dead-letter it all the same.
   if not orphaned(stream, group, consumer, entryId) then return { 'stale' } end
 end

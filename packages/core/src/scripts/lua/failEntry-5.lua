@@ -56,7 +56,7 @@ if deliveries == nil then
   -- resend of a call that ran before (ioredis resends a command whose reply a reconnect lost).
   local st = redis.call('HMGET', statusKey, group .. ':state', group .. ':consumer', group .. ':attempts', group .. ':nextAttemptAt')
   if st[1] == 'failed' and st[2] == consumer and st[4] then return { 1, tonumber(st[3]), tonumber(st[4]) } end
-  if st[1] == 'lost' and st[2] == consumer then return { 2, tonumber(st[3]) or 0 } end
+  if st[1] == 'lost' then return { 2, tonumber(st[3]) or 0 } end
   if not orphaned(stream, group, consumer, entryId) then return { 0 } end
   -- The group was recreated while the handler ran: schedule the retry all the same.
   deliveries = 1
