@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { compareIds } from './ids';
 import { clusterMasters } from './connection';
+import { countLag, streamEnds, type CountedLag } from './lag';
 import { streamScanPattern, topicFromStreamKey, topicKeys } from './keys';
 import { groupInfos, parseInfoRows } from './status';
 
@@ -20,8 +21,14 @@ export interface GroupInfo {
   consumers: number;
   /** Entries delivered and not yet acknowledged (topic stream and redelivery stream). */
   pending: number;
-  /** Entries not yet delivered to this group; null when Redis cannot tell (6.2 after trims). */
+  /**
+   * Entries not yet delivered to this group (topic stream and redelivery stream). From XINFO
+   * GROUPS where the server reports it; else (Redis 6.2, or `lag` nil after deletions) counted
+   * from the group's last-delivered id, at most 10,000 per stream: see {@link lagIsLowerBound}.
+   */
   lag: number | null;
+  /** Present (true) when more entries were unread than were counted: {@link lag} is "at least". */
+  lagIsLowerBound?: true;
   lastDeliveredId: string;
   /** Age of the oldest pending entry in ms (idle time of that delivery), or null. */
   oldestPendingIdleMs: number | null;
@@ -106,6 +113,7 @@ export async function listGroups(redis: Redis, prefix: string, topic: string): P
   // id has no lag, whatever that counter says.
   const streamInfo = parseInfoRows([res[4 * infos.length]?.[1] ?? []])[0] ?? {};
   const lastGenerated = String(streamInfo['last-generated-id'] ?? '');
+  const ends = streamEnds(streamInfo);
   const out: GroupInfo[] = [];
   for (let i = 0; i < infos.length; i++) {
     const g = infos[i]!;
@@ -114,12 +122,18 @@ export async function listGroups(redis: Redis, prefix: string, topic: string): P
     const redeliverInfo = res[4 * i + 1]?.[0] ? [] : parseInfoRows((res[4 * i + 1]?.[1] ?? []) as unknown[]);
     const rd = redeliverInfo.find((r) => r.name === name);
     const caughtUp = lastGenerated !== '' && String(g['last-delivered-id']) === lastGenerated;
-    const lag = caughtUp ? 0 : g.lag === undefined || g.lag === null ? null : Number(g.lag);
+    const topicLag: CountedLag = caughtUp
+      ? { lag: 0, lowerBound: false }
+      : hasLag(g) ? { lag: Number(g.lag), lowerBound: false } : await countLag(redis, keys.stream, String(g['last-delivered-id']), ends);
+    const redeliverLag: CountedLag = !rd
+      ? { lag: 0, lowerBound: false }
+      : hasLag(rd) ? { lag: Number(rd.lag), lowerBound: false } : await redeliveryLag(redis, keys.redeliver(name), String(rd['last-delivered-id']));
     out.push({
       group: name,
       consumers: Number(g.consumers ?? 0),
       pending: Number(g.pending ?? 0) + Number(rd?.pending ?? 0),
-      lag: lag === null ? null : lag + Number(rd?.lag ?? 0),
+      lag: topicLag.lag + redeliverLag.lag,
+      ...(topicLag.lowerBound || redeliverLag.lowerBound ? { lagIsLowerBound: true as const } : {}),
       lastDeliveredId: String(g['last-delivered-id']),
       oldestPendingIdleMs: oldest ? Number(oldest[2]) : null,
       oldestPendingId: oldest ? oldest[0] : null,
@@ -128,6 +142,23 @@ export async function listGroups(redis: Redis, prefix: string, topic: string): P
     });
   }
   return out;
+}
+
+/** XINFO GROUPS reported a lag (Redis 7.0+, and not nil). */
+function hasLag(g: Record<string, unknown>): boolean {
+  return g.lag !== undefined && g.lag !== null;
+}
+
+/** Lag of a group's redelivery stream where XINFO does not report it. */
+async function redeliveryLag(redis: Redis, stream: string, lastDelivered: string): Promise<CountedLag> {
+  let info: Record<string, unknown>;
+  try {
+    info = parseInfoRows([await redis.xinfo('STREAM', stream)])[0] ?? {};
+  } catch (err) {
+    if (/no such key/i.test((err as Error).message)) return { lag: 0, lowerBound: false };
+    throw err;
+  }
+  return countLag(redis, stream, lastDelivered, streamEnds(info));
 }
 
 /** Consumers of a group (topic stream), with pending counts and idle times. */
