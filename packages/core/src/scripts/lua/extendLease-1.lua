@@ -12,7 +12,10 @@
   Reply: { lost ids, deleted ids }
     lost:    not pending for this consumer any more (reclaimed by another consumer, or acked)
     deleted: pending for this consumer, but deleted from the stream (trimmed or XDEL) while
-             the handler ran; XCLAIM drops their pending entries, so the caller records them lost.
+             the handler ran; the caller records them lost. Redis 7.0+ and Valkey: XCLAIM drops
+             their pending entries and leaves them out of its reply. Redis 6.2: XCLAIM keeps them
+             pending and returns their ids as if alive, so each id XCLAIM kept is also looked up
+             (XRANGE id id); the lost-recording script XACKs them.
 ]]
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 -- @include ownedDeliveries
@@ -37,7 +40,7 @@ if #mine > 0 then
   local kept = {}
   for _, id in ipairs(callChunked({ 'XCLAIM', stream, group, consumer, 0 }, mine, { 'JUSTID' })) do kept[id] = true end
   for _, id in ipairs(mine) do
-    if not kept[id] then deleted[#deleted + 1] = id end
+    if not kept[id] or #redis.call('XRANGE', stream, id, id) == 0 then deleted[#deleted + 1] = id end
   end
 end
 return { lost, deleted }
