@@ -766,12 +766,20 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     if (running.length === 0) return;
     const v = await renewLeases(this.worker, this.group, this.consumer, running);
     for (const f of v.kept) f.leasedAt = now;
-    for (const f of v.lost) {
-      if (!this.inFlight.has(f.stream, f.entryId)) continue; // finished meanwhile: its ack settles it
+    const gone = v.lost.filter((f) => this.inFlight.has(f.stream, f.entryId)); // the others finished meanwhile: their acks settle them
+    // Not pending for this consumer: another consumer took it over, or a cap trim removed it and
+    // recorded it lost (then it is settled: no leaseLost, no stale).
+    const states = gone.length === 0 ? [] : await Promise.all(gone.map((f) => this.worker.hget(this.keys.status(f.eventId), `${this.group}:state`)));
+    gone.forEach((f, i) => {
       f.leaseLost = true;
+      if (states[i] === 'lost') {
+        f.lost = true;
+        f.abort.abort(new Error('entry trimmed from the stream while its handler ran (recorded lost)'));
+        return;
+      }
       f.abort.abort(new Error('lease lost: another consumer reclaimed this entry'));
       this.emit('leaseLost', { id: f.eventId });
-    }
+    });
     // Deleted from the stream while the handler ran (trimmed or XDEL): its payload is gone and
     // XCLAIM dropped its pending entry. Record it lost now; the handler's outcome is moot.
     for (const f of v.deleted) {
