@@ -73,12 +73,18 @@ export class Reclaimer {
   /** One XAUTOCLAIM from `start`; returns true when it claimed entries and the scan should go on. */
   private async claimFrom(stream: string, start: string): Promise<boolean> {
     const t = this.t;
-    const reply = (await t.worker.xautoclaim(stream, t.group, t.consumer, t.visibilityTimeoutMs, start, 'COUNT', t.free())) as [string, RawEntry[], string[]?];
-    const [next, entries, deletedIds = []] = reply;
+    const count = t.free();
+    const reply = (await t.worker.xautoclaim(stream, t.group, t.consumer, t.visibilityTimeoutMs, start, 'COUNT', count)) as [string, Array<RawEntry | null>, string[]?];
+    const [next, replied, deletedIds = []] = reply;
     if (next === '0-0') this.cursors.delete(stream);
     else this.cursors.set(stream, next);
+    const entries = replied.filter((e): e is RawEntry => e !== null);
     let live = entries.filter((e) => e[1] !== null);
     const deleted = [...deletedIds, ...entries.filter((e) => e[1] === null).map((e) => e[0])];
+    // Without `xautoclaimDeletedIds` (Redis 6.2) a deleted pending entry comes back as a bare nil,
+    // with no id, claimed by this consumer and still pending: find its id among this consumer's
+    // pending entries in the range the call scanned.
+    if (entries.length < replied.length) deleted.push(...await this.deletedWithoutIds(stream, start, next, count, live.map((e) => e[0])));
     if (deleted.length > 0) await t.deletedWhilePending(stream, deleted);
     if (live.length === 0) return false;
     // One XPENDING for the delivery counts of every claimed entry (XAUTOCLAIM does not give them).
@@ -101,6 +107,29 @@ export class Reclaimer {
       for (const e of taken) t.take(stream, e, counts.get(e[0])!);
     }
     return next !== '0-0' && taken.length > 0;
+  }
+
+  /**
+   * Ids of the entries a Redis 6.2 XAUTOCLAIM replied with as nils: this consumer's pending entries
+   * in the range it scanned (`start` up to `next`, exclusive; to the end when `next` is 0-0),
+   * except those that came with payloads and those this consumer is handling, holds or is
+   * acking, and only those `XRANGE id id` no longer finds. XAUTOCLAIM scans at most 10 × COUNT
+   * pending entries, so one XPENDING of that size sees them all.
+   */
+  private async deletedWithoutIds(stream: string, start: string, next: string, count: number, alive: string[]): Promise<string[]> {
+    const t = this.t;
+    const end = next === '0-0' ? '+' : `(${next}`;
+    const rows = (await t.worker.xpending(stream, t.group, start, end, 10 * count + t.inFlightCount(), t.consumer)) as Array<[string, string, number, number]>;
+    const skip = new Set(alive);
+    const candidates = rows.map((r) => r[0]).filter((id) => !skip.has(id) && !t.owns(stream, id));
+    if (candidates.length === 0) return [];
+    const p = t.worker.pipeline();
+    for (const id of candidates) p.xrange(stream, id, id);
+    const found = (await p.exec()) ?? [];
+    return candidates.filter((_, i) => {
+      const [err, rows] = found[i] ?? [];
+      return !err && Array.isArray(rows) && rows.length === 0;
+    });
   }
 
   /** Delivery counts of entries this consumer owns (XAUTOCLAIM does not report them). */

@@ -737,10 +737,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         args.push(e.entryId, e.eventId);
         statusKeys.push(this.keys.status(e.eventId));
       }
-      await runScript<number>(this.worker, 'markLost', [stream, this.keys.waiters, ...statusKeys],
+      const [, skipped] = await runScript<[number, string[]]>(this.worker, 'markLost', [stream, this.keys.waiters, ...statusKeys],
         [this.group, this.consumer, this.settings.statusTtlSeconds, this.keys.done, reason, this.publishMode, ...args]);
-      this.counters.lost += chunk.length;
-      this.emit('lost', { ids: chunk.map((e) => e.eventId), reason });
+      const stillThere = new Set(skipped); // not deleted after all: left pending, not reported
+      const gone = chunk.filter((e) => !stillThere.has(e.entryId));
+      if (gone.length === 0) continue;
+      this.counters.lost += gone.length;
+      this.emit('lost', { ids: gone.map((e) => e.eventId), reason });
     }
   }
 

@@ -14,7 +14,11 @@
   ARGV[6]  'P' to PUBLISH, 'S' to SPUBLISH
   then per entry, 2 values: entry id, event id (for a retry copy, the event it copies)
 
-  Reply: number of events recorded as lost (those not already lost)
+  Only entries the stream no longer holds (`XRANGE id id` finds nothing) are acknowledged and
+  recorded; the others are left alone and returned (on Redis 6.2 the caller finds deleted
+  entries by elimination, and this keeps a live one from ever being acked as lost).
+
+  Reply: { number of events recorded as lost (those not already lost), entry ids skipped (still in the stream) }
 ]]
 local stream, waiters = KEYS[1], KEYS[2]
 local group, consumer, channel, reason = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
@@ -33,15 +37,22 @@ for i = first, #ARGV, 2 do needId('entry id', ARGV[i]); needId('event id', ARGV[
 for k = 3, #KEYS do needType(KEYS[k], 'hash') end
 
 local now = tostring(serverNowMs())
-local ids = {}
-for i = first, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+local ids, skipped, gone = {}, {}, {}
+for i = first, #ARGV, 2 do
+  if #redis.call('XRANGE', stream, ARGV[i], ARGV[i]) == 0 then
+    ids[#ids + 1] = ARGV[i]
+    gone[i] = true
+  else
+    skipped[#skipped + 1] = ARGV[i]
+  end
+end
 if #ids > 0 then callChunked({ 'XACK', stream, group }, ids) end
 local field = group .. ':state'
 local n, marked = 0, {}
 for i = first, #ARGV, 2 do
   n = n + 1
   local eventId = ARGV[i + 1]
-  if redis.call('HGET', KEYS[n + 2], field) ~= 'lost' then
+  if gone[i] and redis.call('HGET', KEYS[n + 2], field) ~= 'lost' then
     writeStatus(KEYS[n + 2], group, ttl, { 'state', 'lost', 'error', reason, 'updatedAt', now, 'finishedAt', now, 'consumer', consumer })
     marked[#marked + 1] = eventId
   end
@@ -49,4 +60,4 @@ end
 if #marked > 0 and channel ~= '' and redis.call('EXISTS', waiters) == 1 then
   redis.call(mode == 'S' and 'SPUBLISH' or 'PUBLISH', channel, 'lost|' .. group .. '|' .. table.concat(marked, ','))
 end
-return #marked
+return { #marked, skipped }
