@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { sleep, startCluster, uniquePrefix, waitFor, type RedisCluster } from '@streamfan/testing';
 import type { Cluster } from 'ioredis';
 import { defineTopic, Streamfan, topicKeys } from '../src/internal';
+import { capabilitiesOf } from '../src/capabilities';
 import { useRedis } from './helpers';
 
 const env = useRedis();
@@ -42,12 +43,12 @@ describe('completion notices are published only while someone waits', () => {
   });
 });
 
-describe('on a Redis Cluster with sharded Pub/Sub', () => {
+describe('on a Redis Cluster: sharded Pub/Sub where the servers have it, else PUBLISH', () => {
   let cluster: RedisCluster;
   beforeAll(async () => { cluster = await startCluster(3); }, 60_000);
   afterAll(async () => { await cluster?.stop(); });
 
-  test('notices go by SPUBLISH, to the node that owns the topic', async () => {
+  test('notices go by SPUBLISH to the node that owns the topic when the servers have `spublish`, else by PUBLISH', async () => {
     const sf = new Streamfan({ connection: { cluster: cluster.startupNodes }, prefix: uniquePrefix('n'), retention: false });
     try {
       const topic = defineTopic<number>('sharded');
@@ -55,17 +56,26 @@ describe('on a Redis Cluster with sharded Pub/Sub', () => {
       const probe = sf.redis as unknown as Cluster;
       const slot = Number(await probe.call('CLUSTER', 'KEYSLOT', keys.done));
       const ranges = (await probe.call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number]]>;
-      const port = ranges.find(([lo, hi]) => slot >= lo && slot <= hi)![2][1];
-      const listener = new Redis({ port, host: '127.0.0.1' });
+      const owner = ranges.find(([lo, hi]) => slot >= lo && slot <= hi)![2][1];
+      // Asked of the node that owns the topic's slot (the probe key carries the topic's hash tag).
+      const node = new Redis({ port: owner, host: '127.0.0.1' });
+      const caps = await capabilitiesOf(node, `${keys.done}:probe`);
+      node.disconnect();
+      // PUBLISH on a cluster reaches every node: listen on a node that does not own the slot.
+      const other = ranges.find(([, , [, port]]) => port !== owner)![2][1];
+      const listener = new Redis({ port: caps.spublish ? owner : other, host: '127.0.0.1' });
       const heard: string[] = [];
-      listener.on('smessage', (_ch: string, m: string) => heard.push(m));
-      await listener.ssubscribe(keys.done);
+      listener.on('smessage', (_ch: string, m: string) => heard.push(`S ${m}`));
+      listener.on('message', (_ch: string, m: string) => heard.push(`P ${m}`));
+      if (caps.spublish) await listener.ssubscribe(keys.done);
+      else await listener.subscribe(keys.done);
       const sub = sf.subscribe(topic, 'g', () => undefined, { startFrom: 'beginning', blockMs: 500 });
       await sub.ready();
       await sf.redis.set(keys.waiters, '1', 'PX', 10_000);
       const id = await sf.publish(topic, 1);
-      await waitFor(() => heard.length === 1, { message: 'sharded notice heard' });
-      expect(heard).toEqual([`succeeded|g|${id}`]);
+      await waitFor(() => heard.length === 1, { message: 'notice heard' });
+      expect(heard).toEqual([`${caps.spublish ? 'S' : 'P'} succeeded|g|${id}`]);
+      expect((await sf.waitFor(topic, id, { timeoutMs: 5000 })).groups.g).toMatchObject({ state: 'succeeded' });
       listener.disconnect();
       await sub.close();
     } finally {
