@@ -6,9 +6,10 @@ import { resolveSubscribeOptions, type Handler, type Logger, type SubscribeOptio
 import { captureStreamEnd } from './consumer/start-position';
 import { Subscription } from './consumer/subscription';
 import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from './dead-letters';
-import { ClosedError, InvalidOptionError, fromRedisError } from './errors';
+import { capabilitiesOf } from './capabilities';
+import { ClosedError, InvalidOptionError, UnsupportedServerError, fromRedisError } from './errors';
 import { listConsumers, listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from './inspect';
-import { topicKeys } from './keys';
+import { capabilityProbeKey, topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
 import { ProducerLedger } from './producer';
 import { publishBatch, publishOne, type PublishManyOptions, type PublishOptions } from './publisher';
@@ -115,6 +116,11 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   private closed: Promise<void> | undefined;
   private warnedEviction = false;
   private readonly ledger: ProducerLedger;
+  /** Capability detection succeeded: the server is supported. */
+  private serverChecked = false;
+  /** Set when detection found a server streamfan cannot run on: every operation is refused with it. */
+  private unsupported: UnsupportedServerError | undefined;
+  private detecting: Promise<void> | undefined;
 
   constructor(private readonly options: StreamfanOptions = {}) {
     super();
@@ -126,6 +132,29 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     this.redis = openConnection(this.connection, 'commands', options.redisOptions);
     this.redis.on('error', () => { /* each command reports its own failure */ });
     this.ledger = new ProducerLedger(this.redis, this.prefix);
+    // Detect what the server can do once, at connect, so a server without what streamfan needs
+    // (XAUTOCLAIM: older than Redis 6.2) is refused before anything is written. Detection that
+    // failed for another reason (connection down) runs again when the connection is ready.
+    this.detectServer();
+    this.redis.on('ready', () => this.detectServer());
+  }
+
+  private detectServer(): void {
+    if (this.serverChecked || this.unsupported || this.detecting) return;
+    this.detecting = capabilitiesOf(this.redis, capabilityProbeKey(this.prefix)).then(
+      () => { this.serverChecked = true; },
+      (err: unknown) => { if (err instanceof UnsupportedServerError) this.unsupported = err; },
+    ).finally(() => { this.detecting = undefined; });
+  }
+
+  /**
+   * Waits for the first capability detection (only until it has succeeded once).
+   * @throws UnsupportedServerError when the server lacks a command streamfan needs
+   */
+  private async checkServer(): Promise<void> {
+    if (this.serverChecked) return;
+    if (!this.unsupported && this.detecting) await this.detecting;
+    if (this.unsupported) throw this.unsupported;
   }
 
   /** Where this client connects, without the password. */
@@ -152,6 +181,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   async publish<T>(topic: Topic<T> | string, payload: NoInfer<T>, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
     const t = toTopic(topic);
+    await this.checkServer();
     const id = await publishOne(this.redis, this.ledger, this.prefix, t, payload, options);
     if (id.startsWith(DELAYED_ID_PREFIX)) this.keepPromoting(t.name);
     return id;
@@ -167,6 +197,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   async publishMany<T>(topic: Topic<T> | string, payloads: readonly NoInfer<T>[], options: PublishManyOptions = {}): Promise<string[]> {
     this.assertOpen();
     const t = toTopic(topic);
+    await this.checkServer();
     const ids = await publishBatch(this.redis, this.ledger, this.prefix, t, payloads, options);
     if (ids[0]?.startsWith(DELAYED_ID_PREFIX)) this.keepPromoting(t.name);
     return ids;
@@ -193,6 +224,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    */
   subscribe<T, R = unknown>(topic: Topic<T> | string, group: string, handler: Handler<T, R>, options: SubscribeOptions = {}): Subscription<T> {
     this.assertOpen();
+    if (this.unsupported) throw this.unsupported;
     const t = toTopic(topic);
     validateGroupName(group);
     if (typeof handler !== 'function') throw new InvalidOptionError('subscribe needs a handler function: (payload, ctx) => result');
@@ -211,6 +243,13 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     });
     this.subscriptions.add(sub);
     sub.once('closed', () => this.subscriptions.delete(sub));
+    if (!this.serverChecked) {
+      // Still detecting: an unsupported server closes the subscription, reporting why.
+      void this.checkServer().catch((err: unknown) => {
+        sub.report(err, 'connect');
+        void sub.close();
+      });
+    }
     void this.checkEvictionPolicy();
     return sub;
   }
@@ -260,6 +299,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    */
   async waitFor<T>(topic: Topic<T> | string, id: string, options: WaitForOptions = {}): Promise<EventStatus> {
     this.assertOpen();
+    await this.checkServer();
     if (!this.subscriber) {
       this.subscriber = openConnection(this.connection, 'subscriber', this.options.redisOptions);
       this.subscriber.on('error', () => undefined);
@@ -299,6 +339,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   /** Trim a topic safely now (see {@link TrimOptions}). */
   async trim<T>(topic: Topic<T> | string, options: TrimOptions = {}): Promise<TrimReport> {
+    await this.checkServer();
     await loadScripts(this.redis, ['trimSafe', 'capTrim', 'countEntries']);
     return trimTopic(this.redis, this.prefix, toTopic(topic).name, options, this.statusTtlSeconds);
   }

@@ -55,6 +55,15 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
   };
 }
 
+/**
+ * Prefix of the throwaway stream capability detection creates and deletes in one MULTI (see
+ * capabilities.ts): under the client's prefix, so an ACL user limited to it may run it; its own
+ * hash tag on a cluster.
+ */
+export function capabilityProbeKey(prefix: string): string {
+  return `${prefix}:{capabilities}`;
+}
+
 /** SCAN pattern that matches every topic stream under a prefix. */
 export function streamScanPattern(prefix: string): string {
   return `${prefix}:{*}:stream`;

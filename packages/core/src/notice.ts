@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { capabilitiesOf } from './capabilities';
 import { isCluster } from './connection';
+import { capabilityProbeKey } from './keys';
 
 /**
  * How completion notices travel: 'S' (SPUBLISH, sharded Pub/Sub: the notice goes to the topic's
@@ -9,6 +10,6 @@ import { isCluster } from './connection';
  */
 export async function noticeMode(redis: Redis, prefix: string): Promise<'P' | 'S'> {
   if (!isCluster(redis as unknown)) return 'P';
-  const caps = await capabilitiesOf(redis, `${prefix}:{capabilities}`);
+  const caps = await capabilitiesOf(redis, capabilityProbeKey(prefix));
   return caps.spublish ? 'S' : 'P';
 }
