@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { freePort } from '@streamfan/testing';
+import { freePort, redisServerBin } from '@streamfan/testing';
 
 /** Certificates made for one test: a CA, a server certificate it signed, and an unrelated CA. */
 export interface TestCerts {
@@ -48,7 +48,7 @@ function tlsPing(port: number, ca: Buffer): Promise<boolean> {
 export async function startTlsRedis(certs: TestCerts): Promise<TlsRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'streamfan-tls-redis-'));
-  const child: ChildProcess = spawn('redis-server', [
+  const child: ChildProcess = spawn(redisServerBin(), [
     '--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
     '--tls-cert-file', certs.serverCert, '--tls-key-file', certs.serverKey, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'no',
   ], { stdio: 'ignore' });
