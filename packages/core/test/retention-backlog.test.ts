@@ -3,6 +3,8 @@ import type Redis from 'ioredis';
 import { sleep, waitFor } from '@streamfan/testing';
 import { defineTopic, topicKeys, type Streamfan } from '../src/internal';
 import { luaSources } from '../src/scripts/lua.generated';
+import { capabilitiesOf } from '../src/capabilities';
+import { capabilityProbeKey } from '../src/keys';
 import { useRedis } from './helpers';
 
 const env = useRedis();
@@ -116,6 +118,9 @@ describe('retention keeps up with a backlog', () => {
     const topic = defineTopic<number>('locked');
     const stream = topicKeys(sf.prefix, topic.name).stream;
     const sha = createHash('sha1').update(luaSources.trimSafe.source).digest('hex');
+    // The client detects capabilities as it connects: let that finish first, since a command
+    // answered while ioredis enters MONITOR mode breaks its reply queue ("Command queue state error").
+    await capabilitiesOf(sf.redis, capabilityProbeKey(sf.prefix));
     const monitor = await sf.redis.duplicate().monitor();
     const runs: number[] = [];
     // Each run calls trimSafe on the topic stream once when there is nothing to trim.
