@@ -126,8 +126,11 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
           add('destroy-overlap', `${key}: ${a.consumer} still ran attempt ${a.attempt} when ${a.g} was destroyed at +${rel(sys, destroyed.t)}; the recreated group gave it to ${b.consumer} at +${rel(sys, b.start)}`);
           continue;
         }
-        const excused = stalls.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start, b.start))
-          || model.stops.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start, b.start))
+        // A stall up to a visibility timeout before the run counts too: the delivery aged in the
+        // stalled process before its handler started.
+        const v = settings.visibilityTimeoutMs;
+        const excused = stalls.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start - v, b.start))
+          || model.stops.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start - v, b.start))
           || model.redisDown.some((w) => overlaps(w.from, w.to, a.start - settings.visibilityTimeoutMs, b.start));
         const what = `${key}: ${a.consumer} ran attempt ${a.attempt} from +${rel(sys, a.start)} to +${rel(sys, a.end)}; ${b.consumer} started attempt ${b.attempt} at +${rel(sys, b.start)}`;
         if (!excused) add('live-lease-stolen', `${what}, though ${a.consumer} never stalled and Redis stayed up`);

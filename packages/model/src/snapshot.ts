@@ -19,7 +19,10 @@ export function allGroups(sys: System): string[] {
 
 /** When the late group was first asked for (the first `subscribing` record), if it was. */
 export function joinedAt(logs: Logs): number | undefined {
-  const ts = logs.events.filter((e) => e.type === 'subscribing' && e.g === LATE_GROUP).map((e) => e.t);
+  // Only a subscriber that got as far as `ready` counts: one killed before it created the group
+  // fixed no position, and the group starts where the next subscriber asked.
+  const readyIn = new Set(logs.events.filter((e) => e.type === 'ready' && e.g === LATE_GROUP).map((e) => e.consumer));
+  const ts = logs.events.filter((e) => e.type === 'subscribing' && e.g === LATE_GROUP && readyIn.has(e.consumer)).map((e) => e.t);
   return ts.length ? Math.min(...ts) : undefined;
 }
 
