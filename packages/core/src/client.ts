@@ -2,7 +2,7 @@ import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { describeConnection, openConnection, type ConnectionOption } from './connection';
-import { resolveSubscribeOptions, type Handler, type Logger, type SubscribeOptions } from './consumer/options';
+import { defaultLogger, resolveSubscribeOptions, type Handler, type Logger, type SubscribeOptions } from './consumer/options';
 import { captureStreamEnd } from './consumer/start-position';
 import { Subscription } from './consumer/subscription';
 import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from './dead-letters';
@@ -212,7 +212,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
         .then(([, next]) => {
           if (next < 0) { clearInterval(timer); this.promoteTimers.delete(topic); }
         })
-        .catch((err) => this.emit('error', fromRedisError(err, `promote delayed events of "${topic}"`)));
+        .catch((err) => this.reportError(fromRedisError(err, `promote delayed events of "${topic}"`)));
     }, this.options.promoteIntervalMs ?? 1000);
     timer.unref();
     this.promoteTimers.set(topic, timer);
@@ -269,7 +269,9 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     try {
       const [, policy] = (await this.redis.config('GET', 'maxmemory-policy')) as [string, string];
       if (policy && policy.startsWith('allkeys-')) {
-        this.emit('warning', { message: `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict topic streams and lose events. Use noeviction (or volatile-*) for streamfan's Redis.` });
+        const message = `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict topic streams and lose events. Use noeviction (or volatile-*) for streamfan's Redis.`;
+        if (this.listenerCount('warning') > 0) this.emit('warning', { message });
+        else (this.options.logger ?? defaultLogger).error(`warning: ${message}`);
       }
     } catch { /* CONFIG may be refused by ACL: nothing to warn about then */ }
   }
@@ -414,6 +416,12 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   get activeSubscriptions(): ReadonlyArray<Subscription<any>> { return [...this.subscriptions]; }
 
   /** Close every subscription (gracefully), then the connections. Safe to call twice. */
+  /** An error of the client itself: to its 'error' listeners, or to the logger when nobody listens (never silent). */
+  private reportError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else (this.options.logger ?? defaultLogger).error(err.message, err);
+  }
+
   close(): Promise<void> {
     if (!this.closed) this.closed = this.shutdown();
     return this.closed;
