@@ -241,11 +241,15 @@ describe('README: every ts snippet runs as pasted in the project the README sets
   test('they run with `npx tsx` against Redis (REDIS_URL) and exit 0', async () => {
     for (const [i, p] of programs.entries()) {
       writeFileSync(join(app, `tour-${i + 1}.ts`), p);
-      const env = { ...process.env, NODE_OPTIONS: '', REDIS_URL: redis.url };
+      // Each program on its own server: one program's groups (the status snippet subscribes 'analytics',
+      // whose group exists or not depending on how far it got before close) must not be waited
+      // for by the next program's waitFor (all groups of the topic).
+      const own = await startRedis();
+      const env = { ...process.env, NODE_OPTIONS: '', REDIS_URL: own.url };
       const r = await run(join(app, 'node_modules', '.bin', 'tsx'), [`tour-${i + 1}.ts`], { cwd: app, env, timeout: 60_000 }).then(
         ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
         (e: { code: number; stdout: string; stderr: string }) => e,
-      );
+      ).finally(() => own.stop());
       if (r.code !== 0) throw new Error(`README snippet ${i + 1} failed (exit ${r.code}):\n${snippets[i]}\n--- stderr:\n${r.stderr}`);
       if (i === 0) expect(r.stdout).toMatch(/email: welcome ada@example\.com \(attempt 1\)/);
     }
