@@ -6,10 +6,10 @@ import { defaultLogger, resolveSubscribeOptions, type Handler, type Logger, type
 import { captureStreamEnd } from './consumer/start-position';
 import { Subscription } from './consumer/subscription';
 import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from './dead-letters';
-import { capabilitiesOf } from './capabilities';
+import { assertSupportedServer } from './capabilities';
 import { ClosedError, InvalidOptionError, UnsupportedServerError, fromRedisError } from './errors';
 import { listConsumers, listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from './inspect';
-import { capabilityProbeKey, topicKeys } from './keys';
+import { topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
 import { ProducerLedger } from './producer';
 import { publishBatch, publishOne, type PublishManyOptions, type PublishOptions } from './publisher';
@@ -141,7 +141,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   private detectServer(): void {
     if (this.serverChecked || this.unsupported || this.detecting) return;
-    this.detecting = capabilitiesOf(this.redis, capabilityProbeKey(this.prefix)).then(
+    this.detecting = assertSupportedServer(this.redis).then(
       () => { this.serverChecked = true; },
       (err: unknown) => { if (err instanceof UnsupportedServerError) this.unsupported = err; },
     ).finally(() => { this.detecting = undefined; });
@@ -176,7 +176,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * producer hash. Calls made in the same tick go to Redis together, in one script run.
    * A `RedisUnavailableError` means Redis may or may not have stored the event (its answer was
    * lost and the connection did not come back): publish again with an `idempotencyKey` to be sure.
-   * @throws InvalidPayloadError, PayloadTooLargeError (nothing written), RedisUnavailableError, RedisOutOfMemoryError
+   * @throws InvalidPayloadError, PayloadTooLargeError (nothing written), RedisUnavailableError, RedisOutOfMemoryError,
+   *   UnsupportedServerError (a server older than Redis 6.2, found when the client connected; nothing written)
    */
   async publish<T>(topic: Topic<T> | string, payload: NoInfer<T>, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
