@@ -119,6 +119,19 @@ async function serverName(client: Redis): Promise<string> {
 }
 
 /**
+ * Refuse a server without what streamfan needs (XAUTOCLAIM: Redis 6.2+, any Valkey) with one
+ * metadata call (`COMMAND INFO`), writing nothing. Every client runs this at connect, so it
+ * needs no permission beyond `command|info` (the full {@link detectCapabilities} probe writes a
+ * throwaway stream, which a least-privilege publisher may not).
+ * @throws UnsupportedServerError naming the server and {@link MINIMUM_SERVER}
+ */
+export async function assertSupportedServer(client: Redis): Promise<void> {
+  if (!(await commandExists(client, 'XAUTOCLAIM'))) {
+    throw new UnsupportedServerError(await serverName(client), 'XAUTOCLAIM', MINIMUM_SERVER);
+  }
+}
+
+/**
  * XINFO GROUPS fields and the shape of an XAUTOCLAIM reply, read from a throwaway stream
  * inside one MULTI (nothing is left behind, whatever happens to the client meanwhile).
  */

@@ -14,7 +14,9 @@ export interface AclRole {
 }
 
 /** Connection housekeeping every ioredis client sends: names itself, ready check, close. */
-const CONNECTION = ['client|setname', 'info', 'ping', 'quit'];
+const CONNECTION = ['client|setname', 'info', 'ping', 'quit',
+  // every client checks at connect that the server has XAUTOCLAIM (metadata only, nothing written)
+  'command|info'];
 
 /** Scripts: run by SHA, sent once in full when Redis does not know them yet. */
 // Every script checks the type of each key it writes (TYPE) before its first write.
