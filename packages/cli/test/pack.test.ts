@@ -246,10 +246,12 @@ describe('README: every ts snippet runs as pasted in the project the README sets
       // for by the next program's waitFor (all groups of the topic).
       const own = await startRedis();
       const env = { ...process.env, NODE_OPTIONS: '', REDIS_URL: own.url };
-      const r = await run(join(app, 'node_modules', '.bin', 'tsx'), [`tour-${i + 1}.ts`], { cwd: app, env, timeout: 60_000 }).then(
-        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-        (e: { code: number; stdout: string; stderr: string }) => e,
-      ).finally(() => own.stop());
+      const r = await run(join(app, 'node_modules', '.bin', 'tsx'), [`tour-${i + 1}.ts`], { cwd: app, env, timeout: 60_000 })
+        .then(
+          ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        )
+        .finally(() => own.stop());
       if (r.code !== 0) throw new Error(`README snippet ${i + 1} failed (exit ${r.code}):\n${snippets[i]}\n--- stderr:\n${r.stderr}`);
       if (i === 0) expect(r.stdout).toMatch(/email: welcome ada@example\.com \(attempt 1\)/);
     }
