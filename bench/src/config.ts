@@ -30,6 +30,12 @@ export interface BenchConfig {
   bullmqConcurrency: number;
   blockMs: number;
   maxProcesses: number;
+  /** Systems of the fan-out and latency runs (`--systems`). */
+  systems: Array<'streamfan' | 'floor' | 'bullmq'>;
+  /** Groups of the memory-per-event runs (issue 17: 1, 3 and 10). */
+  memoryGroups: number[];
+  /** Events of each memory-per-event run (≥ 20,000 in quick and full mode). */
+  memoryEvents: number;
 }
 
 const quick: BenchConfig = {
@@ -56,6 +62,9 @@ const quick: BenchConfig = {
   bullmqConcurrency: 100,
   blockMs: 1000,
   maxProcesses: 10,
+  systems: ['streamfan', 'floor', 'bullmq'],
+  memoryGroups: [1, 3, 10],
+  memoryEvents: 20_000,
 };
 
 const full: BenchConfig = {
@@ -90,6 +99,8 @@ const smoke: BenchConfig = {
   sustainSeconds: 3,
   sustainRetentionMs: 1000,
   maxProcesses: 3,
+  memoryGroups: [1, 3],
+  memoryEvents: 300,
 };
 
 export const CONFIGS = { quick, full, smoke } as const;

@@ -15,6 +15,9 @@ export interface Machine {
   /** 1-minute load average at the start and end of the run (other work on the machine). */
   loadStart: number;
   loadEnd: number;
+  /** The bench's server as named in the matrix (`--server`), and the commit run (`+dirty`: a shared, changing tree). */
+  server: string;
+  commit: string;
 }
 
 function versionOf(pkg: string): string {
@@ -26,7 +29,7 @@ function versionOf(pkg: string): string {
   }
 }
 
-export async function describeMachine(redis: Redis): Promise<Machine> {
+export async function describeMachine(redis: Redis, server = 'redis-server on PATH', commit = 'unknown'): Promise<Machine> {
   const info = await redis.info('server');
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   const c = cpus();
@@ -41,5 +44,7 @@ export async function describeMachine(redis: Redis): Promise<Machine> {
     ioredis: versionOf('ioredis'),
     loadStart: Math.round(loadavg()[0]! * 100) / 100,
     loadEnd: 0,
+    server,
+    commit,
   };
 }

@@ -4,7 +4,12 @@
  * redis-server. Prints tables and writes JSON and Markdown to bench/results/.
  *
  * Options: --full | --quick | --smoke, --only fanout,publish,latency,scaling,reclaim,memory,rss,sustain,
- * --out <dir>, --max-procs <n>, --events <n>, --rounds <n>, --quiet.
+ * --out <dir>, --max-procs <n>, --events <n>, --rounds <n>, --quiet, --json (the results as one JSON
+ * document on stdout instead of Markdown), --systems streamfan,floor,bullmq,
+ * --server <name> | --servers a,b,c (servers of the compatibility matrix, e.g. redis-7.2.6, built by
+ * compat/build-servers.sh; each runs in turn and one table across servers is printed. With
+ * --server(s), the defaults become --only fanout,latency,memory --systems streamfan,floor
+ * --rounds 5 --events 50000 and latency at 500 events/s only).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -16,6 +21,8 @@ import { describeMachine } from './machine';
 import { Pool } from './pool';
 import { Progress } from './progress';
 import { renderMarkdown, targets } from './report';
+import { currentCommit, resolveServer, type BenchServer } from './servers';
+import { renderServers, summarize } from './summary';
 import type { BenchResults } from './results';
 import { fanoutScenario } from './scenarios/fanout';
 import { latencyScenario } from './scenarios/latency';
@@ -28,18 +35,21 @@ import { sustainScenario } from './scenarios/sustain';
 const SCENARIOS = ['fanout', 'publish', 'latency', 'scaling', 'reclaim', 'memory', 'rss', 'sustain'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
-interface Args { config: BenchConfig; only: Set<Scenario>; out: string; quiet: boolean }
+interface Args { config: BenchConfig; only: Set<Scenario>; out: string; quiet: boolean; json: boolean; servers: BenchServer[] | undefined }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: pnpm bench [--quick | --full | --smoke] [--only ${SCENARIOS.join(',')}] [--out dir] [--max-procs n] [--events n] [--rounds n] [--quiet]\n`);
+  process.stderr.write(`${message}\nusage: pnpm bench [--quick | --full | --smoke] [--only ${SCENARIOS.join(',')}] [--server name | --servers a,b] [--systems streamfan,floor,bullmq] [--out dir] [--max-procs n] [--events n] [--rounds n] [--quiet] [--json]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
   let config: BenchConfig = { ...CONFIGS.quick };
-  let only = new Set<Scenario>(SCENARIOS);
+  let only: Set<Scenario> | undefined;
   let out = resolve(__dirname, '..', 'results');
   let quiet = false;
+  let json = false;
+  let servers: BenchServer[] | undefined;
+  let systems: BenchConfig['systems'] | undefined;
   const number = (flag: string, v: string | undefined): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) usage(`${flag} needs a whole number ≥ 1, got ${String(v)}`);
@@ -53,6 +63,16 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--quick') config = { ...CONFIGS.quick };
     else if (a === '--smoke') config = { ...CONFIGS.smoke };
     else if (a === '--quiet') quiet = true;
+    else if (a === '--json') json = true;
+    else if (a === '--server' || a === '--servers') {
+      const names = (argv[++i] ?? '').split(',').filter(Boolean);
+      if (names.length === 0) usage(`${a} needs a server name, e.g. redis-7.2.6`);
+      try { servers = names.map(resolveServer); } catch (err) { usage((err as Error).message); }
+    } else if (a === '--systems') {
+      const names = (argv[++i] ?? '').split(',').filter(Boolean);
+      for (const n of names) if (!['streamfan', 'floor', 'bullmq'].includes(n)) usage(`unknown system "${n}" (streamfan, floor, bullmq)`);
+      systems = names as BenchConfig['systems'];
+    }
     else if (a === '--out') out = resolve(argv[++i] ?? usage('--out needs a directory'));
     else if (a === '--max-procs') overrides.maxProcesses = number(a, argv[++i]);
     else if (a === '--events') overrides.events = number(a, argv[++i]);
@@ -63,34 +83,38 @@ function parseArgs(argv: string[]): Args {
       only = new Set(names as Scenario[]);
     } else usage(`unknown argument "${a}"`);
   }
-  return { config: { ...config, ...overrides }, only, out, quiet };
+  if (servers) {
+    // Across servers: what issue 11 and 17 compare, median of 5 rounds, p99 at 500/s.
+    only ??= new Set<Scenario>(['fanout', 'latency', 'memory']);
+    systems ??= ['streamfan', 'floor'];
+    if (config.mode !== 'smoke') {
+      overrides.rounds ??= 5;
+      overrides.events ??= 50_000;
+      config.latencyRates = [500];
+    }
+  }
+  if (systems) overrides.systems = systems;
+  return { config: { ...config, ...overrides }, only: only ?? new Set<Scenario>(SCENARIOS), out, quiet, json, servers };
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+/** Run the chosen scenarios on one server; write its JSON and Markdown. */
+async function runOn(args: Args, server: BenchServer | undefined, progress: Progress, stop: { interrupted: boolean; cleanup?: () => Promise<void> }): Promise<BenchResults> {
   const started = Date.now();
-  const progress = new Progress(args.quiet);
-  progress.begin(`streamfan bench, ${args.config.mode} mode: starting a private redis-server`);
-  const server = await startRedis({ args: ['--save', '', '--appendonly', 'no'] });
-  const redis = server.client({ maxRetriesPerRequest: null });
+  progress.begin(`streamfan bench, ${args.config.mode} mode: starting a private redis-server${server ? ` (${server.name})` : ''}`);
+  const redisServer = await startRedis({ args: ['--save', '', '--appendonly', 'no'], ...(server ? { bin: server.bin } : {}) });
+  const redis = redisServer.client({ maxRetriesPerRequest: null });
   const pool = new Pool(args.config.maxProcesses);
-  const ctx: BenchContext = { config: args.config, server, redis, pool, progress };
-  let interrupted = false;
+  const ctx: BenchContext = { config: args.config, server: redisServer, redis, pool, progress };
   const cleanup = async (): Promise<void> => {
     await pool.close().catch(() => undefined);
-    await server.stop().catch(() => undefined);
+    await redisServer.stop().catch(() => undefined);
   };
-  process.once('SIGINT', () => {
-    interrupted = true;
-    progress.clear();
-    process.stderr.write('interrupted: stopping consumers and redis-server\n');
-    void cleanup().finally(() => process.exit(130));
-  });
+  stop.cleanup = cleanup;
   try {
     const results: BenchResults = {
       date: new Date().toISOString(),
       mode: args.config.mode,
-      machine: await describeMachine(redis),
+      machine: await describeMachine(redis, server?.name ?? 'redis-server on PATH', currentCommit()),
       config: args.config,
       durationSeconds: 0,
       fanout: [],
@@ -99,7 +123,7 @@ async function main(): Promise<void> {
       scaling: { groups: [], concurrency: [], payload: [] },
       reclaim: [],
     };
-    const on = (s: Scenario) => args.only.has(s) && !interrupted;
+    const on = (s: Scenario) => args.only.has(s) && !stop.interrupted;
     if (on('fanout')) results.fanout = await fanoutScenario(ctx);
     if (on('publish')) results.publish = await publishScenario(ctx);
     if (on('latency')) results.latency = await latencyScenario(ctx);
@@ -111,16 +135,52 @@ async function main(): Promise<void> {
     results.durationSeconds = (Date.now() - started) / 1000;
     results.machine.loadEnd = Math.round(loadavg()[0]! * 100) / 100;
     const markdown = renderMarkdown(results);
-    progress.clear();
-    process.stdout.write(`\n${markdown}\n`);
     mkdirSync(args.out, { recursive: true });
     const stamp = results.date.replace(/[:.]/g, '-');
-    const base = join(args.out, `${stamp}-${results.mode}`);
+    const base = join(args.out, `${stamp}-${results.mode}${server ? `-${server.name.replace(/[^\w.-]/g, '_')}` : ''}`);
     writeFileSync(`${base}.json`, `${JSON.stringify({ ...results, targets: targets(results) }, null, 2)}\n`);
     writeFileSync(`${base}.md`, markdown);
+    progress.clear();
     process.stderr.write(`results: ${base}.json and ${base}.md\n`);
+    return results;
   } finally {
     await cleanup();
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const progress = new Progress(args.quiet);
+  const stop: { interrupted: boolean; cleanup?: () => Promise<void> } = { interrupted: false };
+  process.once('SIGINT', () => {
+    stop.interrupted = true;
+    progress.clear();
+    process.stderr.write('interrupted: stopping consumers and redis-server\n');
+    void (stop.cleanup?.() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+  const all: BenchResults[] = [];
+  for (const server of args.servers ?? [undefined]) {
+    if (stop.interrupted) break;
+    all.push(await runOn(args, server, progress, stop));
+  }
+  progress.clear();
+  if (args.json) {
+    const doc = args.servers
+      ? { servers: all.map(summarize), runs: all.map((r) => ({ ...r, targets: targets(r) })) }
+      : { ...all[0]!, targets: targets(all[0]!) };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return;
+  }
+  if (args.servers) {
+    for (const r of all) process.stdout.write(`\n${renderMarkdown(r)}\n`);
+    const table = renderServers(all.map(summarize));
+    process.stdout.write(`\n${table}\n`);
+    mkdirSync(args.out, { recursive: true });
+    const file = join(args.out, `${all[0]!.date.replace(/[:.]/g, '-')}-servers.md`);
+    writeFileSync(file, table);
+    process.stderr.write(`table across servers: ${file}\n`);
+  } else {
+    process.stdout.write(`\n${renderMarkdown(all[0]!)}\n`);
   }
 }
 

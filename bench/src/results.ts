@@ -23,6 +23,8 @@ export interface FanoutResult {
   consumerCpuPerDelivery: number;
   complete: boolean;
   errors: string[];
+  /** Redis commands per delivery in this run (INFO commandstats deltas): calls and µs. */
+  commands?: Array<{ command: string; calls: number; usec: number }>;
 }
 
 /** The median of a few fan-out rounds, with every round kept. */
@@ -48,8 +50,47 @@ export interface MemoryResult {
   streamEntry: { info: number; usage: number };
   /** Bytes per pending (delivered, unacked) entry. */
   pendingEntry: { info: number; usage: number };
-  /** Bytes per status hash with `statusGroups` groups' fields. */
+  /** Bytes per status hash with `statusGroups` groups' fields (from the 3-group per-event run). */
   statusHash: { info: number; usage: number; groups: number; keys: number };
+  /** Issue 17: bytes per published event with 1, 3 and 10 groups, all succeeded, default options. */
+  perEvent: MemoryPerEvent[];
+  /** Bytes per retry, dead letter, idempotency key and delayed event. */
+  breakdown: MemoryBreakdown;
+}
+
+/** One memory-per-event run: N events, `groups` groups, all succeeded, default options (retention off). */
+export interface MemoryPerEvent {
+  groups: number;
+  events: number;
+  statusKeys: number;
+  /** used_memory delta ÷ events, from before publishing to after every group succeeded. */
+  totalPerEvent: number;
+  /** used_memory freed by UNLINKing the status hashes ÷ events. */
+  statusPerEvent: number;
+  /** The rest ÷ events: the stream entry and the groups' bookkeeping. */
+  restPerEvent: number;
+  /** MEMORY USAGE (SAMPLES 0) of the first event's status key, and the mean of 200. */
+  statusKeyUsage: number;
+  statusKeyUsageMean: number;
+  statusFields: number;
+  encoding: string;
+  complete: boolean;
+}
+
+/** Bytes of one thing (INFO: used_memory freed by deleting the keys ÷ count; MEMORY USAGE ÷ count). */
+export interface BytesEach { info: number; usage: number; count: number }
+
+export interface MemoryBreakdown {
+  events: number;
+  payloadBytes: number;
+  /** A retry waiting for its backoff: one member of the group's retry sorted set (the entry's fields as JSON). */
+  retrySet: BytesEach;
+  /** A retry copy once due: one entry of the group's redelivery stream (kept after its ack until trimmed). */
+  redelivery: BytesEach;
+  deadLetter: BytesEach;
+  idempotency: BytesEach;
+  /** A delayed event: its member of the schedule plus its delayed-id hash (INFO: the publish's used_memory delta). */
+  delayed: BytesEach;
 }
 
 export interface RssResult {

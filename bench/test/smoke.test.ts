@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,14 +59,28 @@ describe('bench smoke run', () => {
       expect(x.complete).toBe(true);
     }
     expect(results.memory.streamEntry.usage).toBeGreaterThan(0);
-    expect(results.memory.statusHash.keys).toBe(results.config.memoryEntries);
+    expect(results.memory.statusHash.keys).toBe(results.config.memoryEvents);
+    // Issue 17: one per-event run per group count, every event's status kept, every kind measured.
+    expect(results.memory.perEvent.map((p: { groups: number }) => p.groups)).toEqual(results.config.memoryGroups);
+    for (const p of results.memory.perEvent) {
+      expect(p.complete).toBe(true);
+      expect(p.statusKeys).toBe(p.events);
+      expect(p.statusFields).toBe(4 * p.groups);
+    }
+    for (const kind of ['retrySet', 'redelivery', 'deadLetter', 'idempotency', 'delayed']) {
+      expect(results.memory.breakdown[kind].count).toBe(results.memory.breakdown.events);
+      expect(results.memory.breakdown[kind].usage).toBeGreaterThan(0);
+    }
     expect(results.rss.complete).toBe(true);
     // Sustained load: the groups caught up, retention ran, and once they were done it emptied the stream.
     expect(results.sustain.complete).toBe(true);
     expect(results.sustain.retentionRuns).toBeGreaterThan(0);
     expect(results.sustain.maxLength).toBeGreaterThan(0);
     expect(results.sustain.finalLength).toBeLessThanOrEqual(100);
-    expect(results.targets).toHaveLength(4);
+    expect(results.targets.map((t: { name: string }) => t.name)).toEqual([
+      'streamfan fan-out deliveries/s ÷ floor', 'streamfan fan-out deliveries/s ÷ floor (issue 11)', 'streamfan fan-out deliveries/s ÷ BullMQ',
+      'publishMany events/s ÷ floor pipelined XADD', 'p99 latency at 500/s: streamfan ÷ floor', 'Redis bytes per event, 3 groups, all succeeded (issue 17)',
+    ]);
 
     const markdown = readFileSync(join(out, md!), 'utf8');
     for (const heading of ['## Targets', '## Fan-out throughput', '## Publish rate', '## Latency', '## Scaling', '## Reclaim', '## Redis memory', '## Consumer RSS', '## Sustained load and retention']) {
@@ -74,5 +88,27 @@ describe('bench smoke run', () => {
     }
     expect(r.stdout).toContain('## Targets');
     expect(r.stderr).toContain('fan-out streamfan');
+  }, 300_000);
+
+  test('--servers runs each server in turn and prints one table across them; --json prints the same as JSON', async () => {
+    const r = await runBench(['--smoke', '--servers', 'redis-server-on-path-twice', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown server "redis-server-on-path-twice": known servers are/);
+    const bin = process.env.STREAMFAN_REDIS_SERVER || execFileSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).trim();
+    const j = await runBench(['--smoke', '--servers', `${bin},${bin}`, '--only', 'fanout', '--json', '--quiet', '--out', out]);
+    if (j.code !== 0) throw new Error(`bench exited ${j.code}:\n${j.stderr.slice(-3000)}`);
+    const doc = JSON.parse(j.stdout);
+    expect(doc.servers).toHaveLength(2);
+    for (const s of doc.servers) {
+      expect(s.server).toBe(bin);
+      expect(s.streamfanPerSec).toBeGreaterThan(0);
+      expect(s.floorPerSec).toBeGreaterThan(0);
+      expect(s.streamfanRedisCpuPerDelivery).toBeGreaterThan(0);
+      expect(s.commit).toMatch(/^[0-9a-f]+/);
+    }
+    // The fan-out records which Redis commands each delivery cost (INFO commandstats).
+    const sfRun = doc.runs[0].fanout.find((f: { system: string }) => f.system === 'streamfan');
+    expect(sfRun.commands.map((c: { command: string }) => c.command)).toContain('xack');
+    expect(doc.runs[0].fanout.map((f: { system: string }) => f.system)).toEqual(['streamfan', 'floor']);
   }, 300_000);
 });

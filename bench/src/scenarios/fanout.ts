@@ -1,5 +1,5 @@
 import { now, sleep } from '../clock';
-import { flush, redisCpuMicros, type BenchContext } from '../context';
+import { commandDelta, commandStats, flush, redisCpuMicros, type BenchContext, type CommandStat } from '../context';
 import { makePayloads } from '../payload';
 import { fraction } from '../progress';
 import type { System } from '../protocol';
@@ -48,6 +48,7 @@ export async function fanoutRun(ctx: BenchContext, system: System, o: FanoutOpti
   await sleep(100);
   const show = (published: number): void =>
     ctx.progress.update(`${o.label}: published ${fraction(published, o.events)}, delivered ${fraction(run.delivered(), total)}`);
+  const stats0 = await commandStats(ctx.redis);
   const cpu0 = await redisCpuMicros(ctx.redis);
   const t0 = now();
   let published = 0;
@@ -59,7 +60,11 @@ export async function fanoutRun(ctx: BenchContext, system: System, o: FanoutOpti
   const publishedAt = now();
   const ticker = setInterval(() => show(published), 200);
   let cpu1 = Number.NaN;
-  const res = await run.finish(Math.max(120_000, (total / 300) * 1000), async () => { cpu1 = await redisCpuMicros(ctx.redis); });
+  let stats1 = new Map<string, CommandStat>();
+  const res = await run.finish(Math.max(120_000, (total / 300) * 1000), async () => {
+    cpu1 = await redisCpuMicros(ctx.redis);
+    stats1 = await commandStats(ctx.redis);
+  });
   clearInterval(ticker);
   await pub.close();
   const lastAt = Math.max(...res.groups.map((g) => g.lastAt));
@@ -74,6 +79,7 @@ export async function fanoutRun(ctx: BenchContext, system: System, o: FanoutOpti
     redisCpuPerDelivery: (cpu1 - cpu0) / delivered,
     consumerCpuPerDelivery: res.cpuMicros / delivered,
     errors: res.groups.flatMap((g) => g.errors),
+    commands: commandDelta(stats0, stats1, delivered),
   };
 }
 
@@ -81,7 +87,7 @@ export async function fanoutRun(ctx: BenchContext, system: System, o: FanoutOpti
 export async function fanoutScenario(ctx: BenchContext): Promise<FanoutSummary[]> {
   const c = ctx.config;
   const runs = new Map<System, FanoutResult[]>();
-  const systems: System[] = ['streamfan', 'floor', 'bullmq'];
+  const systems: System[] = c.systems;
   for (let round = 1; round <= c.rounds; round++) {
     for (const system of systems) {
       if (system === 'bullmq' && round > 1) continue;

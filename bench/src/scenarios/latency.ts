@@ -63,7 +63,7 @@ async function latencyRun(ctx: BenchContext, system: System, rate: number): Prom
 export async function latencyScenario(ctx: BenchContext): Promise<LatencyResult[]> {
   const out: LatencyResult[] = [];
   for (const rate of ctx.config.latencyRates) {
-    for (const system of ['streamfan', 'floor', 'bullmq'] as const) {
+    for (const system of ctx.config.systems) {
       ctx.progress.begin(`latency ${system} at ${rate.toLocaleString('en-US')} events/s × ${ctx.config.groups} groups for ${ctx.config.latencySeconds} s`);
       out.push(await latencyRun(ctx, system, rate));
     }
