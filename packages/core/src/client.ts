@@ -12,14 +12,13 @@ import { listConsumers, listGroups, listPending, listTopics, type ConsumerInfo, 
 import { topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
 import { ProducerLedger } from './producer';
-import { publishBatch, publishOne, type PublishManyOptions, type PublishOptions } from './publisher';
+import { delayedHome, publishBatch, publishOne, type PublishManyOptions, type PublishOptions } from './publisher';
 import { loadScripts } from './scripts/runner';
-import { readStatus, type EventStatus } from './status';
+import { readTopicStatus, type EventStatus } from './status';
 import { pruneConsumers, resolveRetention, runRetention, trimTopic, type ResolvedRetention, type RetentionOptions, type TrimOptions, type TrimReport } from './retention';
 import { toTopic, type Topic } from './topic';
-import { waitForEvent, type WaitForOptions } from './wait-for';
+import { waitForTopicEvent, type WaitForOptions } from './wait-for';
 import { withTimeout } from './timing';
-import { DELAYED_ID_PREFIX } from './publisher';
 import { listDelayed, promoteDelayed, type DelayedEvent } from './delayed';
 import { noticeMode } from './notice';
 import { ackEntries, type AckedEntry } from './admin/ack';
@@ -184,7 +183,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     const t = toTopic(topic);
     await this.checkServer();
     const id = await publishOne(this.redis, this.ledger, this.prefix, t, payload, options);
-    if (id.startsWith(DELAYED_ID_PREFIX)) this.keepPromoting(t.name);
+    const home = delayedHome(t, id);
+    if (home !== undefined) this.keepPromoting(home);
     return id;
   }
 
@@ -200,7 +200,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     const t = toTopic(topic);
     await this.checkServer();
     const ids = await publishBatch(this.redis, this.ledger, this.prefix, t, payloads, options);
-    if (ids[0]?.startsWith(DELAYED_ID_PREFIX)) this.keepPromoting(t.name);
+    for (const home of new Set(ids.map((id) => delayedHome(t, id)))) if (home !== undefined) this.keepPromoting(home);
     return ids;
   }
 
@@ -283,7 +283,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * @throws InvalidIdError for anything else
    */
   async status<T>(topic: Topic<T> | string, id: string): Promise<EventStatus> {
-    return readStatus(this.redis, this.prefix, toTopic(topic).name, id);
+    return readTopicStatus(this.redis, this.prefix, toTopic(topic) as Topic<unknown>, id);
   }
 
   /**
@@ -312,7 +312,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     // issue #2037): the notification never comes and waitFor times out. Subscribe once ready.
     if (sub.status !== 'ready') await withTimeout(new Promise((r) => sub.once('ready', r)), options.timeoutMs ?? 30_000);
     const mode = await noticeMode(this.redis, this.prefix);
-    return waitForEvent(sub, this.redis, this.prefix, toTopic(topic).name, id, options, mode);
+    return waitForTopicEvent(sub, this.redis, this.prefix, toTopic(topic) as Topic<unknown>, id, options, mode);
   }
 
   /** Delayed events of a topic, soonest first. */

@@ -20,7 +20,11 @@ export type ErrorCode =
   | 'CLOSED'
   | 'TIMEOUT'
   | 'DEAD_LETTER'
-  | 'UNSUPPORTED_SERVER';
+  | 'UNSUPPORTED_SERVER'
+  /** A partitioned topic defined with another partition count than the one fixed at its creation. */
+  | 'PARTITION_MISMATCH'
+  /** A publishMany over several partitions wrote some partitions' parts and not others. */
+  | 'PARTIAL_PUBLISH';
 
 /** Base class of every streamfan error. */
 export class StreamfanError extends Error {

@@ -34,3 +34,4 @@ export {
   DeadLetterError, UnsupportedServerError, type ErrorCode,
 } from './errors';
 export { NotPendingError } from './admin/errors';
+export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishError } from './partitions/errors';

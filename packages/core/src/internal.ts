@@ -17,3 +17,6 @@ export { validateTopicName, validateGroupName, validateConsumerName, validatePre
 export { describeConnection, isCluster } from './connection';
 export { fromRedisError, isNoGroup } from './errors';
 export * from './admin';
+export { partitionKeys, partitionTag, topicMetaKeys, classifyStreamKey, type PartitionKeys } from './keys';
+export { formatPartitionedId, parsePartitionedId, isPartitionedId } from './partitions/partitionKeys';
+export { murmur2, partitionForKey } from './partitions/hash';

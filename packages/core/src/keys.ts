@@ -1,3 +1,5 @@
+import { InvalidOptionError } from './errors';
+
 /**
  * The only place that builds key names. Every key of one topic shares the hash tag
  * `{<topic>}`, so every multi-key script also runs on Redis Cluster.
@@ -75,4 +77,142 @@ export function topicFromStreamKey(prefix: string, key: string): string | undefi
   const tail = '}:stream';
   if (!key.startsWith(head) || !key.endsWith(tail)) return undefined;
   return key.slice(head.length, key.length - tail.length);
+}
+
+/**
+ * Partitioned topics (docs/partitions.md).
+ *
+ * Partition i of topic T is, for key names, a topic of its own whose hash tag is `T#i`:
+ * every key {@link topicKeys} builds for a topic exists once per partition, in that
+ * partition's slot, so every settle script keeps all its keys in one slot:
+ * ```
+ * <prefix>:{<topic>#<i>}:stream                 partition i's stream (one group per service)
+ * <prefix>:{<topic>#<i>}:status:<streamId>      status of partition i's events (id local to the partition)
+ * <prefix>:{<topic>#<i>}:delayed, :delayed-id:<id>, :idem:<k>, :producer:<id>, :done, :waiters,
+ *                         :retention-lock, :retry:<g>, :redeliver:<g>, :dlq:<g>   as for a topic
+ * <prefix>:{<topic>#<i>}:lease:<group>          hash owner|token|until: who works partition i for the group
+ * <prefix>:{<topic>#<i>}:backoff:<group>        ordered groups: zset entryId → due ms of held-back retries
+ * <prefix>:{<topic>#<i>}:parked:<group>         ordered groups, afterDeadLetter 'hold': entries of blocked keys
+ * <prefix>:{<topic>#<i>}:blocked:<group>        ordered groups, afterDeadLetter 'hold': hash key → dead-letter id
+ * <prefix>:{<topic>#<i>}:idle                   exists (PX TTL) while a cluster reader waits for a wake notice
+ * <prefix>:{<topic>#<i>}:wake                   Pub/Sub channel: "new entries" (sent only while :idle exists)
+ * ```
+ * and, in the topic's own tag (the slot an unpartitioned topic of that name would use):
+ * ```
+ * <prefix>:{<topic>}:meta                       hash partitions|hash|layout|createdAt: fixed at creation
+ * <prefix>:{<topic>}:consumers:<group>          zset consumer → heartbeat expiry (server ms): the live consumers
+ * ```
+ * `#` cannot occur in a topic name (names.ts allows letters, digits and `. _ : / -`), so the
+ * tag `T#i` never equals the tag of an unpartitioned topic, e.g. one named `T:p3` or `T-3`,
+ * and parsing a tag back is unambiguous. `#` is no glob character either, so SCAN patterns
+ * stay plain. An unpartitioned topic keeps its keys exactly (`{T}:stream` and so on);
+ * `{T}:meta` is a key kind no topic used before, and is written only for partitioned topics.
+ */
+
+/** Separates topic and partition in a partition's hash tag: a character topic names cannot hold. */
+export const PARTITION_SEPARATOR = '#';
+
+/** Most partitions a topic may have (each is a stream with its own lease per group). */
+export const MAX_PARTITIONS = 1024;
+
+/** Check a partition count: a whole number from 1 to {@link MAX_PARTITIONS}. */
+export function validatePartitionCount(partitions: unknown): number {
+  if (typeof partitions !== 'number' || !Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new InvalidOptionError(`partitions must be a whole number from 1 to ${MAX_PARTITIONS}, got ${String(partitions)}`);
+  }
+  return partitions;
+}
+
+function checkIndex(partition: number, partitions?: number): void {
+  if (!Number.isInteger(partition) || partition < 0 || partition >= (partitions ?? MAX_PARTITIONS)) {
+    throw new InvalidOptionError(`partition must be a whole number from 0 to ${(partitions ?? MAX_PARTITIONS) - 1}, got ${String(partition)}`);
+  }
+}
+
+/** The hash tag of partition `partition` of `topic`: `<topic>#<partition>` (decimal, no padding). */
+export function partitionTag(topic: string, partition: number): string {
+  checkIndex(partition);
+  return `${topic}${PARTITION_SEPARATOR}${partition}`;
+}
+
+/** The topic and partition inside a tag built by {@link partitionTag}, or undefined for a topic's own tag. */
+export function parsePartitionTag(tag: string): { topic: string; partition: number } | undefined {
+  const m = /^(.+)#(0|[1-9]\d{0,3})$/.exec(tag);
+  if (!m || Number(m[2]) >= MAX_PARTITIONS || m[1]!.includes(PARTITION_SEPARATOR)) return undefined;
+  return { topic: m[1]!, partition: Number(m[2]) };
+}
+
+/** Keys of one partition: every key of a topic, in the partition's slot, and the partition's own. */
+export interface PartitionKeys extends TopicKeys {
+  /** The partition's index, 0-based. */
+  readonly partition: number;
+  /** The partitioned topic's name (`topic` is the partition's tag). */
+  readonly partitionedTopic: string;
+  /** Exists while a reader on a Cluster waits for a wake notice on this partition. */
+  readonly idle: string;
+  /** Channel for "new entries in this partition" notices. */
+  readonly wake: string;
+  /** Lease hash of one group on this partition: owner, fencing token, until (server ms). */
+  lease(group: string): string;
+  /** Ordered groups: held-back retries of this partition, entry id → due (server ms). */
+  backoff(group: string): string;
+  /** Ordered groups (afterDeadLetter 'hold'): entries whose key waits for a dead letter. */
+  parked(group: string): string;
+  /** Ordered groups (afterDeadLetter 'hold'): key → id of the dead letter that blocks it. */
+  blocked(group: string): string;
+}
+
+/** Build the keys of partition `partition` of a topic. Names must already be validated. */
+export function partitionKeys(prefix: string, topic: string, partition: number): PartitionKeys {
+  const tag = partitionTag(topic, partition);
+  const keys = topicKeys(prefix, tag);
+  const base = `${prefix}:{${tag}}`;
+  return {
+    ...keys,
+    partition,
+    partitionedTopic: topic,
+    idle: `${base}:idle`,
+    wake: `${base}:wake`,
+    lease: (group) => `${base}:lease:${group}`,
+    backoff: (group) => `${base}:backoff:${group}`,
+    parked: (group) => `${base}:parked:${group}`,
+    blocked: (group) => `${base}:blocked:${group}`,
+  };
+}
+
+/** Keys of a partitioned topic that live in the topic's own tag. */
+export interface TopicMetaKeys {
+  /** Hash fixed at creation: partitions, hash, layout, createdAt. */
+  readonly meta: string;
+  /** The topic's unpartitioned stream key: a partitioned topic is refused while it exists. */
+  readonly unpartitionedStream: string;
+  /** Live consumers of a group, scored by heartbeat expiry (server ms). */
+  consumers(group: string): string;
+}
+
+/** Build the keys in a topic's own tag that describe it as partitioned. Names must already be validated. */
+export function topicMetaKeys(prefix: string, topic: string): TopicMetaKeys {
+  const base = `${prefix}:{${topic}}`;
+  return {
+    meta: `${base}:meta`,
+    unpartitionedStream: topicKeys(prefix, topic).stream,
+    consumers: (group) => `${base}:consumers:${group}`,
+  };
+}
+
+/** SCAN pattern matching the meta hash of every partitioned topic under a prefix. */
+export function metaScanPattern(prefix: string): string {
+  return `${prefix}:{*}:meta`;
+}
+
+/**
+ * What a stream key found by `SCAN <prefix>:{*}:stream` is: an unpartitioned topic's stream,
+ * or a partition's (listings then group partitions under their topic), or neither.
+ */
+export function classifyStreamKey(prefix: string, key: string): { topic: string; partition?: number } | undefined {
+  const tag = topicFromStreamKey(prefix, key);
+  if (tag === undefined) return undefined;
+  const p = parsePartitionTag(tag);
+  if (p) return p;
+  return tag.includes(PARTITION_SEPARATOR) ? undefined : { topic: tag };
 }

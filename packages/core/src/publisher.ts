@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, RedisUnavailableError, fromRedisError } from './errors';
-import { topicKeys } from './keys';
+import { partitionTag, topicKeys } from './keys';
+import { PartialPublishError } from './partitions/errors';
+import { KeylessSpread, partitionForKey, validatePartitionKey } from './partitions/hash';
+import { ensureTopicMetaOnce } from './partitions/meta';
+import { formatPartitionedId, isPartitionedId } from './partitions/partitionKeys';
 import { PRODUCER_TTL_MS, type ProducerLedger } from './producer';
 import { runScript } from './scripts/runner';
 import type { Topic } from './topic';
@@ -24,10 +28,24 @@ export interface PublishOptions {
   delayMs?: number;
   /** Deliver at this time (a Date or epoch ms). */
   runAt?: Date | number;
+  /**
+   * Partitioned topics only: the event's partition key (an order id, a user id). Events of one
+   * key go to one partition, by Kafka's murmur2 partitioner (docs/partitions.md gives the
+   * function and test vectors), and carry the key in the entry's `key` field. Without a key,
+   * events are spread evenly over the partitions. At most 1024 UTF-8 bytes; `''` is a key.
+   * Refused on an unpartitioned topic (it would promise an order nobody keeps).
+   */
+  key?: string;
 }
 
 /** Options of {@link Streamfan.publishMany}: shared by every event of the batch. */
-export type PublishManyOptions = Omit<PublishOptions, 'idempotencyKey' | 'idempotencyWindowMs'>;
+export type PublishManyOptions = Omit<PublishOptions, 'idempotencyKey' | 'idempotencyWindowMs'> & {
+  /**
+   * Partitioned topics only: one key per event (`undefined` for an event without a key), as
+   * many as payloads. Give either `key` (every event) or `keys`.
+   */
+  keys?: ReadonlyArray<string | undefined>;
+};
 
 /** Most events one {@link Streamfan.publishMany} call takes: one script runs alone in Redis, so a batch must stay short. */
 export const MAX_BATCH_EVENTS = 10_000;
@@ -38,9 +56,52 @@ export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 export const DELAYED_ID_PREFIX = 'delayed-';
 
 /** Stream entry field names: the wire format other programs may read or write. */
-export const FIELD = { payload: 'payload', headers: 'headers', orig: 'orig', base: 'base', delayed: 'delayed' } as const;
+export const FIELD = { payload: 'payload', headers: 'headers', orig: 'orig', base: 'base', delayed: 'delayed', key: 'key' } as const;
 
-export interface Encoded { payload: string; headers: string }
+export interface Encoded {
+  payload: string;
+  headers: string;
+  /** Partitioned topics: '' for an event without a key, '=' followed by the key (the scripts' key mark). */
+  mark?: string;
+}
+
+/** The scripts' key mark of an event: '' without a key, '=' followed by the key. */
+function keyMark(key: string | undefined): string {
+  return key === undefined ? '' : `=${key}`;
+}
+
+const spreads = new WeakMap<ProducerLedger, Map<string, KeylessSpread>>();
+
+/** The keyless spread of one publisher (its ledger) over one partitioned topic. */
+function spreadOf(ledger: ProducerLedger, topic: string, partitions: number): KeylessSpread {
+  let byTopic = spreads.get(ledger);
+  if (!byTopic) { byTopic = new Map(); spreads.set(ledger, byTopic); }
+  let s = byTopic.get(topic);
+  if (!s || s.partitions !== partitions) { s = new KeylessSpread(partitions); byTopic.set(topic, s); }
+  return s;
+}
+
+/** Check `key` against the topic: a valid key on a partitioned topic, none on an unpartitioned one. */
+function checkKey(topic: Topic<unknown>, key: unknown): string | undefined {
+  if (key === undefined) return undefined;
+  if (topic.partitions === undefined) {
+    throw new InvalidOptionError(`topic "${topic.name}" is not partitioned, so a publish key would order nothing: drop { key }, or define the topic with { partitions: n } (a new topic name; see docs/partitions.md)`);
+  }
+  return validatePartitionKey(key);
+}
+
+/**
+ * The name whose keys hold a published delayed id (the topic, or the partition's tag), for
+ * the client's promotion timer; undefined when `id` is not a delayed id.
+ */
+export function delayedHome(topic: Topic<unknown>, id: string): string | undefined {
+  if (id.startsWith(DELAYED_ID_PREFIX)) return topic.name;
+  if (topic.partitions !== undefined && isPartitionedId(id)) {
+    const cut = id.indexOf(':');
+    if (id.startsWith(DELAYED_ID_PREFIX, cut + 1)) return partitionTag(topic.name, Number(id.slice(1, cut)));
+  }
+  return undefined;
+}
 
 function encodeHeaders(headers: Headers | undefined): string {
   if (headers === undefined) return '';
@@ -91,8 +152,12 @@ export function dueSpec(options: PublishManyOptions): string | undefined {
 async function schedule(redis: Redis, prefix: string, topic: string, events: readonly Encoded[], due: string): Promise<string[]> {
   const keys = topicKeys(prefix, topic);
   const ids = events.map(() => `${DELAYED_ID_PREFIX}${randomUUID()}`);
-  const args: string[] = [];
-  events.forEach((e, i) => args.push(ids[i]!, e.payload, e.headers, due));
+  const keyed = events.some((e) => e.mark !== undefined);
+  const args: string[] = keyed ? ['keyed'] : [];
+  events.forEach((e, i) => {
+    args.push(ids[i]!, e.payload, e.headers, due);
+    if (keyed) args.push(e.mark ?? '');
+  });
   await runScript(redis, 'scheduleDelayed', [keys.delayed, ...ids.map((id) => keys.delayedRef(id))], args);
   return ids;
 }
@@ -105,8 +170,10 @@ async function appendOnce(redis: Redis, ledger: ProducerLedger, topic: string, e
   const keys = topicKeys(ledger.prefix, topic);
   const call = ledger.next();
   const forget = ledger.take(topic);
-  const args: string[] = [call, String(PRODUCER_TTL_MS), String(forget.length), ...forget];
-  for (const e of events) args.push(e.payload, e.headers);
+  const keyed = events.some((e) => e.mark !== undefined);
+  const args: string[] = [call, String(PRODUCER_TTL_MS), String(forget.length), ...forget, keyed ? '3' : '2'];
+  if (keyed) for (const e of events) args.push(e.payload, e.headers, e.mark ?? '');
+  else for (const e of events) args.push(e.payload, e.headers);
   try {
     const ids = await runScript<string[]>(redis, 'publishEvents', [keys.stream, keys.producer(ledger.id)], args);
     ledger.done(topic, call);
@@ -123,21 +190,27 @@ async function appendOnce(redis: Redis, ledger: ProducerLedger, topic: string, e
 interface Waiting { event: Encoded; size: number; resolve(id: string): void; reject(err: unknown): void }
 const waiting = new WeakMap<ProducerLedger, Map<string, Waiting[]>>();
 
+/** Where a flushed chunk goes: the name whose keys it is written under, and how its ids are shown. */
+interface Target { topic: string; format(id: string): string }
+const plain = (topic: string): Target => ({ topic, format: (id) => id });
+
 /**
  * Single publishes made in the same turn of the event loop (e.g. `Promise.all(items.map(publish))`)
  * go to Redis as one publishEvents call per topic: one script run instead of one per event,
  * which more than pays for the dedupe bookkeeping. A publish made alone is sent alone, at once.
+ * On a partitioned topic the queue is per partition for keyed events, and one queue for
+ * keyless events whose partition is picked per flushed chunk (`target(n)`, {@link KeylessSpread}).
  */
-function appendCoalesced(redis: Redis, ledger: ProducerLedger, topic: string, event: Encoded): Promise<string> {
+function appendCoalesced(redis: Redis, ledger: ProducerLedger, queueName: string, event: Encoded, target: (events: number) => Target = () => plain(queueName)): Promise<string> {
   let byTopic = waiting.get(ledger);
   if (!byTopic) { byTopic = new Map(); waiting.set(ledger, byTopic); }
-  let queue = byTopic.get(topic);
+  let queue = byTopic.get(queueName);
   if (!queue) {
     const q: Waiting[] = [];
     queue = q;
-    byTopic.set(topic, q);
+    byTopic.set(queueName, q);
     const map = byTopic;
-    queueMicrotask(() => { map.delete(topic); flushWaiting(redis, ledger, topic, q); });
+    queueMicrotask(() => { map.delete(queueName); flushWaiting(redis, ledger, target, q); });
   }
   const q = queue;
   return new Promise<string>((resolve, reject) => {
@@ -145,7 +218,7 @@ function appendCoalesced(redis: Redis, ledger: ProducerLedger, topic: string, ev
   });
 }
 
-function flushWaiting(redis: Redis, ledger: ProducerLedger, topic: string, queue: Waiting[]): void {
+function flushWaiting(redis: Redis, ledger: ProducerLedger, target: (events: number) => Target, queue: Waiting[]): void {
   let start = 0;
   while (start < queue.length) {
     let end = start;
@@ -155,8 +228,9 @@ function flushWaiting(redis: Redis, ledger: ProducerLedger, topic: string, queue
       end += 1;
     }
     const chunk = queue.slice(start, end);
-    appendOnce(redis, ledger, topic, chunk.map((w) => w.event)).then(
-      (ids) => chunk.forEach((w, i) => w.resolve(ids[i]!)),
+    const to = target(chunk.length);
+    appendOnce(redis, ledger, to.topic, chunk.map((w) => w.event)).then(
+      (ids) => chunk.forEach((w, i) => w.resolve(to.format(ids[i]!))),
       (err: unknown) => chunk.forEach((w) => w.reject(err)),
     );
     start = end;
@@ -165,27 +239,58 @@ function flushWaiting(redis: Redis, ledger: ProducerLedger, topic: string, queue
 
 /** Publish one event. See {@link Streamfan.publish}. */
 export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, payload: T, options: PublishOptions = {}): Promise<string> {
+  const partitionKey = checkKey(topic as Topic<unknown>, options.key);
   const encoded = encodeEvent(topic, payload, options.headers);
   const due = dueSpec(options);
-  const keys = topicKeys(prefix, topic.name);
+  const P = topic.partitions;
+  if (options.idempotencyKey !== undefined) {
+    const key = options.idempotencyKey;
+    if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
+      throw new InvalidOptionError('idempotencyKey must be a non-empty string of at most 512 characters');
+    }
+  }
+  // Partitioned: the partition is the key's; an idempotent publish without a key goes where
+  // its idempotency key hashes, so a repeat finds its marker without a key.
+  let partition: number | undefined;
+  if (P !== undefined) {
+    await ensureTopicMetaOnce(redis, prefix, topic.name, P);
+    encoded.mark = keyMark(partitionKey);
+    if (partitionKey !== undefined) partition = partitionForKey(partitionKey, P);
+    else if (options.idempotencyKey !== undefined) partition = partitionForKey(options.idempotencyKey, P);
+    else if (due !== undefined) partition = spreadOf(ledger, topic.name, P).pick(1);
+  }
+  const home = partition === undefined ? topic.name : partitionTag(topic.name, partition);
+  const show = (id: string) => (partition === undefined ? id : formatPartitionedId(partition, id));
+  const keys = topicKeys(prefix, home);
   try {
     if (options.idempotencyKey !== undefined) {
       const key = options.idempotencyKey;
-      if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
-        throw new InvalidOptionError('idempotencyKey must be a non-empty string of at most 512 characters');
-      }
       const window = options.idempotencyWindowMs ?? 86_400_000;
       if (!Number.isInteger(window) || window < 1) throw new InvalidOptionError(`idempotencyWindowMs must be a whole number ≥ 1, got ${String(window)}`);
       const delayedId = due === undefined ? '' : `${DELAYED_ID_PREFIX}${randomUUID()}`;
       const scriptKeys = [keys.stream, keys.idempotency(key)];
       if (delayedId) scriptKeys.push(keys.delayed, keys.delayedRef(delayedId));
-      const [, id] = await runScript<[number, string]>(redis, 'publishOnce', scriptKeys, [
+      const args: Array<string | number> = [
         encoded.payload, encoded.headers, window, delayedId,
         due?.startsWith('+') ? due.slice(1) : '0', due !== undefined && !due.startsWith('+') ? due : '',
-      ]);
-      return id;
+      ];
+      if (encoded.mark) args.push(encoded.mark);
+      const [, id] = await runScript<[number, string]>(redis, 'publishOnce', scriptKeys, args);
+      return show(id);
     }
-    if (due !== undefined) return (await schedule(redis, prefix, topic.name, [encoded], due))[0]!;
+    if (due !== undefined) return show((await schedule(redis, prefix, home, [encoded], due))[0]!);
+    if (P !== undefined && partition === undefined) {
+      // Keyless: the single publishes of this turn go whole to one partition per flushed chunk.
+      const spread = spreadOf(ledger, topic.name, P);
+      return await appendCoalesced(redis, ledger, `${topic.name}#*`, encoded, (n) => {
+        const p = spread.pick(n);
+        return { topic: partitionTag(topic.name, p), format: (id) => formatPartitionedId(p, id) };
+      });
+    }
+    if (partition !== undefined) {
+      const p = partition;
+      return await appendCoalesced(redis, ledger, home, encoded, () => ({ topic: home, format: (id) => formatPartitionedId(p, id) }));
+    }
     return await appendCoalesced(redis, ledger, topic.name, encoded);
   } catch (err) {
     throw fromRedisError(err, `publish to "${topic.name}"`, redis);
@@ -195,9 +300,29 @@ export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix
 /**
  * Publish a batch in one round trip, atomically (one script): either every event is written or,
  * if Redis refuses (e.g. OOM), none is. Every payload is validated before anything is sent.
+ * On a partitioned topic: one script per partition touched (sent at once), each atomic; see
+ * {@link PartialPublishError}.
  */
 export async function publishBatch<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
   if (!Array.isArray(payloads)) throw new InvalidOptionError('publishMany takes an array of payloads');
+  if (options.key !== undefined && options.keys !== undefined) throw new InvalidOptionError('give either key (every event) or keys (one per event), not both');
+  let keys: Array<string | undefined> | undefined;
+  if (options.keys !== undefined) {
+    if (!Array.isArray(options.keys) || options.keys.length !== payloads.length) {
+      throw new InvalidOptionError(`keys must be an array with one key (or undefined) per payload: ${payloads.length} payloads, got ${Array.isArray(options.keys) ? `${options.keys.length} keys` : typeof options.keys}. Nothing was published.`);
+    }
+    keys = options.keys.map((k, i) => {
+      try {
+        return checkKey(topic as Topic<unknown>, k);
+      } catch (err) {
+        (err as Error).message = `event ${i} of ${payloads.length}: ${(err as Error).message}. Nothing was published.`;
+        throw err;
+      }
+    });
+  } else if (options.key !== undefined) {
+    const k = checkKey(topic as Topic<unknown>, options.key);
+    keys = payloads.map(() => k);
+  }
   if (payloads.length > MAX_BATCH_EVENTS) {
     throw new InvalidOptionError(`publishMany takes at most ${MAX_BATCH_EVENTS} events per call, got ${payloads.length}: split the batch (each call is atomic on its own). Nothing was published.`);
   }
@@ -216,10 +341,59 @@ export async function publishBatch<T>(redis: Redis, ledger: ProducerLedger, pref
     throw new InvalidOptionError(`publishMany takes at most 64 MiB of encoded payloads per call, got ${(bytes / 1048576).toFixed(1)} MiB in ${encoded.length} events: split the batch. Nothing was published.`);
   }
   const due = dueSpec(options);
+  if (topic.partitions !== undefined) return publishPartitioned(redis, ledger, prefix, topic, encoded, keys, due);
   try {
     if (due !== undefined) return await schedule(redis, prefix, topic.name, encoded, due);
     return await appendOnce(redis, ledger, topic.name, encoded);
   } catch (err) {
     throw fromRedisError(err, `publishMany to "${topic.name}"`, redis);
   }
+}
+
+/**
+ * publishMany on a partitioned topic: keyed events go to their keys' partitions, keyless ones
+ * together to one partition ({@link KeylessSpread}); one script per partition, sent at once
+ * (on a Cluster they are on different nodes), ids returned in input order.
+ */
+async function publishPartitioned<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, encoded: Encoded[], keys: Array<string | undefined> | undefined, due: string | undefined): Promise<string[]> {
+  const P = topic.partitions!;
+  await ensureTopicMetaOnce(redis, prefix, topic.name, P);
+  const groups = new Map<number, number[]>();
+  const keyless: number[] = [];
+  encoded.forEach((e, i) => {
+    const k = keys?.[i];
+    e.mark = keyMark(k);
+    if (k === undefined) { keyless.push(i); return; }
+    const p = partitionForKey(k, P);
+    const list = groups.get(p) ?? [];
+    list.push(i);
+    groups.set(p, list);
+  });
+  if (keyless.length > 0) {
+    const p = spreadOf(ledger, topic.name, P).pick(keyless.length);
+    groups.set(p, [...(groups.get(p) ?? []), ...keyless].sort((a, b) => a - b));
+  }
+  const parts = [...groups.entries()];
+  const results = await Promise.allSettled(parts.map(([p, idx]) => {
+    const events = idx.map((i) => encoded[i]!);
+    const tag = partitionTag(topic.name, p);
+    return due !== undefined ? schedule(redis, prefix, tag, events, due) : appendOnce(redis, ledger, tag, events);
+  }));
+  const ids = new Array<string>(encoded.length);
+  const written = new Map<number, string>();
+  const notWritten: number[] = [];
+  let failure: unknown;
+  results.forEach((r, n) => {
+    const [p, idx] = parts[n]!;
+    if (r.status === 'fulfilled') {
+      idx.forEach((i, j) => { ids[i] = formatPartitionedId(p, r.value[j]!); written.set(i, ids[i]!); });
+    } else {
+      failure ??= r.reason;
+      notWritten.push(...idx);
+    }
+  });
+  if (failure === undefined) return ids;
+  const mapped = fromRedisError(failure, `publishMany to "${topic.name}"`, redis);
+  if (written.size === 0) throw mapped;
+  throw new PartialPublishError(topic.name, written, notWritten.sort((a, b) => a - b), mapped);
 }

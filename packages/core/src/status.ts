@@ -5,6 +5,10 @@ import { fieldMap } from './consumer/entry';
 import { readDelayedRef } from './delayed';
 import { InvalidIdError } from './errors';
 import { DELAYED_ID_PREFIX, FIELD } from './publisher';
+import { partitionTag } from './keys';
+import { ensureTopicMetaOnce } from './partitions/meta';
+import { formatPartitionedId, parsePartitionedId } from './partitions/partitionKeys';
+import type { Topic } from './topic';
 
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
@@ -66,6 +70,8 @@ export interface EventStatus {
   inStream: boolean;
   /** For a delayed event: when it is due. */
   dueAt?: Date;
+  /** Partitioned topics: the event's partition (ids are then `p<partition>:…`). */
+  partition?: number;
   groups: Record<string, GroupStatus>;
 }
 
@@ -173,4 +179,35 @@ export async function groupInfos(redis: Redis, stream: string): Promise<Array<Re
     if (/no such key/i.test((err as Error).message)) return [];
     throw err;
   }
+}
+
+/**
+ * Where a public id of `topic` lives: for a partitioned topic, its partition's tag and the id
+ * inside the partition (`p3:1700000000000-0` → `T#3`, `1700000000000-0`); else the topic and id.
+ * @throws InvalidPartitionedIdError (an InvalidIdError) for an id a partitioned topic cannot have
+ */
+export function locateId(topic: Topic<unknown>, id: string): { home: string; localId: string; partition?: number } {
+  if (topic.partitions === undefined) return { home: topic.name, localId: id };
+  const { partition, localId } = parsePartitionedId(id, topic.name, topic.partitions);
+  return { home: partitionTag(topic.name, partition), localId, partition };
+}
+
+/** A status read in a partition, with its ids made public again (`p<i>:…`). */
+export function publicStatus(s: EventStatus, topic: string, id: string, partition: number | undefined): EventStatus {
+  if (partition === undefined) return s;
+  const out: EventStatus = { ...s, id, topic, partition };
+  if (s.eventId !== undefined) out.eventId = formatPartitionedId(partition, s.eventId);
+  if (s.delayedId !== undefined) out.delayedId = formatPartitionedId(partition, s.delayedId);
+  return out;
+}
+
+/**
+ * {@link readStatus} by a topic definition: a partitioned topic's ids are `p<i>:…` and the
+ * status is read in that partition (its count checked once against Redis).
+ */
+export async function readTopicStatus(redis: Redis, prefix: string, topic: Topic<unknown>, id: string): Promise<EventStatus> {
+  const at = locateId(topic, id);
+  if (at.partition === undefined) return readStatus(redis, prefix, topic.name, id);
+  await ensureTopicMetaOnce(redis, prefix, topic.name, topic.partitions!);
+  return publicStatus(await readStatus(redis, prefix, at.home, at.localId), topic.name, id, at.partition);
 }

@@ -1,5 +1,6 @@
 import { jsonCodec, type Codec } from './codec';
 import { InvalidOptionError } from './errors';
+import { validatePartitionCount } from './keys';
 import { validateTopicName } from './names';
 
 /** Options of a topic, shared by its publishers and subscribers. */
@@ -8,6 +9,16 @@ export interface TopicOptions<T> {
   codec?: Codec<T>;
   /** Largest encoded payload accepted by publish, in bytes. @defaultValue 1048576 (1 MiB) */
   maxPayloadBytes?: number;
+  /**
+   * Split the topic into this many partitions (1–1024), each a stream with its own hash tag
+   * (`{<name>#<i>}`), so a topic spreads over a Redis Cluster's nodes. Publish with `{ key }`
+   * to keep one key's events in one partition (Kafka's murmur2 partitioner; see
+   * docs/partitions.md); events without a key are spread evenly. Fixed when the topic is first
+   * used: a client that defines it with another count is refused with
+   * {@link PartitionCountMismatchError}. Ids of a partitioned topic's events are `p<i>:<id>`.
+   * @defaultValue undefined (unpartitioned: one stream `{<name>}`, as always)
+   */
+  partitions?: number;
 }
 
 /** A typed topic: a name, its payload type and how payloads are encoded. */
@@ -15,6 +26,8 @@ export interface Topic<T = unknown> {
   readonly name: string;
   readonly codec: Codec<T>;
   readonly maxPayloadBytes: number;
+  /** Partition count of a partitioned topic; absent for an unpartitioned one. */
+  readonly partitions?: number;
   /** Phantom field that carries the payload type; never set. */
   readonly __payload?: T;
 }
@@ -32,14 +45,17 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
  * @example
  * ```ts
  * const signups = defineTopic<{ userId: string; email: string }>('user.signup');
+ * const orders = defineTopic<{ orderId: string }>('orders', { partitions: 12 });
  * ```
+ * @throws InvalidNameError for a bad name, InvalidOptionError for a bad option
  */
 export function defineTopic<T = unknown>(name: string, options: TopicOptions<T> = {}): Topic<T> {
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1 || maxPayloadBytes > 512 * 1024 * 1024) {
     throw new InvalidOptionError(`maxPayloadBytes must be a whole number from 1 to 536870912 (Redis' string limit), got ${String(maxPayloadBytes)}`);
   }
-  return Object.freeze({ name: validateTopicName(name), codec: options.codec ?? jsonCodec<T>(), maxPayloadBytes });
+  const partitions = options.partitions === undefined ? undefined : validatePartitionCount(options.partitions);
+  return Object.freeze({ name: validateTopicName(name), codec: options.codec ?? jsonCodec<T>(), maxPayloadBytes, ...(partitions !== undefined ? { partitions } : {}) });
 }
 
 /** Accept a topic object or a bare name (an untyped JSON topic). */

@@ -1,7 +1,9 @@
 import type Redis from 'ioredis';
 import { WaitTimeoutError } from './errors';
 import { topicKeys, type TopicKeys } from './keys';
-import { assertStreamId, groupInfos, isFinalState, readStatus, type EventStatus } from './status';
+import { assertStreamId, groupInfos, isFinalState, locateId, publicStatus, readStatus, type EventStatus } from './status';
+import { ensureTopicMetaOnce } from './partitions/meta';
+import type { Topic } from './topic';
 
 /** Options of {@link Streamfan.waitFor}. */
 export interface WaitForOptions {
@@ -176,4 +178,21 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
       })
       .catch((err: Error) => finish(err));
   });
+}
+
+/**
+ * {@link waitForEvent} by a topic definition: a partitioned topic's `p<i>:…` id is waited for
+ * in its partition (notices, waiters key and status all live there), and the result carries
+ * public ids. Default groups: the partition's streamfan groups.
+ */
+export async function waitForTopicEvent(sub: Redis, redis: Redis, prefix: string, topic: Topic<unknown>, id: string, options: WaitForOptions, mode: 'P' | 'S' = 'P'): Promise<EventStatus> {
+  const at = locateId(topic, id);
+  if (at.partition === undefined) return waitForEvent(sub, redis, prefix, topic.name, id, options, mode);
+  await ensureTopicMetaOnce(redis, prefix, topic.name, topic.partitions!);
+  try {
+    return publicStatus(await waitForEvent(sub, redis, prefix, at.home, at.localId, options, mode), topic.name, id, at.partition);
+  } catch (err) {
+    if (err instanceof WaitTimeoutError) err.message = err.message.replace(`event ${at.localId} `, `event ${id} `);
+    throw err;
+  }
 }

@@ -27,7 +27,7 @@ describe('topic meta record', () => {
     const err = await ensureTopicMeta(redis, prefix, 'orders', 16).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PartitionCountMismatchError);
     expect(err).toBeInstanceOf(InvalidOptionError);
-    expect(err).toMatchObject({ code: 'INVALID_OPTION', topic: 'orders', stored: 12, requested: 16 });
+    expect(err).toMatchObject({ code: 'PARTITION_MISMATCH', topic: 'orders', stored: 12, requested: 16 });
     expect((err as Error).message).toMatch(/topic "orders" has 12 partitions, fixed when it was created, but was defined with 16 partitions: define it with \{ partitions: 12 \}, or migrate/);
     // Defined without partitions while it is partitioned: refused too (its events are in the partitions).
     await expect(ensureTopicMeta(redis, prefix, 'orders', 0)).rejects.toMatchObject({ stored: 12, requested: 0 });

@@ -11,6 +11,7 @@ describe('public API', () => {
       'InvalidOptionError', 'InvalidPayloadError', 'MAX_BATCH_BYTES', 'MAX_BATCH_EVENTS', 'NotFoundError', 'NotPendingError',
       'PayloadTooLargeError', 'RedisCommandError', 'RedisOutOfMemoryError', 'RedisUnavailableError', 'Streamfan',
       'StreamfanError', 'UnsupportedServerError', 'WaitTimeoutError', 'defineTopic', 'jsonCodec',
+      'PartitionCountMismatchError', 'InvalidPartitionedIdError', 'PartialPublishError',
     ].sort());
     for (const name of ['topicKeys', 'FIELD', 'resolveSubscribeOptions', 'Subscription', 'showEvent', 'claimEntries', 'fromRedisError', 'requireTopic']) {
       expect(api).not.toHaveProperty(name);

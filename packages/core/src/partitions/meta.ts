@@ -46,3 +46,24 @@ export async function ensureTopicMeta(redis: Redis, prefix: string, topic: strin
   }
   return { partitions: Number(stored), created: verdict === 'created' };
 }
+
+const checked = new WeakMap<Redis, Map<string, Promise<TopicShape>>>();
+
+/**
+ * {@link ensureTopicMeta} once per connection, topic and count: the first publish, subscribe,
+ * status or waitFor of a partitioned topic checks (or fixes) its count; later calls reuse the
+ * answer. A failed check is not kept, so the next call checks again.
+ */
+export function ensureTopicMetaOnce(redis: Redis, prefix: string, topic: string, partitions: number): Promise<TopicShape> {
+  let byTopic = checked.get(redis);
+  if (!byTopic) { byTopic = new Map(); checked.set(redis, byTopic); }
+  const key = `${prefix}\n${topic}\n${partitions}`;
+  let p = byTopic.get(key);
+  if (!p) {
+    const map = byTopic;
+    p = ensureTopicMeta(redis, prefix, topic, partitions);
+    p.catch(() => map.delete(key));
+    map.set(key, p);
+  }
+  return p;
+}

@@ -42,17 +42,17 @@ for i = 4, #ARGV do
       local ok, t = pcall(cjson.decode, member)
       if ok and type(t) == 'table' then fields = t; delayedId = t['delayed'] end
     else
-      local h = redis.call('HMGET', ref, 'payload', 'headers')
-      if h[1] then fields = { payload = h[1], headers = h[2] or '', delayed = member } end
+      local h = redis.call('HMGET', ref, 'payload', 'headers', 'key')
+      if h[1] then fields = { payload = h[1], headers = h[2] or '', delayed = member, key = h[3] } end
     end
     if fields ~= nil then
       local args = { stream, '*' }
-      for _, k in ipairs({ 'payload', 'headers', 'delayed' }) do
+      for _, k in ipairs({ 'payload', 'headers', 'delayed', 'key' }) do
         if type(fields[k]) == 'string' then args[#args + 1] = k; args[#args + 1] = fields[k] end
       end
       local id = redis.call('XADD', unpack(args))
       if type(delayedId) == 'string' and delayedId ~= '' then
-        redis.call('HDEL', ref, 'payload', 'headers')
+        redis.call('HDEL', ref, 'payload', 'headers', 'key')
         redis.call('HSET', ref, 'event', id)
         if ttl > 0 then redis.call('EXPIRE', ref, ttl) end
         promoted[#promoted + 1] = delayedId .. '=' .. id

@@ -18,7 +18,10 @@
   ARGV[2]  producer hash TTL in ms (refreshed by every call)
   ARGV[3]  n: how many answered call numbers follow
   ARGV[4 .. 3+n]  answered call numbers, to forget
-  then per event, 2 values: payload, headers ('' for none)
+  ARGV[4+n]  values per event: '2' (payload, headers) or '3' (payload, headers, key mark)
+  then per event, 2 or 3 values: payload, headers ('' for none), and with 3 the key mark:
+  '' for an event without a key, '=' followed by the key otherwise (partitioned topics; the
+  entry gets a `key` field)
 
   Reply: the entry ids, in order (the first run's ids on a resend)
 ]]
@@ -27,8 +30,10 @@ local call, ttl, answered = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if call == nil or call == '' then return redis.error_reply('ERR publishEvents: empty call number') end
 if ttl == nil or ttl < 1 or ttl ~= math.floor(ttl) then return redis.error_reply('ERR publishEvents: bad TTL ' .. tostring(ARGV[2])) end
 if answered == nil or answered < 0 or answered ~= math.floor(answered) then return redis.error_reply('ERR publishEvents: bad answered count') end
-local first = 4 + answered
-if #ARGV < first + 1 or (#ARGV - first + 1) % 2 ~= 0 then return redis.error_reply('ERR publishEvents: events must come as payload, headers pairs') end
+local stride = tonumber(ARGV[4 + answered])
+if stride ~= 2 and stride ~= 3 then return redis.error_reply('ERR publishEvents: values per event must be 2 or 3') end
+local first = 5 + answered
+if #ARGV < first + 1 or (#ARGV - first + 1) % stride ~= 0 then return redis.error_reply('ERR publishEvents: events must come as ' .. stride .. ' values each') end
 
 local seen = redis.call('HGET', producer, call)
 if seen then
@@ -37,12 +42,17 @@ if seen then
   return ids
 end
 local ids = {}
-for i = first, #ARGV, 2 do
-  ids[#ids + 1] = redis.call('XADD', stream, '*', 'payload', ARGV[i], 'headers', ARGV[i + 1])
+for i = first, #ARGV, stride do
+  local mark = stride == 3 and ARGV[i + 2] or ''
+  if mark == '' then
+    ids[#ids + 1] = redis.call('XADD', stream, '*', 'payload', ARGV[i], 'headers', ARGV[i + 1])
+  else
+    ids[#ids + 1] = redis.call('XADD', stream, '*', 'payload', ARGV[i], 'headers', ARGV[i + 1], 'key', string.sub(mark, 2))
+  end
 end
 redis.call('HSET', producer, call, table.concat(ids, ','))
-for i = 4, first - 1, 500 do
-  redis.call('HDEL', producer, unpack(ARGV, i, math.min(i + 499, first - 1)))
+for i = 4, first - 2, 500 do
+  redis.call('HDEL', producer, unpack(ARGV, i, math.min(i + 499, first - 2)))
 end
 redis.call('PEXPIRE', producer, ttl)
 return ids

@@ -14,11 +14,14 @@
   ARGV[4]  '' for immediate, else the delayed id
   ARGV[5]  delay in ms (relative to server time), when ARGV[6] is ''
   ARGV[6]  absolute due time in ms, or ''
+  ARGV[7]  key mark (optional): '' or absent for no key, '=' followed by the key (partitioned
+           topics: the entry, or the delayed event, gets a `key` field)
 
   Reply: { 1 if written else 0, id }
 ]]
 local stream, marker, set, ref = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local payload, headers, delayedId = ARGV[1], ARGV[2], ARGV[4]
+local mark = ARGV[7] or ''
 -- @include serverNowMs
 -- @include checkArgs
 local window = needCount('window', ARGV[3])
@@ -36,9 +39,14 @@ local existing = redis.call('GET', marker)
 if existing then return { 0, existing } end
 local id
 if delayedId == '' then
-  id = redis.call('XADD', stream, '*', 'payload', payload, 'headers', headers)
+  if mark == '' then
+    id = redis.call('XADD', stream, '*', 'payload', payload, 'headers', headers)
+  else
+    id = redis.call('XADD', stream, '*', 'payload', payload, 'headers', headers, 'key', string.sub(mark, 2))
+  end
 else
   redis.call('HSET', ref, 'payload', payload, 'headers', headers, 'due', due)
+  if mark ~= '' then redis.call('HSET', ref, 'key', string.sub(mark, 2)) end
   redis.call('ZADD', set, due, delayedId)
   id = delayedId
 end
