@@ -7,7 +7,8 @@ import { captureStreamEnd } from './consumer/start-position';
 import { Subscription } from './consumer/subscription';
 import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from './dead-letters';
 import { assertSupportedServer } from './capabilities';
-import { ClosedError, InvalidOptionError, UnsupportedServerError, fromRedisError } from './errors';
+import { ClosedError, InvalidOptionError, ProtocolVersionError, UnsupportedServerError, fromRedisError } from './errors';
+import { ProtocolGuard } from './protocol';
 import { listConsumers, listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from './inspect';
 import { topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
@@ -117,9 +118,14 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   private readonly ledger: ProducerLedger;
   /** Capability detection succeeded: the server is supported. */
   private serverChecked = false;
-  /** Set when detection found a server streamfan cannot run on: every operation is refused with it. */
-  private unsupported: UnsupportedServerError | undefined;
+  /**
+   * Set when detection found a server streamfan cannot run on, or data under the prefix in a wire
+   * protocol version this library does not speak: every operation is refused with it.
+   */
+  private unsupported: UnsupportedServerError | ProtocolVersionError | undefined;
   private detecting: Promise<void> | undefined;
+  /** The prefix's wire protocol version: read at connect, recorded before the first write (protocol.ts). */
+  private readonly protocol: ProtocolGuard;
 
   constructor(private readonly options: StreamfanOptions = {}) {
     super();
@@ -131,6 +137,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     this.redis = openConnection(this.connection, 'commands', options.redisOptions);
     this.redis.on('error', () => { /* each command reports its own failure */ });
     this.ledger = new ProducerLedger(this.redis, this.prefix);
+    this.protocol = new ProtocolGuard(this.redis, this.prefix);
     // Detect what the server can do once, at connect, so a server without what streamfan needs
     // (XAUTOCLAIM: older than Redis 6.2) is refused before anything is written. Detection that
     // failed for another reason (connection down) runs again when the connection is ready.
@@ -140,20 +147,27 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   private detectServer(): void {
     if (this.serverChecked || this.unsupported || this.detecting) return;
-    this.detecting = assertSupportedServer(this.redis).then(
+    this.detecting = assertSupportedServer(this.redis).then(() => this.protocol.check()).then(
       () => { this.serverChecked = true; },
-      (err: unknown) => { if (err instanceof UnsupportedServerError) this.unsupported = err; },
+      (err: unknown) => { if (err instanceof UnsupportedServerError || err instanceof ProtocolVersionError) this.unsupported = err; },
     ).finally(() => { this.detecting = undefined; });
   }
 
   /**
-   * Waits for the first capability detection (only until it has succeeded once).
+   * Waits for the first capability detection (only until it has succeeded once), then records the
+   * prefix's protocol version before this client's first write (once).
    * @throws UnsupportedServerError when the server lacks a command streamfan needs
+   * @throws ProtocolVersionError when the prefix's data uses a protocol version this library does not speak
    */
   private async checkServer(): Promise<void> {
-    if (this.serverChecked) return;
-    if (!this.unsupported && this.detecting) await this.detecting;
+    if (!this.serverChecked && !this.unsupported && this.detecting) await this.detecting;
     if (this.unsupported) throw this.unsupported;
+    try {
+      await this.protocol.record();
+    } catch (err) {
+      this.unsupported = err as ProtocolVersionError;
+      throw err;
+    }
   }
 
   /** Where this client connects, without the password. */
@@ -244,13 +258,12 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     });
     this.subscriptions.add(sub);
     sub.once('closed', () => this.subscriptions.delete(sub));
-    if (!this.serverChecked) {
-      // Still detecting: an unsupported server closes the subscription, reporting why.
-      void this.checkServer().catch((err: unknown) => {
-        sub.report(err, 'connect');
-        void sub.close();
-      });
-    }
+    // Still detecting, or the protocol version not yet recorded by this client: an unsupported
+    // server or protocol version closes the subscription, reporting why.
+    void this.checkServer().catch((err: unknown) => {
+      sub.report(err, 'connect');
+      void sub.close();
+    });
     void this.checkEvictionPolicy();
     return sub;
   }

@@ -24,7 +24,9 @@ export type ErrorCode =
   /** A partitioned topic defined with another partition count than the one fixed at its creation. */
   | 'PARTITION_MISMATCH'
   /** A publishMany over several partitions wrote some partitions' parts and not others. */
-  | 'PARTIAL_PUBLISH';
+  | 'PARTIAL_PUBLISH'
+  /** The prefix's data uses a wire protocol version this library does not speak (docs/PROTOCOL.md). */
+  | 'PROTOCOL_VERSION';
 
 /** Base class of every streamfan error. */
 export class StreamfanError extends Error {
@@ -130,6 +132,26 @@ export class UnsupportedServerError extends StreamfanError {
     super('UNSUPPORTED_SERVER', `${server} has no ${missing}, which streamfan needs: use ${minimum}`);
     this.server = server;
     this.missing = missing;
+  }
+}
+
+/**
+ * The data under this client's prefix was written by a streamfan wire protocol version this
+ * library does not speak (see docs/PROTOCOL.md): a newer release, or something else wrote the
+ * prefix's protocol key. Nothing was written. Upgrade `@streamfan/core`, or use another prefix.
+ */
+export class ProtocolVersionError extends StreamfanError {
+  /** The protocol key read, e.g. `streamfan:protocol`. */
+  readonly key: string;
+  /** The version found there, as stored (not always a number). */
+  readonly found: string;
+  /** The protocol versions this library speaks. */
+  readonly supported: readonly number[];
+  constructor(key: string, found: string, supported: readonly number[], message: string) {
+    super('PROTOCOL_VERSION', message);
+    this.key = key;
+    this.found = found;
+    this.supported = supported;
   }
 }
 

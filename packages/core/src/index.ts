@@ -31,7 +31,7 @@ export type { ConnectionOption, ClusterConnection } from './connection';
 export {
   StreamfanError, InvalidNameError, InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, InvalidIdError,
   RedisUnavailableError, RedisOutOfMemoryError, RedisCommandError, NotFoundError, ClosedError, WaitTimeoutError,
-  DeadLetterError, UnsupportedServerError, type ErrorCode,
+  DeadLetterError, UnsupportedServerError, ProtocolVersionError, type ErrorCode,
 } from './errors';
 export { NotPendingError } from './admin/errors';
 export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishError } from './partitions/errors';

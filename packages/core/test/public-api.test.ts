@@ -9,7 +9,7 @@ describe('public API', () => {
     expect(Object.keys(api).sort()).toEqual([
       'ClosedError', 'DEFAULT_MAX_PAYLOAD_BYTES', 'DELAYED_ID_PREFIX', 'DeadLetterError', 'InvalidIdError', 'InvalidNameError',
       'InvalidOptionError', 'InvalidPayloadError', 'MAX_BATCH_BYTES', 'MAX_BATCH_EVENTS', 'NotFoundError', 'NotPendingError',
-      'PayloadTooLargeError', 'RedisCommandError', 'RedisOutOfMemoryError', 'RedisUnavailableError', 'Streamfan',
+      'PayloadTooLargeError', 'ProtocolVersionError', 'RedisCommandError', 'RedisOutOfMemoryError', 'RedisUnavailableError', 'Streamfan',
       'StreamfanError', 'UnsupportedServerError', 'WaitTimeoutError', 'defineTopic', 'jsonCodec',
       'PartitionCountMismatchError', 'InvalidPartitionedIdError', 'PartialPublishError',
     ].sort());

@@ -1,3 +1,4 @@
+import { protocolKey } from '../../core/src/protocol';
 import { LATE_GROUP } from './commands';
 import type { OwedEvent } from './model';
 import type { ModelResult } from './protocol';
@@ -255,7 +256,8 @@ async function checkBounded(sys: System, snap: Snapshot, add: (c: string, d: str
     if (r > 1) add('stream-not-trimmed', `after an exact safe trim the redelivery stream of ${g} holds ${r} entries`);
   }
   // Every key the library wrote has a bound: a TTL, or it is one of the trimmed/capped streams.
-  const known = new Set<string>([keys.stream, keys.delayed, ...allGroups(sys).flatMap((g) => [keys.redeliver(g), keys.deadLetters(g), keys.retry(g)])]);
+  // The prefix's protocol record (docs/PROTOCOL.md) lives as long as the data it describes: no TTL by design.
+  const known = new Set<string>([keys.stream, keys.delayed, protocolKey(keys.prefix), ...allGroups(sys).flatMap((g) => [keys.redeliver(g), keys.deadLetters(g), keys.retry(g)])]);
   const allIds = new Set<string>([...snap.ids.values()].filter((x): x is string => !!x));
   for (const r of snap.logs.runs) allIds.add(r.id);
   for (const id of sys.model.capLostIds) allIds.add(id);
