@@ -56,6 +56,25 @@ export function retryStrategy(times: number, random: () => number = Math.random)
 }
 
 const lastErrors = new WeakMap<Redis, Error>();
+const drops = new WeakMap<object, number>();
+
+/**
+ * How many times this connection was lost since it was opened. A command sent before a drop
+ * and answered after it may have run twice: ioredis re-sends a command whose reply the drop
+ * lost (autoResendUnfulfilledCommands), though Redis may have run it already. Compare the
+ * count before and after a call to know (settle scripts use it to tell their own resent work
+ * from an entry another consumer took).
+ */
+export function connectionDrops(client: Redis): number {
+  return drops.get(client) ?? 0;
+}
+
+function countDrops(client: Redis | Cluster): void {
+  const up = (): void => { drops.set(client, (drops.get(client) ?? 0) + 1); };
+  client.on('close', up);
+  // A Cluster re-sends a command after a node's connection drops, without a 'close' of its own.
+  if (client instanceof Cluster) client.on('node error', up);
+}
 
 /**
  * Why a connection is down (e.g. a TLS certificate error), while it is: ioredis reports it
@@ -82,6 +101,7 @@ export function openConnection(option: ConnectionOption, role: ConnectionRole, e
       redisOptions: { ...ROLE_DEFAULTS[role], connectionName: `streamfan:${role}`, ...base.redisOptions, ...extra },
     };
     const cluster = option instanceof Cluster ? option.duplicate(undefined, options) : new Cluster(option.cluster, options);
+    countDrops(cluster);
     return cluster as unknown as Redis;
   }
   if (option instanceof Redis) {
@@ -91,6 +111,7 @@ export function openConnection(option: ConnectionOption, role: ConnectionRole, e
   } else {
     client = new Redis({ ...defaults, ...option, ...extra });
   }
+  countDrops(client);
   client.on('error', (err: Error) => lastErrors.set(client, err));
   client.on('ready', () => lastErrors.delete(client));
   return client;

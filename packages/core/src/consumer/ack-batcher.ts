@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { runScript } from '../scripts/runner';
+import { connectionDrops } from '../connection';
 import type { TopicKeys } from '../keys';
 import { DeliveryMap, type InFlight } from './in-flight';
 
@@ -90,10 +91,15 @@ export class AckBatcher {
         keys.push(t.keys.status(a.f.eventId));
       }
       try {
-        const reply = await runScript<[number, number, ...string[]]>(t.worker, 'ackBatch', keys, args);
-        const refused = new Set(reply.slice(2) as string[]);
-        if (reply[1] > 0) {
-          t.report(new Error(`${reply[1]} of ${list.length} acknowledged events have no status written: their status keys hold another type (written by something other than streamfan)`), 'ack');
+        const drops = connectionDrops(t.worker);
+        const [, failedWrites, refusedIds, unowned] = await runScript<[number, number, string[], string[]]>(t.worker, 'ackBatch', keys, args);
+        // Pending for no one: if the connection dropped while this call was unanswered, ioredis
+        // re-sent it and this is its second run: the first one acknowledged them (ours, done).
+        // Otherwise another consumer reclaimed and acknowledged them: this ack is stale.
+        const resent = connectionDrops(t.worker) !== drops;
+        const refused = new Set(resent ? refusedIds : [...refusedIds, ...unowned]);
+        if (failedWrites > 0) {
+          t.report(new Error(`${failedWrites} of ${list.length} acknowledged events have no status written: their status keys hold another type (written by something other than streamfan)`), 'ack');
         }
         const stale: string[] = [];
         for (const a of list) {

@@ -1,7 +1,7 @@
 import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
 import { computeBackoff } from '../backoff';
-import { isCluster, openConnection, type ConnectionOption } from '../connection';
+import { connectionDrops, isCluster, openConnection, type ConnectionOption } from '../connection';
 import { ClosedError, DeadLetterError, fromRedisError, isNoGroup } from '../errors';
 import { topicKeys, type TopicKeys } from '../keys';
 import { loadScripts, runScript } from '../scripts/runner';
@@ -594,6 +594,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private async fail(f: InFlight, message: string, err: unknown): Promise<void> {
     const { delayMs: delay, problem } = computeBackoff(this.options.backoff, f.attempt, err);
     if (problem) this.report(problem, `backoff for ${f.eventId}`);
+    const drops = connectionDrops(this.worker);
     const reply = await runScript<[number, number?, number?]>(this.worker, 'failEntry',
       [f.stream, this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.status(f.eventId), this.keys.waiters],
       [this.group, this.consumer, f.entryId, f.eventId, f.base, message, delay, this.settings.statusTtlSeconds,
@@ -603,7 +604,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       this.emit('lost', { ids: [f.eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
       return;
     }
-    if (reply[0] !== 1) {
+    // 3: pending for no one. After a drop while this call was unanswered, that is this call's
+    // own first run (ioredis re-sent it): the retry is scheduled. Otherwise another consumer
+    // reclaimed and settled the entry: stale.
+    if (reply[0] !== 1 && !(reply[0] === 3 && connectionDrops(this.worker) !== drops)) {
       this.emit('stale', { ids: [f.eventId] });
       return;
     }
@@ -632,6 +636,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
 
   /** @internal */
   async deadLetter(stream: string, entryId: string, eventId: string, attempts: number, error: string, reason: DeadLetterReason, checkOwner = true): Promise<void> {
+    const drops = connectionDrops(this.worker);
     const reply = await runScript<[string, string?]>(this.worker, 'deadLetter',
       [stream, this.keys.deadLetters(this.group), this.keys.status(eventId), this.keys.waiters],
       [this.group, this.consumer, entryId, eventId, attempts, error, reason, this.options.deadLetterMaxLen,
@@ -641,7 +646,9 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       this.emit('lost', { ids: [eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
       return;
     }
-    if (reply[0] !== 'dead') {
+    // 'unowned' (pending for no one): this call's own first run when the connection dropped
+    // before its reply (ioredis re-sent it), else another consumer settled the entry (stale).
+    if (reply[0] !== 'dead' && !(reply[0] === 'unowned' && connectionDrops(this.worker) !== drops)) {
       this.emit('stale', { ids: [eventId] });
       return;
     }
