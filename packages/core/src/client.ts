@@ -27,6 +27,8 @@ import { claimEntries, type ClaimedEntry } from './admin/claim';
 import { pendingPage, type PendingPage, type PendingPageQuery } from './admin/pending-page';
 import { showEvent, type EventDetails } from './admin/show';
 import { tailTopic, type TailedEvent, type TailOptions } from './admin/tail';
+import { splitPartitionOptions, type PartitionSubscribeOptions } from './partitions/options';
+import { subscribePartitioned } from './partitions/partitioned-subscription';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -236,19 +238,31 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   /**
    * Run a worker pool for `group` on `topic`. The group is created if needed (at `startFrom`).
    * Returns at once; listen to `ready`, or `await sub.ready()`.
+   *
+   * On a partitioned topic the group is created on every partition, and the group's consumers
+   * share the partitions through leases (`leaseMs`), rebalancing as consumers come and go;
+   * event ids (handler `ctx.id`, events) are `p<i>:…` (docs/partitions.md).
    */
-  subscribe<T, R = unknown>(topic: Topic<T> | string, group: string, handler: Handler<T, R>, options: SubscribeOptions = {}): Subscription<T> {
+  subscribe<T, R = unknown>(topic: Topic<T> | string, group: string, handler: Handler<T, R>, options: SubscribeOptions & PartitionSubscribeOptions = {}): Subscription<T> {
     this.assertOpen();
     if (this.unsupported) throw this.unsupported;
     const t = toTopic(topic);
     validateGroupName(group);
     if (typeof handler !== 'function') throw new InvalidOptionError('subscribe needs a handler function: (payload, ctx) => result');
-    const resolved = resolveSubscribeOptions(this.options.logger && options.logger === undefined ? { ...options, logger: this.options.logger } : options);
+    const { rest, partition } = splitPartitionOptions(options, t.name, t.partitions);
+    const resolved = resolveSubscribeOptions(this.options.logger && rest.logger === undefined ? { ...rest, logger: this.options.logger } : rest);
     // Read the stream's end now, on the command connection, so a publish made after this call
     // is always after it: a new group starts there (see captureStreamEnd).
-    const startAt = resolved.startFrom === 'latest' ? captureStreamEnd(this.redis, topicKeys(this.prefix, t.name).stream) : undefined;
+    const startAt = resolved.startFrom === 'latest' && t.partitions === undefined ? captureStreamEnd(this.redis, topicKeys(this.prefix, t.name).stream) : undefined;
     const retention = this.retention;
-    const sub = new Subscription<T>(t, group, handler as Handler<T>, resolved, {
+    const sub = t.partitions !== undefined ? subscribePartitioned<T>(t, group, handler as Handler<T>, resolved, partition, {
+      connection: this.connection,
+      redisOptions: this.options.redisOptions ?? {},
+      prefix: this.prefix,
+      statusTtlSeconds: this.statusTtlSeconds,
+      commands: this.redis,
+      ...(retention ? { retentionFor: (home: string) => ({ intervalMs: retention.intervalMs, run: () => this.runRetention(home, retention) }) } : {}),
+    }) : new Subscription<T>(t, group, handler as Handler<T>, resolved, {
       connection: this.connection,
       redisOptions: this.options.redisOptions ?? {},
       prefix: this.prefix,

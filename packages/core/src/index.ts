@@ -35,3 +35,5 @@ export {
 } from './errors';
 export { NotPendingError } from './admin/errors';
 export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishError } from './partitions/errors';
+export type { PartitionSubscribeOptions } from './partitions/options';
+export type { PartitionContext } from './partitions/partitioned-subscription';

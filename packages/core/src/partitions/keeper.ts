@@ -4,7 +4,7 @@
  * and takes free partitions up to its quota. It knows nothing about reading or handling:
  * the subscription asks it which partitions (and tokens) it owns, tells it which partitions
  * are busy, and drains a partition when asked to before it is given up.
- * Not wired into the subscription yet.
+ * Used by PartitionedSubscription (partitioned-subscription.ts).
  */
 import { randomBytes } from 'node:crypto';
 import EventEmitter from 'eventemitter3';
@@ -52,6 +52,8 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
+  /** Partitions being drained before their release (rebalance). */
+  private readonly releasing = new Map<number, Promise<void>>();
 
   constructor(private readonly options: KeeperOptions) {
     super();
@@ -103,7 +105,13 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
       partitions: this.options.partitions, members: members.members.map((m) => m.owner), leases, me: this.owner, now: members.now,
       busy: this.options.busy?.() ?? new Set(),
     });
-    for (const p of plan.release) await this.giveUp(p, 'rebalance');
+    // Given up in the background: draining a partition may take up to the handlers' grace, and
+    // meanwhile this keeper must go on renewing its other leases (and this one, still held).
+    for (const p of plan.release) {
+      if (this.releasing.has(p)) continue;
+      const r = this.giveUp(p, 'rebalance').catch((err: unknown) => { this.emit('error', err); }).finally(() => this.releasing.delete(p));
+      this.releasing.set(p, r);
+    }
     let got = 0;
     for (const p of plan.acquire) {
       if (got >= plan.wanted || this.closed) break;
@@ -137,6 +145,7 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    await Promise.all(this.releasing.values());
     const errors: unknown[] = [];
     for (const p of [...this.owned.keys()]) await this.giveUp(p, 'close').catch((e: unknown) => errors.push(e));
     await leaveGroup(this.options.redis, topicMetaKeys(this.options.prefix, this.options.topic), this.options.group, this.owner).catch((e: unknown) => errors.push(e));

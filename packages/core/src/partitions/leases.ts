@@ -1,7 +1,7 @@
 /**
  * Partition leases of a group, with fencing tokens, and the group's member set. See
  * docs/partitions.md §5. Each call is one script on one key, so each runs on a Cluster.
- * Not wired into the subscription yet: the partition keeper (next step of issue 12) calls these.
+ * The partition keeper (keeper.ts) calls these.
  */
 import type Redis from 'ioredis';
 import { fromRedisError, InvalidOptionError } from '../errors';

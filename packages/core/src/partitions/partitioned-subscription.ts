@@ -1,0 +1,342 @@
+/**
+ * A consumer of one group on a partitioned topic (docs/partitions.md §5), unordered
+ * (`ordering: 'none'`). The group's consumers share the partitions through leases
+ * ({@link PartitionKeeper}: heartbeat, fair quotas, rebalancing without a coordinator); this
+ * consumer works only the partitions it holds.
+ *
+ * Each held partition is worked by a {@link Subscription} of its own on the partition's keys
+ * (a partition is, for key names, a topic whose tag is `T#i`), so reading, acking in batches,
+ * retries with backoff, dead letters, lease renewal of long handlers, reclaim of entries idle
+ * past the visibility timeout, recovery from a vanished group, delayed promotion and retention
+ * all run per partition exactly as they run for an unpartitioned topic — the same, tested code.
+ * A partition given up (rebalance, close) is drained first: its subscription closes with
+ * `shutdownGraceMs`, then the lease is released. `concurrency` bounds the handlers running in
+ * this consumer over all its partitions (one shared set of slots).
+ *
+ * Costs of this composition, against §5.4's single read loop: two connections per held
+ * partition (a blocking reader and a worker), and reads that are not fenced (an unordered group
+ * needs no fence: a delivery taken by a paused consumer is reclaimed after the visibility
+ * timeout, as on an unpartitioned topic). Ordered groups need the fenced loop (§6; not built yet).
+ */
+import EventEmitter from 'eventemitter3';
+import type Redis from 'ioredis';
+import { openConnection } from '../connection';
+import { ClosedError, fromRedisError } from '../errors';
+import { partitionKeys, partitionTag } from '../keys';
+import { captureStreamEnd } from '../consumer/start-position';
+import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
+import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
+import { loadScripts } from '../scripts/runner';
+import { sleep } from '../timing';
+import type { Topic } from '../topic';
+import { PartitionKeeper } from './keeper';
+import { ensureTopicMetaOnce } from './meta';
+import type { ResolvedPartitionOptions } from './options';
+import { formatPartitionedId } from './partitionKeys';
+
+/** What a handler of a partitioned topic gets besides the {@link HandlerContext}. */
+export interface PartitionContext {
+  /** The partition the event is in (its id is `p<partition>:…`). */
+  readonly partition: number;
+  /** This consumer's lease token on the partition when the delivery started (grows with every takeover). */
+  readonly fencingToken: number;
+}
+
+/** Settings a partitioned subscription needs from its client. */
+export interface PartitionedSettings extends Omit<SubscriptionSettings, 'startAt' | 'retention'> {
+  /** Retention of one partition (its tag), on the subscription's timer; undefined when off. */
+  retentionFor?: (home: string) => SubscriptionSettings['retention'];
+  /** The client's command connection: the start positions of `startFrom: 'latest'` are read on it. */
+  commands: Redis;
+}
+
+/** Handler slots shared by every partition of one consumer: FIFO, released in finally. */
+class Slots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly size: number) {}
+  acquire(signal: AbortSignal): Promise<void> {
+    if (this.used < this.size) { this.used++; return Promise.resolve(); }
+    return new Promise((resolve, reject) => {
+      const go = () => { signal.removeEventListener('abort', stop); this.used++; resolve(); };
+      const stop = () => {
+        const i = this.waiting.indexOf(go);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted while waiting for a handler slot'));
+      };
+      signal.addEventListener('abort', stop, { once: true });
+      this.waiting.push(go);
+    });
+  }
+  release(): void {
+    this.used--;
+    const next = this.waiting.shift();
+    if (next) next();
+  }
+}
+
+type Counters = { processed: number; failed: number; deadLettered: number; reclaimed: number; lost: number; errors: number };
+
+/** See the file comment. Created by {@link Streamfan.subscribe} for a topic with `partitions`. */
+export class PartitionedSubscription<T = unknown> extends EventEmitter<SubscriptionEvents> {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly options: Readonly<ResolvedSubscribeOptions & ResolvedPartitionOptions>;
+  /** The partition count. */
+  readonly partitions: number;
+  private readonly redis: Redis;
+  private readonly keeper: PartitionKeeper;
+  private readonly slots: Slots;
+  private readonly parts = new Map<number, { sub: Subscription<T>; token: number; closing?: Promise<void> }>();
+  private readonly startAt: Array<Promise<string | undefined>> | undefined;
+  private readonly done: Counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
+  private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private isReady = false;
+  private stopping = false;
+  private closing: Promise<void> | undefined;
+  private left = 0;
+  private deleted = true;
+
+  /** @internal use {@link Streamfan.subscribe} */
+  constructor(
+    private readonly topicDef: Topic<T>,
+    group: string,
+    private readonly handler: Handler<T>,
+    options: ResolvedSubscribeOptions,
+    partition: ResolvedPartitionOptions,
+    private readonly settings: PartitionedSettings,
+  ) {
+    super();
+    this.topic = topicDef.name;
+    this.group = group;
+    this.consumer = options.consumer;
+    this.partitions = topicDef.partitions!;
+    this.options = Object.freeze({ ...options, ...partition });
+    this.slots = new Slots(options.concurrency);
+    // Read every partition's end now, on the command connection, so an event published after
+    // subscribe() is after the position a new group starts at (as captureStreamEnd explains).
+    this.startAt = options.startFrom === 'latest'
+      ? Array.from({ length: this.partitions }, (_, i) => captureStreamEnd(settings.commands, partitionKeys(settings.prefix, this.topic, i).stream))
+      : undefined;
+    this.redis = openConnection(settings.connection, 'worker', settings.redisOptions);
+    this.redis.on('error', () => { /* each command reports its own failure */ });
+    this.keeper = new PartitionKeeper({
+      redis: this.redis, prefix: settings.prefix, topic: this.topic, group, partitions: this.partitions,
+      consumer: this.consumer, leaseMs: partition.leaseMs,
+      busy: () => new Set([...this.parts].filter(([, p]) => p.sub.stats.inFlight > 0).map(([i]) => i)),
+      drain: (p) => this.stopPartition(p),
+    });
+    this.keeper.on('assigned', ({ partition: p, token }) => this.startPartition(p, token));
+    this.keeper.on('revoked', ({ partition: p }) => { void this.stopPartition(p); });
+    this.keeper.on('error', (err) => this.report(err, 'partition lease'));
+    void this.start();
+  }
+
+  /** Counts since this subscription started, over every partition it held. */
+  get stats(): Readonly<Counters & { inFlight: number }> {
+    const s = { ...this.done, inFlight: 0 };
+    for (const { sub } of this.parts.values()) {
+      const x = sub.stats;
+      s.processed += x.processed; s.failed += x.failed; s.deadLettered += x.deadLettered;
+      s.reclaimed += x.reclaimed; s.lost += x.lost; s.errors += x.errors; s.inFlight += x.inFlight;
+    }
+    return s;
+  }
+
+  /** Ids (`p<i>:…`) of the events this consumer is handling now. */
+  get running(): string[] {
+    return [...this.parts].flatMap(([p, { sub }]) => sub.running.map((id) => formatPartitionedId(p, id)));
+  }
+
+  /** Partitions this consumer holds now, with their lease tokens. */
+  get owned(): ReadonlyMap<number, number> {
+    return this.keeper.partitions;
+  }
+
+  /** Resolves when the groups exist on every partition and this consumer took its first share; rejects with {@link ClosedError} if it closes first. */
+  ready(): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    if (this.stopping) return Promise.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** @internal Report an error without throwing: to `error` listeners, else to the logger. */
+  report(err: unknown, context: string): void {
+    if (this.stopping && /Connection is closed/.test((err as Error)?.message ?? '')) return;
+    const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
+    this.done.errors++;
+    if (this.listenerCount('error') > 0) { this.emit('error', e); return; }
+    try {
+      this.options.logger.error(`${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`, e);
+    } catch { /* a logger that throws must not break the consumer */ }
+  }
+
+  /** Create the group (and its redelivery stream) on every partition, so no partition misses events published meanwhile. */
+  private async ensureGroups(): Promise<void> {
+    const start = this.options.startFrom;
+    await Promise.all(Array.from({ length: this.partitions }, async (_, i) => {
+      const keys = partitionKeys(this.settings.prefix, this.topic, i);
+      const from = start === 'latest' ? ((await this.startAt![i]) ?? '$') : start === 'beginning' ? '0' : start.id;
+      for (const [stream, at] of [[keys.stream, from], [keys.redeliver(this.group), '0']] as const) {
+        try {
+          await this.redis.xgroup('CREATE', stream, this.group, at, 'MKSTREAM');
+        } catch (err) {
+          if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+        }
+      }
+    }));
+  }
+
+  private async start(): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        await ensureTopicMetaOnce(this.redis, this.settings.prefix, this.topic, this.partitions);
+        await loadScripts(this.redis, ['heartbeatMember', 'acquireLease', 'renewLease', 'releaseLease']);
+        await this.ensureGroups();
+        break;
+      } catch (err) {
+        this.report(err, 'start');
+        // A partition count that does not match is not going to change: stop.
+        if ((err as { code?: string }).code === 'PARTITION_MISMATCH') {
+          for (const w of this.readyWaiters.splice(0)) w.reject(err as Error);
+          void this.close();
+          return;
+        }
+        await sleep(Math.min(100 * 2 ** attempt, 5000));
+      }
+    }
+    if (this.stopping) return;
+    this.keeper.start();
+    await this.keeper.tick();
+    if (this.stopping) return;
+    this.isReady = true;
+    for (const w of this.readyWaiters.splice(0)) w.resolve();
+    this.emit('ready', { consumer: this.consumer, group: this.group, topic: this.topic });
+  }
+
+  /** Work partition `p` (just acquired with `token`): a subscription on its keys. */
+  private startPartition(p: number, token: number): void {
+    if (this.stopping || this.parts.has(p)) return;
+    const home = partitionTag(this.topic, p);
+    const wrapped: Handler<T> = async (payload, ctx) => {
+      await this.slots.acquire(ctx.signal);
+      try {
+        return await this.handler(payload, this.publicContext(ctx, p, token));
+      } finally {
+        this.slots.release();
+      }
+    };
+    const sub = new Subscription<T>({ ...this.topicDef, name: home }, this.group, wrapped, this.options, {
+      connection: this.settings.connection,
+      redisOptions: this.settings.redisOptions,
+      prefix: this.settings.prefix,
+      statusTtlSeconds: this.settings.statusTtlSeconds,
+      ...(this.startAt ? { startAt: this.startAt[p]! } : {}),
+      ...(this.settings.retentionFor ? { retention: this.settings.retentionFor(home) } : {}),
+    });
+    this.parts.set(p, { sub, token });
+    this.forward(sub, p);
+  }
+
+  /** The handler's context with public ids: `p<i>:…`, the partitioned topic's name, the partition and token. */
+  private publicContext(ctx: HandlerContext, p: number, token: number): HandlerContext & PartitionContext {
+    return Object.create(ctx, {
+      id: { value: formatPartitionedId(p, ctx.id), enumerable: true },
+      topic: { value: this.topic, enumerable: true },
+      partition: { value: p, enumerable: true },
+      fencingToken: { value: token, enumerable: true },
+    }) as HandlerContext & PartitionContext;
+  }
+
+  /** Re-emit a partition's events with public ids. */
+  private forward(sub: Subscription<T>, p: number): void {
+    const id = (x: string) => formatPartitionedId(p, x);
+    sub.on('processed', (e) => this.emit('processed', { ...e, id: id(e.id) }));
+    sub.on('failed', (e) => this.emit('failed', { ...e, id: id(e.id) }));
+    sub.on('deadLettered', (e) => this.emit('deadLettered', { ...e, id: id(e.id) }));
+    sub.on('reclaimed', (e) => this.emit('reclaimed', { ...e, ids: e.ids.map(id) }));
+    sub.on('lost', (e) => this.emit('lost', { ...e, ids: e.ids.map(id) }));
+    sub.on('leaseLost', (e) => this.emit('leaseLost', { id: id(e.id) }));
+    sub.on('stale', (e) => this.emit('stale', { ids: e.ids.map(id) }));
+    sub.on('recovered', (e) => this.emit('recovered', { ...e, reason: `partition ${p}: ${e.reason}` }));
+    sub.on('disconnected', (e) => this.emit('disconnected', { connection: `${e.connection} (partition ${p})` }));
+    sub.on('reconnected', (e) => this.emit('reconnected', { connection: `${e.connection} (partition ${p})` }));
+    sub.on('pruned', (e) => this.emit('pruned', e));
+    sub.on('error', (err) => {
+      this.done.errors++;
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else {
+        try { this.options.logger.error(`${err.name} in subscription ${this.group}@${this.topic} (partition ${p}): ${err.message}`, err); } catch { /* ignore */ }
+      }
+    });
+  }
+
+  /** Stop working partition `p`: its subscription closes (handlers get `shutdownGraceMs`), its counts are kept. */
+  private stopPartition(p: number): Promise<void> {
+    const part = this.parts.get(p);
+    if (!part) return Promise.resolve();
+    part.closing ??= (async () => {
+      const { sub } = part;
+      const closed = new Promise<{ left: number; deleted: boolean }>((resolve) => sub.once('closed', (e) => resolve(e)));
+      await sub.close();
+      const { left, deleted } = await closed;
+      this.left += left;
+      this.deleted &&= deleted;
+      const x = sub.stats;
+      this.done.processed += x.processed; this.done.failed += x.failed; this.done.deadLettered += x.deadLettered;
+      this.done.reclaimed += x.reclaimed; this.done.lost += x.lost; this.done.errors += x.errors;
+      this.parts.delete(p);
+    })();
+    return part.closing;
+  }
+
+  /**
+   * Stop taking partitions, drain and give up each one (its handlers get `graceMs`; what still
+   * runs is left pending for the next owner to reclaim), leave the group's member set, close
+   * the connections. Safe to call more than once.
+   */
+  close(graceMs: number = this.options.shutdownGraceMs): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown(graceMs);
+    return this.closing;
+  }
+
+  /** `await using sub = sf.subscribe(...)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    const closeAll = () => Promise.all([...this.parts.keys()].map((p) => {
+      const part = this.parts.get(p)!;
+      part.closing ??= (async () => {
+        const closed = new Promise<{ left: number; deleted: boolean }>((resolve) => part.sub.once('closed', (e) => resolve(e)));
+        await part.sub.close(graceMs);
+        const { left, deleted } = await closed;
+        this.left += left;
+        this.deleted &&= deleted;
+        const x = part.sub.stats;
+        this.done.processed += x.processed; this.done.failed += x.failed; this.done.deadLettered += x.deadLettered;
+        this.done.reclaimed += x.reclaimed; this.done.lost += x.lost; this.done.errors += x.errors;
+        this.parts.delete(p);
+      })();
+      return part.closing;
+    }));
+    // Drain first (with this grace), then the keeper releases the leases and leaves.
+    await closeAll();
+    try { await this.keeper.close(); } catch (err) { this.report(err, 'close: release partitions'); }
+    await closeAll();
+    try { await this.redis.quit(); } catch { /* already gone */ }
+    this.redis.disconnect();
+    this.emit('closed', { consumer: this.consumer, left: this.left, deleted: this.deleted });
+  }
+}
+
+/** @internal {@link Streamfan.subscribe} of a partitioned topic, typed as the client returns it. */
+export function subscribePartitioned<T>(topic: Topic<T>, group: string, handler: Handler<T>, options: ResolvedSubscribeOptions, partition: ResolvedPartitionOptions, settings: PartitionedSettings): Subscription<T> {
+  // The client's subscriptions are typed Subscription; this class has its public surface
+  // (events, ready, close, stats, running, report), not its internals (keys, worker).
+  return new PartitionedSubscription<T>(topic, group, handler, options, partition, settings) as unknown as Subscription<T>;
+}
