@@ -8,6 +8,7 @@ import { registerDlq } from './commands/dlq';
 import { registerGroups } from './commands/groups';
 import { registerPending } from './commands/pending';
 import { registerPublish } from './commands/publish';
+import { registerRetire } from './commands/retire';
 import { registerShow } from './commands/show';
 import { registerTail } from './commands/tail';
 import { registerTopics } from './commands/topics';
@@ -71,5 +72,6 @@ Examples:
   registerAck(program, act);
   registerDlq(program, act);
   registerTrim(program, act);
+  registerRetire(program, act);
   return program;
 }

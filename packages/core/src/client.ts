@@ -27,6 +27,7 @@ import { claimEntries, type ClaimedEntry } from './admin/claim';
 import { pendingPage, type PendingPage, type PendingPageQuery } from './admin/pending-page';
 import { showEvent, type EventDetails } from './admin/show';
 import { tailTopic, type TailedEvent, type TailOptions } from './admin/tail';
+import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } from './admin/retire';
 import { splitPartitionOptions, type PartitionSubscribeOptions } from './partitions/options';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
 
@@ -112,7 +113,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   private readonly connection: ConnectionOption;
   private readonly statusTtlSeconds: number;
   private readonly retention: ResolvedRetention | undefined;
-  private readonly subscriptions = new Set<Subscription<any>>();
+  private readonly subscriptions = new Set<Subscription<unknown>>();
   private readonly promoteTimers = new Map<string, NodeJS.Timeout>();
   private subscriber: Redis | undefined;
   private closed: Promise<void> | undefined;
@@ -270,8 +271,10 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
       startAt,
       retention: retention && { intervalMs: retention.intervalMs, run: () => this.runRetention(t.name, retention) },
     });
-    this.subscriptions.add(sub);
-    sub.once('closed', () => this.subscriptions.delete(sub));
+    // Kept type-erased (a Subscription is invariant in T); only its lifecycle is used here.
+    const erased = sub as unknown as Subscription<unknown>;
+    this.subscriptions.add(erased);
+    sub.once('closed', () => this.subscriptions.delete(erased));
     // Still detecting, or the protocol version not yet recorded by this client: an unsupported
     // server or protocol version closes the subscription, reporting why.
     void this.checkServer().catch((err: unknown) => {
@@ -426,6 +429,38 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   }
 
   /**
+   * Retire a group for good: the service is gone and must not come back by itself. In one script:
+   * the group is destroyed on the topic stream and on its redelivery stream, its redelivery
+   * stream and pending retries are dropped (its dead letters too with `deleteDeadLetters`), and it
+   * is listed as retired. From then on:
+   * - running subscriptions of the group stop when they notice (their next read or reclaim tick):
+   *   they emit a {@link GroupRetiredError}, abort running handlers and close, instead of
+   *   recreating the group; a new `subscribe` to it fails the same way (`ready()` rejects);
+   * - retention no longer keeps entries for it; `waitFor` does not wait for it (a `waitFor` that
+   *   named it in `groups` rejects with {@link GroupRetiredError});
+   * - {@link Streamfan.groups} lists it with `retired: true`; `status()` keeps what it recorded
+   *   before (until the status TTL) and no longer fills it in for other events.
+   * Idempotent: retiring it again reports `alreadyRetired` and keeps the first time. Undo with
+   * {@link Streamfan.unretireGroup}.
+   * @throws NotFoundError when the topic has no such group (and it was never retired)
+   */
+  retireGroup<T>(topic: Topic<T> | string, group: string, options: RetireOptions = {}): Promise<RetireReport> {
+    this.assertOpen();
+    return retireGroup(this, toTopic(topic).name, group, options);
+  }
+
+  /**
+   * Take a retired group off the retired list, so a subscribe may create it again. Nothing else
+   * is written: the next subscribe creates the group at its `startFrom` (default 'latest':
+   * `'beginning'` would hand it every event the topic still retains).
+   * @returns true when the group was retired, false when it was not
+   */
+  unretireGroup<T>(topic: Topic<T> | string, group: string): Promise<boolean> {
+    this.assertOpen();
+    return unretireGroup(this, toTopic(topic).name, group);
+  }
+
+  /**
    * Yield a topic's events as they arrive (reads only: no group, nothing acknowledged). Opens
    * its own blocking connection, closed when the loop ends (break, `signal`, or an error).
    */
@@ -441,7 +476,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   }
 
   /** Subscriptions opened by this client and not yet closed. */
-  get activeSubscriptions(): ReadonlyArray<Subscription<any>> { return [...this.subscriptions]; }
+  get activeSubscriptions(): ReadonlyArray<Subscription<unknown>> { return [...this.subscriptions]; }
 
   /** Close every subscription (gracefully), then the connections. Safe to call twice. */
   /** An error of the client itself: to its 'error' listeners, or to the logger when nobody listens (never silent). */

@@ -6,6 +6,7 @@ import { runScript } from './scripts/runner';
 import type { Topic } from './topic';
 import type { Headers } from './publisher';
 import type { DeadLetterReason } from './consumer/options';
+import { assertNotRetired } from './admin/retire';
 
 /** One event in a group's dead letters. */
 export interface DeadLetter<T = unknown> {
@@ -60,7 +61,7 @@ function parse<T>(topic: Topic<T>, id: string, flat: string[]): DeadLetter<T> {
   if (p !== undefined) {
     try { payload = topic.codec.decode(p); } catch { payload = undefined; }
   }
-  let headers: Headers = {};
+  let headers: Headers;
   try { headers = f.get('headers') ? (JSON.parse(f.get('headers')!) as Headers) : {}; } catch { headers = {}; }
   const d: DeadLetter<T> = {
     deadLetterId: id,
@@ -122,6 +123,8 @@ async function* selectPages(redis: Redis, key: string, sel: DeadLetterSelection)
 export async function replayDeadLetters(redis: Redis, prefix: string, topic: string, group: string, sel: DeadLetterSelection, statusTtlSeconds = 86_400): Promise<number> {
   checkSelection(sel, 'replay');
   const keys = topicKeys(prefix, topic);
+  // A retired group has no consumers and is never recreated: a replay would feed a stream nobody reads.
+  await assertNotRetired({ redis, prefix }, topic, group);
   let replayed = 0;
   for await (const page of selectPages(redis, keys.deadLetters(group), sel)) {
     const statusKeys = page.map(([, flat]) => keys.status(fieldMap(flat).get('id') || 'unknown'));

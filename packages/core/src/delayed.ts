@@ -95,7 +95,7 @@ export async function listDelayed<T>(redis: Redis, keys: TopicKeys, decode: (s: 
     }
     let payload: T | undefined;
     try { payload = fields.payload == null ? undefined : decode(fields.payload); } catch { payload = undefined; }
-    let headers: Headers = {};
+    let headers: Headers;
     try { headers = fields.headers ? (JSON.parse(fields.headers) as Headers) : {}; } catch { headers = {}; }
     return { id: fields.delayed ?? '', dueAt: new Date(score), payload, headers };
   });

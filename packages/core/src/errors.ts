@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'PARTITION_MISMATCH'
   /** A publishMany over several partitions wrote some partitions' parts and not others. */
   | 'PARTIAL_PUBLISH'
+  /** The group was retired for good (retireGroup): it is not recreated. */
+  | 'GROUP_RETIRED'
   /** The prefix's data uses a wire protocol version this library does not speak (docs/PROTOCOL.md). */
   | 'PROTOCOL_VERSION';
 
@@ -132,6 +134,25 @@ export class UnsupportedServerError extends StreamfanError {
     super('UNSUPPORTED_SERVER', `${server} has no ${missing}, which streamfan needs: use ${minimum}`);
     this.server = server;
     this.missing = missing;
+  }
+}
+
+/**
+ * The group was retired for good ({@link Streamfan.retireGroup}): a subscription of it stops
+ * instead of recreating it, and a new one refuses to start. Undo with
+ * {@link Streamfan.unretireGroup}.
+ */
+export class GroupRetiredError extends StreamfanError {
+  readonly topic: string;
+  readonly group: string;
+  /** When it was retired (server time), if known. */
+  readonly retiredAt: Date | undefined;
+  constructor(topic: string, group: string, retiredAt?: Date) {
+    super('GROUP_RETIRED', `group "${group}" of topic "${topic}" was retired${retiredAt ? ` at ${retiredAt.toISOString()}` : ''}: it is not recreated and its consumers stop. ` +
+      `To run it again, un-retire it first (sf.unretireGroup(topic, group) or \`streamfan unretire ${topic} ${group}\`); the next subscribe then creates it at its startFrom.`);
+    this.topic = topic;
+    this.group = group;
+    this.retiredAt = retiredAt;
   }
 }
 

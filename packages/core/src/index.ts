@@ -26,12 +26,13 @@ export type { EventDetails } from './admin/show';
 export type { PendingPage, PendingPageQuery, PendingRow } from './admin/pending-page';
 export type { ClaimedEntry } from './admin/claim';
 export type { AckedEntry } from './admin/ack';
+export type { RetireOptions, RetireReport } from './admin/retire';
 export type { TailedEvent, TailOptions } from './admin/tail';
 export type { ConnectionOption, ClusterConnection } from './connection';
 export {
   StreamfanError, InvalidNameError, InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, InvalidIdError,
   RedisUnavailableError, RedisOutOfMemoryError, RedisCommandError, NotFoundError, ClosedError, WaitTimeoutError,
-  DeadLetterError, UnsupportedServerError, ProtocolVersionError, type ErrorCode,
+  DeadLetterError, UnsupportedServerError, ProtocolVersionError, GroupRetiredError, type ErrorCode,
 } from './errors';
 export { NotPendingError } from './admin/errors';
 export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishError } from './partitions/errors';

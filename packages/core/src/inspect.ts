@@ -36,6 +36,13 @@ export interface GroupInfo {
   /** Retries waiting for their backoff. */
   retrying: number;
   deadLetters: number;
+  /**
+   * Present (true) for a group retired for good (see {@link Streamfan.retireGroup}): it no
+   * longer exists on the stream; its counts are 0 except `deadLetters` (kept unless deleted).
+   */
+  retired?: true;
+  /** When it was retired (server time), for a retired group. */
+  retiredAt?: Date;
 }
 
 /** One consumer of a group. */
@@ -96,8 +103,26 @@ export async function listTopics(redis: Redis, prefix: string): Promise<TopicInf
 /** Every group of a topic with lag, pending, consumers and dead letters, in few round trips. */
 export async function listGroups(redis: Redis, prefix: string, topic: string): Promise<GroupInfo[]> {
   const keys = topicKeys(prefix, topic);
-  const infos = await groupInfos(redis, keys.stream);
-  if (infos.length === 0) return [];
+  const [infos, retired] = await Promise.all([groupInfos(redis, keys.stream), redis.hgetall(keys.retired)]);
+  const out = infos.length === 0 ? [] : await liveGroups(redis, keys, infos);
+  for (const g of out) {
+    const at = retired[g.group];
+    if (at !== undefined) Object.assign(g, { retired: true, retiredAt: new Date(Number(at)) }); // recreated by hand after it was retired
+  }
+  const gone = Object.keys(retired).filter((name) => !out.some((g) => g.group === name)).sort();
+  if (gone.length > 0) {
+    const p = redis.pipeline();
+    for (const name of gone) p.xlen(keys.deadLetters(name));
+    const res = (await p.exec()) ?? [];
+    gone.forEach((name, i) => out.push({
+      group: name, consumers: 0, pending: 0, lag: null, lastDeliveredId: '', oldestPendingIdleMs: null, oldestPendingId: null,
+      retrying: 0, deadLetters: Number(res[i]?.[1] ?? 0), retired: true, retiredAt: new Date(Number(retired[name])),
+    }));
+  }
+  return out;
+}
+
+async function liveGroups(redis: Redis, keys: ReturnType<typeof topicKeys>, infos: Array<Record<string, unknown>>): Promise<GroupInfo[]> {
   const p = redis.pipeline();
   for (const g of infos) {
     const name = String(g.name);

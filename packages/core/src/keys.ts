@@ -17,6 +17,7 @@ import { InvalidOptionError } from './errors';
  * <prefix>:{<topic>}:retry:<group>        one group's retries, scored by due time
  * <prefix>:{<topic>}:redeliver:<group>    one group's redelivery stream (retries, replays)
  * <prefix>:{<topic>}:dlq:<group>          one group's dead letters (a stream)
+ * <prefix>:{<topic>}:retired              hash: retired group → retired at (server ms); never recreated while listed
  * ```
  */
 export interface TopicKeys {
@@ -34,6 +35,8 @@ export interface TopicKeys {
   retry(group: string): string;
   redeliver(group: string): string;
   deadLetters(group: string): string;
+  /** Groups retired for good (see retireGroup-6.lua): a hash group → retired at, in server ms. */
+  readonly retired: string;
 }
 
 /** Build the keys of one topic. Names must already be validated. */
@@ -54,6 +57,7 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     retry: (group) => `${base}:retry:${group}`,
     redeliver: (group) => `${base}:redeliver:${group}`,
     deadLetters: (group) => `${base}:dlq:${group}`,
+    retired: `${base}:retired`,
   };
 }
 

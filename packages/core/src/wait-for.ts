@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { WaitTimeoutError } from './errors';
+import { GroupRetiredError, WaitTimeoutError } from './errors';
 import { topicKeys, type TopicKeys } from './keys';
 import { assertStreamId, groupInfos, isFinalState, locateId, publicStatus, readStatus, type EventStatus } from './status';
 import { ensureTopicMetaOnce } from './partitions/meta';
@@ -31,10 +31,9 @@ interface Hub {
 const hubs = new WeakMap<Redis, Hub>();
 
 function hubOf(sub: Redis): Hub {
-  let hub = hubs.get(sub);
-  if (hub) return hub;
+  const known = hubs.get(sub);
+  if (known) return known;
   const h: Hub = { channels: new Map(), refreshers: new Map() };
-  hub = h;
   hubs.set(sub, h);
   const deliver = (ch: string, msg: string) => { for (const l of h.channels.get(ch) ?? []) l.onMessage(msg); };
   sub.on('message', deliver);
@@ -116,7 +115,15 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
   assertStreamId(id);
   const keys = topicKeys(prefix, topic);
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const groups = options.groups ?? (await streamfanGroups(redis, keys));
+  // A retired group never finishes anything: one named here is refused; one retired while this
+  // waits (a `retired` notice) is dropped from the default groups, and refuses named ones.
+  let groups = options.groups ?? (await streamfanGroups(redis, keys));
+  const named = options.groups !== undefined;
+  if (named && groups.length > 0) {
+    const at = await redis.hmget(keys.retired, ...groups);
+    const i = at.findIndex((x) => x !== null);
+    if (i >= 0) throw new GroupRetiredError(topic, groups[i]!, new Date(Number(at[i])));
+  }
   let last: EventStatus | undefined;
   const unfinished = (s: EventStatus) => groups.filter((g) => !s.groups[g] || !isFinalState(s.groups[g]!.state));
   return new Promise<EventStatus>((resolve, reject) => {
@@ -162,6 +169,12 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
           return;
         }
         if (group && !groups.includes(group)) return;
+        if (state === 'retired') {
+          if (named) { finish(new GroupRetiredError(topic, group!)); return; }
+          groups = groups.filter((g) => g !== group);
+          void check();
+          return;
+        }
         const list = ids.split(',');
         if (list.includes(id) || (last?.eventId !== undefined && list.includes(last.eventId))) void check();
       },

@@ -10,7 +10,7 @@ describe('public API', () => {
       'ClosedError', 'DEFAULT_MAX_PAYLOAD_BYTES', 'DELAYED_ID_PREFIX', 'DeadLetterError', 'InvalidIdError', 'InvalidNameError',
       'InvalidOptionError', 'InvalidPayloadError', 'MAX_BATCH_BYTES', 'MAX_BATCH_EVENTS', 'NotFoundError', 'NotPendingError',
       'PayloadTooLargeError', 'ProtocolVersionError', 'RedisCommandError', 'RedisOutOfMemoryError', 'RedisUnavailableError', 'Streamfan',
-      'StreamfanError', 'UnsupportedServerError', 'WaitTimeoutError', 'defineTopic', 'jsonCodec',
+      'StreamfanError', 'UnsupportedServerError', 'WaitTimeoutError', 'GroupRetiredError', 'defineTopic', 'jsonCodec',
       'PartitionCountMismatchError', 'InvalidPartitionedIdError', 'PartialPublishError',
     ].sort());
     for (const name of ['topicKeys', 'FIELD', 'resolveSubscribeOptions', 'Subscription', 'showEvent', 'claimEntries', 'fromRedisError', 'requireTopic']) {
@@ -28,7 +28,7 @@ describe('public API', () => {
   test('one admin style: every operation is a method of Streamfan', () => {
     const methods = Object.getOwnPropertyNames(api.Streamfan.prototype);
     for (const m of ['publish', 'publishMany', 'subscribe', 'status', 'waitFor', 'delayed', 'deadLetters', 'trim', 'pruneConsumers',
-      'topics', 'groups', 'consumers', 'pending', 'pendingPage', 'show', 'claim', 'ack', 'tail', 'close']) {
+      'topics', 'groups', 'consumers', 'pending', 'pendingPage', 'show', 'claim', 'ack', 'tail', 'retireGroup', 'unretireGroup', 'close']) {
       expect(methods).toContain(m);
     }
   });

@@ -26,10 +26,14 @@ export function registerGroups(program: Command, act: ActionFactory): void {
             ? `topic "${topic}" has no groups yet (a group is created by its first subscribe)`
             : formatTable(
                 [
-                  { header: 'GROUP', value: (g) => g.group },
+                  { header: 'GROUP', value: (g) => (g.retired ? `${g.group} (retired)` : g.group) },
                   { header: 'CONSUMERS', value: (g) => String(g.consumers), align: 'right' },
                   { header: 'PENDING', value: (g) => String(g.pending), align: 'right' },
-                  { header: 'LAG', value: (g) => (g.lag === null ? '?' : g.lagIsLowerBound ? `≥${g.lag}` : String(g.lag)), align: 'right' },
+                  {
+                    header: 'LAG',
+                    value: (g) => (g.retired ? '-' : g.lag === null ? '?' : g.lagIsLowerBound ? `≥${g.lag}` : String(g.lag)),
+                    align: 'right',
+                  },
                   { header: 'LAST-DELIVERED', value: (g) => g.lastDeliveredId },
                   { header: 'OLDEST-PENDING', value: (g) => formatDuration(g.oldestPendingAgeMs), align: 'right' },
                   { header: 'RETRYING', value: (g) => String(g.retrying), align: 'right' },

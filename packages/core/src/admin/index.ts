@@ -8,3 +8,4 @@ export { claimEntries, assertEntryIds, type ClaimedEntry } from './claim';
 export { ackEntries, type AckedEntry, type AckOptions } from './ack';
 export { showEvent, type EventDetails } from './show';
 export { tailTopic, type TailedEvent, type TailOptions } from './tail';
+export { retireGroup, unretireGroup, retiredGroups, assertNotRetired, type RetireOptions, type RetireReport } from './retire';

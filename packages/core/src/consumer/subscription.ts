@@ -2,7 +2,7 @@ import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
 import { computeBackoff } from '../backoff';
 import { connectionDrops, isCluster, openConnection, type ConnectionOption } from '../connection';
-import { ClosedError, DeadLetterError, fromRedisError, isNoGroup } from '../errors';
+import { ClosedError, DeadLetterError, GroupRetiredError, fromRedisError, isNoGroup } from '../errors';
 import { topicKeys, type TopicKeys } from '../keys';
 import { loadScripts, runScript } from '../scripts/runner';
 import { promoteDelayed } from '../delayed';
@@ -97,6 +97,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   /** How completion notices are sent: 'S' (SPUBLISH) on a Cluster whose servers have it, else 'P'. */
   private publishMode: 'P' | 'S' = 'P';
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Set when the group was found retired: the subscription stops, and ready() rejects with it. */
+  private retired: GroupRetiredError | undefined;
   private counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
 
   /** @internal use {@link Streamfan.subscribe} */
@@ -163,7 +165,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   /** Resolves when the consumer reads; rejects with {@link ClosedError} if it closes first. */
   ready(): Promise<void> {
     if (this.isReady) return Promise.resolve();
-    if (this.stopping) return Promise.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    if (this.stopping) return Promise.reject(this.retired ?? new ClosedError(`subscription ${this.group}@${this.topic}`));
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
@@ -190,6 +192,9 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    */
   report(err: unknown, context: string): void {
     if (this.stopping && /Connection is closed/.test((err as Error)?.message ?? '')) return;
+    // Retired: the group and its redelivery stream are gone on purpose; what still touches them
+    // while the subscription stops (acks, leases, leaving the group) fails, and says nothing new.
+    if (this.retired && (isNoGroup(err) || /no such key/i.test((err as Error)?.message ?? ''))) return;
     const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
     this.counters.errors++;
     if (this.listenerCount('error') > 0) {
@@ -212,22 +217,18 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     return which.id;
   }
 
-  /** Create both groups (topic stream and this group's redelivery stream); BUSYGROUP is fine. */
+  /**
+   * Create both groups (topic stream and this group's redelivery stream) unless they exist, and
+   * register this consumer in them (so `groups` shows the pool before its first read).
+   * @throws GroupRetiredError when the group was retired
+   */
   private async ensureGroups(startFrom: string): Promise<boolean> {
     let created = false;
     for (const [stream, start] of [[this.keys.stream, startFrom], [this.keys.redeliver(this.group), '0']] as const) {
-      try {
-        await this.worker.xgroup('CREATE', stream, this.group, start, 'MKSTREAM');
-        if (stream === this.keys.stream) {
-          created = true;
-          this.createdAt = start === '$' ? String((await groupInfos(this.worker, stream)).find((g) => g.name === this.group)?.['last-delivered-id'] ?? '$') : start;
-        }
-      } catch (err) {
-        if (/BUSYGROUP/.test((err as Error).message)) continue;
-        // At maxmemory (noeviction) XGROUP CREATE is refused with OOM even when the group
-        // exists; an existing group is all a consumer needs to drain the backlog.
-        if (/^OOM /.test((err as Error).message) && (await groupInfos(this.worker, stream)).some((g) => g.name === this.group)) continue;
-        throw err;
+      const [state, id] = await this.createGroup(stream, start, this.consumer);
+      if (state === 'created' && stream === this.keys.stream) {
+        created = true;
+        this.createdAt = start === '$' ? id || '$' : start;
       }
     }
     return created;
@@ -242,6 +243,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         await this.noteGroupPositions();
         break;
       } catch (err) {
+        if (err instanceof GroupRetiredError) {
+          this.stopRetired(err);
+          return;
+        }
         this.report(err, 'start');
         await sleep(Math.min(100 * 2 ** attempt, 5000));
       }
@@ -349,13 +354,17 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    * Remember where the group is on each stream (XINFO GROUPS' last-delivered-id, O(groups)): a
    * destroyed group resumes from the furthest of this and this consumer's own last read, so a
    * consumer that read little (or nothing) does not resume far behind its group.
+   * @returns false when the topic stream no longer has the group
    */
-  private async noteGroupPositions(): Promise<void> {
+  private async noteGroupPositions(): Promise<boolean> {
+    let onTopic = true;
     for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
       const g = (await groupInfos(this.worker, stream)).find((x) => x.name === this.group);
+      if (!g && stream === this.keys.stream) onTopic = false;
       const id = g?.['last-delivered-id'];
       if (typeof id === 'string' && /^\d+-\d+$/.test(id)) this.groupPos.set(stream, id);
     }
+    return onTopic;
   }
 
   /** The furthest position known on `stream`: this consumer's last read or the group's last seen. */
@@ -413,8 +422,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    *   A consumer that read nothing yet uses the position it first created the group at. The
    *   entries its handlers still run are taken back into the group's pending list (owned by this
    *   consumer), so their acks count: nothing running is dropped or handed to a second consumer.
-   * Handlers on a vanished stream's entries are aborted (the data is gone). To retire a group for
-   * good, close its consumers first, then destroy it.
+   * Handlers on a vanished stream's entries are aborted (the data is gone). A group retired for
+   * good (Streamfan.retireGroup) is not recreated: the subscription stops (see stopRetired).
    */
   private async recover(reason: string): Promise<void> {
     try {
@@ -450,6 +459,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       if (parts.length === 0) return; // another consumer recreated it first
       this.emit('recovered', { reason: `${reason}; ${parts.join('; ')}`, startedAt: startedAt || 'unchanged' });
     } catch (err) {
+      if (err instanceof GroupRetiredError) {
+        this.stopRetired(err);
+        return;
+      }
       this.report(err, 'recover');
       await sleep(500);
     }
@@ -482,13 +495,34 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     return kept;
   }
 
-  /** XGROUP CREATE ... MKSTREAM; BUSYGROUP (another consumer was first) is fine. */
-  private async createGroup(stream: string, start: string): Promise<void> {
-    try {
-      await this.worker.xgroup('CREATE', stream, this.group, start, 'MKSTREAM');
-    } catch (err) {
-      if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+  /**
+   * XGROUP CREATE ... MKSTREAM unless the group exists (another consumer was first) or was
+   * retired, in one script (createGroup) so a retirement is never undone behind its back.
+   * @returns 'created' with the new group's last-delivered id, or 'exists'
+   * @throws GroupRetiredError when the group was retired
+   */
+  private async createGroup(stream: string, start: string, consumer = ''): Promise<['created' | 'exists', string]> {
+    const [state, id] = await runScript<[string, string]>(this.worker, 'createGroup', [stream, this.keys.retired], [this.group, start, consumer]);
+    if (state === 'retired') throw new GroupRetiredError(this.topic, this.group, new Date(Number(id)));
+    return [state === 'created' ? 'created' : 'exists', String(id ?? '')];
+  }
+
+  /**
+   * The group was retired for good: stop instead of recreating it. Running handlers are aborted
+   * (their outcomes are not recorded: the group is gone), the error is reported, and the
+   * subscription closes; ready() rejects with the error.
+   */
+  private stopRetired(err: GroupRetiredError): void {
+    if (this.retired) return;
+    this.retired = err;
+    for (const f of this.inFlight.values()) {
+      f.abandoned = true;
+      f.leaseLost = true;
+      f.abort.abort(err);
     }
+    this.held = [];
+    this.report(err, 'recover');
+    void this.close();
   }
 
   /** Abort every delivery of one stream (its group was recreated): they settle as stale. */
@@ -675,7 +709,15 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     let backlog = false;
     try {
       if (promote) await this.promote();
-      await this.noteGroupPositions();
+      // A consumer whose slots are all busy neither reads nor reclaims, so it never meets NOGROUP:
+      // a retired group is noticed here, within a reclaim interval.
+      if (!(await this.noteGroupPositions())) {
+        const at = await this.worker.hget(this.keys.retired, this.group);
+        if (at !== null) {
+          this.stopRetired(new GroupRetiredError(this.topic, this.group, new Date(Number(at))));
+          return;
+        }
+      }
       for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
         if (this.free() <= 0 || this.stopping) break;
         if (await this.reclaimer.reclaimFrom(stream)) backlog = true;
@@ -825,7 +867,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
 
   private async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    for (const w of this.readyWaiters.splice(0)) w.reject(this.retired ?? new ClosedError(`subscription ${this.group}@${this.topic}`));
     for (const t of this.timers) clearInterval(t);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.slotFreed();

@@ -1,0 +1,97 @@
+import { GroupRetiredError, InvalidOptionError, NotFoundError, fromRedisError } from '../errors';
+import { groupInfos } from '../status';
+import { topicKeys } from '../keys';
+import { validateGroupName, validateTopicName } from '../names';
+import { noticeMode } from '../notice';
+import { runScript } from '../scripts/runner';
+import type { AdminTarget } from './target';
+
+/** Options of {@link Streamfan.retireGroup}. */
+export interface RetireOptions {
+  /** Delete the group's dead letters too (for good). @defaultValue false: they are kept, to list and purge */
+  deleteDeadLetters?: boolean;
+}
+
+/** What {@link Streamfan.retireGroup} did. */
+export interface RetireReport {
+  topic: string;
+  group: string;
+  /** True when the group was already retired (nothing was lost by this call; the first time is kept). */
+  alreadyRetired: boolean;
+  /** When it was retired (server time). */
+  retiredAt: Date;
+  /** Consumers the group had on the topic stream (their subscriptions stop when they notice). */
+  consumers: number;
+  /** Entries delivered and not acknowledged, dropped with the group (topic and redelivery stream). */
+  pending: number;
+  /** Retries waiting for their backoff, dropped. */
+  retrying: number;
+  /** Dead letters the group had. */
+  deadLetters: number;
+  /** Whether those dead letters were deleted (`deleteDeadLetters`), or kept. */
+  deadLettersDeleted: boolean;
+}
+
+/**
+ * Retire a group for good (see {@link Streamfan.retireGroup}): one script destroys it on both
+ * streams, drops its redelivery stream and retry set (and, when asked, its dead letters) and
+ * lists it as retired, so no subscriber recreates it.
+ * @throws NotFoundError when the topic has no such group and never had it retired
+ */
+export async function retireGroup(target: AdminTarget, topic: string, group: string, options: RetireOptions = {}): Promise<RetireReport> {
+  validateTopicName(topic);
+  validateGroupName(group);
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('retireGroup options must be an object, e.g. { deleteDeadLetters: true }');
+  const unknown = Object.keys(options).filter((k) => k !== 'deleteDeadLetters');
+  if (unknown.length > 0) throw new InvalidOptionError(`unknown retireGroup option ${unknown.map((k) => JSON.stringify(k)).join(', ')}: the only option is deleteDeadLetters`);
+  if (options.deleteDeadLetters !== undefined && typeof options.deleteDeadLetters !== 'boolean') {
+    throw new InvalidOptionError(`deleteDeadLetters must be true or false, got ${JSON.stringify(options.deleteDeadLetters) ?? String(options.deleteDeadLetters)}`);
+  }
+  const keys = topicKeys(target.prefix, topic);
+  let reply: [string, number, number, number, number, number, number];
+  try {
+    const mode = await noticeMode(target.redis, target.prefix);
+    reply = await runScript(target.redis, 'retireGroup',
+      [keys.stream, keys.redeliver(group), keys.retry(group), keys.deadLetters(group), keys.retired, keys.waiters],
+      [group, options.deleteDeadLetters ? '1' : '0', keys.done, mode]);
+  } catch (err) {
+    throw fromRedisError(err, `retire group "${group}" of topic "${topic}"`);
+  }
+  const [state, at, consumers, pending, retrying, deadLetters, dropped] = reply;
+  if (state === 'unknown') {
+    const names = (await groupInfos(target.redis, keys.stream)).map((g) => String(g.name)).sort();
+    throw new NotFoundError(`group "${group}" not found in topic "${topic}" (nothing was retired); ${names.length === 0 ? 'the topic has no groups' : `groups: ${names.join(', ')}`}`);
+  }
+  return {
+    topic, group, alreadyRetired: state === 'already', retiredAt: new Date(Number(at)),
+    consumers: Number(consumers), pending: Number(pending), retrying: Number(retrying),
+    deadLetters: Number(deadLetters), deadLettersDeleted: Number(dropped) === 1,
+  };
+}
+
+/**
+ * Take a group off the retired list (see {@link Streamfan.unretireGroup}). Nothing else is
+ * written: the next subscribe creates the group again, at its `startFrom`.
+ * @returns true when it was retired, false when it was not
+ */
+export async function unretireGroup(target: AdminTarget, topic: string, group: string): Promise<boolean> {
+  validateTopicName(topic);
+  validateGroupName(group);
+  try {
+    return (await target.redis.hdel(topicKeys(target.prefix, topic).retired, group)) === 1;
+  } catch (err) {
+    throw fromRedisError(err, `un-retire group "${group}" of topic "${topic}"`);
+  }
+}
+
+/** The retired groups of a topic, with when each was retired. */
+export async function retiredGroups(target: AdminTarget, topic: string): Promise<Map<string, Date>> {
+  const all = await target.redis.hgetall(topicKeys(target.prefix, topic).retired);
+  return new Map(Object.entries(all).map(([g, at]) => [g, new Date(Number(at))]));
+}
+
+/** Throw {@link GroupRetiredError} if `group` is retired on `topic`. */
+export async function assertNotRetired(target: AdminTarget, topic: string, group: string): Promise<void> {
+  const at = await target.redis.hget(topicKeys(target.prefix, topic).retired, group);
+  if (at !== null) throw new GroupRetiredError(topic, group, new Date(Number(at)));
+}
