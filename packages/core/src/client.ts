@@ -444,8 +444,9 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * {@link Streamfan.unretireGroup}.
    * @throws NotFoundError when the topic has no such group (and it was never retired)
    */
-  retireGroup<T>(topic: Topic<T> | string, group: string, options: RetireOptions = {}): Promise<RetireReport> {
+  async retireGroup<T>(topic: Topic<T> | string, group: string, options: RetireOptions = {}): Promise<RetireReport> {
     this.assertOpen();
+    await this.checkServer();
     return retireGroup(this, toTopic(topic).name, group, options);
   }
 
@@ -455,8 +456,9 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * `'beginning'` would hand it every event the topic still retains).
    * @returns true when the group was retired, false when it was not
    */
-  unretireGroup<T>(topic: Topic<T> | string, group: string): Promise<boolean> {
+  async unretireGroup<T>(topic: Topic<T> | string, group: string): Promise<boolean> {
     this.assertOpen();
+    await this.checkServer();
     return unretireGroup(this, toTopic(topic).name, group);
   }
 

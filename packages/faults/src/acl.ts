@@ -42,7 +42,7 @@ export const ROLES: readonly AclRole[] = [
     does: 'subscribe a worker pool: read, ack, retry, dead-letter, reclaim, keep leases, retention, leave the group',
     commands: [
       ...CONNECTION, ...SCRIPTS, 'script|load', 'client|id', 'client|unblock',
-      'xgroup|create', 'xreadgroup', 'xautoclaim', 'xclaim', 'xpending', 'xinfo|groups', 'xinfo|consumers',
+      'xgroup|create', 'xgroup|createconsumer', 'xreadgroup', 'xautoclaim', 'xclaim', 'xpending', 'xinfo|groups', 'xinfo|consumers',
       // scripts: ackBatch, failEntry, deadLetter, extendLease, markLost, promoteDue, trimSafe, deleteConsumerIfIdle
       'xack', 'xadd', 'xrange', 'xlen', 'xtrim', 'xgroup|delconsumer', 'exists',
       'hset', 'hget', 'expire', 'zadd', 'zrem', 'zrange', 'zrangebyscore', 'publish', 'time',
@@ -54,7 +54,7 @@ export const ROLES: readonly AclRole[] = [
   },
   {
     name: 'cli',
-    does: 'every `streamfan` command: topics, groups, consumers (and prune), pending, show, tail, publish, claim, ack, dlq list/show/replay/purge, trim',
+    does: 'every `streamfan` command: topics, groups, consumers (and prune), pending, show, tail, publish, claim, ack, dlq list/show/replay/purge, trim, retire, unretire',
     commands: [
       ...CONNECTION, ...SCRIPTS, 'script|load',
       'scan', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers', 'xpending', 'xlen', 'xrange', 'xrevrange', 'xread',
@@ -62,6 +62,8 @@ export const ROLES: readonly AclRole[] = [
       // repair: publish, claim, ack, replay, purge, trim, prune
       'xadd', 'xclaim', 'xack', 'xdel', 'del', 'unlink', 'xtrim', 'xgroup|delconsumer', 'exists', 'hset', 'hget', 'expire',
       'set', 'get', 'zadd', 'zrem', 'zrangebyscore', 'publish', 'time', 'hmget', 'hdel', 'pexpire',
+      // retire, unretire
+      'xgroup|destroy',
     ],
   },
 ];
