@@ -27,6 +27,7 @@ import { claimEntries, type ClaimedEntry } from './admin/claim';
 import { pendingPage, type PendingPage, type PendingPageQuery } from './admin/pending-page';
 import { showEvent, type EventDetails } from './admin/show';
 import { tailTopic, type TailedEvent, type TailOptions } from './admin/tail';
+import { topicMemory, watchStatusMemory, type MemoryOptions, type MemoryReport } from './memory';
 import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } from './admin/retire';
 import { splitPartitionOptions, type PartitionSubscribeOptions } from './partitions/options';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
@@ -118,6 +119,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   private subscriber: Redis | undefined;
   private closed: Promise<void> | undefined;
   private warnedEviction = false;
+  /** Per topic: cancels its one-time status-memory check (see watchMemory). */
+  private readonly memoryWatches = new Map<string, () => void>();
   private readonly ledger: ProducerLedger;
   /** Capability detection succeeded: the server is supported. */
   private serverChecked = false;
@@ -282,6 +285,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
       void sub.close();
     });
     void this.checkEvictionPolicy();
+    if (resolved.trackStatus) this.watchMemory(t.name);
     return sub;
   }
 
@@ -291,6 +295,18 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     if (!report) return; // another subscription or process ran it this interval
     if (report.removed > 0) this.emit('trimmed', report);
     if (report.lostToCap > 0) this.emit('capLoss', report);
+  }
+
+  /**
+   * Once per topic: warn when its status hashes, at the publish rate observed on its stream and
+   * kept for statusTtlSeconds, would take over half of Redis' maxmemory (issue 17).
+   */
+  private watchMemory(topic: string): void {
+    if (this.memoryWatches.has(topic)) return;
+    this.memoryWatches.set(topic, watchStatusMemory(this.redis, this.prefix, topic, this.statusTtlSeconds, (message) => {
+      if (this.listenerCount('warning') > 0) this.emit('warning', { message });
+      else (this.options.logger ?? defaultLogger).error(`warning: ${message}`);
+    }));
   }
 
   /** Warn once when Redis may evict stream keys under memory pressure. */
@@ -384,6 +400,18 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   /** Every topic under this prefix. */
   topics(): Promise<TopicInfo[]> { return listTopics(this.redis, this.prefix); }
+
+  /**
+   * Redis memory of one topic, or of every topic under the prefix, by kind of key: topic stream,
+   * redelivery streams, retry sets, dead letters, status hashes, idempotency keys, delayed events.
+   * Per-event keys (status, idempotency, delayed) are counted with SCAN in bounded pages and
+   * measured with MEMORY USAGE on a sample, then extrapolated: each figure carries a 95% error,
+   * and the number of commands is bounded by `options` whatever the size of the keyspace.
+   * @throws InvalidNameError for a bad topic name, InvalidOptionError for bad limits
+   */
+  async memory<T>(topic?: Topic<T> | string, options?: MemoryOptions): Promise<MemoryReport> {
+    return topicMemory(this.redis, this.prefix, topic === undefined ? undefined : toTopic(topic).name, options);
+  }
   /** Every group of a topic: lag, pending, consumers, dead letters. */
   groups<T>(topic: Topic<T> | string): Promise<GroupInfo[]> { return listGroups(this.redis, this.prefix, toTopic(topic).name); }
   /** Consumers of a group. */
@@ -496,6 +524,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   private async shutdown(): Promise<void> {
     for (const t of this.promoteTimers.values()) clearInterval(t);
+    for (const stop of this.memoryWatches.values()) stop();
     await this.ledger.flush().catch(() => undefined);
     this.ledger.stop();
     await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
