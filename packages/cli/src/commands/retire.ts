@@ -43,7 +43,7 @@ export function registerRetire(program: Command, act: ActionFactory): void {
           const what = [plural(row.pending, 'pending entry', 'pending entries'), plural(row.retrying, 'retry', 'retries')];
           if (opts.deleteDeadLetters) what.push(plural(row.deadLetters, 'dead letter', 'dead letters'));
           await ctx.confirm(
-            `retire group "${group}" of topic "${topic}" for good (drops ${what.join(', ')}; its ${plural(row.consumers, 'consumer stops', 'consumers stop')})`,
+            `retire group "${group}" of topic "${topic}" for good (drops ${what.join(', ')}${row.consumers > 0 ? `; ${plural(row.consumers, 'running consumer stops', 'running consumers stop')}` : ''})`,
             opts.yes,
           );
         }
