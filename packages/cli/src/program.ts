@@ -6,6 +6,7 @@ import { registerClaim } from './commands/claim';
 import { registerConsumers } from './commands/consumers';
 import { registerDlq } from './commands/dlq';
 import { registerGroups } from './commands/groups';
+import { registerMemory } from './commands/memory';
 import { registerPending } from './commands/pending';
 import { registerPublish } from './commands/publish';
 import { registerRetire } from './commands/retire';
@@ -62,6 +63,7 @@ Examples:
     );
   const act = actionFactory(io);
   registerTopics(program, act);
+  registerMemory(program, act);
   registerGroups(program, act);
   registerConsumers(program, act);
   registerPending(program, act);
