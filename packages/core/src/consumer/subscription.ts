@@ -172,18 +172,65 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private watchConnection(c: Redis, name: string): void {
     let wasReady = false;
     let down = false;
+    let droppedAt = 0;
     c.on('error', () => { /* reported once per outage through 'disconnected' */ });
     c.on('ready', () => {
-      if (wasReady && down) this.emit('reconnected', { connection: name });
+      if (wasReady && down) {
+        this.emit('reconnected', { connection: name });
+        this.track(this.runOrphans(droppedAt, monotonicMs()));
+      }
       wasReady = true;
       down = false;
     });
     c.on('close', () => {
       if (wasReady && !down && !this.stopping) {
         down = true;
+        droppedAt = monotonicMs();
         this.emit('disconnected', { connection: name });
       }
     });
+  }
+
+  /**
+   * After a connection came back: entries delivered to this consumer in a reply the drop lost (an
+   * XREADGROUP or XAUTOCLAIM answered by Redis, never seen here) are in this consumer's pending
+   * list but in no handler's hands; they would wait a whole visibility timeout for a reclaim. Run
+   * them now: this consumer's pending entries that it neither runs, holds nor is acking, and that
+   * were delivered before the connection came back (idle since before the midpoint of the outage:
+   * a reply still on its way, to a read re-sent after the reconnect, is younger than that).
+   */
+  private async runOrphans(droppedAt: number, readyAt: number): Promise<void> {
+    // A reclaim's claimed entries are taken only once its pass ends: wait for it.
+    while (this.reclaiming && !this.stopping) await sleep(5);
+    if (this.stopping || !this.isReady) return;
+    this.reclaiming = true;
+    try {
+      for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
+        const limit = this.inFlight.size + this.held.length + this.options.concurrency + 1000;
+        const rows = (await this.worker.xpending(stream, this.group, '-', '+', limit, this.consumer)) as Array<[string, string, number, number]>;
+        const now = monotonicMs();
+        const minIdle = now - (droppedAt + readyAt) / 2;
+        const own = (id: string) => this.inFlight.has(stream, id) || this.acks.has(stream, id) || this.held.some((h) => h.stream === stream && h.raw[0] === id);
+        const orphans = rows.filter((r) => !own(r[0]) && Number(r[2]) >= minIdle);
+        if (orphans.length === 0) continue;
+        const p = this.worker.pipeline();
+        for (const r of orphans) p.xrange(stream, r[0], r[0]);
+        const found = (await p.exec()) ?? [];
+        const deleted: string[] = [];
+        orphans.forEach((r, i) => {
+          const [err, entries] = found[i] ?? [];
+          const raw = !err && Array.isArray(entries) ? (entries as RawEntry[])[0] : undefined;
+          if (err) return;
+          if (!raw) { deleted.push(r[0]); return; }
+          if (!own(r[0])) this.take(stream, raw, Math.max(1, Number(r[3])), now - Number(r[2]));
+        });
+        if (deleted.length > 0) await this.lostWhilePending(stream, deleted);
+      }
+    } catch (err) {
+      if (!isNoGroup(err)) throw err; // the group vanished: the read loop's recovery takes over
+    } finally {
+      this.reclaiming = false;
+    }
   }
 
   /**
