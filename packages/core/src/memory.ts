@@ -281,7 +281,11 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
     const sampledKinds = [...a.sampled.entries()];
     for (const [, seen] of sampledKinds) for (const key of seen.sample) calls.push(() => redis.call('MEMORY', 'USAGE', key));
     commands += calls.length;
-    const replies = await Promise.all(calls.map((c) => c().then((v) => v, () => null)));
+    // A missing key answers nil; a refused command (ACL without MEMORY) fails the report rather than reading as 0 bytes.
+    const replies = await Promise.all(calls.map((c) => c().then((v) => v, (err: Error) => {
+      if (/NOPERM/.test(err.message)) throw err;
+      return null;
+    })));
     const value = (i: number): number => {
       const v = replies[i];
       return v === null || v === undefined ? Number.NaN : Number(v);

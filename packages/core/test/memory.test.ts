@@ -130,6 +130,14 @@ describe('sf.memory: Redis memory by topic and kind', () => {
     await expect(sf.memory('t', { sampleSize: 1.5 })).rejects.toThrow(/sampleSize must be a whole number/);
   });
 
+  test('a user refused MEMORY gets the NOPERM error, not a report of 0 bytes', async () => {
+    const admin = env.server().client();
+    await admin.call('ACL', 'SETUSER', 'nomem', 'on', '>pw', '~*', '&*', '+@all', '-memory');
+    const sf = env.client({ connection: `redis://nomem:pw@127.0.0.1:${env.server().port}` });
+    await sf.publish('t', { n: 1 });
+    await expect(sf.memory('t')).rejects.toThrow(/NOPERM/);
+  });
+
   test('scanFraction, estimate and formatBytes', () => {
     expect(scanFraction('0')).toBe(1);
     // Reverse-binary: cursor 1 has visited the first half of any table, 2 a quarter, 3 three quarters.
