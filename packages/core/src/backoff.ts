@@ -4,25 +4,25 @@ import { InvalidOptionError } from './errors';
 export type BackoffOption =
   | {
       type: 'fixed';
-      /** Delay before every retry, in ms: a whole number from 0 to {@link MAX_BACKOFF_MS}. */
+      /** Delay before every retry, in ms: a whole number from 0 to 604800000 (7 days). */
       delayMs: number;
     }
   | {
       type: 'exponential';
-      /** First retry delay, 0 to {@link MAX_BACKOFF_MS}. @defaultValue 1000 */
+      /** First retry delay, 0 to 604800000 (7 days). @defaultValue 1000 */
       baseMs?: number;
       /** Growth per attempt, 1 to 1000. @defaultValue 2 */
       factor?: number;
-      /** Upper bound of any delay, 0 to {@link MAX_BACKOFF_MS}. @defaultValue 300000 (5 min) */
+      /** Upper bound of any delay, 0 to 604800000 (7 days). @defaultValue 300000 (5 min) */
       maxMs?: number;
       /** Random spread as a fraction of the delay (0..1), so retries do not stampede. @defaultValue 0.2 */
       jitter?: number;
     }
   /**
    * Your own: delay in ms for the retry after `attempt` failed (attempt starts at 1). It must
-   * return a finite number ≥ 0; a larger one than {@link MAX_BACKOFF_MS} is capped. If it
+   * return a finite number ≥ 0; a larger one than 7 days is capped. If it
    * returns anything else (undefined, NaN, a negative number, Infinity) or throws, the retry
-   * is scheduled with {@link DEFAULT_BACKOFF} instead and the subscription reports an
+   * is scheduled with the default backoff (exponential from 1 s, ×2, at most 5 min, 20% jitter) instead and the subscription reports an
    * `InvalidOptionError`: the event is never lost nor parked for ever.
    */
   | ((attempt: number, error: unknown) => number);

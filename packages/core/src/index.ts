@@ -10,9 +10,9 @@
 export { Streamfan, type StreamfanOptions, type StreamfanEvents } from './client';
 export { defineTopic, DEFAULT_MAX_PAYLOAD_BYTES, type Topic, type TopicOptions, type PayloadOf } from './topic';
 export { jsonCodec, type Codec } from './codec';
-export type { Subscription } from './consumer/subscription';
+export type { Subscription, SubscriptionStats } from './consumer/subscription';
 export type {
-  SubscribeOptions, StartFrom, Handler, HandlerContext, SubscriptionEvents, DeadLetterReason, Logger,
+  SubscribeOptions, ResolvedSubscribeOptions, StartFrom, Handler, HandlerContext, SubscriptionEvents, DeadLetterReason, Logger,
 } from './consumer/options';
 export type { BackoffOption } from './backoff';
 export { DELAYED_ID_PREFIX, MAX_BATCH_EVENTS, MAX_BATCH_BYTES, type PublishOptions, type PublishManyOptions, type Headers } from './publisher';

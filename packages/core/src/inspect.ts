@@ -203,7 +203,7 @@ export async function listConsumers(redis: Redis, prefix: string, topic: string,
   });
 }
 
-/** Options of {@link listPending}. */
+/** Options of {@link Streamfan.pending}. */
 export interface PendingQuery {
   consumer?: string;
   minIdleMs?: number;

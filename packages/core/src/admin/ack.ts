@@ -9,7 +9,7 @@ import { assertEntryIds } from './claim';
 import { NotPendingError } from './errors';
 import type { AdminTarget } from './target';
 
-/** One entry acknowledged by {@link ackEntries}. */
+/** One entry acknowledged by {@link Streamfan.ack}. */
 export interface AckedEntry {
   /** The entry id given. */
   id: string;
@@ -22,7 +22,7 @@ export interface AckedEntry {
   attempts: number;
 }
 
-/** Options of {@link ackEntries}. */
+/** Options of `ackEntries` ({@link Streamfan.ack} passes the client's status TTL). */
 export interface AckOptions {
   /** Status hash TTL. @defaultValue 86400 */
   statusTtlSeconds?: number;

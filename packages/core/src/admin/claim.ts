@@ -5,7 +5,7 @@ import { runScript } from '../scripts/runner';
 import { NotPendingError } from './errors';
 import type { AdminTarget } from './target';
 
-/** One entry handed to another consumer by {@link claimEntries}. */
+/** One entry handed to another consumer by {@link Streamfan.claim}. */
 export interface ClaimedEntry {
   id: string;
   source: 'topic' | 'redelivery';

@@ -6,7 +6,7 @@ import { topicKeys } from '../keys';
 import { FIELD, type Headers } from '../publisher';
 import type { AdminTarget } from './target';
 
-/** Which pending entries {@link pendingPage} returns. */
+/** Which pending entries {@link Streamfan.pendingPage} returns. */
 export interface PendingPageQuery {
   /** Only entries owned by this consumer. */
   consumer?: string;
@@ -29,7 +29,7 @@ export interface PendingRow extends PendingEntry {
   headers?: Headers;
 }
 
-/** One page of {@link pendingPage}. */
+/** One page of {@link Streamfan.pendingPage}. */
 export interface PendingPage {
   entries: PendingRow[];
   /** Pass as `after` to get the next page; null when this was the last one. */

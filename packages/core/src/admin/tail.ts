@@ -5,7 +5,7 @@ import { topicKeys } from '../keys';
 import { validateTopicName } from '../names';
 import { FIELD, type Headers } from '../publisher';
 
-/** One event seen by {@link tailTopic}. */
+/** One event seen by {@link Streamfan.tail}. */
 export interface TailedEvent {
   id: string;
   publishedAt: Date;
@@ -14,7 +14,7 @@ export interface TailedEvent {
   headers: Headers;
 }
 
-/** Options of {@link tailTopic}. */
+/** Options of {@link Streamfan.tail}. */
 export interface TailOptions {
   /** Start after this id (exclusive); `$` for only new events, `0` for the whole stream. @defaultValue '$' */
   from?: string;

@@ -85,6 +85,7 @@ export const defaultLogger: Logger = {
   },
 };
 
+/** A subscription's options with every default filled in and validated (`sub.options`). */
 export type ResolvedSubscribeOptions = Required<Omit<SubscribeOptions, 'reclaimIntervalMs'>> & { reclaimIntervalMs: number };
 
 const KNOWN_OPTIONS: ReadonlyArray<keyof SubscribeOptions> = [

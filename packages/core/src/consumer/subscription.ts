@@ -35,6 +35,19 @@ function groupByStream<L extends { stream: string }>(items: L[]): Map<string, L[
   return m;
 }
 
+/** Counts of a subscription since it started ({@link Subscription.stats}). */
+export interface SubscriptionStats {
+  processed: number;
+  failed: number;
+  deadLettered: number;
+  reclaimed: number;
+  lost: number;
+  /** Errors reported, listened for or not (unobserved ones go to the `logger`). */
+  errors: number;
+  /** Handlers running now (timed-out ones still running included). */
+  inFlight: number;
+}
+
 /** Settings the client passes to each subscription. */
 export interface SubscriptionSettings {
   connection: ConnectionOption;
@@ -90,6 +103,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private readonly groupPos = new Map<string, string>();
   /** The last entry id read from each stream ('>' reads return ids in order). */
   private readonly lastRead = new Map<string, string>();
+  /**
+   * The oldest entry pending in the group on the topic stream, as last seen (reclaim ticks): after
+   * an XGROUP DESTROY, entries from there on may have been pending with a consumer that will never
+   * settle them (dead, stopped, or its read's reply lost), and the group's pending list is gone.
+   */
+  private pendingFloor: string | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
   /** The id this subscription created its topic group at, if it did. */
   private createdAt: string | undefined;
   private reclaimOwed = false;
@@ -99,7 +119,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   /** Set when the group was found retired: the subscription stops, and ready() rejects with it. */
   private retired: GroupRetiredError | undefined;
-  private counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
+  private counters: Omit<SubscriptionStats, 'inFlight'> = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
 
   /** @internal use {@link Streamfan.subscribe} */
   constructor(
@@ -153,7 +173,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
    * Counts since this subscription started. `errors` counts every error reported, listened
    * for or not (unobserved ones go to the `logger`).
    */
-  get stats(): Readonly<typeof this.counters & { inFlight: number }> {
+  get stats(): Readonly<SubscriptionStats> {
     return { ...this.counters, inFlight: this.inFlight.size + this.overrun };
   }
 
@@ -410,6 +430,11 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       if (!g && stream === this.keys.stream) onTopic = false;
       const id = g?.['last-delivered-id'];
       if (typeof id === 'string' && /^\d+-\d+$/.test(id)) this.groupPos.set(stream, id);
+      if (g && stream === this.keys.stream) {
+        // XPENDING's summary: O(consumers), its second value the oldest pending id (nil: none).
+        const summary = (await this.worker.xpending(stream, this.group)) as [number, string | null, string | null, unknown];
+        this.pendingFloor = typeof summary[1] === 'string' ? summary[1] : undefined;
+      }
     }
     return onTopic;
   }
@@ -495,7 +520,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
         // replayed, nothing running is dropped or run twice.
         const had = (await groupInfos(this.worker, stream)).some((g) => g.name === this.group);
         const start = this.lastKnown(stream) ?? (isTopic ? '$' : '0');
-        if (!had) await this.createGroup(stream, start);
+        const created = !had && (await this.createGroup(stream, start))[0] === 'created';
+        if (created && isTopic && start !== '$') this.scheduleSweep(this.pendingFloor ?? this.groupPos.get(stream) ?? '-', start);
         this.reclaimer.reset(stream);
         const kept = await this.adoptRunning(stream);
         if (!had) {
@@ -540,6 +566,68 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       if (lostHeld.size > 0) this.held = this.held.filter((h) => h.stream !== stream || !lostHeld.has(h.raw[0]));
     }
     return kept;
+  }
+
+  /**
+   * After this consumer recreated a destroyed group: entries up to where it resumed that were
+   * pending when the group was destroyed, with a consumer that will never settle them (dead,
+   * stopped, or whose read reply was lost), are in no pending list now and would never be
+   * delivered again. Once live consumers had time to take back what they run (their lease keepers
+   * re-claim it within a visibility timeout), go through the stream from the group's oldest
+   * pending entry as last seen up to where it resumed, and take the entries whose status in this
+   * group is not settled (succeeded, dead, lost, or failed with its retry scheduled) and that
+   * nobody holds. Needs the status (trackStatus); at most 10,000 entries, none older than the
+   * status TTL (an expired status would look unsettled).
+   */
+  private scheduleSweep(from: string, to: string): void {
+    if (!this.options.trackStatus || this.stopping) return;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.track(this.sweepAfterDestroy(from, to));
+    }, Math.round(this.options.visibilityTimeoutMs * 1.5));
+  }
+
+  private async sweepAfterDestroy(from: string, to: string): Promise<void> {
+    const stream = this.keys.stream;
+    const ttl = this.settings.statusTtlSeconds;
+    let start = from;
+    if (ttl > 0) {
+      const floor = `${Date.now() - ttl * 1000}-0`;
+      if (start === '-' || compareIds(floor, start) > 0) start = floor;
+    }
+    const fState = `${this.group}:state`;
+    const settled = new Set(['succeeded', 'dead', 'lost', 'failed']);
+    let taken = 0;
+    for (let scanned = 0; scanned < 10_000 && !this.stopping;) {
+      const page = (await this.worker.xrange(stream, start, to, 'COUNT', 500)) as RawEntry[];
+      if (page.length === 0) break;
+      scanned += page.length;
+      const p = this.worker.pipeline();
+      for (const [id] of page) {
+        p.hget(this.keys.status(id), fState);
+        p.xpending(stream, this.group, id, id, 1);
+      }
+      const replies = (await p.exec()) ?? [];
+      const own = (id: string) => this.inFlight.has(stream, id) || this.acks.has(stream, id) || this.held.some((h) => h.stream === stream && h.raw[0] === id);
+      const orphans = page.filter(([id], i) => {
+        const [e1, state] = replies[2 * i] ?? [];
+        const [e2, pending] = replies[2 * i + 1] ?? [];
+        return !e1 && !e2 && !settled.has(String(state)) && Array.isArray(pending) && pending.length === 0 && !own(id);
+      });
+      if (orphans.length > 0) {
+        const adopted = new Set(await runScript<string[]>(this.worker, 'adoptEntries', [stream],
+          [this.group, this.consumer, ...orphans.flatMap(([id]) => [id, 1])]));
+        for (const raw of orphans) {
+          if (!adopted.has(raw[0])) continue;
+          taken++;
+          this.take(stream, raw, 1);
+        }
+      }
+      if (page.length < 500) break;
+      start = `(${page[page.length - 1]![0]}`;
+    }
+    if (taken > 0) this.emit('recovered', { reason: `${taken} entries pending when the group was destroyed, with no consumer left to settle them, taken back`, startedAt: 'unchanged' });
   }
 
   /**
@@ -917,6 +1005,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     for (const w of this.readyWaiters.splice(0)) w.reject(this.retired ?? new ClosedError(`subscription ${this.group}@${this.topic}`));
     for (const t of this.timers) clearInterval(t);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.slotFreed();
     const step = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
       try { await fn(); } catch (err) { this.report(err, `close: ${name}`); }
