@@ -4,7 +4,7 @@ import { useRedis } from './helpers';
 
 const env = useRedis();
 
-function watch(sub: Subscription<any>) {
+function watch<T>(sub: Subscription<T>) {
   const ev = { lost: [] as string[], failed: [] as string[], processed: [] as string[], dead: [] as string[], stale: [] as string[], leaseLost: [] as string[] };
   sub.on('lost', (e) => ev.lost.push(...e.ids));
   sub.on('failed', (e) => ev.failed.push(e.id));

@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import { Streamfan, defineTopic, topicKeys } from '@streamfan/core/internal';
 import { main, type Io } from '@streamfan/cli';
 import { sleep, uniquePrefix, waitFor } from '@streamfan/testing';
-import { OPTIONAL_COMMANDS, ROLES, aclRules, aclSetUser, type AclRole } from '../src/acl';
+import { OPTIONAL_COMMANDS, ROLES, aclRules, aclSetUser } from '../src/acl';
 import { useFaultServer } from './harness';
 
 const env = useFaultServer();
@@ -14,7 +14,6 @@ const PASSWORD = 'pw-Faults-1';
 let admin: Redis;
 const clients: Streamfan[] = [];
 
-const role = (name: AclRole['name']) => ROLES.find((r) => r.name === name)!;
 const url = (user: string) => `redis://${user}:${PASSWORD}@127.0.0.1:${env.server().port}`;
 function client(user: string, prefix: string): Streamfan {
   const sf = new Streamfan({ connection: url(user), prefix, retention: { intervalMs: 200 } });
