@@ -36,6 +36,9 @@ export interface BenchConfig {
   memoryGroups: number[];
   /** Events of each memory-per-event run (≥ 20,000 in quick and full mode). */
   memoryEvents: number;
+  /** Entries (× 3 groups) of each ack-cost variant, and the publish rates their ids are spaced for. */
+  ackCostEntries: number;
+  ackCostRates: number[];
 }
 
 const quick: BenchConfig = {
@@ -65,6 +68,8 @@ const quick: BenchConfig = {
   systems: ['streamfan', 'floor', 'bullmq'],
   memoryGroups: [1, 3, 10],
   memoryEvents: 20_000,
+  ackCostEntries: 30_000,
+  ackCostRates: [1000],
 };
 
 const full: BenchConfig = {
@@ -79,6 +84,7 @@ const full: BenchConfig = {
   memoryEntries: 100_000,
   rssEvents: 1_000_000,
   sustainSeconds: 120,
+  ackCostRates: [100, 1000, 10_000],
 };
 
 const smoke: BenchConfig = {
@@ -101,6 +107,7 @@ const smoke: BenchConfig = {
   maxProcesses: 3,
   memoryGroups: [1, 3],
   memoryEvents: 300,
+  ackCostEntries: 600,
 };
 
 export const CONFIGS = { quick, full, smoke } as const;

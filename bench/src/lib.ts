@@ -4,3 +4,4 @@
  */
 export { Streamfan, defineTopic, type Subscription, type SubscribeOptions } from '../../packages/core/src';
 export { startRedis, type RedisServer } from '../../packages/testing/src';
+export { loadScripts, runScript } from '../../packages/core/src/scripts/runner';

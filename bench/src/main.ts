@@ -3,13 +3,14 @@
  * hand-written XREADGROUP loop (the floor) and BullMQ, in one run on one private
  * redis-server. Prints tables and writes JSON and Markdown to bench/results/.
  *
- * Options: --full | --quick | --smoke, --only fanout,publish,latency,scaling,reclaim,memory,rss,sustain,
+ * Options: --full | --quick | --smoke, --only fanout,publish,latency,scaling,reclaim,memory,rss,sustain,ackcost,
  * --out <dir>, --max-procs <n>, --events <n>, --rounds <n>, --quiet, --json (the results as one JSON
  * document on stdout instead of Markdown), --systems streamfan,floor,bullmq,
  * --server <name> | --servers a,b,c (servers of the compatibility matrix, e.g. redis-7.2.6, built by
  * compat/build-servers.sh; each runs in turn and one table across servers is printed. With
  * --server(s), the defaults become --only fanout,latency,memory --systems streamfan,floor
- * --rounds 5 --events 50000 and latency at 500 events/s only).
+ * --rounds 5 --events 50000, latency at 500 events/s only (10 s), plus ackcost at 100, 1,000
+ * and 10,000 events/s).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -31,8 +32,9 @@ import { publishScenario } from './scenarios/publish';
 import { reclaimScenario } from './scenarios/reclaim';
 import { scalingScenario } from './scenarios/scaling';
 import { sustainScenario } from './scenarios/sustain';
+import { ackCostScenario } from './scenarios/ackcost';
 
-const SCENARIOS = ['fanout', 'publish', 'latency', 'scaling', 'reclaim', 'memory', 'rss', 'sustain'] as const;
+const SCENARIOS = ['fanout', 'publish', 'latency', 'scaling', 'reclaim', 'memory', 'rss', 'sustain', 'ackcost'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Args { config: BenchConfig; only: Set<Scenario>; out: string; quiet: boolean; json: boolean; servers: BenchServer[] | undefined }
@@ -85,12 +87,15 @@ function parseArgs(argv: string[]): Args {
   }
   if (servers) {
     // Across servers: what issue 11 and 17 compare, median of 5 rounds, p99 at 500/s.
-    only ??= new Set<Scenario>(['fanout', 'latency', 'memory']);
+    only ??= new Set<Scenario>(['fanout', 'latency', 'memory', 'ackcost']);
     systems ??= ['streamfan', 'floor'];
     if (config.mode !== 'smoke') {
       overrides.rounds ??= 5;
       overrides.events ??= 50_000;
       config.latencyRates = [500];
+      config.latencySeconds = Math.max(config.latencySeconds, 10);
+      config.latencyWarmupSeconds = Math.max(config.latencyWarmupSeconds, 2);
+      config.ackCostRates = [100, 1000, 10_000];
     }
   }
   if (systems) overrides.systems = systems;
@@ -132,6 +137,7 @@ async function runOn(args: Args, server: BenchServer | undefined, progress: Prog
     if (on('memory')) results.memory = await memoryScenario(ctx);
     if (on('rss')) results.rss = await rssScenario(ctx);
     if (on('sustain')) results.sustain = await sustainScenario(ctx);
+    if (on('ackcost')) results.ackCost = await ackCostScenario(ctx);
     results.durationSeconds = (Date.now() - started) / 1000;
     results.machine.loadEnd = Math.round(loadavg()[0]! * 100) / 100;
     const markdown = renderMarkdown(results);

@@ -114,6 +114,7 @@ export function renderMarkdown(r: BenchResults): string {
   }
 
   if (r.sustain) parts.push(renderSustain(r.sustain));
+  if (r.ackCost?.length) parts.push(renderAckCost(r.ackCost));
 
   parts.push(`## How to read it\n\n- The floor is the same work hand-written on plain ioredis: pipelined XADD; per group one loop of XREADGROUP COUNT ${c.floorCount}, then one pipeline of XACK plus, per entry, HSET of one status field and EXPIRE. It checks no owner before acking and writes one status field; streamfan checks ownership in its ack script and writes state, attempts, result, consumer and times.\n- BullMQ runs the way its users fan out: one queue per service, addBulk to each, one Worker per queue with concurrency ${c.bullmqConcurrency}, completed jobs removed.\n- Every system shares one machine with its Redis and its publisher, so the figures are ratios in one run more than absolute capacities.`);
   return `${parts.join('\n\n')}\n`;
@@ -152,4 +153,15 @@ export function renderMemory(mem: NonNullable<BenchResults['memory']>): string {
     ['delayed event (schedule member + delayed-id hash)', int(b.delayed.info), int(b.delayed.usage), int(b.delayed.count)],
   ], [false, true, true, true]));
   return parts.join('\n\n');
+}
+
+/** The ack-path cost table: Redis CPU per delivery and status bytes per event of each variant. */
+export function renderAckCost(list: NonNullable<BenchResults['ackCost']>): string {
+  const first = list[0]!;
+  const head = `## Ack path: Redis CPU per delivery\n\n${int(first.entries)} entries × ${first.groups} groups already pending for one consumer, acknowledged in batches of 200 by each variant, nothing else running against this Redis; ids spaced as a steady publisher at the given rate leaves them. Redis CPU: INFO used_cpu_user + used_cpu_sys delta ÷ deliveries; status bytes: used_memory freed by deleting the status keys ÷ events. The prototype is bench-local (docs/perf-notes.md), not a streamfan script.`;
+  const rows = list.map((a) => {
+    const calls = a.commands.filter((c) => c.command !== 'evalsha' && c.command !== 'eval' && c.calls >= 0.001).map((c) => `${c.command} ${fixed(c.calls, c.calls >= 0.1 ? 2 : 3)}`).join(', ');
+    return [int(a.rate), a.variant, fixed(a.cpuPerDelivery, 2), int(a.statusBytesPerEvent), int(a.statusKeys), calls];
+  });
+  return `${head}\n\n${table(['events/s', 'variant', 'Redis CPU µs/delivery', 'status B/event', 'status keys', 'commands per delivery'], rows, [true, false, true, true, true, false])}`;
 }

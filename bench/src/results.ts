@@ -2,6 +2,7 @@ import type { BenchConfig } from './config';
 import type { Machine } from './machine';
 import type { RssSample, System } from './protocol';
 import type { SustainResult } from './scenarios/sustain';
+import type { AckCostResult } from './scenarios/ackcost';
 import type { LatencySummary } from './stats';
 
 /** One fan-out run: N events published once, delivered to every group. */
@@ -122,4 +123,5 @@ export interface BenchResults {
   memory?: MemoryResult;
   rss?: RssResult;
   sustain?: SustainResult;
+  ackCost?: AckCostResult[];
 }
