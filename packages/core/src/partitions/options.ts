@@ -14,26 +14,40 @@ export interface PartitionSubscribeOptions {
    * Partitioned topics: `'key'` handles the events of one key one at a time, in publish order,
    * within this group (through retries, crashes and rebalances); `'none'` (default) handles
    * them as an unpartitioned topic does. Refused on an unpartitioned topic.
-   * **Not wired yet**: `'key'` is refused with InvalidOptionError until it is built (docs/partitions.md §12).
+   * With `'key'`, `handlerTimeoutMs` defaults to 3 × `leaseMs` (a hung handler must not pin its
+   * partition), and a handler's key stays busy until the handler returns, even past its time limit.
    * @defaultValue 'none'
    */
   ordering?: 'none' | 'key';
+  /**
+   * `ordering: 'key'`: what a dead-lettered event does to later events of its key. `'continue'`:
+   * they run (a poison event must not stall its key forever; the dead letter is visible and can be
+   * replayed, after the events that followed it). `'hold'` (keep them until the dead letter is
+   * replayed or purged) is designed (docs/partitions.md §6.2) but **not built yet**: refused.
+   * @defaultValue 'continue'
+   */
+  afterDeadLetter?: 'continue' | 'hold';
+  /** `ordering: 'key'`: most events held back behind their keys per partition before its reads pause (1–1,000,000). @defaultValue 1000 */
+  maxHeldPerPartition?: number;
 }
 
 /** Resolved {@link PartitionSubscribeOptions}. */
 export interface ResolvedPartitionOptions {
   leaseMs: number;
   ordering: 'none' | 'key';
+  afterDeadLetter: 'continue';
+  maxHeldPerPartition: number;
 }
 
-const PARTITION_OPTIONS = ['leaseMs', 'ordering'] as const;
+const PARTITION_OPTIONS = ['leaseMs', 'ordering', 'afterDeadLetter', 'maxHeldPerPartition'] as const;
+const DEFAULTS: ResolvedPartitionOptions = { leaseMs: 10_000, ordering: 'none', afterDeadLetter: 'continue', maxHeldPerPartition: 1000 };
 
 /**
  * Take the partition options out of `options` (the rest goes to resolveSubscribeOptions) and
  * check them. On an unpartitioned topic (`partitions` undefined) any of them is refused.
  */
 export function splitPartitionOptions(options: SubscribeOptions & PartitionSubscribeOptions, topic: string, partitions: number | undefined): { rest: SubscribeOptions; partition: ResolvedPartitionOptions } {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) return { rest: options, partition: { leaseMs: 10_000, ordering: 'none' } };
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return { rest: options, partition: DEFAULTS };
   const rest: Record<string, unknown> = { ...options };
   const given: Record<string, unknown> = {};
   for (const k of PARTITION_OPTIONS) {
@@ -50,8 +64,15 @@ export function splitPartitionOptions(options: SubscribeOptions & PartitionSubsc
   }
   const ordering = given.ordering ?? 'none';
   if (ordering !== 'none' && ordering !== 'key') throw new InvalidOptionError(`ordering must be 'none' or 'key', got ${JSON.stringify(ordering)}`);
-  if (ordering === 'key') {
-    throw new InvalidOptionError("ordering: 'key' is not built yet (docs/partitions.md §12 lists what is wired): subscribe without it for unordered handling of a partitioned topic");
+  const after = given.afterDeadLetter ?? 'continue';
+  if (after === 'hold') throw new InvalidOptionError("afterDeadLetter: 'hold' is not built yet (docs/partitions.md §12): use 'continue' (the default)");
+  if (after !== 'continue') throw new InvalidOptionError(`afterDeadLetter must be 'continue' or 'hold', got ${JSON.stringify(after)}`);
+  const maxHeld = given.maxHeldPerPartition ?? 1000;
+  if (typeof maxHeld !== 'number' || !Number.isInteger(maxHeld) || maxHeld < 1 || maxHeld > 1_000_000) {
+    throw new InvalidOptionError(`maxHeldPerPartition must be a whole number from 1 to 1000000, got ${String(maxHeld)}`);
   }
-  return { rest: rest as SubscribeOptions, partition: { leaseMs, ordering } };
+  if (ordering !== 'key' && (given.afterDeadLetter !== undefined || given.maxHeldPerPartition !== undefined)) {
+    throw new InvalidOptionError("afterDeadLetter and maxHeldPerPartition apply only with ordering: 'key'");
+  }
+  return { rest: rest as SubscribeOptions, partition: { leaseMs, ordering, afterDeadLetter: after, maxHeldPerPartition: maxHeld } };
 }

@@ -16,7 +16,11 @@
  * Costs of this composition, against §5.4's single read loop: two connections per held
  * partition (a blocking reader and a worker), and reads that are not fenced (an unordered group
  * needs no fence: a delivery taken by a paused consumer is reclaimed after the visibility
- * timeout, as on an unpartitioned topic). Ordered groups need the fenced loop (§6; not built yet).
+ * timeout, as on an unpartitioned topic).
+ *
+ * Ordered groups (`ordering: 'key'`) work each held partition with an {@link OrderedPartition}
+ * instead: fenced reads, starts, retries in place and settles, on this consumer's one worker
+ * connection (§6).
  */
 import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
@@ -31,6 +35,8 @@ import { sleep } from '../timing';
 import type { Topic } from '../topic';
 import { PartitionKeeper } from './keeper';
 import { ensureTopicMetaOnce } from './meta';
+import { noticeMode } from '../notice';
+import { OrderedPartition, type OrderedHost } from './ordered-partition';
 import type { ResolvedPartitionOptions } from './options';
 import { formatPartitionedId } from './partitionKeys';
 
@@ -88,7 +94,9 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private readonly redis: Redis;
   private readonly keeper: PartitionKeeper;
   private readonly slots: Slots;
-  private readonly parts = new Map<number, { sub: Subscription<T>; token: number; closing?: Promise<void> }>();
+  private readonly parts = new Map<number, { sub?: Subscription<T>; ordered?: OrderedPartition<T>; token: number; closing?: Promise<void> }>();
+  private readonly host: OrderedHost<T> | undefined;
+  private mode: 'P' | 'S' = 'P';
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
   private readonly done: Counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
@@ -124,19 +132,52 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     this.keeper = new PartitionKeeper({
       redis: this.redis, prefix: settings.prefix, topic: this.topic, group, partitions: this.partitions,
       consumer: this.consumer, leaseMs: partition.leaseMs,
-      busy: () => new Set([...this.parts].filter(([, p]) => p.sub.stats.inFlight > 0).map(([i]) => i)),
-      drain: (p) => this.stopPartition(p),
+      busy: () => new Set([...this.parts].filter(([, p]) => (p.sub?.stats.inFlight ?? p.ordered?.inFlight ?? 0) > 0).map(([i]) => i)),
+      // An ordered partition is released only once no handler of it runs: a handler past its
+      // time limit counts as settled (its late settle is fenced once another consumer holds it).
+      drain: (p) => this.stopPartition(p, partition.ordering === 'key' ? this.orderedTimeoutMs : options.shutdownGraceMs),
     });
     this.keeper.on('assigned', ({ partition: p, token }) => this.startPartition(p, token));
-    this.keeper.on('revoked', ({ partition: p }) => { void this.stopPartition(p); });
+    this.keeper.on('revoked', ({ partition: p, reason }) => {
+      if (reason === 'lost') this.parts.get(p)?.ordered?.lose();
+      void this.stopPartition(p, options.shutdownGraceMs);
+    });
+    if (partition.ordering === 'key') {
+      const slots = this.slots;
+      const emit = this.emit.bind(this) as (ev: string, x: unknown) => boolean;
+      this.host = {
+        redis: this.redis, topic: topicDef, group, consumer: this.consumer, options: this.options,
+        statusTtlSeconds: settings.statusTtlSeconds, handler, maxHeld: partition.maxHeldPerPartition,
+        handlerTimeoutMs: this.orderedTimeoutMs,
+        publishMode: () => this.mode,
+        acquireSlot: (signal) => slots.acquire(signal),
+        releaseSlot: () => slots.release(),
+        emit: (event: string, e: unknown) => { emit(event, e); },
+        report: (err, context) => this.report(err, context),
+        fenced: (p) => {
+          this.parts.get(p)?.ordered?.lose();
+          void this.stopPartition(p, 0);
+        },
+      } as OrderedHost<T>;
+    }
     this.keeper.on('error', (err) => this.report(err, 'partition lease'));
     void this.start();
+  }
+
+  /** Ordered groups: the handler time limit (handlerTimeoutMs, else 3 × leaseMs). */
+  private get orderedTimeoutMs(): number {
+    return this.options.handlerTimeoutMs > 0 ? this.options.handlerTimeoutMs : 3 * this.options.leaseMs;
   }
 
   /** Counts since this subscription started, over every partition it held. */
   get stats(): Readonly<Counters & { inFlight: number }> {
     const s = { ...this.done, inFlight: 0 };
-    for (const { sub } of this.parts.values()) {
+    for (const { sub, ordered } of this.parts.values()) {
+      if (ordered) {
+        const c = ordered.counters;
+        s.processed += c.processed; s.failed += c.failed; s.deadLettered += c.deadLettered; s.lost += c.lost; s.inFlight += ordered.inFlight;
+      }
+      if (!sub) continue;
       const x = sub.stats;
       s.processed += x.processed; s.failed += x.failed; s.deadLettered += x.deadLettered;
       s.reclaimed += x.reclaimed; s.lost += x.lost; s.errors += x.errors; s.inFlight += x.inFlight;
@@ -146,7 +187,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
 
   /** Ids (`p<i>:…`) of the events this consumer is handling now. */
   get running(): string[] {
-    return [...this.parts].flatMap(([p, { sub }]) => sub.running.map((id) => formatPartitionedId(p, id)));
+    return [...this.parts].flatMap(([p, { sub, ordered }]) => ordered ? ordered.runningIds : sub!.running.map((id) => formatPartitionedId(p, id)));
   }
 
   /** Partitions this consumer holds now, with their lease tokens. */
@@ -192,6 +233,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
         await ensureTopicMetaOnce(this.redis, this.settings.prefix, this.topic, this.partitions);
+        this.mode = await noticeMode(this.redis, this.settings.prefix);
         await loadScripts(this.redis, ['heartbeatMember', 'acquireLease', 'renewLease', 'releaseLease']);
         await this.ensureGroups();
         break;
@@ -217,7 +259,22 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
 
   /** Work partition `p` (just acquired with `token`): a subscription on its keys. */
   private startPartition(p: number, token: number): void {
-    if (this.stopping || this.parts.has(p)) return;
+    if (this.stopping) return;
+    const previous = this.parts.get(p);
+    if (previous) {
+      // Still stopping its previous tenure here (lost, then taken again at once): start once it
+      // has stopped, if the keeper still holds it with this token.
+      if (previous.closing && previous.token !== token) {
+        void previous.closing.then(() => { if (this.keeper.partitions.get(p) === token) this.startPartition(p, token); });
+      }
+      return;
+    }
+    if (this.host) {
+      const ordered = new OrderedPartition<T>(this.host, p, token, partitionKeys(this.settings.prefix, this.topic, p));
+      this.parts.set(p, { ordered, token });
+      ordered.start();
+      return;
+    }
     const home = partitionTag(this.topic, p);
     const wrapped: Handler<T> = async (payload, ctx) => {
       await this.slots.acquire(ctx.signal);
@@ -272,18 +329,25 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     });
   }
 
-  /** Stop working partition `p`: its subscription closes (handlers get `shutdownGraceMs`), its counts are kept. */
-  private stopPartition(p: number): Promise<void> {
+  /** Stop working partition `p`: its handlers get `graceMs`, its counts are kept. */
+  private stopPartition(p: number, graceMs: number): Promise<void> {
     const part = this.parts.get(p);
     if (!part) return Promise.resolve();
     part.closing ??= (async () => {
-      const { sub } = part;
-      const closed = new Promise<{ left: number; deleted: boolean }>((resolve) => sub.once('closed', (e) => resolve(e)));
-      await sub.close();
+      const { sub, ordered } = part;
+      if (ordered) {
+        this.left += await ordered.drain(graceMs);
+        const c = ordered.counters;
+        this.done.processed += c.processed; this.done.failed += c.failed; this.done.deadLettered += c.deadLettered; this.done.lost += c.lost;
+        this.parts.delete(p);
+        return;
+      }
+      const closed = new Promise<{ left: number; deleted: boolean }>((resolve) => sub!.once('closed', (e) => resolve(e)));
+      await sub!.close(graceMs);
       const { left, deleted } = await closed;
       this.left += left;
       this.deleted &&= deleted;
-      const x = sub.stats;
+      const x = sub!.stats;
       this.done.processed += x.processed; this.done.failed += x.failed; this.done.deadLettered += x.deadLettered;
       this.done.reclaimed += x.reclaimed; this.done.lost += x.lost; this.done.errors += x.errors;
       this.parts.delete(p);
@@ -309,21 +373,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
     for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
-    const closeAll = () => Promise.all([...this.parts.keys()].map((p) => {
-      const part = this.parts.get(p)!;
-      part.closing ??= (async () => {
-        const closed = new Promise<{ left: number; deleted: boolean }>((resolve) => part.sub.once('closed', (e) => resolve(e)));
-        await part.sub.close(graceMs);
-        const { left, deleted } = await closed;
-        this.left += left;
-        this.deleted &&= deleted;
-        const x = part.sub.stats;
-        this.done.processed += x.processed; this.done.failed += x.failed; this.done.deadLettered += x.deadLettered;
-        this.done.reclaimed += x.reclaimed; this.done.lost += x.lost; this.done.errors += x.errors;
-        this.parts.delete(p);
-      })();
-      return part.closing;
-    }));
+    const closeAll = () => Promise.all([...this.parts.keys()].map((p) => this.stopPartition(p, graceMs)));
     // Drain first (with this grace), then the keeper releases the leases and leaves.
     await closeAll();
     try { await this.keeper.close(); } catch (err) { this.report(err, 'close: release partitions'); }
