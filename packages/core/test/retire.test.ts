@@ -178,6 +178,16 @@ describe('retireGroup', () => {
   });
 });
 
+describe('retireGroup on a partitioned topic', () => {
+  test('is refused clearly (not supported yet), nothing written', async () => {
+    const sf = env.client();
+    const topic = defineTopic<string>('retire-partitioned', { partitions: 2 });
+    await sf.publish(topic, 'x');
+    await expect(sf.retireGroup(topic, 'g')).rejects.toThrow(/topic "retire-partitioned" is partitioned: retiring a group of a partitioned topic is not supported yet/);
+    expect(await sf.redis.exists(topicKeys(sf.prefix, topic.name).retired)).toBe(0);
+  });
+});
+
 describe('subscribe registers its consumer', () => {
   test('groups() shows an idle pool\'s consumers before its first entry', async () => {
     const sf = env.client();

@@ -1,6 +1,6 @@
 import { GroupRetiredError, InvalidOptionError, NotFoundError, fromRedisError } from '../errors';
 import { groupInfos } from '../status';
-import { topicKeys } from '../keys';
+import { topicKeys, topicMetaKeys } from '../keys';
 import { validateGroupName, validateTopicName } from '../names';
 import { noticeMode } from '../notice';
 import { runScript } from '../scripts/runner';
@@ -36,7 +36,8 @@ export interface RetireReport {
  * Retire a group for good (see {@link Streamfan.retireGroup}): one script destroys it on both
  * streams, drops its redelivery stream and retry set (and, when asked, its dead letters) and
  * lists it as retired, so no subscriber recreates it.
- * @throws NotFoundError when the topic has no such group and never had it retired
+ * @throws NotFoundError when the topic has no such group and never had it retired;
+ *   InvalidOptionError for a partitioned topic (not supported yet) or a bad option
  */
 export async function retireGroup(target: AdminTarget, topic: string, group: string, options: RetireOptions = {}): Promise<RetireReport> {
   validateTopicName(topic);
@@ -58,6 +59,10 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
     throw fromRedisError(err, `retire group "${group}" of topic "${topic}"`);
   }
   const [state, at, consumers, pending, retrying, deadLetters, dropped] = reply;
+  if (state === 'unknown' && (await target.redis.exists(topicMetaKeys(target.prefix, topic).meta)) === 1) {
+    // A partitioned topic's groups live on its partitions' streams, each in its own slot.
+    throw new InvalidOptionError(`topic "${topic}" is partitioned: retiring a group of a partitioned topic is not supported yet (nothing was retired). Close its consumers, then XGROUP DESTROY the group on each partition's stream`);
+  }
   if (state === 'unknown') {
     const names = (await groupInfos(target.redis, keys.stream)).map((g) => String(g.name)).sort();
     throw new NotFoundError(`group "${group}" not found in topic "${topic}" (nothing was retired); ${names.length === 0 ? 'the topic has no groups' : `groups: ${names.join(', ')}`}`);
