@@ -31,6 +31,7 @@ import { topicMemory, watchStatusMemory, type MemoryOptions, type MemoryReport }
 import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } from './admin/retire';
 import { splitPartitionOptions, type PartitionSubscribeOptions } from './partitions/options';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
+import { listPartitionedGroups, trimPartitioned } from './partitions/admin';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -390,7 +391,9 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   async trim<T>(topic: Topic<T> | string, options: TrimOptions = {}): Promise<TrimReport> {
     await this.checkServer();
     await loadScripts(this.redis, ['trimSafe', 'capTrim', 'countEntries']);
-    return trimTopic(this.redis, this.prefix, toTopic(topic).name, options, this.statusTtlSeconds);
+    const t = toTopic(topic);
+    if (t.partitions !== undefined) return trimPartitioned(this.redis, this.prefix, t.name, t.partitions, options, this.statusTtlSeconds);
+    return trimTopic(this.redis, this.prefix, t.name, options, this.statusTtlSeconds);
   }
 
   /** Remove consumers idle at least `idleMs` that hold nothing. @returns the names removed */
@@ -412,8 +415,14 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   async memory<T>(topic?: Topic<T> | string, options?: MemoryOptions): Promise<MemoryReport> {
     return topicMemory(this.redis, this.prefix, topic === undefined ? undefined : toTopic(topic).name, options);
   }
-  /** Every group of a topic: lag, pending, consumers, dead letters. */
-  groups<T>(topic: Topic<T> | string): Promise<GroupInfo[]> { return listGroups(this.redis, this.prefix, toTopic(topic).name); }
+  /**
+   * Every group of a topic: lag, pending, consumers, dead letters. On a partitioned topic the
+   * counts are summed over partitions, with one row per partition (owner, token) in `partitions`.
+   */
+  groups<T>(topic: Topic<T> | string): Promise<GroupInfo[]> {
+    const t = toTopic(topic);
+    return t.partitions !== undefined ? listPartitionedGroups(this.redis, this.prefix, t.name, t.partitions) : listGroups(this.redis, this.prefix, t.name);
+  }
   /** Consumers of a group. */
   consumers<T>(topic: Topic<T> | string, group: string): Promise<ConsumerInfo[]> { return listConsumers(this.redis, this.prefix, toTopic(topic).name, group); }
   /** One page of a group's pending entries. */

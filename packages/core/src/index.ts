@@ -39,3 +39,4 @@ export { NotPendingError } from './admin/errors';
 export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishError } from './partitions/errors';
 export type { PartitionSubscribeOptions } from './partitions/options';
 export type { PartitionContext } from './partitions/partitioned-subscription';
+export type { PartitionedGroupInfo, PartitionGroupRow, PartitionedTrimReport } from './partitions/admin';

@@ -97,6 +97,9 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private readonly parts = new Map<number, { sub?: Subscription<T>; ordered?: OrderedPartition<T>; token: number; closing?: Promise<void> }>();
   private readonly host: OrderedHost<T> | undefined;
   private mode: 'P' | 'S' = 'P';
+  private retentionTimer: NodeJS.Timeout | undefined;
+  /** Unordered: public ids of the handlers running now (not those read and waiting for a slot). */
+  private readonly executing = new Set<string>();
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
   private readonly done: Counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
@@ -185,9 +188,13 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     return s;
   }
 
-  /** Ids (`p<i>:…`) of the events this consumer is handling now. */
+  /**
+   * Ids (`p<i>:…`) of the events whose handlers run now. (An unordered consumer reads up to
+   * `concurrency` entries per held partition; those waiting for one of the `concurrency` slots
+   * are pending to it, their leases kept, but not running.)
+   */
   get running(): string[] {
-    return [...this.parts].flatMap(([p, { sub, ordered }]) => ordered ? ordered.runningIds : sub!.running.map((id) => formatPartitionedId(p, id)));
+    return [...this.executing, ...[...this.parts.values()].flatMap(({ ordered }) => ordered?.runningIds ?? [])];
   }
 
   /** Partitions this consumer holds now, with their lease tokens. */
@@ -250,6 +257,18 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     }
     if (this.stopping) return;
     this.keeper.start();
+    // Ordered partitions have no Subscription of their own: retention runs here, on each held partition.
+    const retentionFor = this.settings.retentionFor;
+    if (this.host && retentionFor) {
+      const every = retentionFor(partitionTag(this.topic, 0))?.intervalMs;
+      if (every !== undefined) {
+        this.retentionTimer = setInterval(() => {
+          for (const p of this.keeper.partitions.keys()) {
+            retentionFor(partitionTag(this.topic, p))?.run().catch((err: unknown) => this.report(err, `retention of partition ${p}`));
+          }
+        }, every);
+      }
+    }
     await this.keeper.tick();
     if (this.stopping) return;
     this.isReady = true;
@@ -278,9 +297,12 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     const home = partitionTag(this.topic, p);
     const wrapped: Handler<T> = async (payload, ctx) => {
       await this.slots.acquire(ctx.signal);
+      const c = this.publicContext(ctx, p, token);
+      this.executing.add(c.id);
       try {
-        return await this.handler(payload, this.publicContext(ctx, p, token));
+        return await this.handler(payload, c);
       } finally {
+        this.executing.delete(c.id);
         this.slots.release();
       }
     };
@@ -372,6 +394,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
 
   private async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
     const closeAll = () => Promise.all([...this.parts.keys()].map((p) => this.stopPartition(p, graceMs)));
     // Drain first (with this grace), then the keeper releases the leases and leaves.

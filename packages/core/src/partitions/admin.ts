@@ -1,0 +1,100 @@
+/**
+ * Inspection and retention of partitioned topics: the unpartitioned functions run on each
+ * partition (a partition is, for key names, a topic whose tag is `T#i`), and their answers are
+ * summed, with the per-partition rows kept and ids made public (`p<i>:…`).
+ */
+import type Redis from 'ioredis';
+import { listGroups, type GroupInfo } from '../inspect';
+import { partitionKeys, partitionTag, topicMetaKeys } from '../keys';
+import { trimTopic, type TrimOptions, type TrimReport } from '../retention';
+import { readLeases } from './leases';
+import { ensureTopicMetaOnce } from './meta';
+import { formatPartitionedId } from './partitionKeys';
+
+/** One partition's row of a group of a partitioned topic. */
+export interface PartitionGroupRow extends GroupInfo {
+  partition: number;
+  /** The lease holder (`<consumer>/<incarnation>`), when the partition is held now. */
+  owner?: string;
+  /** The lease's fencing token (0: never taken). */
+  token: number;
+}
+
+/** A group of a partitioned topic: counts summed over partitions, and one row per partition. */
+export interface PartitionedGroupInfo extends GroupInfo {
+  /** Live consumers of the group (its member set), not a sum over partitions. */
+  consumers: number;
+  partitions: PartitionGroupRow[];
+  /** Partitions of the group no live consumer holds now. */
+  unowned: number[];
+}
+
+/** Every group of a partitioned topic, summed over its partitions (see {@link PartitionedGroupInfo}). */
+export async function listPartitionedGroups(redis: Redis, prefix: string, topic: string, partitions: number): Promise<PartitionedGroupInfo[]> {
+  await ensureTopicMetaOnce(redis, prefix, topic, partitions);
+  const keys = Array.from({ length: partitions }, (_, i) => partitionKeys(prefix, topic, i));
+  const perPartition = await Promise.all(keys.map((k) => listGroups(redis, prefix, k.topic)));
+  const names = [...new Set(perPartition.flat().map((g) => g.group))].sort();
+  const [sec] = (await redis.time()) as unknown as [string, string];
+  const now = Number(sec) * 1000;
+  return Promise.all(names.map(async (group) => {
+    const [leases, members] = await Promise.all([readLeases(redis, keys, group), redis.zcount(topicMetaKeys(prefix, topic).consumers(group), now, '+inf')]);
+    const rows: PartitionGroupRow[] = [];
+    perPartition.forEach((list, i) => {
+      const g = list.find((x) => x.group === group);
+      if (!g) return;
+      const l = leases[i]!;
+      const held = l.owner !== undefined && l.until >= now;
+      rows.push({
+        ...g, partition: i, token: l.token, ...(held ? { owner: l.owner } : {}),
+        oldestPendingId: g.oldestPendingId === null ? null : formatPartitionedId(i, g.oldestPendingId),
+        lastDeliveredId: /^\d+-\d+$/.test(g.lastDeliveredId) ? formatPartitionedId(i, g.lastDeliveredId) : g.lastDeliveredId,
+      });
+    });
+    const oldest = rows.filter((r) => r.oldestPendingIdleMs !== null).sort((a, b) => b.oldestPendingIdleMs! - a.oldestPendingIdleMs!)[0];
+    const info: PartitionedGroupInfo = {
+      group,
+      consumers: members,
+      pending: rows.reduce((n, r) => n + r.pending, 0),
+      lag: rows.some((r) => r.lag === null) ? null : rows.reduce((n, r) => n + r.lag!, 0),
+      lastDeliveredId: '',
+      oldestPendingIdleMs: oldest?.oldestPendingIdleMs ?? null,
+      oldestPendingId: oldest?.oldestPendingId ?? null,
+      retrying: rows.reduce((n, r) => n + r.retrying, 0),
+      deadLetters: rows.reduce((n, r) => n + r.deadLetters, 0),
+      partitions: rows,
+      unowned: rows.filter((r) => r.owner === undefined).map((r) => r.partition),
+    };
+    if (rows.some((r) => r.lagIsLowerBound)) info.lagIsLowerBound = true;
+    if (rows.length > 0 && rows.every((r) => r.retired)) info.retired = true;
+    return info;
+  }));
+}
+
+/** A trim of a partitioned topic: summed, with each partition's report. */
+export interface PartitionedTrimReport extends TrimReport {
+  partitions: Array<TrimReport & { partition: number }>;
+}
+
+/** Trim every partition of a topic (each safely, as {@link trimTopic}); one report summed over them. */
+export async function trimPartitioned(redis: Redis, prefix: string, topic: string, partitions: number, options: TrimOptions, statusTtlSeconds: number): Promise<PartitionedTrimReport> {
+  await ensureTopicMetaOnce(redis, prefix, topic, partitions);
+  const reports: Array<TrimReport & { partition: number }> = [];
+  // One partition at a time: each is a bounded run of scripts, and they may share a node.
+  for (let i = 0; i < partitions; i++) reports.push({ ...(await trimTopic(redis, prefix, partitionTag(topic, i), options, statusTtlSeconds)), partition: i });
+  const lostByGroup: Record<string, number> = {};
+  for (const r of reports) for (const [g, n] of Object.entries(r.lostByGroup)) lostByGroup[g] = (lostByGroup[g] ?? 0) + n;
+  return {
+    topic,
+    dryRun: reports[0]?.dryRun ?? Boolean(options.dryRun),
+    safeMinId: '',
+    removed: reports.reduce((n, r) => n + r.removed, 0),
+    lostToCap: reports.reduce((n, r) => n + r.lostToCap, 0),
+    lostIds: reports.flatMap((r) => r.lostIds.map((id) => formatPartitionedId(r.partition, id))).slice(0, 1000),
+    lostByGroup,
+    length: reports.reduce((n, r) => n + r.length, 0),
+    groups: Math.max(0, ...reports.map((r) => r.groups)),
+    redeliveryRemoved: reports.reduce((n, r) => n + r.redeliveryRemoved, 0),
+    partitions: reports.map((r) => ({ ...r, topic, lostIds: r.lostIds.map((id) => formatPartitionedId(r.partition, id)) })),
+  };
+}

@@ -1,0 +1,70 @@
+import { waitFor } from '@streamfan/testing';
+import { defineTopic, partitionKeys, type PartitionedGroupInfo, type PartitionedTrimReport } from './partition-helpers';
+import { useRedis } from './helpers';
+
+const env = useRedis();
+
+describe('groups, trim and retention of a partitioned topic', () => {
+  test('groups() sums over partitions and shows who holds each; unowned partitions are listed', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('orders', { partitions: 3 });
+    let release = false;
+    const sub = sf.subscribe(topic, 'billing', async () => { await waitFor(() => release, { timeoutMs: 10_000 }); }, { consumer: 'c1', startFrom: 'beginning', leaseMs: 1000, blockMs: 50, concurrency: 2 });
+    await sub.ready();
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'];
+    const ids = await sf.publishMany(topic, keys.map((_, n) => ({ n })), { keys });
+    await waitFor(() => sub.running.length === 2);
+    const [g] = (await sf.groups(topic)) as PartitionedGroupInfo[];
+    expect(g).toMatchObject({ group: 'billing', consumers: 1, unowned: [] });
+    // Read up to `concurrency` per held partition (2 run, the rest wait for a slot): pending + lag is everything.
+    expect(g!.pending).toBeGreaterThanOrEqual(2);
+    expect(g!.pending).toBeLessThanOrEqual(6);
+    expect(g!.pending + g!.lag!).toBe(10);
+    expect(g!.partitions.reduce((n, r) => n + r.pending, 0)).toBe(g!.pending);
+    expect(g!.partitions.map((r) => r.partition)).toEqual([0, 1, 2]);
+    for (const r of g!.partitions) {
+      expect(r.owner).toMatch(/^c1\//);
+      expect(r.token).toBeGreaterThan(0);
+    }
+    expect(g!.oldestPendingId).toMatch(/^p\d:\d+-\d+$/);
+    release = true;
+    for (const id of ids) await sf.waitFor(topic, id, { timeoutMs: 10_000 });
+    await sub.close();
+    const [after] = (await sf.groups(topic)) as PartitionedGroupInfo[];
+    expect(after).toMatchObject({ group: 'billing', consumers: 0, pending: 0, lag: 0, unowned: [0, 1, 2] });
+  });
+
+  test('trim() trims every partition safely and sums the reports; a cap applies per partition', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('clicks', { partitions: 3 });
+    await sf.redis.xgroup('CREATE', partitionKeys(sf.prefix, 'clicks', 0).stream, 'slow', '0', 'MKSTREAM');
+    const sub = sf.subscribe(topic, 'fast', () => undefined, { startFrom: 'beginning', leaseMs: 1000, blockMs: 50 });
+    await sub.ready();
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    const ids = await sf.publishMany(topic, keys.map((_, n) => ({ n })), { keys });
+    for (const id of ids) await sf.waitFor(topic, id, { groups: ['fast'], timeoutMs: 10_000 });
+    const report = (await sf.trim(topic, { approximate: false })) as PartitionedTrimReport;
+    expect(report.topic).toBe('clicks');
+    expect(report.partitions.map((r) => r.partition)).toEqual([0, 1, 2]);
+    const inP0 = ids.filter((id) => id.startsWith('p0:')).length;
+    // Partition 0 has the 'slow' group that read nothing: its entries stay; the others are removed.
+    expect(report.removed).toBe(30 - inP0);
+    expect(report.length).toBe(inP0);
+    const capped = (await sf.trim(topic, { approximate: false, maxLen: 1 })) as PartitionedTrimReport;
+    expect(capped.lostToCap).toBe(Math.max(0, inP0 - 1));
+    expect(capped.lostIds.every((id) => id.startsWith('p0:'))).toBe(true);
+    await sub.close();
+  });
+
+  test("retention runs on the partitions an ordered consumer holds", async () => {
+    const sf = env.client({ retention: { intervalMs: 100, approximate: false } });
+    const topic = defineTopic<{ n: number }>('ordered', { partitions: 2 });
+    const sub = sf.subscribe(topic, 'g', () => undefined, { ordering: 'key', startFrom: 'beginning', leaseMs: 1000, blockMs: 50 });
+    await sub.ready();
+    const ids = await sf.publishMany(topic, [0, 1, 2, 3, 4, 5].map((n) => ({ n })), { keys: ['a', 'b', 'c', 'd', 'e', 'f'] });
+    for (const id of ids) await sf.waitFor(topic, id, { timeoutMs: 10_000 });
+    await waitFor(async () => (await sf.redis.xlen(partitionKeys(sf.prefix, 'ordered', 0).stream)) + (await sf.redis.xlen(partitionKeys(sf.prefix, 'ordered', 1).stream)) === 0,
+      { timeoutMs: 5000, message: 'both partitions trimmed' });
+    await sub.close();
+  });
+});
