@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { runScript } from '../scripts/runner';
 import { connectionDrops } from '../connection';
+import { heldByAnyone } from './resend';
 import type { TopicKeys } from '../keys';
 import { DeliveryMap, type InFlight } from './in-flight';
 
@@ -92,12 +93,12 @@ export class AckBatcher {
       }
       try {
         const drops = connectionDrops(t.worker);
-        const [, failedWrites, refusedIds, unowned] = await runScript<[number, number, string[], string[]]>(t.worker, 'ackBatch', keys, args);
-        // Pending for no one: if the connection dropped while this call was unanswered, ioredis
-        // re-sent it and this is its second run: the first one acknowledged them (ours, done).
-        // Otherwise another consumer reclaimed and acknowledged them: this ack is stale.
-        const resent = connectionDrops(t.worker) !== drops;
-        const refused = new Set(resent ? refusedIds : [...refusedIds, ...unowned]);
+        const reply = await runScript<[number, number, ...string[]]>(t.worker, 'ackBatch', keys, args);
+        const failedWrites = reply[1];
+        let refused = new Set(reply.slice(2) as string[]);
+        // The connection dropped while this call was unanswered: ioredis re-sent it, and its second
+        // run refuses what the first acknowledged. Only entries another consumer holds are stale.
+        if (refused.size > 0 && connectionDrops(t.worker) !== drops) refused = await heldByAnyone(t.worker, stream, t.group, [...refused]);
         if (failedWrites > 0) {
           t.report(new Error(`${failedWrites} of ${list.length} acknowledged events have no status written: their status keys hold another type (written by something other than streamfan)`), 'ack');
         }

@@ -12,6 +12,7 @@ import { Reclaimer } from './reclaimer';
 import { renewLeases } from './lease-keeper';
 import { pruneIdleConsumers } from './pruner';
 import { DeliveryMap, LazyAbort, type InFlight } from './in-flight';
+import { heldByAnyone } from './resend';
 import { groupInfos } from '../status';
 import { compareIds } from '../ids';
 import { monotonicMs, sleep, withTimeout } from '../timing';
@@ -773,10 +774,9 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       this.emit('lost', { ids: [f.eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
       return;
     }
-    // 3: pending for no one. After a drop while this call was unanswered, that is this call's
-    // own first run (ioredis re-sent it): the retry is scheduled. Otherwise another consumer
-    // reclaimed and settled the entry: stale.
-    if (reply[0] !== 1 && !(reply[0] === 3 && connectionDrops(this.worker) !== drops)) {
+    // Refused after a drop while this call was unanswered: ioredis re-sent it; if no consumer
+    // holds the entry, the first run scheduled the retry (see heldByAnyone). Else stale.
+    if (reply[0] === 0 && !(await this.refusedByResend(f.stream, f.entryId, drops))) {
       this.emit('stale', { ids: [f.eventId] });
       return;
     }
@@ -815,14 +815,24 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       this.emit('lost', { ids: [eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
       return;
     }
-    // 'unowned' (pending for no one): this call's own first run when the connection dropped
-    // before its reply (ioredis re-sent it), else another consumer settled the entry (stale).
-    if (reply[0] !== 'dead' && !(reply[0] === 'unowned' && connectionDrops(this.worker) !== drops)) {
+    // Refused after a drop while this call was unanswered: ioredis re-sent it; if no consumer
+    // holds the entry, the first run dead-lettered it (see heldByAnyone). Else stale.
+    if (reply[0] === 'stale' && !(await this.refusedByResend(stream, entryId, drops))) {
       this.emit('stale', { ids: [eventId] });
       return;
     }
     this.counters.deadLettered++;
     this.emit('deadLettered', { id: eventId, attempt: attempts, reason, error });
+  }
+
+  /**
+   * True when a settle call refused as stale ran twice: the worker connection dropped since
+   * `drops` was read (ioredis re-sent the call) and no consumer holds the entry now (the first
+   * run settled it).
+   */
+  private async refusedByResend(stream: string, entryId: string, drops: number): Promise<boolean> {
+    if (connectionDrops(this.worker) === drops) return false;
+    return !(await heldByAnyone(this.worker, stream, this.group, [entryId])).has(entryId);
   }
 
   /** Move due retries into the redelivery stream and due delayed publishes into the topic. */

@@ -14,9 +14,7 @@
   ARGV[6]  'P' to PUBLISH, 'S' to SPUBLISH (Cluster) the completion notice
   then per entry, 4 values: entryId, eventId, base attempts, result ('' for none)
 
-  Reply: { settled count, status writes that failed (the key holds another type),
-           { entry ids another consumer holds now (refused) },
-           { entry ids pending for no one and not known settled here (acknowledged by someone) } }
+  Reply: { acked count, status writes that failed (the key holds another type), refused entry ids... }
 ]]
 local stream, waiters = KEYS[1], KEYS[2]
 local group, consumer = ARGV[1], ARGV[2]
@@ -71,7 +69,7 @@ local fState, fAttempts, fResult = group .. ':state', group .. ':attempts', grou
 -- No finishedAt on success: it equals updatedAt (readers fill it in), one field less per delivery.
 local fConsumer, fUpdated = group .. ':consumer', group .. ':updatedAt'
 
-local refused, unowned = {}, {}
+local refused = {}
 local already = 0
 local acked = {}
 local done = {}
@@ -97,14 +95,8 @@ for i = first, #ARGV, 4 do
       done[#done + 1] = eventId
       writes[#writes + 1] = { KEYS[n + 2], tostring(base + 1), result }
       already = already + 1
-    elseif redis.call('XPENDING', stream, group, entryId, entryId, 1)[1] ~= nil then
-      -- Another consumer of the group holds it now (it reclaimed the entry): refused.
-      refused[#refused + 1] = entryId
     else
-      -- Pending for no one: acknowledged already, by this consumer (a resend of this batch, with
-      -- no status to prove it) or by another one that reclaimed and finished it. The caller
-      -- knows which is possible (did its connection drop while this call was unanswered?).
-      unowned[#unowned + 1] = entryId
+      refused[#refused + 1] = entryId
     end
   else
     acked[#acked + 1] = entryId
@@ -142,4 +134,6 @@ end
 if #acked > 0 and channel ~= '' and redis.call('EXISTS', waiters) == 1 then
   redis.call(mode == 'S' and 'SPUBLISH' or 'PUBLISH', channel, 'succeeded|' .. group .. '|' .. table.concat(done, ','))
 end
-return { #acked + already, failedWrites, refused, unowned }
+local reply = { #acked + already, failedWrites }
+for _, id in ipairs(refused) do reply[#reply + 1] = id end
+return reply

@@ -23,9 +23,7 @@
   ARGV[12] track status '1'/'0'
   ARGV[13] 'P' to PUBLISH, 'S' to SPUBLISH
 
-  Reply: { 'dead', dead-letter entry id } | { 'stale' } when another consumer holds the entry now
-       | { 'unowned' } when it is pending for no one (acknowledged already: by this call's first
-         run, if the connection dropped before its reply, or by another consumer)
+  Reply: { 'dead', dead-letter entry id } | { 'stale' } when the entry is no longer ours
        | { 'lost' } when it was gone from the stream
 ]]
 local stream, dlq, statusKey, waiters = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -64,11 +62,7 @@ if checkOwner and ownedDeliveries(stream, group, consumer, entryId) == nil then
   if st[1] == 'dead' and st[2] == consumer and st[3] then return { 'dead', st[3] } end
   if st[1] == 'lost' then return { 'lost' } end
   -- Unless the group was recreated while the handler ran: then dead-letter it all the same.
-  if not orphaned(stream, group, consumer, entryId) then
-    -- Pending for no one: acknowledged already (this call's first run, or another consumer).
-    if redis.call('XPENDING', stream, group, entryId, entryId, 1)[1] == nil then return { 'unowned' } end
-    return { 'stale' }
-  end
+  if not orphaned(stream, group, consumer, entryId) then return { 'stale' } end
 end
 local fields, flat = entryFields(stream, entryId)
 -- XACK first: at maxmemory Redis refuses a script's first write if it may grow memory

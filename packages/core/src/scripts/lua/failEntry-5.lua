@@ -25,9 +25,7 @@
   ARGV[11] 'P' to PUBLISH, 'S' to SPUBLISH
 
   Reply: { 1, attempts, dueAtMs } when scheduled (or found scheduled by this consumer: a resend),
-         { 0 } when another consumer holds the entry now,
-         { 3 } when the entry is pending for no one (acknowledged already: by this call's first
-               run, if its connection dropped before the reply, or by another consumer),
+         { 0 } when the entry is no longer ours,
          { 2, attempts } when the entry was gone from the stream: recorded lost.
 ]]
 local stream, retrySet, redeliver, statusKey, waiters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -59,13 +57,7 @@ if deliveries == nil then
   local st = redis.call('HMGET', statusKey, group .. ':state', group .. ':consumer', group .. ':attempts', group .. ':nextAttemptAt')
   if st[1] == 'failed' and st[2] == consumer and st[4] then return { 1, tonumber(st[3]), tonumber(st[4]) } end
   if st[1] == 'lost' then return { 2, tonumber(st[3]) or 0 } end
-  if not orphaned(stream, group, consumer, entryId) then
-    -- Another consumer holds it now: refused. Pending for no one: acknowledged already, by this
-    -- consumer (a resend whose status moved on, or with no status kept) or by another one; the
-    -- caller knows whether a resend was possible.
-    if redis.call('XPENDING', stream, group, entryId, entryId, 1)[1] ~= nil then return { 0 } end
-    return { 3 }
-  end
+  if not orphaned(stream, group, consumer, entryId) then return { 0 } end
   -- The group was recreated while the handler ran: schedule the retry all the same.
   deliveries = 1
 end
