@@ -108,3 +108,35 @@ test('retire --yes stops the running consumer for good; groups shows it retired;
   await waitFor(async () => (await sf.groups(topic)).find((g) => g.group === 'legacy')?.consumers === 1);
   await Promise.all([back.close(), email.close()]);
 });
+
+test("a retired group's kept dead letters can be listed, shown and purged; replay, pending and claim say it is retired (exit 1)", async () => {
+  const billing = sf.subscribe(topic, 'billing', (_p, ctx) => ctx.deadLetter('card declined'), { consumer: 'billing-1' });
+  await billing.ready();
+  const id = await sf.publish(topic, { n: 3 });
+  await sf.waitFor(topic, id, { groups: ['billing'], timeoutMs: 10_000 });
+  await billing.close();
+  const retired = await runCli([...base, '--json', 'retire', topic, 'billing', '--yes']);
+  expect(json<Record<string, unknown>>(retired)).toMatchObject({ deadLetters: 1, deadLettersDeleted: false });
+
+  const [list, replay, pending, claim] = await runAll([
+    [[...base, '--json', 'dlq', 'list', topic, 'billing']],
+    [[...base, 'dlq', 'replay', topic, 'billing', '--all']],
+    [[...base, 'pending', topic, 'billing']],
+    [[...base, 'claim', topic, 'billing', '1-0', '--to', 'x', '--yes']],
+  ]);
+  expect(list.code).toBe(0);
+  const rows = json<{ total: number; deadLetters: Array<{ deadLetterId: string; id: string }> }>(list);
+  expect(rows.total).toBe(1);
+  expect(rows.deadLetters[0]?.id).toBe(id);
+  for (const r of [replay, pending, claim]) {
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('group "billing" of topic "orders" was retired at');
+    expect(r.stderr).toContain('streamfan unretire orders billing');
+  }
+  const show = await runCli([...base, 'dlq', 'show', topic, 'billing', rows.deadLetters[0]!.deadLetterId]);
+  expect(show.code).toBe(0);
+  expect(show.stdout).toContain('card declined');
+  const purge = await runCli([...base, '--json', 'dlq', 'purge', topic, 'billing', '--all', '--yes']);
+  expect(purge.code).toBe(0);
+  expect(json<{ purged: number }>(purge).purged).toBe(1);
+});

@@ -33,7 +33,7 @@ export function registerDlq(program: Command, act: ActionFactory): void {
     .action(
       act(async (ctx, topic: string, group: string, opts: { limit: number; after?: string }) => {
         const sf = ctx.sf();
-        await requireGroup(sf, topic, group);
+        await requireGroup(sf, topic, group, { allowRetired: true });
         const box = sf.deadLetters(topic, group);
         const [rows, total] = await Promise.all([box.list({ start: opts.after ? `(${opts.after}` : '-', count: opts.limit }), box.count()]);
         ctx.print({ topic, group, total, deadLetters: rows }, () => {
@@ -69,7 +69,7 @@ export function registerDlq(program: Command, act: ActionFactory): void {
         if (!/^\d+-\d+$/.test(id))
           throw new UsageError(`${id}: not a dead-letter id; ids look like 1700000000000-0 (see \`streamfan dlq list ${topic} ${group}\`)`);
         const sf = ctx.sf();
-        await requireGroup(sf, topic, group);
+        await requireGroup(sf, topic, group, { allowRetired: true });
         const [d] = await sf.deadLetters(topic, group).list({ start: id, count: 1 });
         if (!d || d.deadLetterId !== id)
           throw new NotFoundError(
@@ -136,7 +136,7 @@ export function registerDlq(program: Command, act: ActionFactory): void {
       act(async (ctx, topic: string, group: string, ids: string[], opts: { all?: boolean; yes?: boolean }) => {
         const sel = selection(ids, opts.all, 'purge');
         const sf = ctx.sf();
-        await requireGroup(sf, topic, group);
+        await requireGroup(sf, topic, group, { allowRetired: true });
         await ctx.confirm(
           `delete ${sel ? sel.length : 'every'} dead letter${sel?.length === 1 ? '' : 's'} of group "${group}" in topic "${topic}" for good`,
           opts.yes,

@@ -1,4 +1,4 @@
-import { NotFoundError, fromRedisError } from '../errors';
+import { GroupRetiredError, NotFoundError, fromRedisError } from '../errors';
 import { topicKeys } from '../keys';
 import { listTopics } from '../inspect';
 import { validateGroupName, validateTopicName } from '../names';
@@ -36,12 +36,18 @@ export async function requireTopic(target: AdminTarget, topic: string): Promise<
 
 /**
  * Throw a {@link NotFoundError} that lists the topic's groups when `group` does not exist
- * (and the one that lists topics when the topic does not).
+ * (and the one that lists topics when the topic does not). A retired group (see
+ * {@link Streamfan.retireGroup}) gets a {@link GroupRetiredError}, unless `allowRetired` (what is
+ * left of it, its dead letters, can still be read and purged).
  */
-export async function requireGroup(target: AdminTarget, topic: string, group: string): Promise<void> {
+export async function requireGroup(target: AdminTarget, topic: string, group: string, options: { allowRetired?: boolean } = {}): Promise<void> {
   validateGroupName(group);
   const groups = await requireTopic(target, topic);
-  if (!groups.includes(group)) {
-    throw new NotFoundError(`group "${group}" not found in topic "${topic}"; ${listed('groups', groups.sort())}`);
+  if (groups.includes(group)) return;
+  const retiredAt = await target.redis.hget(topicKeys(target.prefix, topic).retired, group);
+  if (retiredAt !== null) {
+    if (options.allowRetired) return;
+    throw new GroupRetiredError(topic, group, new Date(Number(retiredAt)));
   }
+  throw new NotFoundError(`group "${group}" not found in topic "${topic}"; ${listed('groups', groups.sort())}`);
 }
