@@ -46,7 +46,7 @@ export default tseslint.config(
   },
   {
     // The demo's page runs in the browser, without a build step.
-    files: ['examples/signup-fanout/public/**/*.js'],
+    files: ['examples/signup-fanout/public/**/*.js', 'packages/dashboard/public/**/*.js'],
     languageOptions: { globals: { ...globals.browser }, sourceType: 'script' },
   },
   {

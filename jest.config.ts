@@ -12,7 +12,7 @@ const config: Config = {
   // Browser tests need Chromium: they run with `pnpm test:browser` (jest.browser.config.ts).
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.browser\\.test\\.ts$'],
   moduleNameMapper: {
-    '^@streamfan/(core|testing|cli)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@streamfan/(core|testing|cli|dashboard)$': '<rootDir>/packages/$1/src/index.ts',
     '^@streamfan/core/internal$': '<rootDir>/packages/core/src/internal.ts',
   },
   transform: {

@@ -1,0 +1,370 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import type { RedisOptions } from 'ioredis';
+import { Streamfan, StreamfanError } from '@streamfan/core/internal';
+import { overview, RateSampler } from './overview';
+import { deadLetterPage, eventPage, groupPage, parseHome, pendingRows, retryPage, search, StreamDirectory, topicPage, type StreamRef } from './queries';
+import { checkAccess, checkCsrf, DashboardHttpError, randomToken, sameSecret, TOKEN_COOKIE } from './security';
+
+/** Options of {@link createDashboard}. */
+export interface DashboardOptions {
+  /** A streamfan client to read through (its prefix is used). Give this or `url`. */
+  client?: Streamfan;
+  /** Redis URL, when no `client` is given: the dashboard opens (and closes) its own client. */
+  url?: string;
+  /** Extra ioredis options for the dashboard's own client (e.g. `{ tls: { ca } }`). */
+  redisOptions?: RedisOptions;
+  /** Key prefix, when no `client` is given. @defaultValue 'streamfan' */
+  prefix?: string;
+  /**
+   * Allow actions that change data: claim, ack, replay and purge dead letters. Without it the
+   * dashboard is read-only and every action answers 403. @defaultValue false
+   */
+  allowActions?: boolean;
+  /**
+   * A secret every request must present (opened once as `<url>?token=…`, then kept in an
+   * HttpOnly cookie; or `Authorization: Bearer …`). Without a token or an `auth` hook the
+   * dashboard answers only requests made to a loopback address.
+   */
+  token?: string;
+  /**
+   * Path the handler is mounted under when the framework does not strip it (plain Node HTTP,
+   * a Fastify route), e.g. '/ops/streamfan'. Express' `app.use(path, handler)` strips it itself.
+   * @defaultValue ''
+   */
+  basePath?: string;
+  /**
+   * The application's own check, run on every request (e.g. its session): false answers 401.
+   * With it, the dashboard may be served beyond loopback without a token.
+   */
+  auth?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  /** How often live updates are pushed (and rates sampled), in ms. @defaultValue 2000 */
+  intervalMs?: number;
+}
+
+/** A mountable request handler: `(req, res, next?)`. Call `close()` on shutdown. */
+export interface DashboardHandler {
+  (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void;
+  /** Stop live updates and close the client the dashboard opened (not one it was given). */
+  close(): Promise<void>;
+  /** Whether actions are allowed. */
+  readonly allowActions: boolean;
+}
+
+const PUBLIC_DIR = join(__dirname, '..', 'public');
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/styles.css': { file: 'styles.css', type: 'text/css; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+};
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cache-control': 'no-store',
+};
+
+/** Most entries one page of a table holds. */
+const MAX_PAGE = 200;
+/** Most bytes an action's JSON body may have. */
+const MAX_BODY = 64 * 1024;
+
+function send(res: ServerResponse, status: number, body: string | Buffer, type: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) { res.end(); return; }
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify(value), 'application/json; charset=utf-8', headers);
+}
+
+function limitOf(q: URLSearchParams, fallback = 50): number {
+  const n = Number(q.get('limit') ?? fallback);
+  if (!Number.isInteger(n) || n < 1) throw new DashboardHttpError(400, 'INVALID_OPTION', `limit must be a whole number from 1 to ${MAX_PAGE}`);
+  return Math.min(n, MAX_PAGE);
+}
+
+function cursorOf(q: URLSearchParams, name: string): string | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  if (!/^\d{1,20}-\d{1,20}$/.test(v)) throw new DashboardHttpError(400, 'INVALID_OPTION', `${name} must be a stream id like 1700000000000-0`);
+  return v;
+}
+
+function httpError(err: unknown): DashboardHttpError {
+  if (err instanceof DashboardHttpError) return err;
+  if (err instanceof StreamfanError) {
+    const status = err.code === 'NOT_FOUND' ? 404
+      : ['INVALID_NAME', 'INVALID_OPTION', 'INVALID_ID', 'INVALID_PAYLOAD'].includes(err.code) ? 400
+      : err.code === 'GROUP_RETIRED' ? 409
+      : err.code === 'REDIS_UNAVAILABLE' ? 503 : 500;
+    return new DashboardHttpError(status, err.code, err.message);
+  }
+  const e = err as { message?: string; name?: string };
+  if (e?.name === 'ReplyError' || e?.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED/.test(e?.message ?? '')) {
+    return new DashboardHttpError(503, 'REDIS', `Redis: ${e.message ?? String(err)}`);
+  }
+  return new DashboardHttpError(500, 'INTERNAL', e?.message ?? String(err));
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new DashboardHttpError(413, 'TOO_LARGE', `request body over ${MAX_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw new DashboardHttpError(400, 'BAD_JSON', 'the request body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new DashboardHttpError(400, 'BAD_JSON', 'the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function idsOf(body: Record<string, unknown>, what: string): string[] {
+  const ids = body.ids;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 1000 || ids.some((x) => typeof x !== 'string' || !/^\d{1,20}-\d{1,20}$/.test(x))) {
+    throw new DashboardHttpError(400, 'INVALID_OPTION', `give "ids": 1 to 1000 ${what} ids like 1700000000000-0`);
+  }
+  return ids as string[];
+}
+
+function selectionOf(body: Record<string, unknown>): { ids: string[] } | { all: true } {
+  if (body.all === true) {
+    if (body.ids !== undefined) throw new DashboardHttpError(400, 'INVALID_OPTION', 'give "ids" or "all": true, not both');
+    return { all: true };
+  }
+  return { ids: idsOf(body, 'dead-letter') };
+}
+
+/** Server-Sent Events: one overview per tick, computed once and sent to every open page. */
+class LivePush {
+  private readonly clients = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(private readonly compute: () => Promise<unknown>, private readonly intervalMs: number) {}
+
+  add(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write('retry: 2000\n\n');
+    this.clients.add(res);
+    req.on('close', () => {
+      this.clients.delete(res);
+      if (this.clients.size === 0 && this.timer) { clearInterval(this.timer); this.timer = undefined; }
+    });
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.tick(), this.intervalMs);
+      this.timer.unref();
+    }
+    void this.tick();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running || this.clients.size === 0) return;
+    this.running = true;
+    let text: string;
+    try {
+      text = `event: overview\ndata: ${JSON.stringify(await this.compute())}\n\n`;
+    } catch (err) {
+      const e = httpError(err);
+      text = `event: problem\ndata: ${JSON.stringify({ error: e.message, code: e.code })}\n\n`;
+    } finally {
+      this.running = false;
+    }
+    for (const c of this.clients) c.write(text);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const c of this.clients) c.end();
+    this.clients.clear();
+  }
+}
+
+function normaliseBase(base: string | undefined): string {
+  if (!base || base === '/') return '';
+  const b = `/${base.replace(/^\/+|\/+$/g, '')}`;
+  if (!/^[A-Za-z0-9._~\-/]+$/.test(b)) throw new StreamfanError('INVALID_OPTION', `basePath ${JSON.stringify(base)} must be a plain URL path such as /ops/streamfan`);
+  return b;
+}
+
+/**
+ * The streamfan operations dashboard as a Node request handler: the page, its JSON API and
+ * live updates (Server-Sent Events). Mount it in a plain `http` server, Express or Fastify:
+ *
+ * ```ts
+ * const dashboard = createDashboard({ client: sf, basePath: '/ops' });
+ * http.createServer((req, res) => dashboard(req, res, () => { res.statusCode = 404; res.end(); })).listen(8080, '127.0.0.1');
+ * // Express: app.use('/ops', createDashboard({ client: sf }))
+ * ```
+ *
+ * Read-only unless `allowActions`; without `token` or `auth` it answers only on loopback;
+ * every action needs the page's CSRF header and a same-origin request. Every read is paged
+ * (XRANGE/XPENDING with COUNT, SCAN with COUNT): no request does work proportional to a
+ * stream's or a PEL's length.
+ */
+export function createDashboard(options: DashboardOptions = {}): DashboardHandler {
+  if (options.client && options.url) throw new StreamfanError('INVALID_OPTION', 'give createDashboard a client or a url, not both');
+  if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 8)) {
+    throw new StreamfanError('INVALID_OPTION', 'token must be a string of at least 8 characters (e.g. `openssl rand -hex 16`)');
+  }
+  const owned = options.client === undefined;
+  const sf = options.client ?? new Streamfan({
+    ...(options.url ? { connection: options.url } : {}),
+    prefix: options.prefix ?? 'streamfan',
+    retention: false,
+    redisOptions: { maxRetriesPerRequest: 2, ...options.redisOptions },
+  });
+  const base = normaliseBase(options.basePath);
+  const allowActions = options.allowActions === true;
+  const csrf = randomToken();
+  const dir = new StreamDirectory(sf.redis, sf.prefix);
+  const sampler = new RateSampler();
+  const live = new LivePush(() => overview(sf.redis, sf.prefix, dir, sampler), options.intervalMs ?? 2000);
+  const assets = new Map<string, Buffer>();
+  const asset = (file: string): Buffer => {
+    let b = assets.get(file);
+    if (!b) { b = readFileSync(join(PUBLIC_DIR, file)); assets.set(file, b); }
+    return b;
+  };
+
+  const ref = (home: string): StreamRef => parseHome(sf.prefix, home);
+  const unpartitioned = (r: StreamRef): string => {
+    if (r.partition !== undefined) throw new DashboardHttpError(400, 'NOT_AVAILABLE', 'actions on a partition of a partitioned topic are not available in this dashboard version: use the library or the CLI');
+    return r.topic;
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams, original: string): Promise<boolean> {
+    const method = req.method ?? 'GET';
+    const a = ASSETS[path];
+    if (a) {
+      if (method !== 'GET' && method !== 'HEAD') throw new DashboardHttpError(405, 'METHOD', `${method} not allowed here`, { allow: 'GET' });
+      if (path === '/' && !original.split('?')[0]!.endsWith('/')) {
+        // The page loads its assets by relative URLs: it must be served at a path ending in '/'.
+        res.writeHead(308, { ...SECURITY_HEADERS, location: `${original.split('?')[0]}/${q.toString() ? `?${q}` : ''}` });
+        res.end();
+        return true;
+      }
+      const token = q.get('token');
+      if (path === '/' && token !== null && options.token && sameSecret(token, options.token)) {
+        // Trade the token in the URL for a cookie, and drop it from the address bar.
+        const dirPath = original.split('?')[0]!;
+        res.writeHead(303, { ...SECURITY_HEADERS, location: dirPath, 'set-cookie': `${TOKEN_COOKIE}=${encodeURIComponent(token)}; Path=${dirPath}; HttpOnly; SameSite=Strict` });
+        res.end();
+        return true;
+      }
+      await checkAccess(req, options);
+      send(res, 200, method === 'HEAD' ? '' : asset(a.file), a.type);
+      return true;
+    }
+    if (!path.startsWith('/api/')) return false;
+    await checkAccess(req, options);
+    const seg = path.slice(5).split('/').map((s) => {
+      try { return decodeURIComponent(s); } catch { throw new DashboardHttpError(400, 'BAD_PATH', 'malformed URL encoding in the path'); }
+    });
+    if (method === 'POST') {
+      // /api/topics/:home/groups/:group/(claim|ack|dead-letters/replay|dead-letters/purge)
+      const action = seg.slice(4).join('/');
+      if (seg[0] !== 'topics' || seg[2] !== 'groups' || seg.length < 5 || !['claim', 'ack', 'dead-letters/replay', 'dead-letters/purge'].includes(action)) {
+        throw new DashboardHttpError(404, 'NO_ROUTE', `no action POST ${path}`);
+      }
+      if (!allowActions) throw new DashboardHttpError(403, 'READ_ONLY', 'this dashboard is read-only: start it with --allow-actions (allowActions: true) to claim, ack, replay or purge');
+      checkCsrf(req, csrf);
+      const body = await readJson(req);
+      const topic = unpartitioned(ref(seg[1]!));
+      const group = seg[3]!;
+      if (action === 'claim') {
+        if (typeof body.consumer !== 'string') throw new DashboardHttpError(400, 'INVALID_OPTION', 'give "consumer": the consumer to hand the entries to');
+        sendJson(res, 200, { claimed: await sf.claim(topic, group, idsOf(body, 'entry'), body.consumer) });
+      } else if (action === 'ack') {
+        sendJson(res, 200, { acked: await sf.ack(topic, group, idsOf(body, 'entry')) });
+      } else if (action === 'dead-letters/replay') {
+        sendJson(res, 200, { replayed: await sf.deadLetters(topic, group).replay(selectionOf(body)) });
+      } else {
+        sendJson(res, 200, { purged: await sf.deadLetters(topic, group).purge(selectionOf(body)) });
+      }
+      return true;
+    }
+    if (method !== 'GET' && method !== 'HEAD') throw new DashboardHttpError(405, 'METHOD', `${method} not allowed here`, { allow: 'GET, POST' });
+    const r = sf.redis;
+    const [s0, s1, s2, s3, s4, s5] = seg;
+    if (seg.length === 1 && s0 === 'meta') {
+      sendJson(res, 200, { prefix: sf.prefix, allowActions, csrf, intervalMs: options.intervalMs ?? 2000 });
+    } else if (seg.length === 1 && s0 === 'overview') {
+      sendJson(res, 200, await overview(r, sf.prefix, dir, sampler));
+    } else if (seg.length === 1 && s0 === 'live') {
+      live.add(req, res);
+    } else if (seg.length === 1 && s0 === 'search') {
+      const text = q.get('q') ?? '';
+      if (text.length > 1024) throw new DashboardHttpError(400, 'INVALID_OPTION', 'search text over 1024 characters');
+      sendJson(res, 200, { q: text, hits: await search(r, sf.prefix, await dir.list(), text) });
+    } else if (s0 === 'topics' && s1 !== undefined && seg.length === 2) {
+      const before = cursorOf(q, 'before');
+      sendJson(res, 200, await topicPage(r, sf.prefix, ref(s1), { limit: limitOf(q, 25), ...(before ? { before } : {}) }));
+    } else if (s0 === 'topics' && s1 !== undefined && s2 === 'events' && s3 !== undefined && seg.length === 4) {
+      sendJson(res, 200, await eventPage(r, sf.prefix, ref(s1), s3));
+    } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 4) {
+      sendJson(res, 200, await groupPage(r, sf.prefix, ref(s1), s3, limitOf(q, 25)));
+    } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'pending') {
+      const after = cursorOf(q, 'after');
+      sendJson(res, 200, await pendingRows(r, sf.prefix, ref(s1), s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
+    } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'dead-letters') {
+      const after = cursorOf(q, 'after');
+      sendJson(res, 200, await deadLetterPage(r, sf.prefix, ref(s1), s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
+    } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'retries') {
+      const offset = Number(q.get('offset') ?? 0);
+      if (!Number.isInteger(offset) || offset < 0) throw new DashboardHttpError(400, 'INVALID_OPTION', 'offset must be a whole number ≥ 0');
+      sendJson(res, 200, await retryPage(r, sf.prefix, ref(s1), s3, { limit: limitOf(q, 25), offset }));
+    } else {
+      void s5;
+      throw new DashboardHttpError(404, 'NO_ROUTE', `no route GET ${path}`);
+    }
+    return true;
+  }
+
+  const handler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => {
+    const original = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    } catch {
+      sendJson(res, 400, { error: 'malformed URL', code: 'BAD_PATH' });
+      return;
+    }
+    let path = url.pathname;
+    if (base) {
+      if (path === base || path.startsWith(`${base}/`)) path = path.slice(base.length) || '/';
+      else if (next) { next(); return; } else { sendJson(res, 404, { error: `the dashboard is under ${base}/`, code: 'NO_ROUTE' }); return; }
+    }
+    route(req, res, path, url.searchParams, original).then((handled) => {
+      if (handled) return;
+      if (next) next();
+      else sendJson(res, 404, { error: `no route ${req.method ?? 'GET'} ${path}`, code: 'NO_ROUTE' });
+    }).catch((err: unknown) => {
+      const e = httpError(err);
+      req.resume();
+      sendJson(res, e.status, { error: e.message, code: e.code }, e.headers);
+    });
+  }) as DashboardHandler;
+  let closing: Promise<void> | undefined;
+  handler.close = () => {
+    closing ??= (async () => {
+      live.close();
+      if (owned) await sf.close();
+    })();
+    return closing;
+  };
+  Object.defineProperty(handler, 'allowActions', { value: allowActions, enumerable: true });
+  return handler;
+}
