@@ -29,9 +29,9 @@ import { showEvent, type EventDetails } from './admin/show';
 import { tailTopic, type TailedEvent, type TailOptions } from './admin/tail';
 import { topicMemory, watchStatusMemory, type MemoryOptions, type MemoryReport } from './memory';
 import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } from './admin/retire';
-import { splitPartitionOptions, type PartitionSubscribeOptions } from './partitions/options';
+import { splitPartitionOptions, unpartitionedName, type PartitionSubscribeOptions } from './partitions/options';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
-import { listPartitionedGroups, trimPartitioned } from './partitions/admin';
+import { listPartitionedGroups, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -365,7 +365,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   /** Delayed events of a topic, soonest first. */
   async delayed<T>(topic: Topic<T> | string, options: { limit?: number } = {}): Promise<DelayedEvent<T>[]> {
     const t = toTopic(topic);
-    return listDelayed(this.redis, topicKeys(this.prefix, t.name), (s) => t.codec.decode(s), options.limit ?? 100);
+    return listDelayed(this.redis, topicKeys(this.prefix, unpartitionedName(t, 'delayed()')), (s) => t.codec.decode(s), options.limit ?? 100);
   }
 
   /** A group's dead letters: list, count, replay (to that group only), purge. */
@@ -379,6 +379,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   } {
     const t = toTopic(topic);
     validateGroupName(group);
+    if (t.partitions !== undefined) return partitionedDeadLetters(this.redis, this.prefix, t, group, this.statusTtlSeconds);
     return {
       list: (o) => listDeadLetters(this.redis, this.prefix, t, group, o),
       count: () => countDeadLetters(this.redis, this.prefix, t.name, group),
@@ -398,7 +399,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   /** Remove consumers idle at least `idleMs` that hold nothing. @returns the names removed */
   async pruneConsumers<T>(topic: Topic<T> | string, group: string, idleMs: number): Promise<string[]> {
-    return pruneConsumers(this.redis, this.prefix, toTopic(topic).name, validateGroupName(group), idleMs);
+    return pruneConsumers(this.redis, this.prefix, unpartitionedName(toTopic(topic), 'pruneConsumers()'), validateGroupName(group), idleMs);
   }
 
   /** Every topic under this prefix. */
@@ -424,9 +425,9 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     return t.partitions !== undefined ? listPartitionedGroups(this.redis, this.prefix, t.name, t.partitions) : listGroups(this.redis, this.prefix, t.name);
   }
   /** Consumers of a group. */
-  consumers<T>(topic: Topic<T> | string, group: string): Promise<ConsumerInfo[]> { return listConsumers(this.redis, this.prefix, toTopic(topic).name, group); }
+  async consumers<T>(topic: Topic<T> | string, group: string): Promise<ConsumerInfo[]> { return listConsumers(this.redis, this.prefix, unpartitionedName(toTopic(topic), 'consumers()'), group); }
   /** One page of a group's pending entries. */
-  pending<T>(topic: Topic<T> | string, group: string, query?: PendingQuery): Promise<PendingEntry[]> { return listPending(this.redis, this.prefix, toTopic(topic).name, group, query); }
+  async pending<T>(topic: Topic<T> | string, group: string, query?: PendingQuery): Promise<PendingEntry[]> { return listPending(this.redis, this.prefix, unpartitionedName(toTopic(topic), 'pending()'), group, query); }
 
   /**
    * One event's payload, headers and status in every group. `id` is a stream id or a delayed id
@@ -434,15 +435,15 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * read from a dead letter that holds it.
    * @throws NotFoundError when nothing knows the id, InvalidIdError for a malformed id
    */
-  show<T>(topic: Topic<T> | string, id: string): Promise<EventDetails> { return showEvent(this, toTopic(topic).name, id); }
+  async show<T>(topic: Topic<T> | string, id: string): Promise<EventDetails> { return showEvent(this, unpartitionedName(toTopic(topic), 'show()'), id); }
 
   /**
    * One page of a group's pending entries, oldest first, over both streams the group reads (the
    * topic, and its redelivery stream for retries and replays). Pass `next` as `after` for the
    * next page.
    */
-  pendingPage<T>(topic: Topic<T> | string, group: string, query?: PendingPageQuery): Promise<PendingPage> {
-    return pendingPage(this, toTopic(topic).name, validateGroupName(group), query);
+  async pendingPage<T>(topic: Topic<T> | string, group: string, query?: PendingPageQuery): Promise<PendingPage> {
+    return pendingPage(this, unpartitionedName(toTopic(topic), 'pendingPage()'), validateGroupName(group), query);
   }
 
   /**
@@ -451,8 +452,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * they are reclaimed again after the visibility timeout.
    * @throws NotPendingError (nothing claimed) when an id is not pending in the group
    */
-  claim<T>(topic: Topic<T> | string, group: string, ids: readonly string[], consumer: string): Promise<ClaimedEntry[]> {
-    return claimEntries(this, toTopic(topic).name, group, ids, consumer);
+  async claim<T>(topic: Topic<T> | string, group: string, ids: readonly string[], consumer: string): Promise<ClaimedEntry[]> {
+    return claimEntries(this, unpartitionedName(toTopic(topic), 'claim()'), group, ids, consumer);
   }
 
   /**
@@ -461,8 +462,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * waitFor is told; the consumer that held an entry can no longer ack or retry it.
    * @throws NotPendingError (nothing acknowledged) when an id is not pending in the group
    */
-  ack<T>(topic: Topic<T> | string, group: string, ids: readonly string[]): Promise<AckedEntry[]> {
-    return ackEntries(this, toTopic(topic).name, group, ids, { statusTtlSeconds: this.statusTtlSeconds });
+  async ack<T>(topic: Topic<T> | string, group: string, ids: readonly string[]): Promise<AckedEntry[]> {
+    return ackEntries(this, unpartitionedName(toTopic(topic), 'ack()'), group, ids, { statusTtlSeconds: this.statusTtlSeconds });
   }
 
   /**
@@ -508,7 +509,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     const blocking = openConnection(this.connection, 'blocking', this.options.redisOptions);
     blocking.on('error', () => undefined);
     try {
-      yield* tailTopic(blocking, this.prefix, toTopic(topic).name, options);
+      yield* tailTopic(blocking, this.prefix, unpartitionedName(toTopic(topic), 'tail()'), options);
     } finally {
       blocking.disconnect();
     }

@@ -67,4 +67,38 @@ describe('groups, trim and retention of a partitioned topic', () => {
       { timeoutMs: 5000, message: 'both partitions trimmed' });
     await sub.close();
   });
+
+  test('deadLetters() over partitions: p<i>: ids, count summed, replay and purge in each id\'s partition', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('poison', { partitions: 3 });
+    let heal = false;
+    const sub = sf.subscribe(topic, 'g', (p, ctx) => { if (!heal) ctx.deadLetter(`bad ${p.n}`); return p.n; },
+      { startFrom: 'beginning', leaseMs: 1000, blockMs: 50 });
+    await sub.ready();
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const ids = await sf.publishMany(topic, keys.map((_, n) => ({ n })), { keys });
+    for (const id of ids) expect((await sf.waitFor(topic, id, { timeoutMs: 10_000 })).groups.g!.state).toBe('dead');
+    const dl = sf.deadLetters(topic, 'g');
+    expect(await dl.count()).toBe(6);
+    const list = await dl.list();
+    expect(list.map((d) => d.id).sort()).toEqual([...ids].sort());
+    for (const d of list) expect(d.deadLetterId.split(':')[0]).toBe(d.id.split(':')[0]);
+    heal = true;
+    expect(await dl.replay({ ids: [list[0]!.deadLetterId] })).toBe(1);
+    expect((await sf.waitFor(topic, list[0]!.id, { timeoutMs: 10_000 })).groups.g!.state).toBe('succeeded');
+    expect(await dl.purge({ limit: 2 })).toBe(2);
+    expect(await dl.count()).toBe(3); // 6 − 1 replayed (removed from dead letters) − 2 purged
+    await expect(dl.replay({ ids: ['1-0'] })).rejects.toThrow(/not a dead-letter id of topic "poison"/);
+    expect(await dl.purge({ all: true })).toBe(3);
+    await sub.close();
+  });
+
+  test('operations not wired for partitioned topics yet are refused, not answered from unused keys', async () => {
+    const sf = env.client();
+    const topic = defineTopic('orders', { partitions: 2 });
+    await expect(sf.pending(topic, 'g')).rejects.toThrow(/pending\(\) is not wired for partitioned topics yet/);
+    await expect(sf.delayed(topic)).rejects.toThrow(/delayed\(\) is not wired/);
+    await expect(sf.show(topic, 'p0:1-0')).rejects.toThrow(/show\(\) is not wired/);
+    await expect(sf.ack(topic, 'g', ['p0:1-0'])).rejects.toThrow(/ack\(\) is not wired/);
+  });
 });

@@ -4,12 +4,15 @@
  * summed, with the per-partition rows kept and ids made public (`p<i>:…`).
  */
 import type Redis from 'ioredis';
+import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from '../dead-letters';
+import { InvalidOptionError } from '../errors';
 import { listGroups, type GroupInfo } from '../inspect';
 import { partitionKeys, partitionTag, topicMetaKeys } from '../keys';
 import { trimTopic, type TrimOptions, type TrimReport } from '../retention';
 import { readLeases } from './leases';
 import { ensureTopicMetaOnce } from './meta';
 import { formatPartitionedId } from './partitionKeys';
+import type { Topic } from '../topic';
 
 /** One partition's row of a group of a partitioned topic. */
 export interface PartitionGroupRow extends GroupInfo {
@@ -96,5 +99,67 @@ export async function trimPartitioned(redis: Redis, prefix: string, topic: strin
     groups: Math.max(0, ...reports.map((r) => r.groups)),
     redeliveryRemoved: reports.reduce((n, r) => n + r.redeliveryRemoved, 0),
     partitions: reports.map((r) => ({ ...r, topic, lostIds: r.lostIds.map((id) => formatPartitionedId(r.partition, id)) })),
+  };
+}
+
+/** The dead letters of a group on a partitioned topic, as {@link Streamfan.deadLetters} returns them. */
+export interface PartitionedDeadLetters<T> {
+  list(options?: { start?: string; count?: number }): Promise<DeadLetter<T>[]>;
+  count(): Promise<number>;
+  replay(selection: DeadLetterSelection): Promise<number>;
+  purge(selection: DeadLetterSelection): Promise<number>;
+}
+
+/**
+ * Dead letters of a group over every partition: ids (`deadLetterId` and `id`) are `p<i>:…`;
+ * `list` merges the partitions oldest first (`start`, a `p<i>:` dead-letter id, pages within its
+ * partition); replay and purge act in each id's partition (`{ limit }`: the oldest over all).
+ */
+export function partitionedDeadLetters<T>(redis: Redis, prefix: string, topic: Topic<T>, group: string, statusTtlSeconds: number): PartitionedDeadLetters<T> {
+  const P = topic.partitions!;
+  const home = (i: number) => ({ ...topic, name: partitionTag(topic.name, i) }) as Topic<T>;
+  const all = Array.from({ length: P }, (_, i) => i);
+  const split = (id: string) => {
+    const m = /^p(\d+):(\d+-\d+)$/.exec(String(id));
+    if (!m || Number(m[1]) >= P) throw new InvalidOptionError(`${JSON.stringify(id)} is not a dead-letter id of topic "${topic.name}": they look like p3:1700000000000-0 (see list())`);
+    return { partition: Number(m[1]), local: m[2]! };
+  };
+  const publicLetter = (i: number, d: DeadLetter<T>): DeadLetter<T> => ({ ...d, deadLetterId: formatPartitionedId(i, d.deadLetterId), id: d.id ? formatPartitionedId(i, d.id) : d.id });
+  const list = async (options: { start?: string; count?: number } = {}): Promise<DeadLetter<T>[]> => {
+    await ensureTopicMetaOnce(redis, prefix, topic.name, P);
+    if (options.start !== undefined) {
+      const { partition, local } = split(options.start);
+      return (await listDeadLetters(redis, prefix, home(partition), group, { ...options, start: local })).map((d) => publicLetter(partition, d));
+    }
+    const per = await Promise.all(all.map(async (i) => (await listDeadLetters(redis, prefix, home(i), group, options)).map((d) => publicLetter(i, d))));
+    const merged = per.flat().sort((a, b) => a.deadAt.getTime() - b.deadAt.getTime());
+    return options.count === undefined ? merged : merged.slice(0, options.count);
+  };
+  const act = async (selection: DeadLetterSelection, run: (i: number, s: DeadLetterSelection) => Promise<number>): Promise<number> => {
+    await ensureTopicMetaOnce(redis, prefix, topic.name, P);
+    const s = selection as { ids?: string[]; limit?: number; all?: true } | undefined;
+    if (s?.ids !== undefined && Array.isArray(s.ids)) {
+      const byPartition = new Map<number, string[]>();
+      for (const id of s.ids) {
+        const { partition, local } = split(id);
+        byPartition.set(partition, [...(byPartition.get(partition) ?? []), local]);
+      }
+      let n = 0;
+      for (const [i, ids] of byPartition) n += await run(i, { ids });
+      return n;
+    }
+    if (s?.limit !== undefined && s.all === undefined && typeof s.limit === 'number' && Number.isInteger(s.limit) && s.limit >= 0) {
+      const oldest = await list({ count: s.limit });
+      return act({ ids: oldest.slice(0, s.limit).map((d) => d.deadLetterId) }, run);
+    }
+    let n = 0;
+    for (const i of all) n += await run(i, selection); // { all: true }, or a bad selection the unpartitioned check refuses
+    return n;
+  };
+  return {
+    list,
+    count: async () => (await Promise.all(all.map((i) => countDeadLetters(redis, prefix, partitionTag(topic.name, i), group)))).reduce((a, b) => a + b, 0),
+    replay: (selection) => act(selection, (i, s) => replayDeadLetters(redis, prefix, partitionTag(topic.name, i), group, s, statusTtlSeconds)),
+    purge: (selection) => act(selection, (i, s) => purgeDeadLetters(redis, prefix, partitionTag(topic.name, i), group, s)),
   };
 }

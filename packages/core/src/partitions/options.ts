@@ -76,3 +76,15 @@ export function splitPartitionOptions(options: SubscribeOptions & PartitionSubsc
   }
   return { rest: rest as SubscribeOptions, partition: { leaseMs, ordering, afterDeadLetter: after, maxHeldPerPartition: maxHeld } };
 }
+
+/**
+ * The name of an unpartitioned topic, for the operations not yet wired for partitioned topics;
+ * a partitioned one is refused at once rather than answered from keys it does not use.
+ */
+export function unpartitionedName(topic: { name: string; partitions?: number }, what: string): string {
+  if (topic.partitions !== undefined) {
+    throw new InvalidOptionError(`${what} is not wired for partitioned topics yet ("${topic.name}" has ${topic.partitions} partitions; docs/partitions.md §12): ` +
+      'publish, subscribe, status, waitFor, groups, trim and deadLetters work on them');
+  }
+  return topic.name;
+}
