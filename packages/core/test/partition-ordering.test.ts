@@ -1,4 +1,4 @@
-import { sleep } from '@streamfan/testing';
+import { sleep, waitFor } from '@streamfan/testing';
 import { defineTopic, partitionForKey, partitionKeys, type HandlerContext } from './partition-helpers';
 import { acquireLease, ownerId } from '../src/partitions/leases';
 import { runScript } from '../src/scripts/runner';
@@ -90,6 +90,62 @@ describe("ordering: 'key'", () => {
     // Figures for the commit message.
     console.log(`ordering: ${ids.length} events, ${byKey.size} keys, ${log.length} handlings, ${failures} failed attempts, consumers ${[...consumersSeen].sort().join(',')}`);
   }, 90_000);
+
+  test('takeover of a consumer cut off from Redis (no drain, no release): the next owner adopts its pending entries and retries, in key order', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ key: string; seq: number }>('cutoff', { partitions: 2 });
+    const log: Handling[] = [];
+    let rnd = 777;
+    const random = () => { rnd = (rnd * 1103515245 + 12345) % 2147483648; return rnd / 2147483648; };
+    const make = (name: string) => {
+      const sub = sf.subscribe(topic, 'g', async (p, ctx: HandlerContext) => {
+        const h: Handling = { key: p.key, seq: p.seq, consumer: name, start: performance.now(), end: 0, ok: false, attempt: ctx.attempt };
+        log.push(h);
+        try {
+          await sleep(1 + Math.floor(random() * 3));
+          if (random() < 0.2) throw new Error('transient');
+          h.ok = true;
+        } finally {
+          h.end = performance.now();
+        }
+      }, { consumer: name, ordering: 'key', startFrom: 'beginning', leaseMs: 1000, concurrency: 4, backoff: { type: 'fixed', delayMs: 20 }, maxAttempts: 10 });
+      sub.on('error', () => undefined); // the cut-off consumer's failed commands
+      return sub;
+    };
+    const a = make('a');
+    await a.ready();
+    const payloads = Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 10}`, seq: Math.floor(i / 10) }));
+    const ids = await sf.publishMany(topic, payloads, { keys: payloads.map((x) => x.key) });
+    await waitFor(() => log.filter((h) => h.ok).length >= 40, { timeoutMs: 10_000 });
+    // Cut a off: its connection (reads, settles, lease renewals) drops for good. It neither
+    // drains nor releases; its leases expire and its pending entries wait for the next owner.
+    (a as unknown as { redis: { disconnect(): void } }).redis.disconnect();
+    const cutAt = performance.now();
+    const heldByA = async () => {
+      let n = 0;
+      for (const i of [0, 1]) {
+        const rows = (await sf.redis.xpending(partitionKeys(sf.prefix, 'cutoff', i).stream, 'g', '-', '+', 1000, 'a')) as unknown[];
+        n += rows.length;
+      }
+      return n;
+    };
+    expect(await heldByA()).toBeGreaterThan(0); // read by a, not settled: only a takeover can finish them
+    const b = make('b');
+    await b.ready();
+    const finals = await Promise.all(ids.map((id) => sf.waitFor(topic, id, { timeoutMs: 30_000 })));
+    for (const f of finals) expect(['succeeded', 'dead']).toContain(f.groups.g!.state);
+    expect(log.some((h) => h.consumer === 'b' && h.start > cutAt)).toBe(true);
+    expect(await heldByA()).toBe(0);
+    for (let k = 0; k < 10; k++) {
+      const hs = log.filter((h) => h.key === `k${k}`).sort((x, y) => x.start - y.start);
+      for (let i = 1; i < hs.length; i++) expect(hs[i]!.start).toBeGreaterThanOrEqual(hs[i - 1]!.end);
+      const ok = hs.filter((h) => h.ok).map((h) => h.seq);
+      for (let i = 1; i < ok.length; i++) expect(ok[i]!).toBeGreaterThanOrEqual(ok[i - 1]!);
+      expect(new Set(hs.filter((h) => h.ok).map((h) => h.seq)).size).toBe(20);
+    }
+    await b.close();
+    await a.close(0);
+  }, 60_000);
 
   test('a failing event holds back its key (not others) until it succeeds; after a dead letter the key goes on', async () => {
     const sf = env.client();
