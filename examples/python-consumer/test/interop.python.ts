@@ -14,6 +14,7 @@ import { startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/
 import { defineTopic, Streamfan, type EventStatus } from '@streamfan/core';
 import { luaSources } from '../../../packages/core/src/scripts/lua.generated';
 import { removeCli, runCli } from '../../../packages/cli/test/run-cli';
+import { Demo } from '../../signup-fanout/src/demo';
 
 const DIR = join(__dirname, '..');
 const PY = join(DIR, '.venv', 'bin', 'python');
@@ -143,4 +144,26 @@ describe('a Python consumer group beside a TypeScript one', () => {
     for (const p of py) p.child.kill('SIGTERM');
     expect(await Promise.all(py.map((p) => p.exited))).toEqual([0, 0]);
   }, 90_000);
+
+  test("the demo's dashboard shows the Python group's outcome beside its own groups", async () => {
+    const demoPrefix = uniquePrefix('demo');
+    const demo = new Demo({ connection: server.url, prefix: demoPrefix });
+    await demo.start();
+    try {
+      const p = startPython(['--url', server.url, '--prefix', demoPrefix, '--topic', 'user.signup', '--group', 'py-audit', '--start-from', 'beginning', '--consumer', 'py-demo']);
+      py.push(p);
+      await waitFor(() => p.lines.includes('ready'), { timeoutMs: 20_000, message: `python consumer ready: ${p.lines.join(' | ')}` });
+      const { ids } = await demo.publish(1, 'free');
+      const id = ids[0]!;
+      await waitFor(async () => (await demo.event(id)).groups['py-audit']?.state === 'succeeded', { timeoutMs: 20_000, message: 'py-audit succeeded in the event drawer' });
+      // The event drawer (GET /api/events/:id) and the events table (the pushed snapshot).
+      expect((await demo.event(id)).groups['py-audit']).toMatchObject({ state: 'succeeded', attempts: 1, consumer: 'py-demo', result: { handledBy: 'python', attempt: 1 } });
+      const row = (await demo.snapshot()).events.find((e) => e.eventId === id);
+      expect(row?.groups['py-audit']).toMatchObject({ state: 'succeeded', attempts: 1 });
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+    } finally {
+      await demo.close(0);
+    }
+  }, 60_000);
 });
