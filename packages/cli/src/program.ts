@@ -4,6 +4,7 @@ import type { Io } from './context';
 import { registerAck } from './commands/ack';
 import { registerClaim } from './commands/claim';
 import { registerConsumers } from './commands/consumers';
+import { registerDashboard } from './commands/dashboard';
 import { registerDlq } from './commands/dlq';
 import { registerGroups } from './commands/groups';
 import { registerMemory } from './commands/memory';
@@ -75,5 +76,6 @@ Examples:
   registerDlq(program, act);
   registerTrim(program, act);
   registerRetire(program, act);
+  registerDashboard(program, act);
   return program;
 }

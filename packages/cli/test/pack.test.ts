@@ -47,6 +47,8 @@ beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'streamfan-pack-'));
   // Packing runs each package's prepack (its build); core first, the CLI's build needs its types.
   await sh('pnpm', ['pack', '--pack-destination', scratch], join(ROOT, 'packages', 'core'));
+  // The CLI depends on @streamfan/dashboard (`streamfan dashboard`): its tarball is installed too.
+  await sh('pnpm', ['pack', '--pack-destination', scratch], join(ROOT, 'packages', 'dashboard'));
   await sh('pnpm', ['pack', '--pack-destination', scratch], join(ROOT, 'packages', 'cli'));
   app = join(scratch, 'app');
   mkdirSync(app);

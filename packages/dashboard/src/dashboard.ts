@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { ASSET_TEXT } from './assets.generated';
 import type { RedisOptions } from 'ioredis';
 import { Streamfan, StreamfanError } from '@streamfan/core/internal';
 import { overview, RateSampler } from './overview';
@@ -52,7 +51,6 @@ export interface DashboardHandler {
   readonly allowActions: boolean;
 }
 
-const PUBLIC_DIR = join(__dirname, '..', 'public');
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
@@ -232,12 +230,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const dir = new StreamDirectory(sf.redis, sf.prefix);
   const sampler = new RateSampler();
   const live = new LivePush(() => overview(sf.redis, sf.prefix, dir, sampler), options.intervalMs ?? 2000);
-  const assets = new Map<string, Buffer>();
-  const asset = (file: string): Buffer => {
-    let b = assets.get(file);
-    if (!b) { b = readFileSync(join(PUBLIC_DIR, file)); assets.set(file, b); }
-    return b;
-  };
+  const asset = (file: string): string => ASSET_TEXT[file] ?? '';
 
   const ref = (home: string): StreamRef => parseHome(sf.prefix, home);
   const unpartitioned = (r: StreamRef): string => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -292,4 +293,8 @@ describe('mounting', () => {
 test('the page script never parses data as HTML', () => {
   const js = readFileSync(join(__dirname, '..', 'public', 'app.js'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
   expect(js).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/);
+});
+
+test('the embedded page (src/assets.generated.ts) is the one in public/', () => {
+  expect(() => execFileSync(process.execPath, [join(__dirname, '..', 'tools', 'embed-assets.mjs'), '--check'], { stdio: 'pipe' })).not.toThrow();
 });
