@@ -31,7 +31,9 @@ function versionOf(pkg: string): string {
 
 export async function describeMachine(redis: Redis, server = 'redis-server on PATH', commit = 'unknown'): Promise<Machine> {
   const info = await redis.info('server');
-  const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  // Valkey reports a Redis-compatible redis_version (7.2.4): name it by its own version.
+  const valkey = /valkey_version:(\S+)/.exec(info)?.[1];
+  const redisVersion = valkey ? `valkey ${valkey}` : /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   const c = cpus();
   return {
     cores: c.length,

@@ -103,7 +103,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** Run the chosen scenarios on one server; write its JSON and Markdown. */
-async function runOn(args: Args, server: BenchServer | undefined, progress: Progress, stop: { interrupted: boolean; cleanup?: () => Promise<void> }): Promise<BenchResults> {
+async function runOn(args: Args, server: BenchServer | undefined, commit: string, progress: Progress, stop: { interrupted: boolean; cleanup?: () => Promise<void> }): Promise<BenchResults> {
   const started = Date.now();
   progress.begin(`streamfan bench, ${args.config.mode} mode: starting a private redis-server${server ? ` (${server.name})` : ''}`);
   const redisServer = await startRedis({ args: ['--save', '', '--appendonly', 'no'], ...(server ? { bin: server.bin } : {}) });
@@ -119,7 +119,7 @@ async function runOn(args: Args, server: BenchServer | undefined, progress: Prog
     const results: BenchResults = {
       date: new Date().toISOString(),
       mode: args.config.mode,
-      machine: await describeMachine(redis, server?.name ?? 'redis-server on PATH', currentCommit()),
+      machine: await describeMachine(redis, server?.name ?? 'redis-server on PATH', commit),
       config: args.config,
       durationSeconds: 0,
       fanout: [],
@@ -165,9 +165,11 @@ async function main(): Promise<void> {
     void (stop.cleanup?.() ?? Promise.resolve()).finally(() => process.exit(130));
   });
   const all: BenchResults[] = [];
+  // The code every server runs is what this process and its consumer processes loaded at the start.
+  const commit = currentCommit();
   for (const server of args.servers ?? [undefined]) {
     if (stop.interrupted) break;
-    all.push(await runOn(args, server, progress, stop));
+    all.push(await runOn(args, server, commit, progress, stop));
   }
   progress.clear();
   if (args.json) {

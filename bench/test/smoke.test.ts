@@ -72,6 +72,9 @@ describe('bench smoke run', () => {
       expect(results.memory.breakdown[kind].usage).toBeGreaterThan(0);
     }
     expect(results.rss.complete).toBe(true);
+    // The ack path alone: every variant acknowledged every entry (the scenario throws otherwise).
+    expect(results.ackCost.map((a: { variant: string }) => a.variant)).toHaveLength(5);
+    for (const a of results.ackCost) expect(a.cpuPerDelivery).toBeGreaterThan(0);
     // Sustained load: the groups caught up, retention ran, and once they were done it emptied the stream.
     expect(results.sustain.complete).toBe(true);
     expect(results.sustain.retentionRuns).toBeGreaterThan(0);
@@ -83,7 +86,7 @@ describe('bench smoke run', () => {
     ]);
 
     const markdown = readFileSync(join(out, md!), 'utf8');
-    for (const heading of ['## Targets', '## Fan-out throughput', '## Publish rate', '## Latency', '## Scaling', '## Reclaim', '## Redis memory', '## Consumer RSS', '## Sustained load and retention']) {
+    for (const heading of ['## Targets', '## Fan-out throughput', '## Publish rate', '## Latency', '## Scaling', '## Reclaim', '## Redis memory', '## Consumer RSS', '## Sustained load and retention', '## Ack path: Redis CPU per delivery']) {
       expect(markdown).toContain(heading);
     }
     expect(r.stdout).toContain('## Targets');
