@@ -173,6 +173,20 @@ describe("ordering: 'key'", () => {
     await sub.close();
   });
 
+  test('an ordered consumer promotes delayed events of its partitions (the publisher is gone), and its handler gets ctx.key', async () => {
+    const publisher = env.client();
+    const topic = defineTopic<{ n: number }>('later', { partitions: 2 });
+    const id = await publisher.publish(topic, { n: 1 }, { key: 'k1', delayMs: 200 });
+    await publisher.close(); // its promotion timer stops with it
+    const sf = env.client({ prefix: publisher.prefix });
+    const keys: Array<string | undefined> = [];
+    const sub = sf.subscribe(topic, 'g', (_p, ctx) => { keys.push(ctx.key); }, { ordering: 'key', startFrom: 'beginning', leaseMs: 1000, reclaimIntervalMs: 50 });
+    await sub.ready();
+    expect((await sf.waitFor(topic, id, { timeoutMs: 10_000 })).groups.g!.state).toBe('succeeded');
+    expect(keys).toEqual(['k1']);
+    await sub.close();
+  });
+
   test('fenced: a consumer whose lease was taken over cannot read, start, retry or settle', async () => {
     const sf = env.client();
     const topic = defineTopic<{ n: number }>('fence', { partitions: 1 });

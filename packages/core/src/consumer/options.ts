@@ -173,6 +173,16 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
   /** Give up on this event without retrying: it goes to the group's dead letters with `reason`. */
   deadLetter(reason: string): never;
+  /** Partitioned topics: the event's partition (its id is `p<partition>:…`). */
+  readonly partition?: number;
+  /**
+   * Partitioned topics: this consumer's lease token on the partition when the delivery started.
+   * It grows with every takeover, so a handler can fence its own writes with it (a consumer
+   * paused past its lease holds an older token).
+   */
+  readonly fencingToken?: number;
+  /** Partitioned topics with `ordering: 'key'`: the event's key (undefined for an event without one). */
+  readonly key?: string;
 }
 
 /** Handles one event for one group. Throw to fail the attempt; the return value is stored as the result. */

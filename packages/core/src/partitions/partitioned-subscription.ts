@@ -36,6 +36,7 @@ import type { Topic } from '../topic';
 import { PartitionKeeper } from './keeper';
 import { ensureTopicMetaOnce } from './meta';
 import { noticeMode } from '../notice';
+import { promoteDelayed } from '../delayed';
 import { OrderedPartition, type OrderedHost } from './ordered-partition';
 import type { ResolvedPartitionOptions } from './options';
 import { formatPartitionedId } from './partitionKeys';
@@ -98,6 +99,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private readonly host: OrderedHost<T> | undefined;
   private mode: 'P' | 'S' = 'P';
   private retentionTimer: NodeJS.Timeout | undefined;
+  private promoteTimer: NodeJS.Timeout | undefined;
   /** Unordered: public ids of the handlers running now (not those read and waiting for a slot). */
   private readonly executing = new Set<string>();
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
@@ -269,6 +271,19 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         }, every);
       }
     }
+    if (this.host) {
+      // Delayed events of the partitions held: an unordered partition's Subscription promotes
+      // them; an ordered one has none, so promote here (as often as a Subscription would).
+      let promoting = false;
+      this.promoteTimer = setInterval(() => {
+        if (promoting) return;
+        promoting = true;
+        Promise.all([...this.keeper.partitions.keys()].map((p) => promoteDelayed(this.redis, partitionKeys(this.settings.prefix, this.topic, p),
+          { statusTtlSeconds: this.settings.statusTtlSeconds, limit: 500, mode: this.mode })))
+          .catch((err: unknown) => this.report(err, 'promote delayed events'))
+          .finally(() => { promoting = false; });
+      }, this.options.reclaimIntervalMs);
+    }
     await this.keeper.tick();
     if (this.stopping) return;
     this.isReady = true;
@@ -395,6 +410,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.promoteTimer) clearInterval(this.promoteTimer);
     for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
     const closeAll = () => Promise.all([...this.parts.keys()].map((p) => this.stopPartition(p, graceMs)));
     // Drain first (with this grace), then the keeper releases the leases and leaves.
