@@ -40,6 +40,10 @@ class ProtocolVersionError(Exception):
     """The prefix's data uses a protocol version this consumer does not speak."""
 
 
+class GroupRetiredError(Exception):
+    """The group was retired for good (listed in the topic's retired hash): it is not recreated."""
+
+
 @dataclass
 class Context:
     """What a handler learns about the delivery."""
@@ -99,6 +103,10 @@ class Keys:
     @property
     def dlq(self) -> str:
         return f"{self.base}:dlq:{self.group}"
+
+    @property
+    def retired(self) -> str:
+        return f"{self.base}:retired"
 
     @property
     def waiters(self) -> str:
@@ -188,11 +196,14 @@ class Consumer:
             )
         start = {"latest": "$", "beginning": "0"}.get(self.start_from, self.start_from)
         for stream, at in ((self.keys.stream, start), (self.keys.redeliver, "0")):
-            try:
-                self.r.xgroup_create(stream, self.group, id=at, mkstream=True)
-            except redis.ResponseError as err:
-                if "BUSYGROUP" not in str(err):
-                    raise
+            # Script createGroup: creates the group (MKSTREAM) unless it was retired for good,
+            # atomically with a retirement, and registers this consumer in it.
+            state, detail = self.scripts["createGroup"](keys=[stream, self.keys.retired], args=[self.group, at, self.consumer])
+            if state == "retired":
+                raise GroupRetiredError(
+                    f"group {self.group!r} of topic {self.topic!r} was retired for good (at {detail} ms): "
+                    f"un-retire it first (`streamfan unretire {self.topic} {self.group}`)"
+                )
 
     # -- main loop ---------------------------------------------------------------------------
 

@@ -145,6 +145,22 @@ describe('a Python consumer group beside a TypeScript one', () => {
     expect(await Promise.all(py.map((p) => p.exited))).toEqual([0, 0]);
   }, 90_000);
 
+  test('a group retired for good is not recreated by a Python consumer', async () => {
+    const topic = defineTopic('retiring');
+    const args = ['--url', server.url, '--prefix', prefix, '--topic', topic.name, '--group', 'py-gone', '--consumer', 'py-gone-1'];
+    const first = startPython(args);
+    py.push(first);
+    await waitFor(() => first.lines.includes('ready'), { timeoutMs: 20_000, message: `python consumer ready: ${first.lines.join(' | ')}` });
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    await sf.retireGroup(topic, 'py-gone');
+    const again = startPython(args);
+    py.push(again);
+    expect(await again.exited).not.toBe(0);
+    expect(again.lines.join('\n')).toMatch(/GroupRetiredError: group 'py-gone' of topic 'retiring' was retired for good/);
+    expect((await sf.groups(topic)).find((g) => g.group === 'py-gone')).toMatchObject({ retired: true });
+  }, 60_000);
+
   test("the demo's dashboard shows the Python group's outcome beside its own groups", async () => {
     const demoPrefix = uniquePrefix('demo');
     const demo = new Demo({ connection: server.url, prefix: demoPrefix });
