@@ -123,6 +123,21 @@ describe('sf.memory: Redis memory by topic and kind', () => {
     expect(Math.abs(s.bytes - 50_000 * one)).toBeLessThanOrEqual(2 * s.bytesError + 50_000 * 8);
   });
 
+  test('a partitioned topic: the streams of every partition counted under the topic', async () => {
+    const sf = env.client();
+    const pt = defineTopic<{ n: number }>('parted', { partitions: 3 });
+    await sf.publishMany(pt, Array.from({ length: 30 }, (_, n) => ({ n })));
+    const r = await sf.memory(pt);
+    expect(r.topics).toHaveLength(1);
+    expect(r.topics[0]).toMatchObject({ topic: 'parted', partitions: 3 });
+    // Every partition's stream is asked about; a keyless publishMany goes whole to one partition.
+    expect(kind(r, 'parted', 'stream')).toMatchObject({ measured: 3, entries: 30 });
+    expect(kind(r, 'parted', 'stream').keys).toBeGreaterThanOrEqual(1);
+    const all = await sf.memory();
+    expect(all.topics.map((t) => t.topic)).toEqual(['parted']);
+    expect(kind(all, 'parted', 'stream').entries).toBe(30);
+  });
+
   test('bad input is refused with a typed error saying what to give', async () => {
     const sf = env.client();
     await expect(sf.memory('no spaces')).rejects.toThrow(InvalidNameError);
