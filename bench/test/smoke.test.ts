@@ -73,7 +73,7 @@ describe('bench smoke run', () => {
     }
     expect(results.rss.complete).toBe(true);
     // The ack path alone: every variant acknowledged every entry (the scenario throws otherwise).
-    expect(results.ackCost.map((a: { variant: string }) => a.variant)).toHaveLength(5);
+    expect(results.ackCost.map((a: { variant: string }) => a.variant)).toHaveLength(7);
     for (const a of results.ackCost) expect(a.cpuPerDelivery).toBeGreaterThan(0);
     // Sustained load: the groups caught up, retention ran, and once they were done it emptied the stream.
     expect(results.sustain.complete).toBe(true);

@@ -94,6 +94,53 @@ function compact(mode: 'HASH' | 'APPEND', width: number): Variant {
   };
 }
 
+/**
+ * The proposal's next steps (docs/perf-notes.md, "Reaching ≥ 1.3× the floor"), happy path only:
+ * records built in TypeScript (`<ms in bucket>[-<seq>];`, first attempts), one batch-level time
+ * marker `@<server ms>;` prepended by the script, ids as the only per-entry arguments, the
+ * batch's lowest and highest id passed in. Ownership: one XPENDING over the range (PREBUILT), or
+ * one HGET of the consumer's fence (FENCED: the reclaimer would bump it when it takes entries
+ * from this consumer). A batch not wholly owned is refused here; the real script would fall
+ * back to the per-entry path.
+ */
+const PREBUILT = (fenced: boolean) => `
+local stream = KEYS[1]
+local group, consumer, ttl, nb, minId, maxId, fence = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+local first = 8 + nb
+local n = #ARGV - first + 1
+${fenced ? `if (redis.call('HGET', KEYS[2 + nb], consumer) or '0') ~= fence then return redis.error_reply('fence moved') end` : `local owned = {}
+for _, r in ipairs(redis.call('XPENDING', stream, group, minId, maxId, n + 1000, consumer)) do owned[r[1]] = true end
+for i = first, #ARGV do if not owned[ARGV[i]] then return redis.error_reply('not owned: ' .. ARGV[i]) end end`}
+local t = redis.call('TIME')
+local marker = '@' .. t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000)) .. ';'
+redis.call('XACK', stream, group, unpack(ARGV, first, #ARGV))
+for b = 1, nb do
+  redis.call('APPEND', KEYS[1 + b], marker .. ARGV[7 + b])
+  if redis.call('TTL', KEYS[1 + b]) < 0 then redis.call('EXPIRE', KEYS[1 + b], ttl) end
+end
+return n
+`;
+
+function prebuilt(fenced: boolean): Variant {
+  const script = PREBUILT(fenced);
+  return async (ctx, stream, group, ids, _statusKey, bucketKey) => {
+    const buckets = new Map<number, string[]>();
+    for (const id of ids) {
+      const dash = id.indexOf('-');
+      const ms = Number(id.slice(0, dash));
+      const seq = id.slice(dash + 1);
+      const b = Math.floor(ms / 1000);
+      const list = buckets.get(b) ?? [];
+      list.push(`${(ms % 1000).toString(36)}${seq === '0' ? '' : `-${seq}`};`);
+      buckets.set(b, list);
+    }
+    const bs = [...buckets.keys()].sort((a, b) => a - b);
+    const fenceKey = `${stream}-fence:${group}`;
+    await ctx.redis.eval(script, 2 + bs.length, stream, ...bs.map((b) => bucketKey(b, group)), fenceKey, group, 'c1', TTL, bs.length,
+      ids[0]!, ids[ids.length - 1]!, '0', ...bs.map((b) => buckets.get(b)!.join('')), ...ids);
+  };
+}
+
 async function prepare(ctx: BenchContext, stream: string, groups: string[], n: number, rate: number): Promise<Map<string, string[]>> {
   await flush(ctx);
   for (const g of groups) await ctx.redis.xgroup('CREATE', stream, g, '0', 'MKSTREAM');
@@ -141,6 +188,8 @@ const variants: Record<string, Variant> = {
   },
   'prototype: hash per group per 100 ms of ids, 1 field per delivery': compact('HASH', 100),
   'prototype: string per group per 1 s of ids, APPEND 1 record per delivery': compact('APPEND', 1000),
+  'proposal: APPEND, records built in TypeScript, ids only, XPENDING check': prebuilt(false),
+  'proposal: APPEND, records built in TypeScript, ids only, fence check': prebuilt(true),
 };
 
 /** Every variant on the same entries; `rate` spaces the ids (bucket occupancy). */
