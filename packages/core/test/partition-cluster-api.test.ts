@@ -50,8 +50,11 @@ test('12 partitions on 3 masters: keyed and keyless publishes, an unordered and 
   }
   expect(finals.at(-2)).toMatchObject({ delayedId: delayed, partition: partitionForKey('order-1', 12) });
   for (let k = 0; k < 24; k++) {
+    // In publish order; at least once: a lease renewed too late under load (leaseMs 1000 on a
+    // busy machine) gives the partition up, and its new owner may run the last event again.
     const seqs = order[`order-${k}`]!.filter((s) => s < 10);
-    expect(seqs).toEqual(Array.from({ length: 10 }, (_, s) => s).filter((s) => !(k === 6 && s === 1))); // i = 30: order-6, seq 1 was dead-lettered
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThanOrEqual(seqs[i - 1]!);
+    expect([...new Set(seqs)]).toEqual(Array.from({ length: 10 }, (_, s) => s).filter((s) => !(k === 6 && s === 1))); // i = 30: order-6, seq 1 was dead-lettered
   }
   const groups = (await sf.groups(topic)) as PartitionedGroupInfo[];
   expect(groups.map((g) => g.group).sort()).toEqual(['audit', 'billing']);
