@@ -31,7 +31,7 @@ import { topicMemory, watchStatusMemory, type MemoryOptions, type MemoryReport }
 import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } from './admin/retire';
 import { splitPartitionOptions, unpartitionedName, type PartitionSubscribeOptions } from './partitions/options';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
-import { listPartitionedGroups, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
+import { listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -427,7 +427,10 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   /** Consumers of a group. */
   async consumers<T>(topic: Topic<T> | string, group: string): Promise<ConsumerInfo[]> { return listConsumers(this.redis, this.prefix, unpartitionedName(toTopic(topic), 'consumers()'), group); }
   /** One page of a group's pending entries. */
-  async pending<T>(topic: Topic<T> | string, group: string, query?: PendingQuery): Promise<PendingEntry[]> { return listPending(this.redis, this.prefix, unpartitionedName(toTopic(topic), 'pending()'), group, query); }
+  async pending<T>(topic: Topic<T> | string, group: string, query?: PendingQuery): Promise<PendingEntry[]> {
+    const t = toTopic(topic);
+    return t.partitions !== undefined ? listPartitionedPending(this.redis, this.prefix, t.name, t.partitions, group, query) : listPending(this.redis, this.prefix, t.name, group, query);
+  }
 
   /**
    * One event's payload, headers and status in every group. `id` is a stream id or a delayed id

@@ -93,10 +93,36 @@ describe('groups, trim and retention of a partitioned topic', () => {
     await sub.close();
   });
 
+  test('pending() pages over every partition, oldest first, with p<i>: ids', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('pend', { partitions: 3 });
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    const ids = await sf.publishMany(topic, keys.map((_, n) => ({ n })), { keys });
+    for (let i = 0; i < 3; i++) {
+      await sf.redis.xgroup('CREATE', partitionKeys(sf.prefix, 'pend', i).stream, 'g', '0');
+      await sf.redis.xreadgroup('GROUP', 'g', 'c', 'STREAMS', partitionKeys(sf.prefix, 'pend', i).stream, '>');
+    }
+    const first = await sf.pending(topic, 'g', { limit: 5 });
+    const second = await sf.pending(topic, 'g', { limit: 5, after: first.at(-1)!.id });
+    const third = await sf.pending(topic, 'g', { limit: 5, after: second.at(-1)!.id });
+    const all = [...first, ...second, ...third];
+    expect(all.map((e) => e.id).sort()).toEqual([...ids].sort());
+    expect(new Set(all.map((e) => e.id)).size).toBe(12);
+    const key = (id: string) => [id.split(':')[1]!, Number(id.slice(1, id.indexOf(':')))] as const;
+    for (let i = 1; i < all.length; i++) {
+      const [a, pa] = key(all[i - 1]!.id);
+      const [b, pb] = key(all[i]!.id);
+      const [am, as] = a.split('-').map(Number) as [number, number];
+      const [bm, bs] = b.split('-').map(Number) as [number, number];
+      expect(am < bm || (am === bm && (as < bs || (as === bs && pa < pb)))).toBe(true);
+    }
+    expect(all.every((e) => e.consumer === 'c' && e.deliveries === 1)).toBe(true);
+  });
+
   test('operations not wired for partitioned topics yet are refused, not answered from unused keys', async () => {
     const sf = env.client();
     const topic = defineTopic('orders', { partitions: 2 });
-    await expect(sf.pending(topic, 'g')).rejects.toThrow(/pending\(\) is not wired for partitioned topics yet/);
+    await expect(sf.consumers(topic, 'g')).rejects.toThrow(/consumers\(\) is not wired for partitioned topics yet/);
     await expect(sf.delayed(topic)).rejects.toThrow(/delayed\(\) is not wired/);
     await expect(sf.show(topic, 'p0:1-0')).rejects.toThrow(/show\(\) is not wired/);
     await expect(sf.ack(topic, 'g', ['p0:1-0'])).rejects.toThrow(/ack\(\) is not wired/);

@@ -6,7 +6,8 @@
 import type Redis from 'ioredis';
 import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from '../dead-letters';
 import { InvalidOptionError } from '../errors';
-import { listGroups, type GroupInfo } from '../inspect';
+import { compareIds } from '../ids';
+import { listGroups, listPending, type GroupInfo, type PendingEntry, type PendingQuery } from '../inspect';
 import { partitionKeys, partitionTag, topicMetaKeys } from '../keys';
 import { trimTopic, type TrimOptions, type TrimReport } from '../retention';
 import { readLeases } from './leases';
@@ -162,4 +163,36 @@ export function partitionedDeadLetters<T>(redis: Redis, prefix: string, topic: T
     replay: (selection) => act(selection, (i, s) => replayDeadLetters(redis, prefix, partitionTag(topic.name, i), group, s, statusTtlSeconds)),
     purge: (selection) => act(selection, (i, s) => purgeDeadLetters(redis, prefix, partitionTag(topic.name, i), group, s)),
   };
+}
+
+/**
+ * One page of a group's pending entries over every partition, oldest first (by id, then
+ * partition), ids `p<i>:…`. `after` (a `p<i>:` id from the previous page) pages on.
+ */
+export async function listPartitionedPending(redis: Redis, prefix: string, topic: string, partitions: number, group: string, q: PendingQuery = {}): Promise<PendingEntry[]> {
+  await ensureTopicMetaOnce(redis, prefix, topic, partitions);
+  const limit = q.limit ?? 100;
+  let after: { partition: number; local: string } | undefined;
+  if (q.after !== undefined) {
+    const m = /^p(\d+):(\d+-\d+)$/.exec(String(q.after));
+    if (!m || Number(m[1]) >= partitions) throw new InvalidOptionError(`after must be an id of topic "${topic}" like p3:1700000000000-0 (from the previous page), got ${JSON.stringify(q.after)}`);
+    after = { partition: Number(m[1]), local: m[2]! };
+  }
+  const pages = await Promise.all(Array.from({ length: partitions }, async (_, i) => {
+    const home = partitionTag(topic, i);
+    const { after: _omit, ...rest } = q;
+    // Ordered by (id, partition): after (id a, partition p), partitions ≤ p continue after a, later ones from a itself.
+    let rows = await listPending(redis, prefix, home, group, { ...rest, limit, ...(after && i <= after.partition ? { after: after.local } : {}) });
+    if (after && i > after.partition) {
+      rows = (await (redis.xpending as (...a: unknown[]) => Promise<unknown>)(
+        (q.source ?? 'topic') === 'topic' ? partitionKeys(prefix, topic, i).stream : partitionKeys(prefix, topic, i).redeliver(group), group,
+        ...(q.minIdleMs ? ['IDLE', q.minIdleMs] : []), after.local, '+', limit, ...(q.consumer ? [q.consumer] : [])) as Array<[string, string, number, number]>)
+        .map((r) => ({ id: r[0], consumer: r[1], idleMs: Number(r[2]), deliveries: Number(r[3]), source: q.source ?? 'topic' }));
+    }
+    return rows.map((r) => ({ ...r, partition: i }));
+  }));
+  return pages.flat()
+    .sort((a, b) => compareIds(a.id, b.id) || a.partition - b.partition)
+    .slice(0, limit)
+    .map(({ partition, ...r }) => ({ ...r, id: formatPartitionedId(partition, r.id) }));
 }
