@@ -31,7 +31,7 @@ import { topicMemory, watchStatusMemory, type MemoryOptions, type MemoryReport }
 import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } from './admin/retire';
 import { splitPartitionOptions, unpartitionedName, type PartitionSubscribeOptions } from './partitions/options';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
-import { listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
+import { foldPartitionedTopics, listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -403,7 +403,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   }
 
   /** Every topic under this prefix. */
-  topics(): Promise<TopicInfo[]> { return listTopics(this.redis, this.prefix); }
+  async topics(): Promise<TopicInfo[]> { return foldPartitionedTopics(this.redis, this.prefix, await listTopics(this.redis, this.prefix)); }
 
   /**
    * Redis memory of one topic, or of every topic under the prefix, by kind of key: topic stream,

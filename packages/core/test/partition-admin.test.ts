@@ -119,6 +119,20 @@ describe('groups, trim and retention of a partitioned topic', () => {
     expect(all.every((e) => e.consumer === 'c' && e.deliveries === 1)).toBe(true);
   });
 
+  test('topics() lists a partitioned topic once, summed, with its partition count', async () => {
+    const sf = env.client();
+    await sf.publish('plain', { n: 1 });
+    const topic = defineTopic<{ n: number }>('orders', { partitions: 4 });
+    const ids = await sf.publishMany(topic, Array.from({ length: 20 }, (_, n) => ({ n })), { keys: Array.from({ length: 20 }, (_, n) => `k${n}`) });
+    const rows = await sf.topics();
+    expect(rows.map((r) => r.topic)).toEqual(['orders', 'plain']);
+    expect(rows[0]).toMatchObject({ topic: 'orders', length: 20, partitions: 4 });
+    expect(ids).toContain(rows[0]!.firstId);
+    expect(ids).toContain(rows[0]!.lastId);
+    expect(rows[1]).toMatchObject({ topic: 'plain', length: 1 });
+    expect(rows[1]).not.toHaveProperty('partitions');
+  });
+
   test('operations not wired for partitioned topics yet are refused, not answered from unused keys', async () => {
     const sf = env.client();
     const topic = defineTopic('orders', { partitions: 2 });

@@ -7,8 +7,8 @@ import type Redis from 'ioredis';
 import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from '../dead-letters';
 import { InvalidOptionError } from '../errors';
 import { compareIds } from '../ids';
-import { listGroups, listPending, type GroupInfo, type PendingEntry, type PendingQuery } from '../inspect';
-import { partitionKeys, partitionTag, topicMetaKeys } from '../keys';
+import { listGroups, listPending, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from '../inspect';
+import { parsePartitionTag, partitionKeys, partitionTag, topicMetaKeys } from '../keys';
 import { trimTopic, type TrimOptions, type TrimReport } from '../retention';
 import { readLeases } from './leases';
 import { ensureTopicMetaOnce } from './meta';
@@ -195,4 +195,40 @@ export async function listPartitionedPending(redis: Redis, prefix: string, topic
     .sort((a, b) => compareIds(a.id, b.id) || a.partition - b.partition)
     .slice(0, limit)
     .map(({ partition, ...r }) => ({ ...r, id: formatPartitionedId(partition, r.id) }));
+}
+
+/** A topic as {@link Streamfan.topics} lists it; `partitions` for a partitioned one. */
+export type TopicRow = TopicInfo & { partitions?: number };
+
+/**
+ * Fold the partition streams a listing found (`T#0`, `T#1`, …) into one row per partitioned
+ * topic: lengths and delayed counts summed, groups the most any partition has, first and last
+ * ids over all partitions (`p<i>:…`), `partitions` from the topic's meta record.
+ */
+export async function foldPartitionedTopics(redis: Redis, prefix: string, rows: TopicInfo[]): Promise<TopicRow[]> {
+  const out: TopicRow[] = [];
+  const byTopic = new Map<string, Array<TopicInfo & { partition: number }>>();
+  for (const r of rows) {
+    const tag = parsePartitionTag(r.topic);
+    if (!tag) { out.push(r); continue; }
+    byTopic.set(tag.topic, [...(byTopic.get(tag.topic) ?? []), { ...r, partition: tag.partition }]);
+  }
+  for (const [topic, parts] of byTopic) {
+    const stored = await redis.hget(topicMetaKeys(prefix, topic).meta, 'partitions');
+    const ends = (pick: (r: TopicInfo) => string | null, later: boolean) => {
+      const found = parts.filter((r) => pick(r) !== null).sort((a, b) => compareIds(pick(a)!, pick(b)!) || a.partition - b.partition);
+      const r = later ? found.at(-1) : found[0];
+      return r ? formatPartitionedId(r.partition, pick(r)!) : null;
+    };
+    out.push({
+      topic,
+      length: parts.reduce((n, r) => n + r.length, 0),
+      firstId: ends((r) => r.firstId, false),
+      lastId: ends((r) => r.lastId, true),
+      groups: Math.max(0, ...parts.map((r) => r.groups)),
+      delayed: parts.reduce((n, r) => n + r.delayed, 0),
+      partitions: stored === null ? parts.length : Number(stored),
+    });
+  }
+  return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
 }
