@@ -84,7 +84,7 @@ export function splitPartitionOptions(options: SubscribeOptions & PartitionSubsc
 export function unpartitionedName(topic: { name: string; partitions?: number }, what: string): string {
   if (topic.partitions !== undefined) {
     throw new InvalidOptionError(`${what} is not wired for partitioned topics yet ("${topic.name}" has ${topic.partitions} partitions; docs/partitions.md §12): ` +
-      'publish, subscribe, status, waitFor, groups, pending, trim and deadLetters work on them');
+      'publish, subscribe, status, waitFor, topics, groups, pending, trim and deadLetters work on them');
   }
   return topic.name;
 }
