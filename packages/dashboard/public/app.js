@@ -215,7 +215,7 @@
     }
     for (const t of topics) {
       const rows = t.groups.map((g) => h('tr', { 'data-group': g.group },
-        h('td', {}, link(`#/g/${enc(t.topic)}/${enc(g.group)}`, g.group, { 'data-testid': 'group-link' }),
+        h('td', {}, link(t.partitions ? `#/t/${enc(t.topic)}` : `#/g/${enc(t.topic)}/${enc(g.group)}`, g.group, { 'data-testid': 'group-link', title: t.partitions ? 'summed over the partitions: open one partition for its pending entries and dead letters' : undefined }),
           g.retired ? h('span', { class: 'badge', text: 'retired' }) : null,
           !g.retired && g.consumers === 0 ? h('span', { class: 'badge warn', 'data-testid': 'no-consumers', text: 'no consumers' }) : null),
         h('td', { class: 'num', 'data-k': 'consumers', text: fmtNum(g.consumers) }),

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { topicKeys } from '@streamfan/core/internal';
+import { defineTopic, topicKeys } from '@streamfan/core/internal';
+import { waitFor } from '@streamfan/testing';
 import { createDashboard, startDashboard, type RunningDashboard } from '../src';
 import { startFixture, HOSTILE, type Fixture } from './fixture';
 
@@ -297,4 +298,31 @@ test('the page script never parses data as HTML', () => {
 
 test('the embedded page (src/assets.generated.ts) is the one in public/', () => {
   expect(() => execFileSync(process.execPath, [join(__dirname, '..', 'tools', 'embed-assets.mjs'), '--check'], { stdio: 'pipe' })).not.toThrow();
+});
+
+test('a partitioned topic: summed on the overview, its partitions listed, each partition a topic page; actions refused there for now', async () => {
+  const parted = defineTopic<{ k: string }>('parted', { partitions: 3 });
+  const ids: string[] = [];
+  for (const k of ['a', 'b', 'c', 'd', 'e', 'f']) ids.push(await f.sf.publish(parted, { k }, { key: k }));
+  const sub = f.sf.subscribe(parted, 'indexer', async () => undefined, { blockMs: 100 });
+  await sub.ready();
+  await sub.close();
+  await waitFor(async () => (await call(rw.url, 'api/overview')).body.topics.some((t: { topic: string; partitions: number }) => t.topic === 'parted' && t.partitions === 3), { timeoutMs: 10_000, message: 'parted listed' });
+  const t = (await call(rw.url, 'api/overview')).body.topics.find((x: { topic: string }) => x.topic === 'parted');
+  expect(t).toMatchObject({ partitions: 3, length: 6 });
+  expect(t.parts.map((p: { home: string }) => p.home)).toEqual(['parted#0', 'parted#1', 'parted#2']);
+  expect(t.groups.map((g: { group: string }) => g.group)).toEqual(['indexer']);
+  const page = (await call(rw.url, 'api/topics/parted')).body;
+  expect(page).toMatchObject({ kind: 'partitioned', partitions: 3 });
+  const [, partition, local] = /^p(\d+):(.+)$/.exec(ids[0]!)!;
+  const home = `parted#${partition}`;
+  const stream = (await call(rw.url, `api/topics/${encodeURIComponent(home)}`)).body;
+  expect(stream).toMatchObject({ kind: 'stream', topic: 'parted', partition: Number(partition) });
+  expect(stream.recent.map((e: { id: string }) => e.id)).toContain(local);
+  const ev = (await call(rw.url, `api/topics/${encodeURIComponent(home)}/events/${local}`)).body;
+  expect(ev.payload).toEqual({ k: 'a' });
+  expect((await call(rw.url, `api/search?q=${encodeURIComponent(ids[0]!)}`)).body.hits).toEqual([expect.objectContaining({ home, eventId: local })]);
+  const csrf = await csrfOf(rw.url);
+  const refused = await post(rw.url, `api/topics/${encodeURIComponent(home)}/groups/indexer/dead-letters/purge`, { all: true }, { 'x-streamfan-csrf': csrf });
+  expect([refused.status, refused.body.code]).toEqual([400, 'NOT_AVAILABLE']);
 });
