@@ -11,3 +11,4 @@ export { formatDuration, parseDuration } from './format/duration';
 export { formatTable, formatPairs, truncate, type Column } from './format/table';
 export { formatRelative, formatTime } from './format/time';
 export { parseJsonInput, jsonErrorOffset } from './format/json-input';
+export * from './metrics/index';

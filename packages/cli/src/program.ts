@@ -8,6 +8,7 @@ import { registerDashboard } from './commands/dashboard';
 import { registerDlq } from './commands/dlq';
 import { registerGroups } from './commands/groups';
 import { registerMemory } from './commands/memory';
+import { registerMetrics } from './commands/metrics';
 import { registerPending } from './commands/pending';
 import { registerPublish } from './commands/publish';
 import { registerRetire } from './commands/retire';
@@ -77,5 +78,6 @@ Examples:
   registerTrim(program, act);
   registerRetire(program, act);
   registerDashboard(program, act);
+  registerMetrics(program, act);
   return program;
 }

@@ -1,0 +1,104 @@
+import { defineTopic, type Streamfan, type TopicInfo } from '@streamfan/core';
+import type { MetricFamily, MetricSample } from './exposition';
+
+/**
+ * Names of the metrics {@link collectMetrics} exports, for dashboards and alert rules that
+ * must only use names that exist.
+ */
+export const METRIC_NAMES = [
+  'streamfan_group_lag',
+  'streamfan_group_lag_is_lower_bound',
+  'streamfan_group_pending',
+  'streamfan_group_oldest_pending_age_seconds',
+  'streamfan_group_retrying',
+  'streamfan_group_dead_letters',
+  'streamfan_group_consumers',
+  'streamfan_topic_length',
+  'streamfan_topic_delayed',
+  'streamfan_topic_groups',
+  'streamfan_scrape_duration_seconds',
+] as const;
+
+/** One of {@link METRIC_NAMES}. */
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+/**
+ * Read every topic and group under the client's prefix from Redis and return them as metric
+ * families. The work is bounded however long the streams are: one SCAN pass for topic
+ * discovery (as `streamfan topics`), then per topic one pipeline of O(1) commands per group
+ * (XINFO GROUPS/STREAM, XPENDING with count 1, ZCARD, XLEN) — the same queries as
+ * `sf.groups()`, whose lag count falls back to at most 10,000 entries per stream on servers
+ * that do not report lag. Partitioned topics are summed over partitions, as `sf.groups()` does.
+ * Retired groups are left out.
+ */
+export async function collectMetrics(sf: Streamfan): Promise<MetricFamily[]> {
+  const started = performance.now();
+  // topics() lists a partitioned topic once, with its partition count (typed as TopicInfo).
+  const topics = (await sf.topics()) as Array<TopicInfo & { partitions?: number }>;
+  const perTopic = await Promise.all(
+    topics.map(async (t) => ({
+      topic: t,
+      groups: await sf.groups(t.partitions !== undefined ? defineTopic(t.topic, { partitions: t.partitions }) : t.topic),
+    })),
+  );
+  const g = (name: MetricName, help: string): MetricFamily => ({ name, help, type: 'gauge', samples: [] });
+  const lag = g('streamfan_group_lag', 'Entries not yet delivered to the group (topic and redelivery streams).');
+  const lowerBound = g(
+    'streamfan_group_lag_is_lower_bound',
+    '1 when the lag was counted up to a bound (server without XINFO lag) and is "at least", else 0.',
+  );
+  const pending = g('streamfan_group_pending', 'Entries delivered to the group and not yet acknowledged.');
+  const oldest = g(
+    'streamfan_group_oldest_pending_age_seconds',
+    'Idle time of the oldest pending entry of the group in the topic stream, in seconds (0 when none is pending).',
+  );
+  const retrying = g('streamfan_group_retrying', 'Retries of the group waiting for their backoff.');
+  const dead = g('streamfan_group_dead_letters', "Entries in the group's dead letters.");
+  const consumers = g('streamfan_group_consumers', 'Consumers registered in the group.');
+  const length = g('streamfan_topic_length', 'Entries in the topic stream (summed over partitions).');
+  const delayed = g('streamfan_topic_delayed', 'Delayed events of the topic not yet published.');
+  const groupCount = g('streamfan_topic_groups', 'Live consumer groups of the topic.');
+  for (const { topic: t, groups } of perTopic) {
+    const tl = { topic: t.topic };
+    length.samples.push({ labels: tl, value: t.length });
+    delayed.samples.push({ labels: tl, value: t.delayed });
+    const live = groups.filter((x) => x.retired !== true);
+    groupCount.samples.push({ labels: tl, value: live.length });
+    for (const x of live) {
+      const labels = { topic: t.topic, group: x.group };
+      const add = (f: MetricFamily, value: number): number => f.samples.push({ labels, value } satisfies MetricSample);
+      if (x.lag !== null) add(lag, x.lag);
+      add(lowerBound, x.lagIsLowerBound ? 1 : 0);
+      add(pending, x.pending);
+      add(oldest, (x.oldestPendingIdleMs ?? 0) / 1000);
+      add(retrying, x.retrying);
+      add(dead, x.deadLetters);
+      add(consumers, x.consumers);
+    }
+  }
+  const took = g('streamfan_scrape_duration_seconds', 'Time spent reading these metrics from Redis, in seconds.');
+  took.samples.push({ labels: {}, value: (performance.now() - started) / 1000 });
+  return [lag, lowerBound, pending, oldest, retrying, dead, consumers, length, delayed, groupCount, took];
+}
+
+/**
+ * Wrap a collection so that calls within `ttlMs` of a finished one reuse its result, and
+ * concurrent calls share one run: many scrapers cost Redis one collection per `ttlMs`.
+ * A failed run is not cached.
+ */
+export function cachedCollector<T>(collect: () => Promise<T>, ttlMs = 1000, now: () => number = Date.now): () => Promise<T> {
+  let last: { at: number; value: T } | undefined;
+  let running: Promise<T> | undefined;
+  return () => {
+    if (last && now() - last.at < ttlMs) return Promise.resolve(last.value);
+    running ??= collect()
+      .then((value) => {
+        last = { at: now(), value };
+        return value;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+}

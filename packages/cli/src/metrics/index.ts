@@ -1,0 +1,10 @@
+export {
+  formatPrometheus,
+  escapeLabelValue,
+  formatSampleValue,
+  PROMETHEUS_CONTENT_TYPE,
+  type MetricFamily,
+  type MetricSample,
+} from './exposition';
+export { collectMetrics, cachedCollector, METRIC_NAMES, type MetricName } from './collect';
+export { startMetricsServer, type MetricsServerOptions, type RunningMetricsServer } from './server';
