@@ -200,7 +200,11 @@ export function fromRedisError(err: unknown, context: string, connection?: Redis
   return new RedisCommandError(`${context}: ${msg}`, { cause: err });
 }
 
-/** True when Redis said the group or its stream does not exist (FLUSHDB, DEL, XGROUP DESTROY). */
+/**
+ * True when Redis said the group or its stream does not exist (FLUSHDB, DEL, XGROUP DESTROY,
+ * retireGroup): NOGROUP; XINFO's "no such key"; and the reply of a blocked XREADGROUP whose
+ * stream was deleted under it ("UNBLOCKED the stream key no longer exists", Redis 7+).
+ */
 export function isNoGroup(err: unknown): boolean {
-  return /NOGROUP/.test((err as Error)?.message ?? '');
+  return /NOGROUP|\bno such key\b|UNBLOCKED the stream key no longer exists/i.test((err as Error)?.message ?? '');
 }

@@ -1,6 +1,7 @@
 import { sleep, waitFor } from '@streamfan/testing';
 import { GroupRetiredError, InvalidOptionError, NotFoundError, WaitTimeoutError } from '../src';
-import { defineTopic, topicKeys } from '../src/internal';
+import { defineTopic, isNoGroup, topicKeys } from '../src/internal';
+import { pruneIdleConsumers } from '../src/consumer/pruner';
 import { useRedis } from './helpers';
 
 const env = useRedis();
@@ -157,6 +158,20 @@ describe('retireGroup', () => {
     await other.close();
   });
 
+  test('a consumer blocked in its read is woken by the retirement and stops reporting only GroupRetiredError (not the UNBLOCKED reply of its deleted redelivery stream)', async () => {
+    const sf = env.client();
+    const topic = defineTopic<string>('retire-blocked');
+    const sub = sf.subscribe(topic, 'g', () => undefined, { blockMs: 60_000, reclaimIntervalMs: 60_000 });
+    const errors: Error[] = [];
+    sub.on('error', (e) => errors.push(e));
+    const closed = new Promise((r) => sub.once('closed', r));
+    await sub.ready();
+    await sleep(200); // in its blocking XREADGROUP on both streams
+    await sf.retireGroup(topic, 'g');
+    await closed; // woken at once: not after blockMs nor a reclaim tick (this test's timeout is shorter)
+    expect(errors.map((e) => `${e.constructor.name}: ${e.message.slice(0, 60)}`)).toEqual([expect.stringMatching(/^GroupRetiredError/)]);
+  });
+
   test('a recovery never recreates a retired group, even one destroyed by hand before it was retired', async () => {
     const sf = env.client();
     const topic = defineTopic<string>('retire-race');
@@ -175,6 +190,20 @@ describe('retireGroup', () => {
     await closed;
     expect(errors.map((e) => e.constructor.name)).toEqual(['GroupRetiredError']);
     expect(await groupNames(sf.redis, keys.stream)).toEqual([]);
+  });
+});
+
+describe('a deleted stream is a vanished group, whatever the command says', () => {
+  test('isNoGroup knows NOGROUP, XINFO\'s "no such key" and a blocked read\'s UNBLOCKED reply', () => {
+    for (const m of ['NOGROUP No such key \'s\' or consumer group \'g\'', 'ERR no such key', 'UNBLOCKED the stream key no longer exists',
+      'NOGROUP the consumer group this client was blocked on no longer exists']) expect(isNoGroup(new Error(m))).toBe(true);
+    for (const m of ['ERR wrong number of arguments', 'BUSYGROUP Consumer Group name already exists', 'OOM command not allowed']) expect(isNoGroup(new Error(m))).toBe(false);
+  });
+
+  test('pruning the consumers of a stream deleted meanwhile (a retired group\'s redelivery stream) finds none instead of failing', async () => {
+    const sf = env.client();
+    const stream = topicKeys(sf.prefix, 'prune-gone').redeliver('g');
+    await expect(pruneIdleConsumers(sf.redis, stream, 'g', 'me', 1)).resolves.toEqual([]);
   });
 });
 

@@ -262,7 +262,7 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     if (this.stopping && /Connection is closed/.test((err as Error)?.message ?? '')) return;
     // Retired: the group and its redelivery stream are gone on purpose; what still touches them
     // while the subscription stops (acks, leases, leaving the group) fails, and says nothing new.
-    if (this.retired && (isNoGroup(err) || /no such key/i.test((err as Error)?.message ?? ''))) return;
+    if (this.retired && isNoGroup(err)) return;
     const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
     this.counters.errors++;
     if (this.listenerCount('error') > 0) {
