@@ -183,7 +183,10 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
     return [...this.inFlight.values()].map((f) => f.eventId);
   }
 
-  /** Resolves when the consumer reads; rejects with {@link ClosedError} if it closes first. */
+  /**
+   * Resolves when the consumer reads; rejects with {@link ClosedError} if it closes first, or with
+   * {@link GroupRetiredError} when its group was retired (see {@link Streamfan.retireGroup}).
+   */
   ready(): Promise<void> {
     if (this.isReady) return Promise.resolve();
     if (this.stopping) return Promise.reject(this.retired ?? new ClosedError(`subscription ${this.group}@${this.topic}`));
