@@ -93,9 +93,12 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
       if (monotonicMs() - o.renewedAt > (this.leaseMs * 2) / 3) this.drop(p, 'lost');
     }
     const members = await heartbeat(redis, topicMetaKeys(this.options.prefix, this.options.topic), group, this.owner, this.leaseMs);
-    for (const [p, o] of [...this.owned]) {
-      const sentAt = monotonicMs();
-      const r = await renewLease(redis, this.keys[p]!, group, this.owner, o.token, this.leaseMs);
+    // Every renewal sent at once (separate commands: on a cluster the leases are on every node),
+    // not one round trip after another: with many partitions the last ones were renewed late.
+    const sentAt = monotonicMs();
+    const renewals = await Promise.all([...this.owned].map(async ([p, o]) => [p, o, await renewLease(redis, this.keys[p]!, group, this.owner, o.token, this.leaseMs)] as const));
+    for (const [p, o, r] of renewals) {
+      if (this.owned.get(p) !== o) continue; // dropped meanwhile
       if (r.renewed) o.renewedAt = sentAt;
       else this.drop(p, 'lost');
     }
