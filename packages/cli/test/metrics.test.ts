@@ -1,16 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Streamfan, topicKeys } from '@streamfan/core/internal';
 import { freePort, startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
 import { cachedCollector, collectMetrics, escapeLabelValue, formatPrometheus, METRIC_NAMES } from '../src/metrics';
-import { buildCli, removeCli, startCli } from './run-cli';
+import { buildCli, removeCli, ROOT, startCli } from './run-cli';
 
 /** `streamfan metrics` against a real redis-server, scraped by a real Prometheus server. */
 jest.setTimeout(120_000);
 
 const PROMETHEUS = '/usr/bin/prometheus';
+const PROMTOOL = '/usr/bin/promtool';
 
 let server: RedisServer;
 let sf: Streamfan;
@@ -213,4 +214,52 @@ test('streamfan metrics serves right values, /healthz, and a real Prometheus sto
     run.child.kill('SIGINT');
     expect((await run.result).code).toBe(0);
   }
+});
+
+/** Metric names an expression uses: every streamfan_* name, and no other name that is not PromQL. */
+function streamfanNames(expr: string): string[] {
+  return [...expr.matchAll(/\bstreamfan_[a-zA-Z0-9_]*/g)].map((m) => m[0]);
+}
+
+test('docs/alerts: promtool checks the rules and their unit tests pass; they use only exported metric names', () => {
+  const dir = join(ROOT, 'docs/alerts');
+  const check = execFileSync(PROMTOOL, ['check', 'rules', 'streamfan.rules.yml'], { cwd: dir, encoding: 'utf8' });
+  expect(check).toContain('SUCCESS: 5 rules found');
+  const unit = execFileSync(PROMTOOL, ['test', 'rules', 'streamfan.rules.test.yml'], { cwd: dir, encoding: 'utf8' });
+  expect(unit).toContain('SUCCESS');
+  const rules = readFileSync(join(dir, 'streamfan.rules.yml'), 'utf8');
+  for (const a of ['StreamfanGroupLagGrowing', 'StreamfanOldestPendingStuck', 'StreamfanDeadLettersRising', 'StreamfanNoConsumers'])
+    expect(rules).toContain(`alert: ${a}`);
+  const exprs = [...rules.matchAll(/^\s*expr: (.+)$/gm)].map((m) => m[1]!);
+  expect(exprs).toHaveLength(5);
+  for (const e of exprs) for (const n of streamfanNames(e)) expect(METRIC_NAMES).toContain(n);
+});
+
+test('docs/grafana: every query of the dashboard uses only exported metric names', () => {
+  const dash = JSON.parse(readFileSync(join(ROOT, 'docs/grafana/streamfan.json'), 'utf8')) as {
+    panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+    templating: { list: Array<{ type: string; definition?: string }> };
+  };
+  const exprs = [
+    ...dash.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+    ...dash.templating.list.filter((v) => v.type === 'query').map((v) => v.definition!),
+  ];
+  expect(exprs.length).toBeGreaterThanOrEqual(8);
+  for (const e of exprs) {
+    const names = streamfanNames(e);
+    expect(names.length).toBeGreaterThan(0);
+    for (const n of names) expect(METRIC_NAMES).toContain(n);
+  }
+  // Every metric the issue asks for is on the dashboard.
+  const used = new Set(exprs.flatMap(streamfanNames));
+  for (const n of [
+    'streamfan_group_lag',
+    'streamfan_group_pending',
+    'streamfan_group_oldest_pending_age_seconds',
+    'streamfan_group_retrying',
+    'streamfan_group_dead_letters',
+    'streamfan_group_consumers',
+    'streamfan_topic_length',
+  ])
+    expect(used).toContain(n);
 });
