@@ -2,10 +2,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Streamfan, topicKeys } from '@streamfan/core/internal';
+import { defineTopic, partitionKeys, Streamfan, topicKeys } from '@streamfan/core/internal';
 import { freePort, startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
-import { cachedCollector, collectMetrics, escapeLabelValue, formatPrometheus, METRIC_NAMES } from '../src/metrics';
-import { buildCli, removeCli, ROOT, startCli } from './run-cli';
+import { cachedCollector, collectMetrics, createMetricsCollector, escapeLabelValue, formatPrometheus, METRIC_NAMES } from '../src/metrics';
+import { buildCli, removeCli, ROOT, runCli, startCli } from './run-cli';
 
 /** `streamfan metrics` against a real redis-server, scraped by a real Prometheus server. */
 jest.setTimeout(120_000);
@@ -132,6 +132,50 @@ test('the number of Redis commands per collection does not grow with the stream 
   } finally {
     await big.close();
   }
+});
+
+test('a partitioned topic is one topic label, its counts summed over partitions; known topics are re-read without SCAN until rediscovery', async () => {
+  const p = `${prefix}-parts`;
+  const psf = new Streamfan({ connection: server.url, prefix: p, retention: false });
+  try {
+    const parts = defineTopic<{ n: number }>('parts', { partitions: 3 });
+    for (let n = 0; n < 9; n++) await psf.publish(parts, { n }, { key: `k${n}` });
+    for (let i = 0; i < 3; i++) await psf.redis.xgroup('CREATE', partitionKeys(p, 'parts', i).stream, 'g', '0');
+    let now = 0;
+    const scrape = createMetricsCollector(psf, { cacheMs: 0, discoverEveryMs: 30_000, now: () => now });
+    const scans = async () => Number(/cmdstat_scan:calls=(\d+)/.exec(await psf.redis.info('commandstats'))?.[1] ?? 0);
+    const s0 = await scans();
+    const first = parseExposition(await scrape());
+    expect(await scans()).toBeGreaterThan(s0);
+    expect(first.get('streamfan_topic_length{topic="parts"}')).toBe(9);
+    expect(first.get('streamfan_group_lag{topic="parts",group="g"}')).toBe(9);
+    expect([...first.keys()].filter((k) => k.startsWith('streamfan_topic_length'))).toEqual(['streamfan_topic_length{topic="parts"}']);
+    // A new topic and new entries: the entries count at once, the topic after rediscovery.
+    await psf.publish(parts, { n: 9 }, { key: 'k9' });
+    await psf.publish('late', { n: 0 });
+    now = 1000;
+    const s1 = await scans();
+    const second = parseExposition(await scrape());
+    expect(await scans()).toBe(s1);
+    expect(second.get('streamfan_topic_length{topic="parts"}')).toBe(10);
+    expect(second.get('streamfan_group_lag{topic="parts",group="g"}')).toBe(10);
+    expect(second.has('streamfan_topic_length{topic="late"}')).toBe(false);
+    now = 30_000;
+    const third = parseExposition(await scrape());
+    expect(third.get('streamfan_topic_length{topic="late"}')).toBe(1);
+    expect(third.get('streamfan_topic_length{topic="parts"}')).toBe(10);
+  } finally {
+    await psf.close();
+  }
+});
+
+test('streamfan metrics: a missing --port or a bad --discover-every is a usage error (exit 2)', async () => {
+  const noPort = await runCli(['--url', server.url, 'metrics']);
+  expect(noPort.code).toBe(2);
+  expect(noPort.stderr).toContain("required option '--port <port>' not specified");
+  const bad = await runCli(['--url', server.url, 'metrics', '--port', '0', '--discover-every', 'soon']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('expected a duration');
 });
 
 test('streamfan metrics serves right values, /healthz, and a real Prometheus stores the lag', async () => {

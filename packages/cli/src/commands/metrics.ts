@@ -1,11 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { examples, type ActionFactory } from '../command-kit';
+import { duration, examples, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 import { startMetricsServer } from '../metrics/server';
 
 interface MetricsOptions {
   port: number;
   host: string;
+  discoverEvery: number;
 }
 
 function port(text: string): number {
@@ -24,6 +25,12 @@ export function registerMetrics(program: Command, act: ActionFactory): void {
     )
     .requiredOption('--port <port>', 'port to listen on (0: any free port)', port)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--discover-every <duration>',
+      'look for new topics (a SCAN over the prefix, whose cost grows with the number of keys) at most this often; known topics are read on every scrape',
+      duration,
+      30_000,
+    )
     .addHelpText(
       'after',
       examples(
@@ -38,7 +45,7 @@ export function registerMetrics(program: Command, act: ActionFactory): void {
         await sf.redis.ping();
         let running;
         try {
-          running = await startMetricsServer({ client: sf, host: opts.host, port: opts.port });
+          running = await startMetricsServer({ client: sf, host: opts.host, port: opts.port, discoverEveryMs: opts.discoverEvery });
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
           if (e.code === 'EADDRINUSE')

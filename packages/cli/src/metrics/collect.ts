@@ -1,5 +1,6 @@
 import { defineTopic, type Streamfan, type TopicInfo } from '@streamfan/core';
-import type { MetricFamily, MetricSample } from './exposition';
+import { partitionKeys, topicKeys } from '@streamfan/core/internal';
+import { formatPrometheus, type MetricFamily, type MetricSample } from './exposition';
 
 /**
  * Names of the metrics {@link collectMetrics} exports, for dashboards and alert rules that
@@ -22,19 +23,39 @@ export const METRIC_NAMES = [
 /** One of {@link METRIC_NAMES}. */
 export type MetricName = (typeof METRIC_NAMES)[number];
 
+/** A topic to collect: its name, and its partition count when it is partitioned. */
+export interface MetricsTopic {
+  topic: string;
+  partitions?: number;
+}
+
+/** Options of {@link collectMetrics}. */
+export interface CollectMetricsOptions {
+  /**
+   * The topics to read, as an earlier discovery found them (see {@link createMetricsCollector}).
+   * Without it, topics are discovered with `sf.topics()`: a SCAN over the prefix, whose cost
+   * grows with the number of keys in the database, not with stream lengths.
+   */
+  topics?: readonly MetricsTopic[];
+}
+
 /**
  * Read every topic and group under the client's prefix from Redis and return them as metric
- * families. The work is bounded however long the streams are: one SCAN pass for topic
- * discovery (as `streamfan topics`), then per topic one pipeline of O(1) commands per group
- * (XINFO GROUPS/STREAM, XPENDING with count 1, ZCARD, XLEN) — the same queries as
- * `sf.groups()`, whose lag count falls back to at most 10,000 entries per stream on servers
- * that do not report lag. Partitioned topics are summed over partitions, as `sf.groups()` does.
- * Retired groups are left out.
+ * families. The work is bounded however long the streams are: topic discovery as
+ * `streamfan topics` does it (or the `topics` given), then per topic the same queries as
+ * `sf.groups()`: one pipeline of O(1) commands per group (XINFO GROUPS/STREAM, XPENDING with a
+ * count of 1, ZCARD, XLEN); only on servers that do not report lag is it counted, at most
+ * 10,000 entries per stream. Partitioned topics are summed over partitions, as `sf.groups()`
+ * does. Retired groups are left out.
  */
-export async function collectMetrics(sf: Streamfan): Promise<MetricFamily[]> {
+export async function collectMetrics(sf: Streamfan, options: CollectMetricsOptions = {}): Promise<MetricFamily[]> {
   const started = performance.now();
-  // topics() lists a partitioned topic once, with its partition count (typed as TopicInfo).
-  const topics = (await sf.topics()) as Array<TopicInfo & { partitions?: number }>;
+  const topics = options.topics ? await topicCounts(sf, options.topics) : await discoverTopics(sf);
+  return families(sf, topics, started);
+}
+
+/** The metric families of these topics (counted) and their groups. */
+async function families(sf: Streamfan, topics: readonly CountedTopic[], started: number): Promise<MetricFamily[]> {
   const perTopic = await Promise.all(
     topics.map(async (t) => ({
       topic: t,
@@ -101,4 +122,76 @@ export function cachedCollector<T>(collect: () => Promise<T>, ttlMs = 1000, now:
       });
     return running;
   };
+}
+
+type CountedTopic = MetricsTopic & { length: number; delayed: number };
+
+/** Every topic under the prefix, with lengths (partitioned ones folded), as `streamfan topics` lists them. */
+async function discoverTopics(sf: Streamfan): Promise<CountedTopic[]> {
+  // topics() lists a partitioned topic once, with its partition count (typed as TopicInfo).
+  const rows = (await sf.topics()) as Array<TopicInfo & { partitions?: number }>;
+  return rows.map((r) => ({
+    topic: r.topic,
+    length: r.length,
+    delayed: r.delayed,
+    ...(r.partitions !== undefined ? { partitions: r.partitions } : {}),
+  }));
+}
+
+/** Lengths and delayed counts of known topics: XLEN and ZCARD per stream (per partition), O(1) each. */
+async function topicCounts(sf: Streamfan, topics: readonly MetricsTopic[]): Promise<CountedTopic[]> {
+  // Separate commands, not one pipeline: topics live in different hash slots on a cluster.
+  return Promise.all(
+    topics.map(async (t) => {
+      const keys =
+        t.partitions === undefined
+          ? [topicKeys(sf.prefix, t.topic)]
+          : Array.from({ length: t.partitions }, (_, i) => partitionKeys(sf.prefix, t.topic, i));
+      const counts = await Promise.all(keys.map(async (k) => Promise.all([sf.redis.xlen(k.stream), sf.redis.zcard(k.delayed)])));
+      return {
+        ...t,
+        length: counts.reduce((n, [len]) => n + len, 0),
+        delayed: counts.reduce((n, [, d]) => n + d, 0),
+      };
+    }),
+  );
+}
+
+/** Options of {@link createMetricsCollector}. */
+export interface MetricsCollectorOptions {
+  /** Scrapes within this many ms of the last collection get its result. @defaultValue 1000 */
+  cacheMs?: number;
+  /**
+   * Discover topics (SCAN over the prefix, whose cost grows with the number of keys in the
+   * database) at most this often; between discoveries only the known topics are read, at a
+   * cost independent of the keyspace. A new topic shows up within this time. 0: every scrape.
+   * @defaultValue 30000
+   */
+  discoverEveryMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/**
+ * A scrape function for a metrics endpoint: the Prometheus text of {@link collectMetrics},
+ * cached for `cacheMs` (concurrent scrapes share one collection) with topic discovery reused
+ * for `discoverEveryMs`.
+ */
+export function createMetricsCollector(sf: Streamfan, options: MetricsCollectorOptions = {}): () => Promise<string> {
+  const now = options.now ?? Date.now;
+  const discoverEveryMs = options.discoverEveryMs ?? 30_000;
+  let known: { at: number; topics: MetricsTopic[] } | undefined;
+  return cachedCollector(
+    async () => {
+      const started = performance.now();
+      const at = now();
+      const reuse = known !== undefined && at - known.at < discoverEveryMs ? known.topics : undefined;
+      const topics = reuse ? await topicCounts(sf, reuse) : await discoverTopics(sf);
+      if (!reuse)
+        known = { at, topics: topics.map(({ topic, partitions }) => ({ topic, ...(partitions !== undefined ? { partitions } : {}) })) };
+      return formatPrometheus(await families(sf, topics, started));
+    },
+    options.cacheMs ?? 1000,
+    now,
+  );
 }

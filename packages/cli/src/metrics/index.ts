@@ -6,5 +6,14 @@ export {
   type MetricFamily,
   type MetricSample,
 } from './exposition';
-export { collectMetrics, cachedCollector, METRIC_NAMES, type MetricName } from './collect';
+export {
+  collectMetrics,
+  cachedCollector,
+  createMetricsCollector,
+  type CollectMetricsOptions,
+  type MetricsCollectorOptions,
+  type MetricsTopic,
+  METRIC_NAMES,
+  type MetricName,
+} from './collect';
 export { startMetricsServer, type MetricsServerOptions, type RunningMetricsServer } from './server';

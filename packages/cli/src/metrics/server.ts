@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Streamfan } from '@streamfan/core';
-import { cachedCollector, collectMetrics } from './collect';
-import { formatPrometheus, PROMETHEUS_CONTENT_TYPE } from './exposition';
+import { createMetricsCollector } from './collect';
+import { PROMETHEUS_CONTENT_TYPE } from './exposition';
 
 /** Options of {@link startMetricsServer}. */
 export interface MetricsServerOptions {
@@ -14,6 +14,8 @@ export interface MetricsServerOptions {
   host?: string;
   /** Scrapes within this many ms of the last one get its result. @defaultValue 1000 */
   cacheMs?: number;
+  /** Discover topics (a SCAN over the prefix) at most this often. @defaultValue 30000 */
+  discoverEveryMs?: number;
 }
 
 /** A running metrics endpoint. */
@@ -31,7 +33,10 @@ export interface RunningMetricsServer {
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<RunningMetricsServer> {
   const sf = options.client;
-  const scrape = cachedCollector(async () => formatPrometheus(await collectMetrics(sf)), options.cacheMs ?? 1000);
+  const scrape = createMetricsCollector(sf, {
+    cacheMs: options.cacheMs ?? 1000,
+    ...(options.discoverEveryMs !== undefined ? { discoverEveryMs: options.discoverEveryMs } : {}),
+  });
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
