@@ -54,7 +54,7 @@ export const ROLES: readonly AclRole[] = [
   },
   {
     name: 'cli',
-    does: 'every `streamfan` command: topics, groups, consumers (and prune), pending, show, tail, publish, claim, ack, dlq list/show/replay/purge, trim, retire, unretire',
+    does: 'every `streamfan` command: topics, groups, consumers (and prune), pending, show, tail, publish, claim, ack, dlq list/show/replay/purge, trim, retire, unretire, memory',
     commands: [
       ...CONNECTION, ...SCRIPTS, 'script|load',
       'scan', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers', 'xpending', 'xlen', 'xrange', 'xrevrange', 'xread',
@@ -64,6 +64,8 @@ export const ROLES: readonly AclRole[] = [
       'set', 'get', 'zadd', 'zrem', 'zrangebyscore', 'publish', 'time', 'hmget', 'hdel', 'pexpire',
       // retire, unretire
       'xgroup|destroy',
+      // memory: MEMORY USAGE on sampled keys
+      'memory|usage',
     ],
   },
 ];

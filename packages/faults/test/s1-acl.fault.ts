@@ -128,7 +128,7 @@ test('cli role: every streamfan command works with exactly its rules; refused ou
     ['claim', topic, 'g', ids[0]!, '--to', 'c2', '--yes'], ['ack', topic, 'g', ids[1]!, '--yes'],
     ['dlq', 'list', topic, 'g'], ['dlq', 'show', topic, 'g', dlId], ['dlq', 'replay', topic, 'g', '--all'],
     ['dlq', 'purge', topic, 'g', '--all', '--yes'], ['trim', topic, '--dry-run'], ['trim', topic], ['consumers', 'prune', topic, 'g', '--idle', '1ms'],
-    ['retire', topic, 'g', '--yes'], ['unretire', topic, 'g'],
+    ['memory', topic], ['retire', topic, 'g', '--yes'], ['unretire', topic, 'g'],
   ];
   for (const args of commands) {
     const r = await run('cli', P, args);
