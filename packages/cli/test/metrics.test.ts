@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTopic, partitionKeys, Streamfan, topicKeys } from '@streamfan/core/internal';
-import { freePort, startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
+import { freePort, sleep, startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
 import { cachedCollector, collectMetrics, createMetricsCollector, escapeLabelValue, formatPrometheus, METRIC_NAMES } from '../src/metrics';
 import { buildCli, removeCli, ROOT, runCli, startCli } from './run-cli';
 
@@ -56,6 +56,11 @@ beforeAll(async () => {
   const ids = read[0]![1].map(([id]) => id);
   expect(ids).toHaveLength(10);
   await sf.redis.xack(keys.stream, 'fast', ...ids);
+  // One retry of "fast" delivered from its redelivery stream and not acknowledged, idle ≥ 1 s.
+  await sf.redis.xadd(keys.redeliver('fast'), '*', 'id', ids[0]!);
+  await sf.redis.xgroup('CREATE', keys.redeliver('fast'), 'fast', '0');
+  await sf.redis.xreadgroup('GROUP', 'fast', 'f1', 'STREAMS', keys.redeliver('fast'), '>');
+  await sleep(1100);
   await sf.redis.xgroup('CREATE', keys.stream, 'slow', '0');
   await sf.redis.xreadgroup('GROUP', 'slow', 'c1', 'COUNT', 2, 'STREAMS', keys.stream, '>');
   await sf.redis.xadd(keys.deadLetters('slow'), '*', 'id', '1-0', 'error', 'boom');
@@ -195,7 +200,8 @@ test('streamfan metrics serves right values, /healthz, and a real Prometheus sto
   expect(m.get(`streamfan_group_lag${slow}`)).toBe(8);
   expect(m.get(`streamfan_group_lag${fast}`)).toBe(0);
   expect(m.get(`streamfan_group_pending${slow}`)).toBe(2);
-  expect(m.get(`streamfan_group_pending${fast}`)).toBe(0);
+  expect(m.get(`streamfan_group_pending${fast}`)).toBe(1);
+  expect(m.get(`streamfan_group_oldest_pending_age_seconds${fast}`)).toBeGreaterThanOrEqual(1);
   expect(m.get(`streamfan_group_consumers${slow}`)).toBe(1);
   expect(m.get(`streamfan_group_dead_letters${slow}`)).toBe(1);
   expect(m.get(`streamfan_group_dead_letters${fast}`)).toBe(0);

@@ -1,4 +1,4 @@
-import { defineTopic, type Streamfan, type TopicInfo } from '@streamfan/core';
+import { defineTopic, type GroupInfo, type Streamfan, type TopicInfo } from '@streamfan/core';
 import { partitionKeys, topicKeys } from '@streamfan/core/internal';
 import { formatPrometheus, type MetricFamily, type MetricSample } from './exposition';
 
@@ -57,10 +57,10 @@ export async function collectMetrics(sf: Streamfan, options: CollectMetricsOptio
 /** The metric families of these topics (counted) and their groups. */
 async function families(sf: Streamfan, topics: readonly CountedTopic[], started: number): Promise<MetricFamily[]> {
   const perTopic = await Promise.all(
-    topics.map(async (t) => ({
-      topic: t,
-      groups: await sf.groups(t.partitions !== undefined ? defineTopic(t.topic, { partitions: t.partitions }) : t.topic),
-    })),
+    topics.map(async (t) => {
+      const groups = await sf.groups(t.partitions !== undefined ? defineTopic(t.topic, { partitions: t.partitions }) : t.topic);
+      return { topic: t, groups, redelivery: await redeliveryOldest(sf, t, groups) };
+    }),
   );
   const g = (name: MetricName, help: string): MetricFamily => ({ name, help, type: 'gauge', samples: [] });
   const lag = g('streamfan_group_lag', 'Entries not yet delivered to the group (topic and redelivery streams).');
@@ -71,7 +71,7 @@ async function families(sf: Streamfan, topics: readonly CountedTopic[], started:
   const pending = g('streamfan_group_pending', 'Entries delivered to the group and not yet acknowledged.');
   const oldest = g(
     'streamfan_group_oldest_pending_age_seconds',
-    'Idle time of the oldest pending entry of the group in the topic stream, in seconds (0 when none is pending).',
+    "Idle time of the oldest (lowest id) pending entry of the group, in seconds: the larger of the topic and redelivery streams' (0 when none is pending).",
   );
   const retrying = g('streamfan_group_retrying', 'Retries of the group waiting for their backoff.');
   const dead = g('streamfan_group_dead_letters', "Entries in the group's dead letters.");
@@ -79,7 +79,7 @@ async function families(sf: Streamfan, topics: readonly CountedTopic[], started:
   const length = g('streamfan_topic_length', 'Entries in the topic stream (summed over partitions).');
   const delayed = g('streamfan_topic_delayed', 'Delayed events of the topic not yet published.');
   const groupCount = g('streamfan_topic_groups', 'Live consumer groups of the topic.');
-  for (const { topic: t, groups } of perTopic) {
+  for (const { topic: t, groups, redelivery } of perTopic) {
     const tl = { topic: t.topic };
     length.samples.push({ labels: tl, value: t.length });
     delayed.samples.push({ labels: tl, value: t.delayed });
@@ -91,7 +91,7 @@ async function families(sf: Streamfan, topics: readonly CountedTopic[], started:
       if (x.lag !== null) add(lag, x.lag);
       add(lowerBound, x.lagIsLowerBound ? 1 : 0);
       add(pending, x.pending);
-      add(oldest, (x.oldestPendingIdleMs ?? 0) / 1000);
+      add(oldest, Math.max(x.oldestPendingIdleMs ?? 0, redelivery.get(x.group) ?? 0) / 1000);
       add(retrying, x.retrying);
       add(dead, x.deadLetters);
       add(consumers, x.consumers);
@@ -122,6 +122,39 @@ export function cachedCollector<T>(collect: () => Promise<T>, ttlMs = 1000, now:
       });
     return running;
   };
+}
+
+/**
+ * Idle ms of the oldest pending entry in each group's redelivery stream (retries, replays), per
+ * partition for a partitioned topic: one XPENDING with a count of 1 per stream, only for groups
+ * with something pending. `sf.groups()` reports the topic stream's only.
+ */
+async function redeliveryOldest(sf: Streamfan, t: MetricsTopic, groups: readonly GroupInfo[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const keys =
+    t.partitions === undefined
+      ? [topicKeys(sf.prefix, t.topic)]
+      : Array.from({ length: t.partitions }, (_, i) => partitionKeys(sf.prefix, t.topic, i));
+  await Promise.all(
+    groups
+      .filter((g) => g.retired !== true && g.pending > 0)
+      .flatMap((g) =>
+        keys.map(async (k) => {
+          let rows: Array<[string, string, number, number]>;
+          try {
+            rows = (await sf.redis.xpending(k.redeliver(g.group), g.group, 'IDLE', 0, '-', '+', 1)) as Array<
+              [string, string, number, number]
+            >;
+          } catch (err) {
+            if (/no such key|NOGROUP/i.test((err as Error).message)) return; // nothing was ever redelivered
+            throw err;
+          }
+          const idle = rows[0] ? Number(rows[0][2]) : 0;
+          out.set(g.group, Math.max(out.get(g.group) ?? 0, idle));
+        }),
+      ),
+  );
+  return out;
 }
 
 type CountedTopic = MetricsTopic & { length: number; delayed: number };
