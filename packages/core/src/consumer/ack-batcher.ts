@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { runScript } from '../scripts/runner';
 import { connectionDrops } from '../connection';
-import { heldByAnyone } from './resend';
+import { settledByResend } from './resend';
 import type { TopicKeys } from '../keys';
 import { DeliveryMap, type InFlight } from './in-flight';
 
@@ -98,7 +98,11 @@ export class AckBatcher {
         let refused = new Set(reply.slice(2) as string[]);
         // The connection dropped while this call was unanswered: ioredis re-sent it, and its second
         // run refuses what the first acknowledged. Only entries another consumer holds are stale.
-        if (refused.size > 0 && connectionDrops(t.worker) !== drops) refused = await heldByAnyone(t.worker, stream, t.group, [...refused]);
+        if (refused.size > 0 && connectionDrops(t.worker) !== drops) {
+          const own = await settledByResend(t.worker, stream, t.group, t.consumer,
+            list.filter((a) => refused.has(a.f.entryId)).map((a) => ({ entryId: a.f.entryId, statusKey: t.keys.status(a.f.eventId) })), t.trackStatus);
+          refused = new Set([...refused].filter((id) => !own.has(id)));
+        }
         if (failedWrites > 0) {
           t.report(new Error(`${failedWrites} of ${list.length} acknowledged events have no status written: their status keys hold another type (written by something other than streamfan)`), 'ack');
         }

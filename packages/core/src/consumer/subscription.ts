@@ -12,7 +12,7 @@ import { Reclaimer } from './reclaimer';
 import { renewLeases } from './lease-keeper';
 import { pruneIdleConsumers } from './pruner';
 import { DeliveryMap, LazyAbort, type InFlight } from './in-flight';
-import { heldByAnyone } from './resend';
+import { settledByResend } from './resend';
 import { groupInfos } from '../status';
 import { compareIds } from '../ids';
 import { monotonicMs, sleep, withTimeout } from '../timing';
@@ -778,8 +778,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       return;
     }
     // Refused after a drop while this call was unanswered: ioredis re-sent it; if no consumer
-    // holds the entry, the first run scheduled the retry (see heldByAnyone). Else stale.
-    if (reply[0] === 0 && !(await this.refusedByResend(f.stream, f.entryId, drops))) {
+    // holds the entry, the first run scheduled the retry (see settledByResend). Else stale.
+    if (reply[0] === 0 && !(await this.refusedByResend(f.stream, f.entryId, f.eventId, drops))) {
       this.emit('stale', { ids: [f.eventId] });
       return;
     }
@@ -819,8 +819,8 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
       return;
     }
     // Refused after a drop while this call was unanswered: ioredis re-sent it; if no consumer
-    // holds the entry, the first run dead-lettered it (see heldByAnyone). Else stale.
-    if (reply[0] === 'stale' && !(await this.refusedByResend(stream, entryId, drops))) {
+    // holds the entry, the first run dead-lettered it (see settledByResend). Else stale.
+    if (reply[0] === 'stale' && !(await this.refusedByResend(stream, entryId, eventId, drops))) {
       this.emit('stale', { ids: [eventId] });
       return;
     }
@@ -830,12 +830,13 @@ export class Subscription<T = unknown> extends EventEmitter<SubscriptionEvents> 
 
   /**
    * True when a settle call refused as stale ran twice: the worker connection dropped since
-   * `drops` was read (ioredis re-sent the call) and no consumer holds the entry now (the first
-   * run settled it).
+   * `drops` was read (ioredis re-sent the call), no consumer holds the entry now and its status
+   * names no other consumer as having settled it: the first run settled it (settledByResend).
    */
-  private async refusedByResend(stream: string, entryId: string, drops: number): Promise<boolean> {
+  private async refusedByResend(stream: string, entryId: string, eventId: string, drops: number): Promise<boolean> {
     if (connectionDrops(this.worker) === drops) return false;
-    return !(await heldByAnyone(this.worker, stream, this.group, [entryId])).has(entryId);
+    const own = await settledByResend(this.worker, stream, this.group, this.consumer, [{ entryId, statusKey: this.keys.status(eventId) }], this.options.trackStatus);
+    return own.has(entryId);
   }
 
   /** Move due retries into the redelivery stream and due delayed publishes into the topic. */
