@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTopic, partitionKeys, Streamfan, topicKeys } from '@streamfan/core/internal';
 import { freePort, sleep, startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
-import { cachedCollector, collectMetrics, createMetricsCollector, escapeLabelValue, formatPrometheus, METRIC_NAMES } from '../src/metrics';
+import {
+  cachedCollector,
+  collectMetrics,
+  createMetricsCollector,
+  escapeLabelValue,
+  formatPrometheus,
+  METRIC_NAMES,
+  startMetricsServer,
+} from '../src/metrics';
 import { buildCli, removeCli, ROOT, runCli, startCli } from './run-cli';
 
 /** `streamfan metrics` against a real redis-server, scraped by a real Prometheus server. */
@@ -181,6 +189,28 @@ test('streamfan metrics: a missing --port or a bad --discover-every is a usage e
   const bad = await runCli(['--url', server.url, 'metrics', '--port', '0', '--discover-every', 'soon']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('expected a duration');
+});
+
+test('Redis unreachable: /metrics and /healthz answer 503 with the reason (Prometheus then records up == 0)', async () => {
+  const down = new Streamfan({
+    connection: `redis://127.0.0.1:${await freePort()}`,
+    prefix,
+    retention: false,
+    redisOptions: { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true },
+  });
+  down.redis.on('error', () => {});
+  const running = await startMetricsServer({ client: down, port: 0 });
+  try {
+    const m = await fetch(new URL('metrics', running.url));
+    expect(m.status).toBe(503);
+    expect(await m.text()).toMatch(/^cannot read Redis: /);
+    const h = await fetch(new URL('healthz', running.url));
+    expect(h.status).toBe(503);
+    expect((await fetch(new URL('metrics', running.url), { method: 'POST' })).status).toBe(405);
+  } finally {
+    await running.close();
+    await down.close().catch(() => {});
+  }
 });
 
 test('streamfan metrics serves right values, /healthz, and a real Prometheus stores the lag', async () => {
