@@ -360,6 +360,7 @@ describe('errors: message and exit code, no stack traces', () => {
       ['unretire'],
       ['memory'],
       ['dashboard'],
+      ['metrics'],
     ];
     // One process prints every help text: each is `streamfan <cmd> --help` run in-process by main().
     const script = `const { main } = require('./packages/cli/src/main'); (async () => { for (const c of ${JSON.stringify(cmds)}) { const code = await main(['node', 'streamfan', ...c, '--help']); console.log('@@exit ' + c.join(' ') + ' ' + code); } })();`;
