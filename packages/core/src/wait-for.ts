@@ -27,13 +27,15 @@ type Listener = { onMessage(message: string): void; recheck(): void };
 interface Hub {
   channels: Map<string, Set<Listener>>;
   refreshers: Map<string, { timer: NodeJS.Timeout; count: number }>;
+  /** Per channel, the (S)SUBSCRIBE in flight or done: every listener awaits it, not only the first. */
+  subscribed: Map<string, Promise<unknown>>;
 }
 const hubs = new WeakMap<Redis, Hub>();
 
 function hubOf(sub: Redis): Hub {
   const known = hubs.get(sub);
   if (known) return known;
-  const h: Hub = { channels: new Map(), refreshers: new Map() };
+  const h: Hub = { channels: new Map(), refreshers: new Map(), subscribed: new Map() };
   hubs.set(sub, h);
   const deliver = (ch: string, msg: string) => { for (const l of h.channels.get(ch) ?? []) l.onMessage(msg); };
   sub.on('message', deliver);
@@ -54,14 +56,24 @@ async function listen(sub: Redis, channel: string, mode: 'P' | 'S', l: Listener)
   if (!set) {
     set = new Set();
     hub.channels.set(channel, set);
-    if (mode === 'S') await sub.ssubscribe(channel); else await sub.subscribe(channel);
+    hub.subscribed.set(channel, mode === 'S' ? sub.ssubscribe(channel) : sub.subscribe(channel));
   }
   set.add(l);
+  // A second waiter on the channel must not go on (hold the waiters key, read the status) before
+  // the first one's SUBSCRIBE is in effect: a notice sent in between would reach nobody.
+  try {
+    await hub.subscribed.get(channel);
+  } catch (err) {
+    set.delete(l);
+    if (set.size === 0 && hub.channels.get(channel) === set) { hub.channels.delete(channel); hub.subscribed.delete(channel); }
+    throw err;
+  }
   const mine = set;
   return async () => {
     mine.delete(l);
     if (mine.size === 0 && hub.channels.get(channel) === mine) {
       hub.channels.delete(channel);
+      hub.subscribed.delete(channel);
       await (mode === 'S' ? sub.sunsubscribe(channel) : sub.unsubscribe(channel)).catch(() => undefined);
     }
   };
