@@ -166,6 +166,10 @@ export async function check(input: CheckInput): Promise<GroupReport[]> {
         else { r.lost++; if (r.lostSeqs.length < 20) r.lostSeqs.push(seq); }
         return;
       }
+      // Trimmed by a hard cap while its handler ran: the trim acknowledged the entry and recorded
+      // it lost, once, and the handler's later ack leaves that as it is (ackBatch: 'settled
+      // either way'). Counted as a reported loss, not a mismatch, when the trim reported it.
+      if (state === 'lost' && input.reportedLost?.(group, id)) { r.reportedLost++; return; }
       if (state !== 'succeeded') { mismatch(seq, `handled but status says ${state}`); return; }
       let result: HandlerResult | undefined;
       try { result = JSON.parse(hash[`${group}:result`] ?? 'null') as HandlerResult; } catch { result = undefined; }
