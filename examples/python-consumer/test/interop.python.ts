@@ -31,8 +31,15 @@ function startPython(args: string[]): PyProcess {
     buf = parts.pop()!;
     lines.push(...parts);
   });
-  child.stderr!.on('data', (d: Buffer) => { lines.push(`stderr: ${d.toString()}`); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // stderr arrives in chunks that may cut a line (a traceback's last line split in two): keep it
+  // whole, and add it line by line once the process closed its pipes.
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => {
+    if (buf) lines.push(buf);
+    if (err) lines.push(...err.trimEnd().split('\n').map((l) => `stderr: ${l}`));
+    resolve(code);
+  }));
   return { child, lines, exited };
 }
 
