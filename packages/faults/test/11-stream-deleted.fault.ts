@@ -12,7 +12,12 @@ async function disrupt(s: Scenario, name: string, groups: string[], act: () => P
   await act();
   // Publishes started from here on were executed after the disruption: they are owed.
   const mark = s.publisher.nextSeq;
-  await waitFor(() => s.fleet.events('recovered').length > before, { timeoutMs: 20_000, message: `consumers report recovery after ${name}` });
+  // Wait for a recovery of every group this disruption hits: a late report from the previous
+  // disruption (a second consumer of the group, or its redelivery stream) must not count.
+  await waitFor(() => {
+    const since = s.fleet.events('recovered').slice(before);
+    return groups.every((g) => since.some((e) => e.g === g));
+  }, { timeoutMs: 20_000, message: `consumers of ${groups.join(', ')} report recovery after ${name}` });
   await sleep(1000);
   await s.publisher.stop();
   const end = s.publisher.nextSeq;
