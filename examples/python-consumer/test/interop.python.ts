@@ -2,7 +2,7 @@
  * `pnpm test:python`: a TypeScript publisher fans out to a TypeScript group and to a Python group
  * (examples/python-consumer, redis-py, streamfan's own Lua scripts). The Python group retries,
  * dead-letters and keeps leases per docs/PROTOCOL.md, and sf.status, sf.waitFor, sf.groups,
- * dead letters and the CLI see it like any other group.
+ * dead letters, the CLI and the dashboards (the demo's and `streamfan dashboard`) see it like any other group.
  *
  * It needs python3 with venv (Debian: python3-venv) and pip's index: it runs ../setup.sh, which
  * makes ../.venv (git-ignored) with the pinned redis-py. `.ci/run` installs python3-venv.
@@ -15,6 +15,7 @@ import { defineTopic, Streamfan, type EventStatus } from '@streamfan/core';
 import { luaSources } from '../../../packages/core/src/scripts/lua.generated';
 import { removeCli, runCli } from '../../../packages/cli/test/run-cli';
 import { Demo } from '../../signup-fanout/src/demo';
+import { startDashboard } from '@streamfan/dashboard';
 
 const DIR = join(__dirname, '..');
 const PY = join(DIR, '.venv', 'bin', 'python');
@@ -71,7 +72,7 @@ describe('a Python consumer group beside a TypeScript one', () => {
     expect(python).toEqual(library);
   });
 
-  test('fan-out, retry, dead letters and leases: status, waitFor, groups, dead letters and the CLI see the Python group', async () => {
+  test('fan-out, retry, dead letters and leases: status, waitFor, groups, dead letters, the CLI and the dashboard see the Python group', async () => {
     const topic = defineTopic<{ action: string; n: number; ms?: number }>('signups');
     const tsSeen: number[] = [];
     const sub = sf.subscribe(topic, 'ts-mailer', (p) => { tsSeen.push(p.n); return { by: 'ts', n: p.n }; }, { startFrom: 'beginning' });
@@ -139,6 +140,29 @@ describe('a Python consumer group beside a TypeScript one', () => {
     expect(dlq.total).toBe(2);
     expect(dlq.deadLetters.map((d) => d.id).sort()).toEqual([broken, poison].sort());
     expect(dlq.deadLetters.every((d) => /^py-[ab]$/.test(d.consumer))).toBe(true);
+
+    // The operations dashboard (`streamfan dashboard`, read-only): the event page and the
+    // overview show the Python group like any other.
+    const dash = await startDashboard({ url: server.url, prefix, port: 0 });
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${dash.port}/api/${path}`, { headers: { accept: 'application/json' } });
+        expect(res.status).toBe(200);
+        return res.json() as Promise<Record<string, unknown>>;
+      };
+      const page = (await get(`topics/${encodeURIComponent(topic.name)}/events/${flaky}`)) as { status: Record<string, { state: string; attempts: number; consumer?: string; result?: unknown }> };
+      expect(page.status['py-mailer']).toMatchObject({ state: 'succeeded', attempts: 2, result: { handledBy: 'python', attempt: 2 } });
+      expect(page.status['py-mailer']!.consumer).toMatch(/^py-[ab]$/);
+      expect(page.status['ts-mailer']).toMatchObject({ state: 'succeeded', attempts: 1 });
+      const deadPage = (await get(`topics/${encodeURIComponent(topic.name)}/events/${broken}`)) as { status: Record<string, { state: string }>; deadLetters: Array<{ group: string }> };
+      expect(deadPage.status['py-mailer']).toMatchObject({ state: 'dead' });
+      expect(deadPage.deadLetters.map((d) => d.group)).toEqual(['py-mailer']);
+      const overview = (await get('overview')) as { topics: Array<{ topic: string; groups: Array<{ group: string; deadLetters: number }> }> };
+      const row = overview.topics.find((t) => t.topic === topic.name)!.groups.find((g) => g.group === 'py-mailer');
+      expect(row).toMatchObject({ deadLetters: 2 });
+    } finally {
+      await dash.close();
+    }
 
     // A replay from the CLI goes back to the Python group only, which handles it again.
     const replay = await runCli([...cli, 'dlq', 'replay', topic.name, 'py-mailer', '--all']);
