@@ -1,0 +1,220 @@
+import { GroupRetiredError } from '../errors';
+import { runScript } from '../scripts/runner';
+import { groupInfos } from '../status';
+import { compareIds } from '../ids';
+import { sleep } from '../timing';
+import type { InFlight } from './in-flight';
+import type { RawEntry } from './entry';
+import { SubscriptionReader } from './reader';
+
+/**
+ * The group's life on Redis: creating it (refused when retired), recovering after NOGROUP
+ * (XGROUP DESTROY, a deleted stream, FLUSHDB), taking back a destroyed group's orphans, and
+ * stopping when the group was retired for good. See {@link SubscriptionState} for the layers.
+ * @internal
+ */
+export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionReader<T> {
+  /**
+   * Create both groups (topic stream and this group's redelivery stream) unless they exist, and
+   * register this consumer in them (so `groups` shows the pool before its first read).
+   * @throws GroupRetiredError when the group was retired
+   */
+  protected async ensureGroups(startFrom: string): Promise<boolean> {
+    let created = false;
+    for (const [stream, start] of [[this.keys.stream, startFrom], [this.keys.redeliver(this.group), '0']] as const) {
+      const [state, id] = await this.createGroup(stream, start, this.consumer);
+      if (state === 'created' && stream === this.keys.stream) {
+        created = true;
+        this.createdAt = start === '$' ? id || '$' : start;
+      }
+    }
+    return created;
+  }
+
+  /**
+   * After NOGROUP: find out what vanished, recreate it, and say so in `recovered`.
+   * - The stream is gone (FLUSHDB, DEL, a failover that lost it): its data is gone too; the
+   *   group is recreated at `recoverFrom` ('beginning' handles whatever is published from now).
+   * - The stream exists but the group does not (XGROUP DESTROY, or a stream deleted and
+   *   recreated by a publish): the group is recreated after the last entry this consumer read,
+   *   never from the beginning, so what the group already finished is not replayed (entries
+   *   other consumers of the group read after that point may be handled again: at-least-once).
+   *   A consumer that read nothing yet uses the position it first created the group at. The
+   *   entries its handlers still run are taken back into the group's pending list (owned by this
+   *   consumer), so their acks count: nothing running is dropped or handed to a second consumer.
+   * Handlers on a vanished stream's entries are aborted (the data is gone). A group retired for
+   * good (Streamfan.retireGroup) is not recreated: the subscription stops (see stopRetired).
+   */
+  protected override async recover(reason: string): Promise<void> {
+    try {
+      const parts: string[] = [];
+      let startedAt = '';
+      for (const stream of [this.keys.stream, this.keys.redeliver(this.group)]) {
+        const isTopic = stream === this.keys.stream;
+        const what = isTopic ? 'the topic stream' : 'the redelivery stream';
+        const exists = (await this.worker.exists(stream)) === 1;
+        if (!exists) {
+          const start = isTopic ? (this.options.recoverFrom === 'latest' ? '$' : '0') : '0';
+          await this.createGroup(stream, start);
+          this.reclaimer.reset(stream);
+          this.abandonStream(stream, `${what} was gone: this delivery's entry no longer exists`);
+          parts.push(`${what} was gone (FLUSHDB, DEL or a lost failover): recreated at ${isTopic ? this.options.recoverFrom : 'the beginning'}`);
+          if (isTopic) startedAt = this.options.recoverFrom;
+          continue;
+        }
+        // The stream is there: the group was destroyed (or the stream recreated). Recreate it after
+        // the last entry this consumer read (another consumer may have been first), then take back
+        // the entries this consumer is still handling, so their acks count: nothing finished is
+        // replayed, nothing running is dropped or run twice.
+        const had = (await groupInfos(this.worker, stream)).some((g) => g.name === this.group);
+        const start = this.lastKnown(stream) ?? (isTopic ? '$' : '0');
+        const created = !had && (await this.createGroup(stream, start))[0] === 'created';
+        if (created && isTopic && start !== '$') this.scheduleSweep(this.pendingFloor ?? this.groupPos.get(stream) ?? '-', start);
+        this.reclaimer.reset(stream);
+        const kept = await this.adoptRunning(stream);
+        if (!had) {
+          parts.push(`the group was destroyed on ${what} while the stream exists (XGROUP DESTROY, or the stream was recreated): recreated after the last entry this consumer read (${start}), nothing replayed; ${kept} running deliveries kept`);
+          if (isTopic) startedAt = start;
+        }
+      }
+      if (parts.length === 0) return; // another consumer recreated it first
+      this.emit('recovered', { reason: `${reason}; ${parts.join('; ')}`, startedAt: startedAt || 'unchanged' });
+    } catch (err) {
+      if (err instanceof GroupRetiredError) {
+        this.stopRetired(err);
+        return;
+      }
+      this.report(err, 'recover');
+      await sleep(500);
+    }
+  }
+
+  /**
+   * Take the deliveries this consumer still runs or holds on `stream` back into the recreated
+   * group's pending list (adoptEntries). One another consumer owns by now is left to it: its
+   * handler here is aborted and its late ack will be refused.
+   * @returns how many were taken back
+   */
+  protected async adoptRunning(stream: string): Promise<number> {
+    const mine: Array<{ id: string; deliveries: number; f?: InFlight }> = [];
+    for (const f of this.inFlight.values()) if (f.stream === stream && !f.leaseLost) mine.push({ id: f.entryId, deliveries: Math.max(1, f.attempt - f.base), f });
+    for (const h of this.held) if (h.stream === stream) mine.push({ id: h.raw[0], deliveries: Math.max(1, h.deliveries) });
+    let kept = 0;
+    for (let i = 0; i < mine.length; i += 1000) {
+      const chunk = mine.slice(i, i + 1000);
+      const adopted = new Set(await runScript<string[]>(this.worker, 'adoptEntries', [stream],
+        [this.group, this.consumer, ...chunk.flatMap((m) => [m.id, m.deliveries])]));
+      kept += adopted.size;
+      for (const m of chunk) {
+        if (adopted.has(m.id) || !m.f) continue;
+        m.f.leaseLost = true;
+        m.f.abort.abort(new Error('the consumer group was recreated and another consumer has this entry now'));
+      }
+      const lostHeld = new Set(chunk.filter((m) => !m.f && !adopted.has(m.id)).map((m) => m.id));
+      if (lostHeld.size > 0) this.held = this.held.filter((h) => h.stream !== stream || !lostHeld.has(h.raw[0]));
+    }
+    return kept;
+  }
+
+  /**
+   * After this consumer recreated a destroyed group: entries up to where it resumed that were
+   * pending when the group was destroyed, with a consumer that will never settle them (dead,
+   * stopped, or whose read reply was lost), are in no pending list now and would never be
+   * delivered again. Once live consumers had time to take back what they run (their lease keepers
+   * re-claim it within a visibility timeout), go through the stream from the group's oldest
+   * pending entry as last seen up to where it resumed, and take the entries whose status in this
+   * group is not settled (succeeded, dead, lost, or failed with its retry scheduled) and that
+   * nobody holds. Needs the status (trackStatus); at most 10,000 entries, none older than the
+   * status TTL (an expired status would look unsettled).
+   */
+  protected scheduleSweep(from: string, to: string): void {
+    if (!this.options.trackStatus || this.stopping) return;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.track(this.sweepAfterDestroy(from, to));
+    }, Math.round(this.options.visibilityTimeoutMs * 1.5));
+  }
+
+  protected async sweepAfterDestroy(from: string, to: string): Promise<void> {
+    const stream = this.keys.stream;
+    const ttl = this.settings.statusTtlSeconds;
+    let start = from;
+    if (ttl > 0) {
+      const floor = `${Date.now() - ttl * 1000}-0`;
+      if (start === '-' || compareIds(floor, start) > 0) start = floor;
+    }
+    const fState = `${this.group}:state`;
+    const settled = new Set(['succeeded', 'dead', 'lost', 'failed']);
+    let taken = 0;
+    for (let scanned = 0; scanned < 10_000 && !this.stopping;) {
+      const page = (await this.worker.xrange(stream, start, to, 'COUNT', 500)) as RawEntry[];
+      if (page.length === 0) break;
+      scanned += page.length;
+      const p = this.worker.pipeline();
+      for (const [id] of page) {
+        p.hget(this.keys.status(id), fState);
+        p.xpending(stream, this.group, id, id, 1);
+      }
+      const replies = (await p.exec()) ?? [];
+      const own = (id: string) => this.inFlight.has(stream, id) || this.acks.has(stream, id) || this.held.some((h) => h.stream === stream && h.raw[0] === id);
+      const orphans = page.filter(([id], i) => {
+        const [e1, state] = replies[2 * i] ?? [];
+        const [e2, pending] = replies[2 * i + 1] ?? [];
+        return !e1 && !e2 && !settled.has(String(state)) && Array.isArray(pending) && pending.length === 0 && !own(id);
+      });
+      if (orphans.length > 0) {
+        const adopted = new Set(await runScript<string[]>(this.worker, 'adoptEntries', [stream],
+          [this.group, this.consumer, ...orphans.flatMap(([id]) => [id, 1])]));
+        for (const raw of orphans) {
+          if (!adopted.has(raw[0])) continue;
+          taken++;
+          this.take(stream, raw, 1);
+        }
+      }
+      if (page.length < 500) break;
+      start = `(${page[page.length - 1]![0]}`;
+    }
+    if (taken > 0) this.emit('recovered', { reason: `${taken} entries pending when the group was destroyed, with no consumer left to settle them, taken back`, startedAt: 'unchanged' });
+  }
+
+  /**
+   * XGROUP CREATE ... MKSTREAM unless the group exists (another consumer was first) or was
+   * retired, in one script (createGroup) so a retirement is never undone behind its back.
+   * @returns 'created' with the new group's last-delivered id, or 'exists'
+   * @throws GroupRetiredError when the group was retired
+   */
+  protected async createGroup(stream: string, start: string, consumer = ''): Promise<['created' | 'exists', string]> {
+    const [state, id] = await runScript<[string, string]>(this.worker, 'createGroup', [stream, this.keys.retired], [this.group, start, consumer]);
+    if (state === 'retired') throw new GroupRetiredError(this.topic, this.group, new Date(Number(id)));
+    return [state === 'created' ? 'created' : 'exists', String(id ?? '')];
+  }
+
+  /**
+   * The group was retired for good: stop instead of recreating it. Running handlers are aborted
+   * (their outcomes are not recorded: the group is gone), the error is reported, and the
+   * subscription closes; ready() rejects with the error.
+   */
+  protected override stopRetired(err: GroupRetiredError): void {
+    if (this.retired) return;
+    this.retired = err;
+    for (const f of this.inFlight.values()) {
+      f.abandoned = true;
+      f.leaseLost = true;
+      f.abort.abort(err);
+    }
+    this.held = [];
+    this.report(err, 'recover');
+    void this.close();
+  }
+
+  /** Abort every delivery of one stream (its group was recreated): they settle as stale. */
+  protected abandonStream(stream: string, why: string): void {
+    for (const f of this.inFlight.values()) {
+      if (f.stream !== stream || f.leaseLost) continue;
+      f.leaseLost = true;
+      f.abort.abort(new Error(why));
+    }
+    this.held = this.held.filter((h) => h.stream !== stream);
+  }
+}

@@ -1,0 +1,293 @@
+import { computeBackoff } from '../backoff';
+import { connectionDrops } from '../connection';
+import { DeadLetterError } from '../errors';
+import { runScript } from '../scripts/runner';
+import { promoteDelayed } from '../delayed';
+import { renewLeases } from './lease-keeper';
+import { LazyAbort, type InFlight } from './in-flight';
+import { settledByResend } from './resend';
+import { monotonicMs } from '../timing';
+import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
+import type { DeadLetterReason, HandlerContext } from './options';
+import { SubscriptionState } from './subscription-state';
+
+function groupByStream<L extends { stream: string }>(items: L[]): Map<string, L[]> {
+  const m = new Map<string, L[]>();
+  for (const x of items) m.set(x.stream, [...(m.get(x.stream) ?? []), x]);
+  return m;
+}
+
+/**
+ * Running a handler and settling its delivery: ack (through the batcher), fail and schedule the
+ * retry, dead-letter, record entries deleted while pending as lost; promoting due retries; keeping
+ * the leases of long handlers. See {@link SubscriptionState} for the layers.
+ * @internal
+ */
+export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState<T> {
+  /** Start handling one entry (no await: the handler runs in its slot). */
+  protected dispatch(stream: string, raw: RawEntry, deliveries: number, leasedAt = monotonicMs()): void {
+    const fromRedelivery = stream !== this.keys.stream;
+    const parsed = parseEntry(raw, this.topicDef.codec, fromRedelivery);
+    const attempt = parsed.base + deliveries;
+    if (isMalformed(parsed)) {
+      this.track(this.deadLetter(stream, parsed.entryId, parsed.eventId, attempt, parsed.reason, 'malformed'));
+      return;
+    }
+    if (attempt > this.options.maxAttempts) {
+      const err = `attempt ${attempt - 1} of ${this.options.maxAttempts} never finished: its worker crashed or hung past the visibility timeout (${this.options.visibilityTimeoutMs}ms)`;
+      this.track(this.deadLetter(stream, parsed.entryId, parsed.eventId, attempt - 1, err, 'hung'));
+      return;
+    }
+    const now = monotonicMs();
+    const f: InFlight = {
+      entryId: parsed.entryId, eventId: parsed.eventId, stream, base: parsed.base, attempt,
+      startedAt: now, leasedAt: Math.min(now, leasedAt), abort: new LazyAbort(), leaseLost: false,
+    };
+    this.inFlight.set(f.stream, f.entryId, f);
+    if (fromRedelivery && this.options.trackStatus) {
+      // A retry or a replay shows `processing` while it runs (a first delivery shows it from the
+      // pending list). Sent before the handler starts, on the connection its ack will use, so
+      // it lands first.
+      this.track(runScript(this.worker, 'startAttempt', [stream, this.keys.status(f.eventId)],
+        [this.group, this.consumer, f.entryId, f.base, this.settings.statusTtlSeconds]));
+    }
+    void this.run(f, parsed);
+  }
+
+  protected async run(f: InFlight, parsed: ParsedEntry<T>): Promise<void> {
+    let deadReason: string | undefined;
+    let publishedAt: Date | undefined;
+    const ctx: HandlerContext = {
+      id: f.eventId, topic: this.topic, group: this.group, consumer: this.consumer,
+      attempt: f.attempt, maxAttempts: this.options.maxAttempts, headers: parsed.headers,
+      // Getters: made on first use only (most handlers use neither).
+      get publishedAt() { return (publishedAt ??= new Date(idTime(f.eventId))); },
+      get signal() { return f.abort.signal; },
+      deadLetter: (reason: string): never => {
+        deadReason = reason;
+        throw new DeadLetterError(reason);
+      },
+    };
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const running = Promise.resolve().then(() => this.handler(parsed.payload, ctx));
+    // A timed-out handler is settled (failed) at once, but it still runs: it keeps its slot
+    // until it returns, so the concurrency limit holds.
+    const freeSlot = (): void => {
+      if (!timedOut) { this.slotFreed(); return; }
+      this.overrun++;
+      void running.then(() => undefined, () => undefined).finally(() => { this.overrun--; this.slotFreed(); });
+    };
+    try {
+      const limit = this.options.handlerTimeoutMs;
+      const result = limit <= 0 ? await running : await Promise.race([
+        running,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const err = new Error(`handler timed out after ${limit}ms (handlerTimeoutMs)`);
+            timedOut = true;
+            f.abort.abort(err);
+            reject(err);
+          }, limit);
+        }),
+      ]);
+      clearTimeout(timer);
+      this.inFlight.delete(f.stream, f.entryId);
+      freeSlot();
+      if (f.abandoned || f.lost) return;
+      this.acks.add(f, encodeResult(result, this.options.maxResultBytes), result);
+    } catch (err) {
+      clearTimeout(timer);
+      this.inFlight.delete(f.stream, f.entryId);
+      freeSlot();
+      // Aborted at shutdown: the entry stays pending for another consumer, not failed.
+      if (f.abandoned || f.lost) return;
+      if (f.leaseLost) {
+        this.emit('stale', { ids: [f.eventId] });
+        return;
+      }
+      const message = deadReason ?? describeError(err);
+      const give: DeadLetterReason | undefined = deadReason !== undefined || err instanceof DeadLetterError ? 'handler'
+        : f.attempt >= this.options.maxAttempts ? 'attempts' : undefined;
+      if (give) await this.deadLetter(f.stream, f.entryId, f.eventId, f.attempt, message, give, true).catch((e) => this.report(e, 'dead-letter'));
+      else await this.fail(f, message, err).catch((e) => this.report(e, 'schedule retry'));
+    }
+  }
+
+  protected async fail(f: InFlight, message: string, err: unknown): Promise<void> {
+    const { delayMs: delay, problem } = computeBackoff(this.options.backoff, f.attempt, err);
+    if (problem) this.report(problem, `backoff for ${f.eventId}`);
+    const drops = connectionDrops(this.worker);
+    const reply = await runScript<[number, number?, number?]>(this.worker, 'failEntry',
+      [f.stream, this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.status(f.eventId), this.keys.waiters],
+      [this.group, this.consumer, f.entryId, f.eventId, f.base, message, delay, this.settings.statusTtlSeconds,
+        this.options.trackStatus ? '1' : '0', this.keys.done, this.publishMode]);
+    if (reply[0] === 2) {
+      this.counters.lost++;
+      this.emit('lost', { ids: [f.eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
+      return;
+    }
+    // Refused after a drop while this call was unanswered: ioredis re-sent it; if no consumer
+    // holds the entry, the first run scheduled the retry (see settledByResend). Else stale.
+    if (reply[0] === 0 && !(await this.refusedByResend(f.stream, f.entryId, f.eventId, drops))) {
+      this.emit('stale', { ids: [f.eventId] });
+      return;
+    }
+    this.counters.failed++;
+    this.emit('failed', { id: f.eventId, attempt: f.attempt, error: message, retryInMs: delay });
+    this.scheduleRetryCheck(delay);
+  }
+
+  /**
+   * Check the retry set soon after a retry falls due, not only on the reclaim timer. One timer,
+   * for the soonest retry: a sooner one replaces a later one (a 20 ms retry must not wait
+   * behind a 1 s one).
+   */
+  protected scheduleRetryCheck(delay: number): void {
+    if (this.stopping || delay >= this.options.reclaimIntervalMs) return;
+    const due = monotonicMs() + delay;
+    if (this.retryTimer && due >= this.retryDueAt) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryDueAt = due;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retryDueAt = Infinity;
+      this.track(this.promote());
+    }, delay + 2);
+  }
+
+  /** @internal */
+  async deadLetter(stream: string, entryId: string, eventId: string, attempts: number, error: string, reason: DeadLetterReason, checkOwner = true): Promise<void> {
+    const drops = connectionDrops(this.worker);
+    const reply = await runScript<[string, string?]>(this.worker, 'deadLetter',
+      [stream, this.keys.deadLetters(this.group), this.keys.status(eventId), this.keys.waiters],
+      [this.group, this.consumer, entryId, eventId, attempts, error, reason, this.options.deadLetterMaxLen,
+        this.settings.statusTtlSeconds, this.keys.done, checkOwner ? '1' : '0', this.options.trackStatus ? '1' : '0', this.publishMode]);
+    if (reply[0] === 'lost') {
+      this.counters.lost++;
+      this.emit('lost', { ids: [eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
+      return;
+    }
+    // Refused after a drop while this call was unanswered: ioredis re-sent it; if no consumer
+    // holds the entry, the first run dead-lettered it (see settledByResend). Else stale.
+    if (reply[0] === 'stale' && !(await this.refusedByResend(stream, entryId, eventId, drops))) {
+      this.emit('stale', { ids: [eventId] });
+      return;
+    }
+    this.counters.deadLettered++;
+    this.emit('deadLettered', { id: eventId, attempt: attempts, reason, error });
+  }
+
+  /**
+   * True when a settle call refused as stale ran twice: the worker connection dropped since
+   * `drops` was read (ioredis re-sent the call), no consumer holds the entry now and its status
+   * names no other consumer as having settled it: the first run settled it (settledByResend).
+   */
+  protected async refusedByResend(stream: string, entryId: string, eventId: string, drops: number): Promise<boolean> {
+    if (connectionDrops(this.worker) === drops) return false;
+    const own = await settledByResend(this.worker, stream, this.group, this.consumer, [{ entryId, statusKey: this.keys.status(eventId) }], this.options.trackStatus);
+    return own.has(entryId);
+  }
+
+  /** Move due retries into the redelivery stream and due delayed publishes into the topic. */
+  protected async promote(): Promise<void> {
+    const [retries] = await Promise.all([
+      runScript<[number, number]>(this.worker, 'promoteDue', [this.keys.retry(this.group), this.keys.redeliver(this.group)], [500]),
+      promoteDelayed(this.worker, this.keys, { statusTtlSeconds: this.settings.statusTtlSeconds, limit: 500, mode: this.publishMode }),
+    ]);
+    if (retries[1] >= 0) this.scheduleRetryCheck(retries[1]);
+  }
+
+  /**
+   * Entries XAUTOCLAIM found deleted from the stream while pending. A topic entry's id is its
+   * event id. A retry copy's event id was in the copy, which is gone: when this consumer does not
+   * know it, the copy is acknowledged and reported (with its copy id), and no status is written
+   * under a wrong id.
+   */
+  protected override async lostWhilePending(stream: string, ids: string[]): Promise<void> {
+    if (stream === this.keys.stream) {
+      await this.markLost(stream, ids.map((id) => ({ entryId: id, eventId: id })));
+      return;
+    }
+    for (let i = 0; i < ids.length; i += 1000) await this.worker.xack(stream, this.group, ...ids.slice(i, i + 1000));
+    this.counters.lost += ids.length;
+    this.emit('lost', { ids, reason: 'retry copies deleted from the redelivery stream while pending (XDEL or XTRIM by hand): their event ids are unknown, their status keeps its last state' });
+  }
+
+  /**
+   * Record entries deleted from a stream while pending as lost, under their event ids (for a
+   * retry copy, the event id is the copy's `orig`, known only while the copy is handled here).
+   */
+  protected async markLost(stream: string, entries: Array<{ entryId: string; eventId: string }>): Promise<void> {
+    const reason = 'entry deleted from the stream while pending (trimmed or XDEL); its payload is gone';
+    for (let i = 0; i < entries.length; i += 1000) {
+      const chunk = entries.slice(i, i + 1000);
+      const args: string[] = [];
+      const statusKeys: string[] = [];
+      for (const e of chunk) {
+        args.push(e.entryId, e.eventId);
+        statusKeys.push(this.keys.status(e.eventId));
+      }
+      const [, skipped] = await runScript<[number, string[]]>(this.worker, 'markLost', [stream, this.keys.waiters, ...statusKeys],
+        [this.group, this.consumer, this.settings.statusTtlSeconds, this.keys.done, reason, this.publishMode, ...args]);
+      const stillThere = new Set(skipped); // not deleted after all: left pending, not reported
+      const gone = chunk.filter((e) => !stillThere.has(e.entryId));
+      if (gone.length === 0) continue;
+      this.counters.lost += gone.length;
+      this.emit('lost', { ids: gone.map((e) => e.eventId), reason });
+    }
+  }
+
+  /**
+   * Renew the leases of handlers running longer than half the visibility timeout, and of held
+   * entries waiting for a slot. A lease lost to another consumer aborts the handler's signal
+   * (its ack will be refused); an entry deleted from the stream meanwhile is recorded lost.
+   */
+  protected async keepLeases(): Promise<void> {
+    const now = monotonicMs();
+    const half = this.options.visibilityTimeoutMs / 2;
+    const held = this.held.filter((h) => now - h.leasedAt >= half).map((h) => ({ stream: h.stream, entryId: h.raw[0], h }));
+    if (held.length > 0) {
+      const v = await renewLeases(this.worker, this.group, this.consumer, held);
+      for (const { h } of v.kept) h.leasedAt = now;
+      const drop = new Set([...v.lost, ...v.deleted].map((x) => x.h));
+      this.held = this.held.filter((h) => !drop.has(h));
+      for (const [stream, gone] of groupByStream(v.deleted)) {
+        await this.markLost(stream, gone.map(({ h }) => ({ entryId: h.raw[0], eventId: parseEntry(h.raw, this.topicDef.codec, stream !== this.keys.stream).eventId })));
+      }
+    }
+    const running = [...this.inFlight.values()].filter((f) => !f.leaseLost && now - f.leasedAt >= half);
+    if (running.length === 0) return;
+    const v = await renewLeases(this.worker, this.group, this.consumer, running);
+    for (const f of v.kept) f.leasedAt = now;
+    const gone = v.lost.filter((f) => this.inFlight.has(f.stream, f.entryId)); // the others finished meanwhile: their acks settle them
+    // Not pending for this consumer: another consumer took it over, or a cap trim removed it and
+    // recorded it lost (then it is settled: no leaseLost, no stale).
+    const states = gone.length === 0 ? [] : await Promise.all(gone.map((f) => this.worker.hget(this.keys.status(f.eventId), `${this.group}:state`)));
+    gone.forEach((f, i) => {
+      f.leaseLost = true;
+      if (states[i] === 'lost') {
+        f.lost = true;
+        f.abort.abort(new Error('entry trimmed from the stream while its handler ran (recorded lost)'));
+        return;
+      }
+      f.abort.abort(new Error('lease lost: another consumer reclaimed this entry'));
+      this.emit('leaseLost', { id: f.eventId });
+    });
+    // Deleted from the stream while the handler ran (trimmed or XDEL): its payload is gone and
+    // XCLAIM dropped its pending entry. Record it lost now; the handler's outcome is moot.
+    for (const f of v.deleted) {
+      f.leaseLost = true;
+      f.lost = true;
+      f.abort.abort(new Error('entry deleted from the stream while its handler ran (trimmed or XDEL)'));
+    }
+    for (const [stream, gone] of groupByStream(v.deleted)) {
+      await this.markLost(stream, gone.map((f) => ({ entryId: f.entryId, eventId: f.eventId })));
+    }
+  }
+
+  protected override onAcked(f: InFlight, result: unknown): void {
+    this.counters.processed++;
+    this.emit('processed', { id: f.eventId, attempt: f.attempt, durationMs: monotonicMs() - f.startedAt, result });
+  }
+}
