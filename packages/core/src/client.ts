@@ -32,6 +32,9 @@ import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } fro
 import { splitPartitionOptions, unpartitionedName, type PartitionSubscribeOptions } from './partitions/options';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
 import { foldPartitionedTopics, listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
+import { Telemetry, checkTelemetryOptions, type TelemetryOptions } from './telemetry/telemetry';
+import { instrumentPublish, traceGroupOperation } from './telemetry/tracing';
+import { ConsumerTelemetry } from './telemetry/consumer';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -56,6 +59,11 @@ export interface StreamfanOptions {
    * never silent); a subscription's own `logger` option wins. @defaultValue writes to stderr
    */
   logger?: Logger;
+  /**
+   * OpenTelemetry traces and metrics (docs/observability.md). By default the globally registered
+   * providers are used, and with none registered nothing is recorded, at no cost.
+   */
+  telemetry?: TelemetryOptions;
 }
 
 /** Typed events of a {@link Streamfan} client. */
@@ -71,7 +79,7 @@ export interface StreamfanEvents {
 
 // Every key of StreamfanOptions, or this does not compile: a new option cannot be forgotten here.
 const CLIENT_OPTION_KEYS: Record<keyof StreamfanOptions, true> = {
-  connection: true, redisOptions: true, prefix: true, statusTtlSeconds: true, retention: true, promoteIntervalMs: true, logger: true,
+  connection: true, redisOptions: true, prefix: true, statusTtlSeconds: true, retention: true, promoteIntervalMs: true, logger: true, telemetry: true,
 };
 const CLIENT_OPTIONS: ReadonlySet<string> = new Set(Object.keys(CLIENT_OPTION_KEYS));
 
@@ -92,6 +100,7 @@ function checkClientOptions(o: StreamfanOptions): void {
     throw new InvalidOptionError('redisOptions must be an object of ioredis options, e.g. { tls: { ca } }');
   }
   if (o.prefix !== undefined && typeof o.prefix !== 'string') throw new InvalidOptionError('prefix must be a string');
+  checkTelemetryOptions(o.telemetry);
 }
 
 /**
@@ -133,6 +142,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   private detecting: Promise<void> | undefined;
   /** The prefix's wire protocol version: read at connect, recorded before the first write (protocol.ts). */
   private readonly protocol: ProtocolGuard;
+  /** Where spans and metrics go (OpenTelemetry API; nothing when nothing is registered). */
+  private readonly telemetry: Telemetry;
 
   constructor(private readonly options: StreamfanOptions = {}) {
     super();
@@ -145,6 +156,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     this.redis.on('error', () => { /* each command reports its own failure */ });
     this.ledger = new ProducerLedger(this.redis, this.prefix);
     this.protocol = new ProtocolGuard(this.redis, this.prefix);
+    this.telemetry = new Telemetry(options.telemetry);
     // Detect what the server can do once, at connect, so a server without what streamfan needs
     // (XAUTOCLAIM: older than Redis 6.2) is refused before anything is written. Detection that
     // failed for another reason (connection down) runs again when the connection is ready.
@@ -203,7 +215,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     this.assertOpen();
     const t = toTopic(topic);
     await this.checkServer();
-    const id = await publishOne(this.redis, this.ledger, this.prefix, t, payload, options);
+    const id = await instrumentPublish(this.telemetry, t.name, 1, options, (o) => publishOne(this.redis, this.ledger, this.prefix, t, payload, o));
     const home = delayedHome(t, id);
     if (home !== undefined) this.keepPromoting(home);
     return id;
@@ -220,7 +232,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     this.assertOpen();
     const t = toTopic(topic);
     await this.checkServer();
-    const ids = await publishBatch(this.redis, this.ledger, this.prefix, t, payloads, options);
+    const ids = await instrumentPublish(this.telemetry, t.name, Array.isArray(payloads) ? payloads.length : 0, options, (o) => publishBatch(this.redis, this.ledger, this.prefix, t, payloads, o));
     for (const home of new Set(ids.map((id) => delayedHome(t, id)))) if (home !== undefined) this.keepPromoting(home);
     return ids;
   }
@@ -260,6 +272,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     // is always after it: a new group starts there (see captureStreamEnd).
     const startAt = resolved.startFrom === 'latest' && t.partitions === undefined ? captureStreamEnd(this.redis, topicKeys(this.prefix, t.name).stream) : undefined;
     const retention = this.retention;
+    const telemetry = new ConsumerTelemetry(this.telemetry, t.name, group);
+    handler = telemetry.wrap(handler);
     const sub = t.partitions !== undefined ? subscribePartitioned<T>(t, group, handler as Handler<T>, resolved, partition, {
       connection: this.connection,
       redisOptions: this.options.redisOptions ?? {},
@@ -276,6 +290,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
       retention: retention && { intervalMs: retention.intervalMs, run: () => this.runRetention(t.name, retention) },
     });
     // Kept type-erased (a Subscription is invariant in T); only its lifecycle is used here.
+    telemetry.attach(sub);
     const erased = sub as unknown as Subscription<unknown>;
     this.subscriptions.add(erased);
     sub.once('closed', () => this.subscriptions.delete(erased));
@@ -379,11 +394,14 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   } {
     const t = toTopic(topic);
     validateGroupName(group);
-    if (t.partitions !== undefined) return partitionedDeadLetters(this.redis, this.prefix, t, group, this.statusTtlSeconds);
+    if (t.partitions !== undefined) {
+      const p = partitionedDeadLetters(this.redis, this.prefix, t, group, this.statusTtlSeconds);
+      return { ...p, replay: (s) => traceGroupOperation(this.telemetry, 'replay', t.name, group, () => p.replay(s)) };
+    }
     return {
       list: (o) => listDeadLetters(this.redis, this.prefix, t, group, o),
       count: () => countDeadLetters(this.redis, this.prefix, t.name, group),
-      replay: (s) => replayDeadLetters(this.redis, this.prefix, t.name, group, s, this.statusTtlSeconds),
+      replay: (s) => traceGroupOperation(this.telemetry, 'replay', t.name, group, () => replayDeadLetters(this.redis, this.prefix, t.name, group, s, this.statusTtlSeconds)),
       purge: (s) => purgeDeadLetters(this.redis, this.prefix, t.name, group, s),
     };
   }

@@ -30,6 +30,7 @@ export type { RetireOptions, RetireReport } from './admin/retire';
 export type { TailedEvent, TailOptions } from './admin/tail';
 export type { MemoryReport, TopicMemory, KindMemory, MemoryKind, MemoryOptions } from './memory';
 export type { ConnectionOption, ClusterConnection } from './connection';
+export type { TelemetryOptions } from './telemetry/telemetry';
 export {
   StreamfanError, InvalidNameError, InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, InvalidIdError,
   RedisUnavailableError, RedisOutOfMemoryError, RedisCommandError, NotFoundError, ClosedError, WaitTimeoutError,

@@ -1,0 +1,210 @@
+/**
+ * Telemetry of one subscription (one group on one topic, in this process).
+ *
+ * Spans: each delivery is a CONSUMER span `process <topic>`, linked to the publish span named
+ * by the event's `traceparent` header (and parented by it with `parentConsumerSpans`). The
+ * handler runs inside it, so the handler's own spans nest. The span stays open until the
+ * subscription reports the delivery's outcome, which it records as a span event:
+ * `streamfan.retry_scheduled`, `streamfan.dead_lettered`, `streamfan.stale`, `streamfan.lost`,
+ * `streamfan.lease_lost`, `streamfan.abandoned` (closed while it ran), and `streamfan.reclaimed`
+ * when the delivery was taken over from another consumer. A reclaim is an INTERNAL span
+ * `reclaim <topic>`; an event dead-lettered without a handler run (malformed, hung past
+ * maxAttempts) an INTERNAL span `dead_letter <topic>`.
+ *
+ * Metrics: handler duration and publish-to-handler latency are measured around the handler;
+ * the counters follow the subscription's lifecycle events.
+ *
+ * It sits outside the consumer: it wraps the handler and listens to the subscription's events,
+ * so the consumer code is the same with or without it. With nothing registered the wrapper
+ * calls the handler at once and every listener returns after one check.
+ */
+import {
+  ROOT_CONTEXT, SpanKind, SpanStatusCode, context, defaultTextMapGetter, propagation, trace,
+  type Attributes, type Span, type SpanContext, type Tracer,
+} from '@opentelemetry/api';
+import type { Handler, HandlerContext, SubscriptionEvents } from '../consumer/options';
+import { idMs, type Instruments } from './metrics';
+import type { Telemetry } from './telemetry';
+import { MESSAGING_SYSTEM, failSpan } from './tracing';
+import { TRACEPARENT, TRACESTATE, parseTraceparent } from './w3c';
+
+/** The part of a subscription this listens to (both kinds of subscription have it). */
+export interface SubscriptionEmitter {
+  on<E extends keyof SubscriptionEvents>(event: E, fn: (...args: SubscriptionEvents[E]) => void): unknown;
+}
+
+/** Open spans kept per subscription at most (a delivery whose outcome never comes is ended when this fills). */
+const MAX_OPEN_SPANS = 10_000;
+/** Ids remembered as reclaimed until their delivery starts. */
+const MAX_RECLAIMED = 10_000;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** The publish span's context carried by an event's headers (W3C, else the global propagator's). */
+export function producerContext(headers: Readonly<Record<string, string>>): SpanContext | undefined {
+  const tp = headers[TRACEPARENT];
+  if (tp !== undefined) return parseTraceparent(tp, headers[TRACESTATE]);
+  return trace.getSpanContext(propagation.extract(ROOT_CONTEXT, headers, defaultTextMapGetter));
+}
+
+export class ConsumerTelemetry {
+  private readonly open = new Map<string, Span>();
+  private readonly reclaimedIds = new Set<string>();
+  /** Metric attributes of this subscription: made once. */
+  private readonly attrs: Attributes;
+
+  constructor(private readonly tel: Telemetry, private readonly topic: string, private readonly group: string) {
+    this.attrs = Object.freeze({ topic, group });
+  }
+
+  /** The handler the consumer runs: the user's, inside a span and timed when telemetry is on. */
+  wrap<T, R>(handler: Handler<T, R>): Handler<T, R> {
+    return (payload: T, ctx: HandlerContext): R | Promise<R> => {
+      const tracer = this.tel.tracer();
+      const ins = this.tel.instruments();
+      if (tracer === undefined && ins === undefined) return handler(payload, ctx);
+      return this.run(tracer, ins, handler, payload, ctx);
+    };
+  }
+
+  private run<T, R>(tracer: Tracer | undefined, ins: Instruments | undefined, handler: Handler<T, R>, payload: T, ctx: HandlerContext): R | Promise<R> {
+    const started = performance.now();
+    if (ins && ctx.attempt === 1) {
+      const ms = idMs(ctx.id);
+      if (ms === ms) ins.latency.record(Math.max(0, Date.now() - ms) / 1000, this.attrs);
+    }
+    const span = tracer && this.startSpan(tracer, ctx);
+    const finish = (failed: boolean, err?: unknown): void => {
+      if (ins) ins.handlerDuration.record((performance.now() - started) / 1000, this.attrs);
+      if (failed && span && span.isRecording()) failSpan(span, err);
+    };
+    let result: R | Promise<R>;
+    try {
+      result = span ? context.with(trace.setSpan(ROOT_CONTEXT, span), handler, undefined, payload, ctx) : handler(payload, ctx);
+    } catch (err) {
+      finish(true, err);
+      throw err;
+    }
+    if (!isThenable(result)) {
+      finish(false);
+      return result;
+    }
+    return Promise.resolve(result).then((v) => { finish(false); return v; }, (err: unknown) => { finish(true, err); throw err; });
+  }
+
+  private startSpan(tracer: Tracer, ctx: HandlerContext): Span {
+    const producer = producerContext(ctx.headers);
+    const attributes: Attributes = {
+      'messaging.system': MESSAGING_SYSTEM,
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.destination.name': this.topic,
+      'messaging.consumer.group.name': this.group,
+      'messaging.message.id': ctx.id,
+      'messaging.client.id': ctx.consumer,
+      'streamfan.attempt': ctx.attempt,
+      'streamfan.max_attempts': ctx.maxAttempts,
+    };
+    if (ctx.partition !== undefined) attributes['messaging.destination.partition.id'] = String(ctx.partition);
+    // The subscription's read loop carries whatever context subscribe() was called in: start
+    // from the root (or the producer's context), never from that.
+    const parent = producer && this.tel.parentConsumerSpans ? trace.setSpanContext(ROOT_CONTEXT, producer) : ROOT_CONTEXT;
+    const span = tracer.startSpan(`process ${this.topic}`, { kind: SpanKind.CONSUMER, attributes, links: producer ? [{ context: producer }] : [] }, parent);
+    if (this.reclaimedIds.delete(ctx.id)) span.addEvent('streamfan.reclaimed');
+    this.keep(ctx.id, span);
+    return span;
+  }
+
+  private keep(id: string, span: Span): void {
+    const before = this.open.get(id);
+    if (before) { this.open.delete(id); before.end(); }
+    if (this.open.size >= MAX_OPEN_SPANS) {
+      const [oldId, oldest] = this.open.entries().next().value as [string, Span];
+      this.open.delete(oldId);
+      oldest.addEvent('streamfan.outcome_unknown');
+      oldest.end();
+    }
+    this.open.set(id, span);
+  }
+
+  /** End a delivery's span with an outcome event; false when no span of it is open. */
+  private end(id: string, event?: string, attributes?: Attributes): boolean {
+    if (this.open.size === 0) return false;
+    const span = this.open.get(id);
+    if (!span) return false;
+    this.open.delete(id);
+    if (event) span.addEvent(event, attributes);
+    span.end();
+    return true;
+  }
+
+  /** A span of its own, for what happens without a delivery span (reclaim, dead letters without a handler run). */
+  private standalone(name: string, attributes: Attributes): void {
+    const tracer = this.tel.tracer();
+    if (!tracer) return;
+    tracer.startSpan(`${name} ${this.topic}`, {
+      kind: SpanKind.INTERNAL,
+      attributes: { 'messaging.system': MESSAGING_SYSTEM, 'messaging.destination.name': this.topic, 'messaging.consumer.group.name': this.group, ...attributes },
+    }, ROOT_CONTEXT).end();
+  }
+
+  /** Follow the subscription's lifecycle events: counters, and the outcome of each open span. */
+  attach(sub: SubscriptionEmitter): void {
+    sub.on('processed', (e) => {
+      this.tel.instruments()?.processed.add(1, this.attrs);
+      this.end(e.id);
+    });
+    sub.on('failed', (e) => {
+      const ins = this.tel.instruments();
+      if (ins) { ins.failed.add(1, this.attrs); ins.retried.add(1, this.attrs); }
+      this.failOpen(e.id, e.error);
+      this.end(e.id, 'streamfan.retry_scheduled', { 'streamfan.attempt': e.attempt, 'streamfan.retry_in_ms': e.retryInMs });
+    });
+    sub.on('deadLettered', (e) => {
+      const ins = this.tel.instruments();
+      if (ins) {
+        ins.deadLettered.add(1, this.attrs);
+        if (e.reason !== 'malformed') ins.failed.add(1, this.attrs);
+      }
+      const attributes = { 'streamfan.attempt': e.attempt, 'streamfan.reason': e.reason, 'streamfan.error': e.error };
+      this.failOpen(e.id, e.error);
+      if (!this.end(e.id, 'streamfan.dead_lettered', attributes)) this.standalone('dead_letter', { 'messaging.message.id': e.id, ...attributes });
+    });
+    sub.on('stale', (e) => {
+      this.tel.instruments()?.stale.add(e.ids.length, this.attrs);
+      for (const id of e.ids) this.end(id, 'streamfan.stale');
+    });
+    sub.on('lost', (e) => {
+      this.tel.instruments()?.lost.add(e.ids.length, this.attrs);
+      for (const id of e.ids) this.end(id, 'streamfan.lost', { 'streamfan.reason': e.reason });
+    });
+    sub.on('leaseLost', (e) => {
+      this.open.get(e.id)?.addEvent('streamfan.lease_lost');
+    });
+    sub.on('reclaimed', (e) => {
+      this.tel.instruments()?.reclaimed.add(e.ids.length, this.attrs);
+      if (!this.tel.tracer()) return;
+      this.standalone('reclaim', { 'messaging.batch.message_count': e.ids.length, 'streamfan.source': e.source });
+      if (this.reclaimedIds.size + e.ids.length > MAX_RECLAIMED) this.reclaimedIds.clear();
+      for (const id of e.ids) this.reclaimedIds.add(id);
+    });
+    sub.on('closed', () => {
+      for (const span of this.open.values()) { span.addEvent('streamfan.abandoned'); span.end(); }
+      this.open.clear();
+      this.reclaimedIds.clear();
+    });
+  }
+
+  /**
+   * A failure settled while the span is still open: its status says so (a handler past
+   * `handlerTimeoutMs` is settled while it still runs, so the wrapper has not seen it fail).
+   */
+  private failOpen(id: string, error: string): void {
+    const span = this.open.get(id);
+    if (!span) return;
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    if (error.includes('handler timed out after')) span.setAttribute('error.type', 'timeout');
+  }
+}
