@@ -9,27 +9,28 @@ import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters,
 import { assertSupportedServer } from './capabilities';
 import { ClosedError, InvalidOptionError, ProtocolVersionError, UnsupportedServerError, fromRedisError } from './errors';
 import { ProtocolGuard } from './protocol';
-import { listConsumers, listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from './inspect';
+import { listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from './inspect';
 import { topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
 import { ProducerLedger } from './producer';
 import { delayedHome, publishBatch, publishOne, type PublishManyOptions, type PublishOptions } from './publisher';
 import { loadScripts } from './scripts/runner';
 import { readTopicStatus, type EventStatus } from './status';
-import { pruneConsumers, resolveRetention, runRetention, trimTopic, type ResolvedRetention, type RetentionOptions, type TrimOptions, type TrimReport } from './retention';
+import { resolveRetention, runRetention, trimTopic, type ResolvedRetention, type RetentionOptions, type TrimOptions, type TrimReport } from './retention';
 import { toTopic, type Topic } from './topic';
 import { waitForTopicEvent, type WaitForOptions } from './wait-for';
 import { withTimeout } from './timing';
-import { listDelayed, promoteDelayed, type DelayedEvent } from './delayed';
+import { promoteDelayed, type DelayedEvent } from './delayed';
 import { noticeMode } from './notice';
-import { ackEntries, type AckedEntry } from './admin/ack';
-import { claimEntries, type ClaimedEntry } from './admin/claim';
-import { pendingPage, type PendingPage, type PendingPageQuery } from './admin/pending-page';
-import { showEvent, type EventDetails } from './admin/show';
-import { tailTopic, type TailedEvent, type TailOptions } from './admin/tail';
+import type { AckedEntry } from './admin/ack';
+import type { ClaimedEntry } from './admin/claim';
+import type { PendingPage, PendingPageQuery } from './admin/pending-page';
+import type { EventDetails } from './admin/show';
+import type { TailedEvent, TailOptions } from './admin/tail';
 import { topicMemory, watchStatusMemory, type MemoryOptions, type MemoryReport } from './memory';
 import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } from './admin/retire';
-import { splitPartitionOptions, unpartitionedName, type PartitionSubscribeOptions } from './partitions/options';
+import { splitPartitionOptions, type PartitionSubscribeOptions } from './partitions/options';
+import { topicAck, topicClaim, topicConsumers, topicDelayed, topicPendingPage, topicPrune, topicShow, topicTail } from './partitions/admin-ops';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
 import { foldPartitionedTopics, listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
 import { Telemetry, checkTelemetryOptions, type TelemetryOptions } from './telemetry/telemetry';
@@ -380,7 +381,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   /** Delayed events of a topic, soonest first. */
   async delayed<T>(topic: Topic<T> | string, options: { limit?: number } = {}): Promise<DelayedEvent<T>[]> {
     const t = toTopic(topic);
-    return listDelayed(this.redis, topicKeys(this.prefix, unpartitionedName(t, 'delayed()')), (s) => t.codec.decode(s), options.limit ?? 100);
+    return topicDelayed(this.redis, this.prefix, t, options.limit ?? 100);
   }
 
   /** A group's dead letters: list, count, replay (to that group only), purge. */
@@ -417,7 +418,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
 
   /** Remove consumers idle at least `idleMs` that hold nothing. @returns the names removed */
   async pruneConsumers<T>(topic: Topic<T> | string, group: string, idleMs: number): Promise<string[]> {
-    return pruneConsumers(this.redis, this.prefix, unpartitionedName(toTopic(topic), 'pruneConsumers()'), validateGroupName(group), idleMs);
+    return topicPrune(this.redis, this.prefix, toTopic(topic), validateGroupName(group), idleMs);
   }
 
   /** Every topic under this prefix. */
@@ -443,7 +444,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     return t.partitions !== undefined ? listPartitionedGroups(this.redis, this.prefix, t.name, t.partitions) : listGroups(this.redis, this.prefix, t.name);
   }
   /** Consumers of a group. */
-  async consumers<T>(topic: Topic<T> | string, group: string): Promise<ConsumerInfo[]> { return listConsumers(this.redis, this.prefix, unpartitionedName(toTopic(topic), 'consumers()'), group); }
+  async consumers<T>(topic: Topic<T> | string, group: string): Promise<ConsumerInfo[]> { return topicConsumers(this.redis, this.prefix, toTopic(topic), group); }
   /** One page of a group's pending entries. */
   async pending<T>(topic: Topic<T> | string, group: string, query?: PendingQuery): Promise<PendingEntry[]> {
     const t = toTopic(topic);
@@ -456,7 +457,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * read from a dead letter that holds it.
    * @throws NotFoundError when nothing knows the id, InvalidIdError for a malformed id
    */
-  async show<T>(topic: Topic<T> | string, id: string): Promise<EventDetails> { return showEvent(this, unpartitionedName(toTopic(topic), 'show()'), id); }
+  async show<T>(topic: Topic<T> | string, id: string): Promise<EventDetails> { return topicShow(this, toTopic(topic), id); }
 
   /**
    * One page of a group's pending entries, oldest first, over both streams the group reads (the
@@ -464,7 +465,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * next page.
    */
   async pendingPage<T>(topic: Topic<T> | string, group: string, query?: PendingPageQuery): Promise<PendingPage> {
-    return pendingPage(this, unpartitionedName(toTopic(topic), 'pendingPage()'), validateGroupName(group), query);
+    return topicPendingPage(this, toTopic(topic), validateGroupName(group), query);
   }
 
   /**
@@ -474,7 +475,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * @throws NotPendingError (nothing claimed) when an id is not pending in the group
    */
   async claim<T>(topic: Topic<T> | string, group: string, ids: readonly string[], consumer: string): Promise<ClaimedEntry[]> {
-    return claimEntries(this, unpartitionedName(toTopic(topic), 'claim()'), group, ids, consumer);
+    return topicClaim(this, toTopic(topic), group, ids, consumer);
   }
 
   /**
@@ -484,7 +485,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * @throws NotPendingError (nothing acknowledged) when an id is not pending in the group
    */
   async ack<T>(topic: Topic<T> | string, group: string, ids: readonly string[]): Promise<AckedEntry[]> {
-    return ackEntries(this, unpartitionedName(toTopic(topic), 'ack()'), group, ids, { statusTtlSeconds: this.statusTtlSeconds });
+    return topicAck(this, toTopic(topic), group, ids, { statusTtlSeconds: this.statusTtlSeconds });
   }
 
   /**
@@ -530,7 +531,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     const blocking = openConnection(this.connection, 'blocking', this.options.redisOptions);
     blocking.on('error', () => undefined);
     try {
-      yield* tailTopic(blocking, this.prefix, unpartitionedName(toTopic(topic), 'tail()'), options);
+      yield* topicTail(blocking, this.prefix, toTopic(topic), options);
     } finally {
       blocking.disconnect();
     }

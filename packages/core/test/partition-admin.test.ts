@@ -133,12 +133,14 @@ describe('groups, trim and retention of a partitioned topic', () => {
     expect(rows[1]).not.toHaveProperty('partitions');
   });
 
-  test('operations not wired for partitioned topics yet are refused, not answered from unused keys', async () => {
+  test('hand operations take p<i>: ids on a partitioned topic and refuse bare ids (never answered from the unpartitioned keys)', async () => {
     const sf = env.client();
     const topic = defineTopic('orders', { partitions: 2 });
-    await expect(sf.consumers(topic, 'g')).rejects.toThrow(/consumers\(\) is not wired for partitioned topics yet/);
-    await expect(sf.delayed(topic)).rejects.toThrow(/delayed\(\) is not wired/);
-    await expect(sf.show(topic, 'p0:1-0')).rejects.toThrow(/show\(\) is not wired/);
-    await expect(sf.ack(topic, 'g', ['p0:1-0'])).rejects.toThrow(/ack\(\) is not wired/);
+    await expect(sf.consumers(topic, 'g')).resolves.toEqual([]);
+    await expect(sf.delayed(topic)).resolves.toEqual([]);
+    await expect(sf.show(topic, '1-0')).rejects.toThrow(/p3:1700000000000-0/);
+    await expect(sf.show(topic, 'p2:1-0')).rejects.toThrow(/partition 0 to 1/);
+    await expect(sf.ack(topic, 'g', ['1-0'])).rejects.toThrow(/p3:1700000000000-0/);
+    await expect(sf.claim(topic, 'g', ['1-0'], 'x')).rejects.toThrow(/p3:1700000000000-0/);
   });
 });

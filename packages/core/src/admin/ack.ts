@@ -37,6 +37,15 @@ export interface AckOptions {
  */
 export async function ackEntries(target: AdminTarget, topic: string, group: string, ids: readonly string[], options: AckOptions = {}): Promise<AckedEntry[]> {
   validateTopicName(topic);
+  return ackEntriesAt(target, topic, group, ids, options);
+}
+
+/**
+ * {@link ackEntries} in the stream whose tag is `topic` (a topic, or a partition's tag `T#i`),
+ * without checking the topic name (group and ids are checked).
+ * @internal partitioned topics (partitions/admin-ops.ts)
+ */
+export async function ackEntriesAt(target: AdminTarget, topic: string, group: string, ids: readonly string[], options: AckOptions = {}): Promise<AckedEntry[]> {
   validateGroupName(group);
   assertEntryIds(ids);
   const keys = topicKeys(target.prefix, topic);

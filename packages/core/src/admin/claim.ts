@@ -33,6 +33,15 @@ export function assertEntryIds(ids: readonly string[]): void {
  */
 export async function claimEntries(target: AdminTarget, topic: string, group: string, ids: readonly string[], consumer: string): Promise<ClaimedEntry[]> {
   validateTopicName(topic);
+  return claimEntriesAt(target, topic, group, ids, consumer);
+}
+
+/**
+ * {@link claimEntries} in the stream whose tag is `topic` (a topic, or a partition's tag `T#i`),
+ * without checking the topic name (group, consumer and ids are checked).
+ * @internal partitioned topics (partitions/admin-ops.ts)
+ */
+export async function claimEntriesAt(target: AdminTarget, topic: string, group: string, ids: readonly string[], consumer: string): Promise<ClaimedEntry[]> {
   validateGroupName(group);
   validateConsumerName(consumer);
   assertEntryIds(ids);

@@ -25,6 +25,8 @@ export interface EventDetails {
   /** The delayed id, when it was published with a delay. */
   delayedId?: string;
   groups: Record<string, GroupStatus>;
+  /** Partitioned topics: the partition the event is in (its ids are `p<partition>:…`). */
+  partition?: number;
 }
 
 function decode(data: string | undefined): unknown {
@@ -44,12 +46,21 @@ function headersOf(raw: string | undefined): Headers {
  */
 export async function showEvent(target: AdminTarget, topic: string, id: string): Promise<EventDetails> {
   validateTopicName(topic);
+  return showEventAt(target, topic, id);
+}
+
+/**
+ * {@link showEvent} in the stream whose tag is `topic` (a topic's name, or a partition's tag
+ * `T#i`, whose keys are built the same way), without checking the name.
+ * @internal partitioned topics (partitions/admin-ops.ts)
+ */
+export async function showEventAt(target: AdminTarget, topic: string, id: string): Promise<EventDetails> {
   const keys = topicKeys(target.prefix, topic);
   try {
     if (id.startsWith(DELAYED_ID_PREFIX)) {
       // O(1): the delayed id's hash holds the data while scheduled, the stream id once promoted.
       const ref = await readDelayedRef(target.redis, keys, id);
-      if (ref?.eventId) return { ...(await showEvent(target, topic, ref.eventId)), delayedId: id };
+      if (ref?.eventId) return { ...(await showEventAt(target, topic, ref.eventId)), delayedId: id };
       if (!ref?.dueAt) throw new NotFoundError(`delayed event ${id} not found in topic "${topic}": never published, or promoted and its record expired (look it up by its stream id)`);
       const status = await readStatus(target.redis, target.prefix, topic, id);
       return { id, topic, publishedAt: null, inStream: false, payloadFrom: 'delayed', payload: decode(ref.payload), headers: headersOf(ref.headers), dueAt: ref.dueAt, delayedId: id, groups: status.groups };
@@ -61,7 +72,8 @@ export async function showEvent(target: AdminTarget, topic: string, id: string):
       target.redis.exists(keys.status(id)),
     ]);
     const entry = range[0];
-    if (!entry && hasStatus === 0) {
+    // A plain success (protocol 2) is in a success bucket, not in the status hash.
+    if (!entry && hasStatus === 0 && !Object.values(status.groups).some((s) => s.state === 'succeeded')) {
       throw new NotFoundError(`event ${id} not found in topic "${topic}": it is not in the stream and has no status (trimmed and expired, or never published). Ids look like 1700000000000-0; see \`streamfan tail ${topic}\` or \`streamfan pending\``);
     }
     let payload: unknown = null;

@@ -12,6 +12,10 @@ export interface TailedEvent {
   /** Decoded JSON payload; the raw string when it is not JSON; null when there is none. */
   payload: unknown;
   headers: Headers;
+  /** Partitioned topics: the partition the event is in (its id is `p<partition>:…`). */
+  partition?: number;
+  /** Partitioned topics: the event's key, when it was published with one. */
+  key?: string;
 }
 
 /** Options of {@link Streamfan.tail}. */

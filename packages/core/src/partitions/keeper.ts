@@ -37,6 +37,8 @@ export interface KeeperOptions {
   incarnation?: string;
   /** Lease length; the keeper ticks every third of it. @defaultValue 10000 */
   leaseMs?: number;
+  /** The group's ordering, kept in each lease it takes (hand repairs read it). */
+  ordering?: 'key' | 'none';
   /** Partitions with handlers running: given up last. */
   busy?: () => ReadonlySet<number>;
   /** Called before a partition is given up (rebalance or close): stop reading it and let its handlers settle. */
@@ -119,7 +121,7 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     for (const p of plan.acquire) {
       if (got >= plan.wanted || this.closed) break;
       const sentAt = monotonicMs();
-      const r = await acquireLease(redis, this.keys[p]!, group, this.owner, this.leaseMs);
+      const r = await acquireLease(redis, this.keys[p]!, group, this.owner, this.leaseMs, this.options.ordering);
       if (!r.acquired) continue;
       got++;
       this.owned.set(p, { token: r.token, renewedAt: sentAt });

@@ -38,11 +38,14 @@ export type Acquired =
   | { acquired: true; token: number; until: number; previousOwner: string }
   | { acquired: false; owner: string; until: number };
 
-/** Take the group's lease on a partition if it is free (no owner, expired or released). */
-export async function acquireLease(redis: Redis, keys: PartitionKeys, group: string, owner: string, leaseMs: number): Promise<Acquired> {
+/**
+ * Take the group's lease on a partition if it is free (no owner, expired or released).
+ * `ordering` is kept in the lease hash, so hand repairs can tell an ordered group.
+ */
+export async function acquireLease(redis: Redis, keys: PartitionKeys, group: string, owner: string, leaseMs: number, ordering?: 'key' | 'none'): Promise<Acquired> {
   checkMs('leaseMs', leaseMs);
   try {
-    const r = await runScript<[number, number | string, number, string?]>(redis, 'acquireLease', [keys.lease(group)], [owner, leaseMs]);
+    const r = await runScript<[number, number | string, number, string?]>(redis, 'acquireLease', [keys.lease(group)], [owner, leaseMs, ...(ordering ? [ordering] : [])]);
     return r[0] === 1
       ? { acquired: true, token: Number(r[1]), until: Number(r[2]), previousOwner: r[3] ?? '' }
       : { acquired: false, owner: String(r[1]), until: Number(r[2]) };

@@ -136,7 +136,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     this.redis.on('error', () => { /* each command reports its own failure */ });
     this.keeper = new PartitionKeeper({
       redis: this.redis, prefix: settings.prefix, topic: this.topic, group, partitions: this.partitions,
-      consumer: this.consumer, leaseMs: partition.leaseMs,
+      consumer: this.consumer, leaseMs: partition.leaseMs, ordering: partition.ordering,
       busy: () => new Set([...this.parts].filter(([, p]) => (p.sub?.stats.inFlight ?? p.ordered?.inFlight ?? 0) > 0).map(([i]) => i)),
       // An ordered partition is released only once no handler of it runs: a handler past its
       // time limit counts as settled (its late settle is fenced once another consumer holds it).

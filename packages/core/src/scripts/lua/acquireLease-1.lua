@@ -8,6 +8,8 @@
 
   ARGV[1]  owner id (<consumer>/<incarnation>)
   ARGV[2]  lease length in ms (>= 1)
+  ARGV[3]  optional: the group's ordering ('key' or 'none'), kept in the hash as `ordering` so
+           hand repairs (claim) can tell an ordered group (absent: the field is left as it is)
 
   Reply: { 1, token, until, previous owner ('' if none) }  acquired (or already ours)
          { 0, owner, until }                               held by another owner
@@ -19,6 +21,8 @@ local owner = ARGV[1]
 if owner == nil or owner == '' or string.len(owner) > 200 then argError('owner', owner) end
 local ms = needCount('lease ms', ARGV[2])
 if ms < 1 then argError('lease ms', ARGV[2]) end
+local ordering = ARGV[3]
+if ordering ~= nil and ordering ~= 'key' and ordering ~= 'none' then argError('ordering', ordering) end
 needType(lease, 'hash')
 
 local now = serverNowMs()
@@ -30,4 +34,5 @@ if cur[1] and untilMs >= now then
 end
 local token = redis.call('HINCRBY', lease, 'token', 1)
 redis.call('HSET', lease, 'owner', owner, 'until', now + ms, 'acquiredAt', now)
+if ordering ~= nil then redis.call('HSET', lease, 'ordering', ordering) end
 return { 1, token, now + ms, cur[1] or '' }
