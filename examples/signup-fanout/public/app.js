@@ -11,6 +11,7 @@ const ui = {
   pendingTab: 'email',
   deadTab: 'email',
   drawerId: null,
+  dashboard: null, // where the server mounts the operations dashboard ('/dashboard/'), if it does
   touched: new Map(), // input element -> time the user last changed it
 };
 
@@ -410,6 +411,7 @@ async function refreshDrawer() {
         ${s.heldByCrashedWorker ? `<div class="warnbox">Held by crashed worker ${esc(s.consumer)}: another worker reclaims it once it has been idle ${ui.snap ? ui.snap.visibilityTimeoutMs / 1000 : 3} s.</div>` : ''}
       </div>`;
     }).join('') || '<div class="empty">no group has seen it yet</div>'}
+    ${ui.dashboard ? `<a class="btn small ghost dash-open" data-testid="drawer-dashboard-link" target="_blank" rel="noopener" href="${esc(`${ui.dashboard}#/e/${encodeURIComponent('user.signup')}/${encodeURIComponent(id)}`)}">Open in the operations dashboard ↗</a>` : ''}
     <div class="section-title">Payload</div>
     <pre class="json">${esc(JSON.stringify(ev.payload, null, 2))}</pre>
     ${Object.keys(ev.headers || {}).length ? `<div class="section-title">Headers</div><pre class="json">${esc(JSON.stringify(ev.headers, null, 2))}</pre>` : ''}`;
@@ -475,5 +477,19 @@ function connect() {
   es.onerror = () => { live.className = 'live off'; $('#live-text').textContent = 'reconnecting…'; };
 }
 
+/** The operations dashboard of the demo's prefix, when the server mounts it: linked from the header and each event. */
+async function findDashboard() {
+  try {
+    const info = await api('GET', '/api/info');
+    if (!info.dashboard) return;
+    ui.dashboard = info.dashboard;
+    const a = $('#dashboard-link');
+    a.href = info.dashboard;
+    a.title = `${a.title} (prefix ${info.prefix})`;
+    a.hidden = false;
+  } catch { /* an older server: no link */ }
+}
+
 wire();
 connect();
+void findDashboard();

@@ -4,7 +4,7 @@
  * 3000, a free port when taken), HOST (default 127.0.0.1), DEMO_PREFIX (default sfdemo).
  */
 import { Demo } from './demo';
-import { startServer, type DemoServer } from './http/server';
+import { DASHBOARD_PATH, startServer, type DemoServer } from './http/server';
 import { RedisServerMissingError, startPrivateRedis, type PrivateRedis } from './redis-launcher';
 
 function portFromEnv(): number {
@@ -55,9 +55,10 @@ async function main(): Promise<void> {
     }
     demo = new Demo({ connection: url, prefix: process.env.DEMO_PREFIX || 'sfdemo' });
     await demo.start();
-    server = await startServer(demo, { host: process.env.HOST || '127.0.0.1', port });
+    server = await startServer(demo, { host: process.env.HOST || '127.0.0.1', port, dashboardUrl: url });
     if (server.fellBack) console.log(`port ${port} is taken: using ${server.port} instead`);
-    console.log(`\n  streamfan signup fan-out demo: ${server.url}\n`);
+    console.log(`\n  streamfan signup fan-out demo: ${server.url}`);
+    console.log(`  operations dashboard of its prefix: ${new URL(`${DASHBOARD_PATH.slice(1)}/`, server.url).href}\n`);
     console.log(`keys live under the prefix "${demo.prefix}"; inspect them from another shell (after \`pnpm build\` once) with:\n  pnpm streamfan --url ${redis ? url : '$REDIS_URL'} --prefix ${demo.prefix} groups user.signup`);
     console.log('press Ctrl-C to stop');
   } catch (err) {

@@ -130,6 +130,38 @@ test('"Purge all" asks first: dismissed, nothing is purged; confirmed, the dead 
   await page.waitForFunction(() => document.querySelector('[data-testid="billing-dead"]')?.textContent === '0');
 });
 
+test('the demo links to the operations dashboard of its own prefix: the header link and the event drawer open it', async () => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(run.url);
+  await page.waitForSelector('body[data-ready="true"]');
+  const link = page.getByTestId('dashboard-link');
+  await link.waitFor({ state: 'visible' });
+  expect(await link.getAttribute('href')).toBe('/dashboard/');
+  const [dash] = await Promise.all([page.context().waitForEvent('page'), link.click()]);
+  const errors: string[] = [];
+  dash.on('pageerror', (e) => errors.push(e.message));
+  dash.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await dash.waitForSelector('body[data-ready="true"]');
+  // The same prefix: the demo's topic and its three groups, with the events published above.
+  await dash.waitForSelector('[data-topic="user.signup"]');
+  expect(await dash.locator('title').textContent()).toBe(`streamfan · ${run.demo.prefix}`);
+  const groups = await dash.locator('[data-topic="user.signup"] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-group')));
+  expect(groups).toEqual(['analytics', 'billing', 'email']);
+  expect(Number((await dash.getByTestId('topic-length').first().textContent())!.replace(/,/g, ''))).toBeGreaterThanOrEqual(EVENTS);
+  await dash.close();
+
+  // An event's drawer links to that event's page in the dashboard: its status in every group.
+  await page.locator('#events-body tr').first().click();
+  const eventLink = page.getByTestId('drawer-dashboard-link');
+  await eventLink.waitFor({ state: 'visible' });
+  const [ev] = await Promise.all([page.context().waitForEvent('page'), eventLink.click()]);
+  await ev.waitForSelector('[data-testid="event-status"] [data-group-status="billing"]');
+  expect(await ev.getByTestId('event-title').textContent()).toMatch(/^\d+-\d+$/);
+  await ev.close();
+  await page.keyboard.press('Escape');
+  expect(errors).toEqual([]);
+});
+
 describe('layout at 400, 1024 and 1280 px', () => {
   let shot: RunningDemo;
   let p: Page;
@@ -177,6 +209,11 @@ describe('layout at 400, 1024 and 1280 px', () => {
         const wrap = rect(b.closest('.table-wrap')!);
         const r = rect(b);
         if (r.right > wrap.right + 1 || r.left < wrap.left - 1 || r.width === 0) out.push(`button out of view: ${b.textContent}`);
+        // Nothing covers or clips it: scrolled into view, the point at its middle is the button.
+        b.scrollIntoView({ block: 'center', inline: 'nearest' });
+        const c = rect(b);
+        const hit = document.elementFromPoint(c.left + c.width / 2, c.top + c.height / 2);
+        if (c.right > vw || c.left < 0 || !hit || !(hit === b || b.contains(hit))) out.push(`button hidden or covered: ${b.textContent} (at ${Math.round(c.left)}..${Math.round(c.right)} of ${vw})`);
       }
       return out;
     });

@@ -18,7 +18,7 @@ export async function startDemo(options: Partial<DemoOptions> = {}): Promise<Run
   const redis = await startRedis();
   const demo = new Demo({ connection: redis.url, prefix: uniquePrefix('demo'), ...options });
   await demo.start();
-  const server = await startServer(demo, { port: 0, pushIntervalMs: 300 });
+  const server = await startServer(demo, { port: 0, pushIntervalMs: 300, dashboardUrl: redis.url });
   return {
     redis, demo, server, url: server.url,
     async stop() {

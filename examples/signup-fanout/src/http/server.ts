@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createDashboard, type DashboardHandler } from '@streamfan/dashboard';
 import type { Demo } from '../demo';
 import { MethodNotAllowed, NotFound, toHttpError } from './errors';
 import { matchPath, routes } from './routes';
@@ -16,7 +17,16 @@ export interface ServerOptions {
   fallbackToFreePort?: boolean;
   /** How often live snapshots are pushed to the page. @defaultValue 500 */
   pushIntervalMs?: number;
+  /**
+   * Serve the operations dashboard (`@streamfan/dashboard`) of the demo's own prefix under
+   * {@link DASHBOARD_PATH}, with actions on: give the Redis URL. The dashboard answers only
+   * loopback requests (it has no token), like the demo is meant to be used.
+   */
+  dashboardUrl?: string;
 }
+
+/** Where the demo serves the operations dashboard of its prefix. */
+export const DASHBOARD_PATH = '/dashboard';
 
 /** A running demo server. */
 export interface DemoServer {
@@ -94,10 +104,19 @@ class SnapshotPush {
   }
 }
 
-async function handle(demo: Demo, push: SnapshotPush, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(demo: Demo, push: SnapshotPush, dashboard: DashboardHandler | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const method = req.method ?? 'GET';
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
+  if (path === '/api/info') {
+    if (method !== 'GET') throw new MethodNotAllowed(['GET'], method, path);
+    sendJson(res, 200, { prefix: demo.prefix, dashboard: dashboard ? `${DASHBOARD_PATH}/` : null });
+    return;
+  }
+  if (dashboard && (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`))) {
+    dashboard(req, res);
+    return;
+  }
   const asset = STATIC[path];
   if (asset) {
     if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowed(['GET'], method, path);
@@ -141,9 +160,12 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 export async function startServer(demo: Demo, options: ServerOptions = {}): Promise<DemoServer> {
   const host = options.host ?? '127.0.0.1';
   const push = new SnapshotPush(demo, options.pushIntervalMs ?? 500);
+  const dashboard = options.dashboardUrl
+    ? createDashboard({ url: options.dashboardUrl, prefix: demo.prefix, basePath: DASHBOARD_PATH, allowActions: true, intervalMs: 1000 })
+    : undefined;
   const server = createServer((req, res) => {
     req.on('error', () => res.destroy());
-    handle(demo, push, req, res).catch((err: unknown) => {
+    handle(demo, push, dashboard, req, res).catch((err: unknown) => {
       const e = toHttpError(err);
       if (e.status >= 500) console.error(`[demo] ${req.method} ${req.url}: ${e.message}`);
       const headers: Record<string, string> = e instanceof MethodNotAllowed ? { allow: e.allow.join(', ') } : {};
@@ -163,6 +185,7 @@ export async function startServer(demo: Demo, options: ServerOptions = {}): Prom
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || options.fallbackToFreePort === false || wanted === 0) {
       push.close();
+      await dashboard?.close();
       throw err;
     }
     fellBack = true;
@@ -181,7 +204,7 @@ export async function startServer(demo: Demo, options: ServerOptions = {}): Prom
         push.close();
         server.close(() => resolve());
         server.closeAllConnections();
-      });
+      }).then(() => dashboard?.close());
       return closing;
     },
   };
