@@ -36,6 +36,7 @@ import { foldPartitionedTopics, listPartitionedGroups, listPartitionedPending, p
 import { Telemetry, checkTelemetryOptions, type TelemetryOptions } from './telemetry/telemetry';
 import { instrumentPublish, traceGroupOperation } from './telemetry/tracing';
 import { ConsumerTelemetry } from './telemetry/consumer';
+import { probeClient, type ClientHealth, type HealthOptions } from './health';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -535,6 +536,15 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     } finally {
       blocking.disconnect();
     }
+  }
+
+  /**
+   * For a readiness probe: whether this client's connection answers PING, and every open
+   * subscription's {@link Subscription.health} (connected, reading, last error, its group's lag),
+   * within `timeoutMs` (default 1 s). `healthy` is false, with `problems` saying why, when any is not.
+   */
+  health(options?: HealthOptions): Promise<ClientHealth> {
+    return probeClient(this.redis, [...this.subscriptions], options);
   }
 
   /** Subscriptions opened by this client and not yet closed. */

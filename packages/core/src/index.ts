@@ -31,6 +31,7 @@ export type { TailedEvent, TailOptions } from './admin/tail';
 export type { MemoryReport, TopicMemory, KindMemory, MemoryKind, MemoryOptions } from './memory';
 export type { ConnectionOption, ClusterConnection } from './connection';
 export type { TelemetryOptions } from './telemetry/telemetry';
+export type { HealthOptions, SubscriptionHealth, ClientHealth, LastError } from './health';
 export {
   StreamfanError, InvalidNameError, InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, InvalidIdError,
   RedisUnavailableError, RedisOutOfMemoryError, RedisCommandError, NotFoundError, ClosedError, WaitTimeoutError,

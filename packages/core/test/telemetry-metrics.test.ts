@@ -33,7 +33,7 @@ function count(data: MetricData[], name: string, attrs: Record<string, string>):
 function histogram(data: MetricData[], name: string, attrs: Record<string, string>): { count: number; sum: number } {
   const m = data.find((d) => d.descriptor.name === name) as HistogramMetricData | undefined;
   const points = (m?.dataPoints ?? []).filter((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v));
-  return { count: points.reduce((s, p) => s + p.value.count, 0), sum: points.reduce((s, p) => s + p.value.sum, 0) };
+  return { count: points.reduce((s, p) => s + p.value.count, 0), sum: points.reduce((s, p) => s + (p.value.sum ?? 0), 0) };
 }
 
 describe('metrics (OpenTelemetry metrics SDK, in-memory reader)', () => {

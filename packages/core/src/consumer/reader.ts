@@ -40,6 +40,7 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
         let sentAt = monotonicMs();
         const again = await this.readOnce(redeliver, free);
         failures = 0;
+        this.readFailing = false;
         for (const e of again) this.take(redeliver, e, 1, sentAt);
         this.noteRead(redeliver, again);
         const rest = this.free();
@@ -72,6 +73,7 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
         if (isNoGroup(err)) {
           await this.recover('the group or its stream vanished (NOGROUP): FLUSHDB, a deleted stream or XGROUP DESTROY');
         } else {
+          this.readFailing = true;
           this.report(err, 'read');
           await sleep(Math.min(50 * 2 ** failures, 5000));
         }

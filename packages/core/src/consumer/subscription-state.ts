@@ -11,6 +11,7 @@ import { DeliveryMap, type InFlight } from './in-flight';
 import { monotonicMs } from '../timing';
 import type { RawEntry } from './entry';
 import type { Handler, ResolvedSubscribeOptions, SubscriptionEvents } from './options';
+import { lastErrorOf, type LastError } from '../health';
 
 /** Counts of a subscription since it started ({@link Subscription.stats}). */
 export interface SubscriptionStats {
@@ -104,6 +105,9 @@ export abstract class SubscriptionState<T = unknown> extends EventEmitter<Subscr
   protected readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   /** Set when the group was found retired: the subscription stops, and ready() rejects with it. */
   protected retired: GroupRetiredError | undefined;
+  /** The last error reported, and whether the last read failed (health()). */
+  protected lastError: LastError | undefined;
+  protected readFailing = false;
   protected counters: Omit<SubscriptionStats, 'inFlight'> = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
 
   /** @internal see {@link Subscription} */
@@ -186,6 +190,7 @@ export abstract class SubscriptionState<T = unknown> extends EventEmitter<Subscr
     if (this.retired && isNoGroup(err)) return;
     const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
     this.counters.errors++;
+    this.lastError = lastErrorOf(e);
     if (this.listenerCount('error') > 0) {
       this.emit('error', e);
       return;

@@ -5,6 +5,8 @@ import { loadScripts, runScript } from '../scripts/runner';
 import type { Topic } from '../topic';
 import { monotonicMs, sleep, withTimeout } from '../timing';
 import type { Handler, ResolvedSubscribeOptions } from './options';
+import { listGroups } from '../inspect';
+import { probeSubscription, type HealthOptions, type SubscriptionHealth } from '../health';
 import { SubscriptionRecovery } from './recovery';
 import type { SubscriptionSettings, SubscriptionStats } from './subscription-state';
 
@@ -43,6 +45,19 @@ export class Subscription<T = unknown> extends SubscriptionRecovery<T> {
    */
   get stats(): Readonly<SubscriptionStats> {
     return { ...this.counters, inFlight: this.inFlight.size + this.overrun };
+  }
+
+  /**
+   * For a readiness probe: connected, reading, the last error, and the group's lag and pending
+   * read from Redis (within `timeoutMs`, default 1 s). `healthy` is false, with `problems` saying
+   * why, while Redis is unreachable, the consumer is not reading, or the lag is above `maxLag`.
+   */
+  health(options?: HealthOptions): Promise<SubscriptionHealth> {
+    return probeSubscription({
+      topic: this.topic, group: this.group, consumer: this.consumer, connections: [this.worker, this.blocking],
+      started: this.isReady, closing: this.stopping, readFailing: this.readFailing, retired: this.retired !== undefined, lastError: this.lastError,
+      groupInfo: async () => (await listGroups(this.worker, this.settings.prefix, this.topic)).find((g) => g.group === this.group && !g.retired),
+    }, options);
   }
 
   /** Ids of the events this consumer is handling now. */

@@ -40,6 +40,8 @@ import { promoteDelayed } from '../delayed';
 import { OrderedPartition, type OrderedHost } from './ordered-partition';
 import type { ResolvedPartitionOptions } from './options';
 import { formatPartitionedId } from './partitionKeys';
+import { listPartitionedGroups } from './admin';
+import { lastErrorOf, probeSubscription, type HealthOptions, type LastError, type SubscriptionHealth } from '../health';
 
 /** What a handler of a partitioned topic gets besides the {@link HandlerContext}. */
 export interface PartitionContext {
@@ -107,6 +109,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private isReady = false;
   private stopping = false;
+  private lastError: LastError | undefined;
   private closing: Promise<void> | undefined;
   private left = 0;
   private deleted = true;
@@ -204,6 +207,16 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     return this.keeper.partitions;
   }
 
+  /** See {@link Subscription.health}; the lag and pending are summed over the partitions. */
+  health(options?: HealthOptions): Promise<SubscriptionHealth> {
+    return probeSubscription({
+      topic: this.topic, group: this.group, consumer: this.consumer,
+      connections: [this.redis, ...[...this.parts.values()].flatMap((p) => (p.sub ? [p.sub.worker] : []))],
+      started: this.isReady, closing: this.stopping, readFailing: false, retired: false, lastError: this.lastError,
+      groupInfo: async () => (await listPartitionedGroups(this.redis, this.settings.prefix, this.topic, this.partitions)).find((g) => g.group === this.group),
+    }, options);
+  }
+
   /** Resolves when the groups exist on every partition and this consumer took its first share; rejects with {@link ClosedError} if it closes first. */
   ready(): Promise<void> {
     if (this.isReady) return Promise.resolve();
@@ -216,6 +229,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     if (this.stopping && /Connection is closed/.test((err as Error)?.message ?? '')) return;
     const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
     this.done.errors++;
+    this.lastError = lastErrorOf(e);
     if (this.listenerCount('error') > 0) { this.emit('error', e); return; }
     try {
       this.options.logger.error(`${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`, e);
@@ -359,6 +373,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     sub.on('pruned', (e) => this.emit('pruned', e));
     sub.on('error', (err) => {
       this.done.errors++;
+      this.lastError = lastErrorOf(err);
       if (this.listenerCount('error') > 0) this.emit('error', err);
       else {
         try { this.options.logger.error(`${err.name} in subscription ${this.group}@${this.topic} (partition ${p}): ${err.message}`, err); } catch { /* ignore */ }
