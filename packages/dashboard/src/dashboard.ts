@@ -111,6 +111,17 @@ function httpError(err: unknown): DashboardHttpError {
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  // A framework's body parser may have read the body already (Express' express.json() before
+  // the dashboard): take what it parsed instead of waiting for a stream that has ended.
+  const parsed = (req as IncomingMessage & { body?: unknown }).body;
+  if (parsed !== undefined && parsed !== null && (req.readableEnded || req.complete)) {
+    if (Buffer.isBuffer(parsed) || typeof parsed === 'string') {
+      if (Buffer.byteLength(parsed) > MAX_BODY) throw new DashboardHttpError(413, 'TOO_LARGE', `request body over ${MAX_BODY} bytes`);
+      return parseBody(parsed.toString());
+    }
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new DashboardHttpError(400, 'BAD_JSON', 'the request body must be a JSON object');
+    return parsed as Record<string, unknown>;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -118,9 +129,13 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
     if (size > MAX_BODY) throw new DashboardHttpError(413, 'TOO_LARGE', `request body over ${MAX_BODY} bytes`);
     chunks.push(c as Buffer);
   }
+  return parseBody(Buffer.concat(chunks).toString('utf8'));
+}
+
+function parseBody(text: string): Record<string, unknown> {
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    body = JSON.parse(text || '{}');
   } catch {
     throw new DashboardHttpError(400, 'BAD_JSON', 'the request body is not valid JSON');
   }
