@@ -29,7 +29,30 @@ import redis
 from . import lua
 
 #: The wire protocol version this consumer speaks (docs/PROTOCOL.md).
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+
+#: Width of a success bucket in ms (docs/PROTOCOL.md §5.2): one second of event ids.
+BUCKET_MS = 1000
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+def success_record(event_id: str, attempts: int) -> tuple[int, str]:
+    """The success bucket (second) of an event id and its record (docs/PROTOCOL.md §5.2):
+    ``<ms within the second, base 36>[-<seq>][:<attempts>];``."""
+    ms_text, seq = event_id.split("-")
+    ms = int(ms_text)
+    second = ms // BUCKET_MS
+    token = _base36(ms - second * BUCKET_MS) + ("" if seq == "0" else f"-{seq}")
+    return second, token + (f":{attempts}" if attempts > 1 else "") + ";"
 
 
 class DeadLetter(Exception):
@@ -107,6 +130,10 @@ class Keys:
     @property
     def retired(self) -> str:
         return f"{self.base}:retired"
+
+    def ok(self, second: int) -> str:
+        """This group's success bucket of one second of event ids (protocol 2)."""
+        return f"{self.base}:ok:{self.group}:{second}"
 
     @property
     def waiters(self) -> str:
@@ -192,7 +219,9 @@ class Consumer:
         if str(stored) != str(PROTOCOL_VERSION):
             raise ProtocolVersionError(
                 f"{self.keys.protocol} says protocol version {stored!r}; this consumer speaks {PROTOCOL_VERSION} only: "
-                "update it (docs/PROTOCOL.md)"
+                + ("upgrade the prefix once every version 1 program on it is stopped: "
+                   f"redis-cli HSET {self.keys.protocol} version 2 (docs/PROTOCOL.md, 'Upgrading')"
+                   if str(stored) == "1" else "update this consumer (docs/PROTOCOL.md)")
             )
         start = {"latest": "$", "beginning": "0"}.get(self.start_from, self.start_from)
         for stream, at in ((self.keys.stream, start), (self.keys.redeliver, "0")):
@@ -336,13 +365,36 @@ class Consumer:
         if keeper.lost:
             self.log(f"{event_id}: lease lost while the handler ran; another consumer has it now")
             return
-        self._succeed(stream, entry_id, event_id, base, encode_result(result, self.max_result_bytes))
+        self._succeed(stream, entry_id, event_id, base, attempt - base, encode_result(result, self.max_result_bytes))
 
-    def _succeed(self, stream: str, entry_id: str, event_id: str, base: int, result: str) -> None:
-        acked, failed_writes, *refused = self.scripts["ackBatch"](
-            keys=[stream, self.keys.waiters, self.keys.status(event_id)],
-            args=[self.group, self.consumer, self.ttl, self.keys.done, "1", "P", entry_id, event_id, base, result],
-        )
+    def _succeed(self, stream: str, entry_id: str, event_id: str, base: int, deliveries: int, result: str) -> None:
+        """Script ackBatch (docs/PROTOCOL.md §6.2): a plain success (no result) as a record in the
+        group's success bucket; a success with a result, or one the script says is no longer
+        simply ours, through the per-entry path (status hash, refusal and resend checks)."""
+        head = [self.group, self.consumer, self.ttl, self.keys.done, "1", "P"]
+        same = "1" if stream == self.keys.stream else "0"
+        plain = result == ""
+        reply: list[Any] = []
+        for _ in range(4):
+            if plain:
+                second, record = success_record(event_id, base + deliveries)
+                expect = [entry_id, deliveries] if deliveries != 1 else []
+                args = head + [1, 0, 1, len(expect) // 2, entry_id, entry_id, same, second * BUCKET_MS, record, entry_id]
+                args += ([] if same == "1" else [event_id]) + expect
+                reply = self.scripts["ackBatch"](keys=[stream, self.keys.waiters, self.keys.ok(second)], args=args)
+            else:
+                reply = self.scripts["ackBatch"](
+                    keys=[stream, self.keys.waiters, self.keys.status(event_id)],
+                    args=head + [0, 1, 0, 0, entry_id, entry_id, same, entry_id, event_id, base, result],
+                )
+            if int(reply[0]) != -1:
+                break
+            # Nothing written: not ours any more (per-entry path), or delivered again meanwhile.
+            if int(reply[1]) > 0:
+                plain = False
+            else:
+                deliveries = int(reply[3])
+        acked, failed_writes, *refused = reply
         if refused:
             self.log(f"{event_id}: ack refused (another consumer owns it now)")
         else:

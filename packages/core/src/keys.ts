@@ -9,6 +9,7 @@ import { InvalidOptionError } from './errors';
  * <prefix>:{<topic>}:delayed              delayed publishes (their delayed ids), scored by due time (server ms)
  * <prefix>:{<topic>}:delayed-id:<id>      hash: payload|headers|due while scheduled; event (the stream id) once promoted (TTL then)
  * <prefix>:{<topic>}:status:<eventId>     hash <group>:state|attempts|result|error|... (TTL)
+ * <prefix>:{<topic>}:ok:<group>:<second>  string: plain successes of one group's events of one second (TTL; protocol 2)
  * <prefix>:{<topic>}:idem:<key>           idempotency marker → first event id (TTL)
  * <prefix>:{<topic>}:producer:<id>        one client's publish calls not yet answered → ids written (TTL, refreshed)
  * <prefix>:{<topic>}:done                 Pub/Sub channel: "<state>|<group>|<id,id,...>"
@@ -29,6 +30,11 @@ export interface TopicKeys {
   readonly waiters: string;
   readonly retentionLock: string;
   status(eventId: string): string;
+  /**
+   * Success bucket (protocol 2): the plain successes of `group` whose event ids fall in the
+   * second `second` (event id ms ÷ 1000, rounded down), as short records (docs/PROTOCOL.md §5.2).
+   */
+  ok(group: string, second: number): string;
   idempotency(key: string): string;
   producer(producerId: string): string;
   delayedRef(delayedId: string): string;
@@ -51,6 +57,7 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     waiters: `${base}:waiters`,
     retentionLock: `${base}:retention-lock`,
     status: (eventId) => `${base}:status:${eventId}`,
+    ok: (group, second) => `${base}:ok:${group}:${second}`,
     idempotency: (key) => `${base}:idem:${key}`,
     producer: (producerId) => `${base}:producer:${producerId}`,
     delayedRef: (delayedId) => `${base}:delayed-id:${delayedId}`,

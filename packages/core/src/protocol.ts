@@ -16,22 +16,48 @@ import type Redis from 'ioredis';
 import { ProtocolVersionError } from './errors';
 import { runScript } from './scripts/runner';
 
-/** The wire protocol version this library writes and reads. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The wire protocol version this library writes. Version 2 records a plain success (no result)
+ * as a short record in a per-group, per-second success bucket instead of the per-event status
+ * hash (docs/PROTOCOL.md §5.2); version 1 programs would read those events as `unknown`.
+ */
+export const PROTOCOL_VERSION = 2;
 
-/** Every protocol version this library speaks (reads and writes correctly). */
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = Object.freeze([1]);
+/** Every protocol version this library writes under (records, and accepts before a write). */
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = Object.freeze([2]);
 
-/** The hash that records a prefix's protocol version: `<prefix>:protocol` (fields version, createdAt). */
+/**
+ * Versions whose data this library reads correctly: the connect-time check passes on them, so
+ * the CLI, status() and the dashboard keep reading a version 1 prefix. Writing under version 1
+ * is refused until the prefix is upgraded ({@link upgradeStep}).
+ */
+export const READABLE_PROTOCOL_VERSIONS: readonly number[] = Object.freeze([1, 2]);
+
+/** The protocol version's hash key of a prefix: `<prefix>:protocol` (fields version, createdAt). */
 export function protocolKey(prefix: string): string {
   return `${prefix}:protocol`;
 }
 
-/** A {@link ProtocolVersionError} for what was found, or undefined when this library speaks it. */
-export function protocolProblem(key: string, found: string): ProtocolVersionError | undefined {
+/** What to do to move a version 1 prefix to version 2 (docs/PROTOCOL.md §1, "Upgrading"). */
+export function upgradeStep(key: string): string {
+  return 'stop (or upgrade) every program on this prefix that speaks version 1 only (@streamfan/core before protocol 2, foreign consumers), ' +
+    `then record version 2: \`redis-cli HSET ${key} version 2\`, and start version 2 programs. Status written in version 1 stays readable`;
+}
+
+/**
+ * A {@link ProtocolVersionError} for what was found, or undefined when this library speaks it.
+ * `forWrite`: the check before a first write (only {@link SUPPORTED_PROTOCOL_VERSIONS} pass);
+ * otherwise the connect-time read ({@link READABLE_PROTOCOL_VERSIONS} pass).
+ */
+export function protocolProblem(key: string, found: string, forWrite = true): ProtocolVersionError | undefined {
   const n = /^\d{1,9}$/.test(found) ? Number(found) : NaN;
-  if (SUPPORTED_PROTOCOL_VERSIONS.includes(n)) return undefined;
+  if ((forWrite ? SUPPORTED_PROTOCOL_VERSIONS : READABLE_PROTOCOL_VERSIONS).includes(n)) return undefined;
   const speaks = SUPPORTED_PROTOCOL_VERSIONS.join(', ');
+  if (READABLE_PROTOCOL_VERSIONS.includes(n)) {
+    return new ProtocolVersionError(key, found, SUPPORTED_PROTOCOL_VERSIONS,
+      `the data under this prefix uses streamfan wire protocol version ${n} (${key}); this library reads it but writes version ${speaks} only, ` +
+      `which version ${n} programs cannot read (plain successes are recorded in success buckets). To upgrade: ${upgradeStep(key)}. Nothing was written (docs/PROTOCOL.md)`);
+  }
   if (Number.isInteger(n) && n > PROTOCOL_VERSION) {
     return new ProtocolVersionError(key, found, SUPPORTED_PROTOCOL_VERSIONS,
       `the data under this prefix uses streamfan wire protocol version ${n} (${key}), but this library speaks version ${speaks} only: ` +
@@ -52,7 +78,7 @@ function wrongType(key: string, err: unknown): ProtocolVersionError | undefined 
 
 /**
  * Read the prefix's protocol version (HGET: nothing written; a prefix with no version yet passes).
- * @throws ProtocolVersionError when the version recorded is one this library does not speak
+ * @throws ProtocolVersionError when the version recorded is one this library cannot read
  */
 export async function checkProtocol(redis: Redis, prefix: string): Promise<void> {
   const key = protocolKey(prefix);
@@ -63,7 +89,7 @@ export async function checkProtocol(redis: Redis, prefix: string): Promise<void>
     throw wrongType(key, err) ?? err;
   }
   if (found === null) return;
-  const problem = protocolProblem(key, found);
+  const problem = protocolProblem(key, found, false);
   if (problem) throw problem;
 }
 

@@ -1,6 +1,8 @@
 import type Redis from 'ioredis';
 import { compareIds } from './ids';
-import { topicKeys } from './keys';
+import { topicKeys, type TopicKeys } from './keys';
+import { runScript } from './scripts/runner';
+import { findRecord, recordFromReply, recordToken, type SuccessRecord } from './status-records';
 import { fieldMap } from './consumer/entry';
 import { readDelayedRef } from './delayed';
 import { InvalidIdError } from './errors';
@@ -46,7 +48,10 @@ export interface GroupStatus {
   result?: unknown;
   /** The last error. */
   error?: string;
-  /** The consumer that last handled it. */
+  /**
+   * The consumer that last handled it. Not recorded for a plain success (the handler returned
+   * nothing; protocol 2 keeps those as compact records without it): absent then.
+   */
   consumer?: string;
   updatedAt?: Date;
   finishedAt?: Date;
@@ -144,31 +149,110 @@ export async function readStatus(redis: Redis, prefix: string, topic: string, id
     groupInfos(redis, keys.stream),
   ]);
   const groups = parseHash(hash);
+  const names = infos.map((g) => String(g.name));
+  // Protocol 2: a plain success is a record in the group's success bucket, not in the hash.
+  // Asked for every group whose hash holds no final state (a retry's processing or failed may
+  // have been followed by a plain success); the groups the hash does not name at all are also
+  // looked up in the pending entries list, in parallel.
+  const ask = names.filter((g) => !groups[g] || !isFinalState(groups[g]!.state));
   const missing = infos.filter((g) => !groups[String(g.name)]);
-  if (missing.length > 0) {
-    const p = redis.pipeline();
-    for (const g of missing) p.xpending(keys.stream, String(g.name), id, id, 1);
-    const res = (await p.exec()) ?? [];
-    missing.forEach((g, i) => {
-      const rows = (res[i]?.[1] ?? []) as Array<[string, string, number, number]>;
-      const row = rows[0];
-      if (row) {
-        groups[String(g.name)] = { state: 'processing', attempts: Number(row[3]), consumer: row[1], deliveries: Number(row[3]), idleMs: Number(row[2]) };
-      } else if (compareIds(id, String(g['last-delivered-id'])) > 0) {
-        groups[String(g.name)] = { state: 'pending', attempts: 0 };
-      } else {
-        groups[String(g.name)] = { state: 'unknown', attempts: 0 };
-      }
-    });
-  }
-  if (Object.values(groups).some((g) => g.state === 'unknown')) {
-    // The reads above are not one snapshot: an ack may have landed between the hash read and
-    // XPENDING. Its status is in the hash now.
-    const again = parseHash(await redis.hgetall(keys.status(id)));
-    for (const [g, s] of Object.entries(again)) if (groups[g]?.state === 'unknown') groups[g] = s;
+  const p = redis.pipeline();
+  for (const g of missing) p.xpending(keys.stream, String(g.name), id, id, 1);
+  const [records, res] = await Promise.all([
+    readSuccessRecords(redis, keys, id, ask),
+    missing.length > 0 ? p.exec().then((r) => r ?? []) : Promise.resolve([]),
+  ]);
+  missing.forEach((g, i) => {
+    const rows = (res[i]?.[1] ?? []) as Array<[string, string, number, number]>;
+    const row = rows[0];
+    if (row) {
+      groups[String(g.name)] = { state: 'processing', attempts: Number(row[3]), consumer: row[1], deliveries: Number(row[3]), idleMs: Number(row[2]) };
+    } else if (compareIds(id, String(g['last-delivered-id'])) > 0) {
+      groups[String(g.name)] = { state: 'pending', attempts: 0 };
+    } else {
+      groups[String(g.name)] = { state: 'unknown', attempts: 0 };
+    }
+  });
+  mergeSuccessRecords(groups, parseHash(hash), records);
+  const unknown = Object.keys(groups).filter((g) => groups[g]!.state === 'unknown');
+  if (unknown.length > 0) {
+    // The reads above are not one snapshot: an ack may have landed between the status reads and
+    // XPENDING. Its status is in the hash or the bucket now.
+    const [again, late] = await Promise.all([redis.hgetall(keys.status(id)), readSuccessRecords(redis, keys, id, unknown)]);
+    const fresh = parseHash(again);
+    for (const [g, s] of Object.entries(fresh)) if (groups[g]?.state === 'unknown') groups[g] = s;
+    mergeSuccessRecords(groups, fresh, late);
   }
   const delayedId = range[0] ? fieldMap(range[0][1]).get(FIELD.delayed) : undefined;
   return { id, eventId: id, ...(delayedId ? { delayedId } : {}), topic, inStream: range.length > 0, groups };
+}
+
+/**
+ * Protocol 2 success records of event `id` in `groups` (one bucket per group, searched
+ * server-side by the readStatus script: only the record crosses the network).
+ * @returns group → record, for the groups whose bucket holds one
+ */
+export async function readSuccessRecords(redis: Redis, keys: TopicKeys, id: string, groups: readonly string[]): Promise<Map<string, SuccessRecord>> {
+  const out = new Map<string, SuccessRecord>();
+  if (groups.length === 0) return out;
+  const { second, token } = recordToken(id);
+  const reply = await runScript<Array<number | string>>(redis, 'readStatus', groups.map((g) => keys.ok(g, second)), [token]);
+  groups.forEach((g, i) => {
+    const r = recordFromReply(second, reply[2 * i], reply[2 * i + 1]);
+    if (r) out.set(g, r);
+  });
+  return out;
+}
+
+/** States after which a recovery sweep must not take an entry back (see {@link settledInGroup}). */
+const SETTLED_FOR_SWEEP: ReadonlySet<string> = new Set(['succeeded', 'dead', 'lost', 'failed']);
+
+/**
+ * Of `ids` (topic entry ids, which are their event ids), those whose status in `group` says the
+ * group is done with that entry: succeeded (in the status hash, or a success record of protocol
+ * 2), dead, lost, or failed with its retry scheduled. An id whose status could not be read counts
+ * as settled (a sweep must not take back what it cannot judge). Work: one HGET per id and one GET
+ * per distinct second of the ids (their success buckets), in one pipeline.
+ */
+export async function settledInGroup(redis: Redis, keys: TopicKeys, group: string, ids: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (ids.length === 0) return out;
+  const tokens = ids.map((id) => recordToken(id));
+  const seconds = [...new Set(tokens.map((t) => t.second))];
+  const p = redis.pipeline();
+  for (const id of ids) p.hget(keys.status(id), `${group}:state`);
+  for (const sec of seconds) p.get(keys.ok(group, sec));
+  const replies = (await p.exec()) ?? [];
+  const buckets = new Map<number, string>();
+  seconds.forEach((sec, i) => {
+    const [err, v] = replies[ids.length + i] ?? [];
+    if (!err && typeof v === 'string') buckets.set(sec, v);
+  });
+  ids.forEach((id, i) => {
+    const [err, state] = replies[i] ?? [new Error('no reply')];
+    if (err || SETTLED_FOR_SWEEP.has(String(state))) { out.add(id); return; }
+    const bucket = buckets.get(tokens[i]!.second);
+    if (bucket !== undefined && findRecord(bucket, tokens[i]!.second, tokens[i]!.token)) out.add(id);
+  });
+  return out;
+}
+
+/**
+ * Put success records over what the hash says: a success is final, so it wins over the hash's
+ * `processing`, `failed` or `pending` (written before the retry that succeeded), and over
+ * anything else the hash wrote before it. The hash's `error` (the last failed attempt's) stays,
+ * as it does after a success written to the hash; `consumer` is not recorded for a plain success.
+ */
+export function mergeSuccessRecords(groups: Record<string, GroupStatus>, hash: Record<string, GroupStatus>, records: ReadonlyMap<string, SuccessRecord>): void {
+  for (const [g, r] of records) {
+    const h = hash[g];
+    const at = r.finishedAt !== undefined ? new Date(r.finishedAt) : undefined;
+    if (h && isFinalState(h.state) && (at === undefined || (h.updatedAt !== undefined && h.updatedAt.getTime() > at.getTime()))) continue;
+    const s: GroupStatus = { state: 'succeeded', attempts: Math.max(r.attempts, h?.attempts ?? 0) };
+    if (h?.error) s.error = h.error;
+    if (at) { s.updatedAt = at; s.finishedAt = at; }
+    groups[g] = s;
+  }
 }
 
 /** XINFO GROUPS as objects; [] when the stream does not exist. */

@@ -18,7 +18,7 @@ async function refusal(p: Promise<unknown>): Promise<ProtocolVersionError> {
 }
 
 describe('wire protocol version (docs/PROTOCOL.md)', () => {
-  test('the first write records version 1 in <prefix>:protocol; connecting and reading write nothing', async () => {
+  test('the first write records version 2 in <prefix>:protocol; connecting and reading write nothing', async () => {
     const sf = env.client();
     const admin = env.server().client();
     const topic = defineTopic<{ n: number }>('proto');
@@ -45,21 +45,21 @@ describe('wire protocol version (docs/PROTOCOL.md)', () => {
     const admin = env.server().client();
     const sub = sf.subscribe(defineTopic('sub-first'), 'g', () => undefined);
     await sub.ready();
-    await waitFor(async () => (await admin.hget(protocolKey(sf.prefix), 'version')) === '1', { message: 'version recorded' });
+    await waitFor(async () => (await admin.hget(protocolKey(sf.prefix), 'version')) === '2', { message: 'version recorded' });
     admin.disconnect();
   });
 
   test('data in a newer protocol version: every write is refused with PROTOCOL_VERSION, saying which versions and what to do; nothing is written', async () => {
     const prefix = uniquePrefix();
     const admin = env.server().client();
-    await admin.hset(protocolKey(prefix), 'version', '2', 'createdAt', '1');
+    await admin.hset(protocolKey(prefix), 'version', '3', 'createdAt', '1');
     const sf = clientOn(prefix);
     const topic = defineTopic<{ n: number }>('newer');
     const err = await refusal(sf.publish(topic, { n: 1 }));
     expect(err.code).toBe('PROTOCOL_VERSION');
-    expect(err).toMatchObject({ key: `${prefix}:protocol`, found: '2', supported: [1] });
-    expect(err.message).toMatch(/protocol version 2/);
-    expect(err.message).toMatch(/speaks version 1 only/);
+    expect(err).toMatchObject({ key: `${prefix}:protocol`, found: '3', supported: [2] });
+    expect(err.message).toMatch(/protocol version 3/);
+    expect(err.message).toMatch(/speaks version 2 only/);
     expect(err.message).toMatch(/upgrade @streamfan\/core/);
     await refusal(sf.publishMany(topic, [{ n: 1 }]));
     await refusal(sf.waitFor(topic, '1-0', { timeoutMs: 500 }));
@@ -67,7 +67,30 @@ describe('wire protocol version (docs/PROTOCOL.md)', () => {
     // Detection is over by now: subscribe refuses at once.
     expect(() => sf.subscribe(topic, 'g', () => undefined)).toThrow(ProtocolVersionError);
     expect(await admin.exists(topicKeys(prefix, topic.name).stream)).toBe(0);
-    expect(await admin.hget(protocolKey(prefix), 'version')).toBe('2');
+    expect(await admin.hget(protocolKey(prefix), 'version')).toBe('3');
+    admin.disconnect();
+  });
+
+  test('a version 1 prefix: status, groups and the CLI keep reading it (hash statuses included); every write is refused naming the upgrade step; after it, writes work', async () => {
+    const prefix = uniquePrefix();
+    const admin = env.server().client();
+    const topic = defineTopic<{ n: number }>('old');
+    const keys = topicKeys(prefix, topic.name);
+    const id = await admin.xadd(keys.stream, '*', 'payload', '{"n":1}', 'headers', '');
+    await admin.xgroup('CREATE', keys.stream, 'g', '0');
+    await admin.hset(keys.status(id!), 'g:state', 'succeeded', 'g:attempts', '1', 'g:consumer', 'c1', 'g:updatedAt', '1700000000000');
+    await admin.hset(protocolKey(prefix), 'version', '1', 'createdAt', '1');
+    const sf = clientOn(prefix);
+    expect((await sf.status(topic, id!)).groups.g).toMatchObject({ state: 'succeeded', attempts: 1, consumer: 'c1' });
+    const err = await refusal(sf.publish(topic, { n: 2 }));
+    expect(err).toMatchObject({ found: '1', supported: [2] });
+    expect(err.message).toMatch(/reads it but writes version 2 only/);
+    expect(err.message).toContain(`HSET ${prefix}:protocol version 2`);
+    expect(await admin.xlen(keys.stream)).toBe(1);
+    await admin.hset(protocolKey(prefix), 'version', '2');
+    const after = clientOn(prefix);
+    await after.publish(topic, { n: 3 });
+    expect(await admin.xlen(keys.stream)).toBe(2);
     admin.disconnect();
   });
 

@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { topicKeys } from '../src/internal';
 import { runScript } from '../src/scripts/runner';
+import { compareIds } from '../src/ids';
 import { uniquePrefix } from '@streamfan/testing';
 import { useRedis } from './helpers';
 
@@ -72,10 +73,15 @@ describe('consumer scripts check their inputs before their first write', () => {
     await nothingWritten(keys, id);
   });
 
-  const ackCases: Array<[string, number, string]> = [['ttl', 2, 'nan'], ['track', 4, 'x'], ['mode', 5, 'Q'], ['base', 8, 'inf'], ['entry id', 6, '-']];
+  /** ackBatch's arguments (protocol 2) for hash entries only: [entry id, event id, base, result]. */
+  const ackArgs = (consumer: string, ...entries: Array<[string, string, string, string]>): string[] => {
+    const ids = entries.map((e) => e[0]).sort((a, b) => compareIds(a, b));
+    return ['g', consumer, '60', 'done', '1', 'P', '0', String(entries.length), '0', '0', ids[0] ?? '-', ids[ids.length - 1] ?? '+', '1', ...entries.flat()];
+  };
+  const ackCases: Array<[string, number, string]> = [['ttl', 2, 'nan'], ['track', 4, 'x'], ['mode', 5, 'Q'], ['base', 15, 'inf'], ['entry id', 13, '-'], ['lowest id', 10, 'x'], ['same ids', 12, '2']];
   test.each(ackCases)('ackBatch with a bad %s', async (_label, index, value) => {
     const { keys, id } = await setup();
-    const args = ['g', 'c', '60', 'done', '1', 'P', id, id, '0', ''];
+    const args = ackArgs('c', [id, id, '0', '']);
     args[index] = value;
     await expect(runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], args)).rejects.toThrow(/invalid argument/);
     await nothingWritten(keys, id);
@@ -83,7 +89,7 @@ describe('consumer scripts check their inputs before their first write', () => {
 
   test('ackBatch with a status key missing for an entry', async () => {
     const { keys, id } = await setup();
-    await expect(runScript(redis, 'ackBatch', [keys.stream, keys.waiters], ['g', 'c', '60', 'done', '1', 'P', id, id, '0', '']))
+    await expect(runScript(redis, 'ackBatch', [keys.stream, keys.waiters], ackArgs('c', [id, id, '0', ''])))
       .rejects.toThrow(/invalid argument entries/);
     await nothingWritten(keys, id);
   });
@@ -94,7 +100,7 @@ describe('consumer scripts check their inputs before their first write', () => {
     await redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1, 'STREAMS', keys.stream, '>');
     await redis.set(keys.status(id), 'not a hash');
     const reply = await runScript<number[]>(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id), keys.status(id2)],
-      ['g', 'c', '60', 'done', '1', 'P', id, id, '0', '', id2, id2, '0', '']);
+      ackArgs('c', [id, id, '0', ''], [id2, id2, '0', '']));
     expect(reply).toEqual([2, 1]);
     expect(await redis.xpending(keys.stream, 'g', '-', '+', 10)).toEqual([]);
     expect(await redis.hget(keys.status(id2), 'g:state')).toBe('succeeded');
@@ -102,12 +108,12 @@ describe('consumer scripts check their inputs before their first write', () => {
 
   test('ackBatch run twice (ioredis resends it after a reconnect lost the reply): the second run reports the entry settled, not refused', async () => {
     const { keys, id } = await setup();
-    const args = ['g', 'c', '60', 'done', '1', 'P', id, id, '0', ''];
+    const args = ackArgs('c', [id, id, '0', '']);
     expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], args)).toEqual([1, 0]);
     expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], args)).toEqual([1, 0]);
     // Another consumer's (a member of the group) ack of it is still refused.
     await redis.xgroup('CREATECONSUMER', keys.stream, 'g', 'other');
-    expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], ['g', 'other', '60', 'done', '1', 'P', id, id, '0', ''])).toEqual([0, 0, id]);
+    expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], ackArgs('other', [id, id, '0', '']))).toEqual([0, 0, id]);
   });
 
   test('failEntry and deadLetter run twice (resent after a reconnect): the second run reports the first one\'s outcome, not stale', async () => {
@@ -133,7 +139,7 @@ describe('consumer scripts check their inputs before their first write', () => {
     await redis.xgroup('CREATECONSUMER', keys.stream, 'g', 'other');
     await redis.xack(keys.stream, 'g', id);
     await redis.hset(keys.status(id), 'g:state', 'lost', 'g:consumer', 'trim');
-    expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], ['g', 'c', '60', 'done', '1', 'P', id, id, '0', ''])).toEqual([1, 0]);
+    expect(await runScript(redis, 'ackBatch', [keys.stream, keys.waiters, keys.status(id)], ackArgs('c', [id, id, '0', '']))).toEqual([1, 0]);
     expect(await redis.hget(keys.status(id), 'g:state')).toBe('lost');
     expect((await runScript<number[]>(redis, 'failEntry', [keys.stream, keys.retry('g'), keys.redeliver('g'), keys.status(id), keys.waiters], failArgs(id)))[0]).toBe(2);
     expect(await runScript(redis, 'deadLetter', [keys.stream, keys.deadLetters('g'), keys.status(id), keys.waiters], deadArgs(id))).toEqual(['lost']);

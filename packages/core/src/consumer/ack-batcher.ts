@@ -4,6 +4,8 @@ import { connectionDrops } from '../connection';
 import { settledByResend } from './resend';
 import type { TopicKeys } from '../keys';
 import { DeliveryMap, type InFlight } from './in-flight';
+import { compareIds } from '../ids';
+import { BUCKET_MS, encodeRecord, recordToken } from '../status-records';
 
 /** What the ack batcher needs from its subscription (passed in, so it never reaches back). */
 export interface AckTarget {
@@ -20,7 +22,8 @@ export interface AckTarget {
   report(err: unknown, context: string): void;
 }
 
-interface PendingAck { f: InFlight; encoded: string; result: unknown }
+/** One finished delivery waiting for its ack: `encoded` is its result ('' for none). */
+export interface PendingAck { f: InFlight; encoded: string; result: unknown }
 
 /**
  * Collects finished entries and settles them in one ackBatch script call per source stream.
@@ -77,46 +80,119 @@ export class AckBatcher {
   }
 
   private async settle(batch: PendingAck[]): Promise<void> {
-    const t = this.target;
     const byStream = new Map<string, PendingAck[]>();
     for (const a of batch) {
       const list = byStream.get(a.f.stream) ?? [];
       list.push(a);
       byStream.set(a.f.stream, list);
     }
-    for (const [stream, list] of byStream) {
-      const args: (string | number)[] = [t.group, t.consumer, t.statusTtlSeconds, t.keys.done, t.trackStatus ? '1' : '0', t.publishMode()];
-      const keys = [stream, t.keys.waiters];
+    for (const [stream, list] of byStream) await this.settleStream(stream, list);
+  }
+
+  /**
+   * One ackBatch call (protocol 2) for the entries of one stream: plain successes as prebuilt
+   * success records (one APPEND per bucket touched), successes with a result in their status
+   * hashes. When the script finds a plain entry that is no longer this consumer's, or whose
+   * deliveries changed since it was read, it writes nothing and says which: those go through the
+   * per-entry path (its refusal, resend and lost checks) or get their record rebuilt, and the
+   * call is made again.
+   */
+  private async settleStream(stream: string, list: PendingAck[]): Promise<void> {
+    const t = this.target;
+    const sameIds = stream === t.keys.stream;
+    const plain: PendingAck[] = [];
+    const hashed: PendingAck[] = [];
+    for (const a of list) (a.encoded === '' ? plain : hashed).push(a);
+    const deliveries = new Map<string, number>();
+    try {
+      const drops = connectionDrops(t.worker);
+      let reply: [number, number, ...string[]] | undefined;
+      for (let round = 0; round < 4; round++) {
+        const { keys, args } = buildAck(t, stream, sameIds, plain, hashed, deliveries);
+        const r = await runScript<[number, number, ...Array<string | number>]>(t.worker, 'ackBatch', keys, args);
+        if (r[0] !== -1) { reply = r as [number, number, ...string[]]; break; }
+        // Nothing written: move what is not ours any more to the per-entry path, fix deliveries.
+        const n = Number(r[1]);
+        const gone = new Set(r.slice(2, 2 + n).map(String));
+        for (let i = 2 + n; i + 1 < r.length; i += 2) deliveries.set(String(r[i]), Number(r[i + 1]));
+        if (gone.size > 0) {
+          for (let i = plain.length - 1; i >= 0; i--) {
+            if (gone.has(plain[i]!.f.entryId)) hashed.push(...plain.splice(i, 1));
+          }
+        }
+      }
+      if (!reply) throw new Error('the ack script found the batch changed 4 times in a row');
+      const failedWrites = reply[1];
+      let refused = new Set(reply.slice(2) as string[]);
+      // The connection dropped while this call was unanswered: ioredis re-sent it, and its second
+      // run refuses what the first acknowledged. Only entries another consumer holds are stale.
+      if (refused.size > 0 && connectionDrops(t.worker) !== drops) {
+        const own = await settledByResend(t.worker, stream, t.group, t.consumer,
+          list.filter((a) => refused.has(a.f.entryId)).map((a) => ({ entryId: a.f.entryId, statusKey: t.keys.status(a.f.eventId) })), t.trackStatus);
+        refused = new Set([...refused].filter((id) => !own.has(id)));
+      }
+      if (failedWrites > 0) {
+        t.report(new Error(`${failedWrites} status writes of ${list.length} acknowledged events failed: their status keys (or success buckets) hold another type (written by something other than streamfan)`), 'ack');
+      }
+      const stale: string[] = [];
       for (const a of list) {
-        args.push(a.f.entryId, a.f.eventId, a.f.base, a.encoded);
-        keys.push(t.keys.status(a.f.eventId));
+        if (refused.has(a.f.entryId)) stale.push(a.f.eventId);
+        else t.acked(a.f, a.result);
       }
-      try {
-        const drops = connectionDrops(t.worker);
-        const reply = await runScript<[number, number, ...string[]]>(t.worker, 'ackBatch', keys, args);
-        const failedWrites = reply[1];
-        let refused = new Set(reply.slice(2) as string[]);
-        // The connection dropped while this call was unanswered: ioredis re-sent it, and its second
-        // run refuses what the first acknowledged. Only entries another consumer holds are stale.
-        if (refused.size > 0 && connectionDrops(t.worker) !== drops) {
-          const own = await settledByResend(t.worker, stream, t.group, t.consumer,
-            list.filter((a) => refused.has(a.f.entryId)).map((a) => ({ entryId: a.f.entryId, statusKey: t.keys.status(a.f.eventId) })), t.trackStatus);
-          refused = new Set([...refused].filter((id) => !own.has(id)));
-        }
-        if (failedWrites > 0) {
-          t.report(new Error(`${failedWrites} of ${list.length} acknowledged events have no status written: their status keys hold another type (written by something other than streamfan)`), 'ack');
-        }
-        const stale: string[] = [];
-        for (const a of list) {
-          if (refused.has(a.f.entryId)) stale.push(a.f.eventId);
-          else t.acked(a.f, a.result);
-        }
-        if (stale.length > 0) t.stale(stale);
-      } catch (err) {
-        // Not acked: the entries stay pending and will be reclaimed and handled again
-        // (a duplicate, never a loss). Say so.
-        t.report(err, `ack of ${list.length} entries (they stay pending and will be redelivered)`);
-      }
+      if (stale.length > 0) t.stale(stale);
+    } catch (err) {
+      // Not acked: the entries stay pending and will be reclaimed and handled again
+      // (a duplicate, never a loss). Say so.
+      t.report(err, `ack of ${list.length} entries (they stay pending and will be redelivered)`);
     }
   }
+}
+
+/** Lower of two stream ids (`ms-seq`). */
+function lower(a: string, b: string): boolean {
+  return compareIds(a, b) < 0;
+}
+
+/**
+ * KEYS and ARGV of one ackBatch call (see ackBatch-N.lua). Plain entries are grouped by the
+ * second of their event id; each bucket's records are concatenated here, so the script's
+ * per-entry work is one table lookup.
+ */
+export function buildAck(t: Pick<AckTarget, 'keys' | 'group' | 'consumer' | 'statusTtlSeconds' | 'trackStatus' | 'publishMode'>, stream: string, sameIds: boolean,
+  plain: readonly PendingAck[], hashed: readonly PendingAck[], deliveries: ReadonlyMap<string, number> = new Map()): { keys: string[]; args: (string | number)[] } {
+  let minId: string | undefined;
+  let maxId: string | undefined;
+  const note = (id: string) => {
+    if (minId === undefined || lower(id, minId)) minId = id;
+    if (maxId === undefined || lower(maxId, id)) maxId = id;
+  };
+  const buckets = new Map<number, string[]>();
+  const expect: Array<string | number> = [];
+  for (const a of plain) {
+    note(a.f.entryId);
+    const d = deliveries.get(a.f.entryId) ?? a.f.attempt - a.f.base;
+    if (d !== 1) expect.push(a.f.entryId, d);
+    if (!t.trackStatus) continue;
+    const { second, token } = recordToken(a.f.eventId);
+    const records = buckets.get(second);
+    const rec = encodeRecord(token, a.f.base + d);
+    if (records) records.push(rec);
+    else buckets.set(second, [rec]);
+  }
+  for (const a of hashed) note(a.f.entryId);
+  const keys = [stream, t.keys.waiters];
+  const args: (string | number)[] = [t.group, t.consumer, t.statusTtlSeconds, t.keys.done, t.trackStatus ? '1' : '0', t.publishMode(),
+    buckets.size, hashed.length, plain.length, expect.length / 2, minId ?? '-', maxId ?? '+', sameIds ? '1' : '0'];
+  for (const [second, records] of buckets) {
+    keys.push(t.keys.ok(t.group, second));
+    args.push(second * BUCKET_MS, records.join(''));
+  }
+  for (const a of plain) args.push(a.f.entryId);
+  if (!sameIds) for (const a of plain) args.push(a.f.eventId);
+  args.push(...expect);
+  for (const a of hashed) {
+    args.push(a.f.entryId, a.f.eventId, a.f.base, a.encoded);
+    keys.push(t.keys.status(a.f.eventId));
+  }
+  return { keys, args };
 }

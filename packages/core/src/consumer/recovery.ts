@@ -1,6 +1,6 @@
 import { GroupRetiredError } from '../errors';
 import { runScript } from '../scripts/runner';
-import { groupInfos } from '../status';
+import { groupInfos, settledInGroup } from '../status';
 import { compareIds } from '../ids';
 import { sleep } from '../timing';
 import type { InFlight } from './in-flight';
@@ -144,24 +144,19 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
       const floor = `${Date.now() - ttl * 1000}-0`;
       if (start === '-' || compareIds(floor, start) > 0) start = floor;
     }
-    const fState = `${this.group}:state`;
-    const settled = new Set(['succeeded', 'dead', 'lost', 'failed']);
     let taken = 0;
     for (let scanned = 0; scanned < 10_000 && !this.stopping;) {
       const page = (await this.worker.xrange(stream, start, to, 'COUNT', 500)) as RawEntry[];
       if (page.length === 0) break;
       scanned += page.length;
       const p = this.worker.pipeline();
-      for (const [id] of page) {
-        p.hget(this.keys.status(id), fState);
-        p.xpending(stream, this.group, id, id, 1);
-      }
-      const replies = (await p.exec()) ?? [];
+      for (const [id] of page) p.xpending(stream, this.group, id, id, 1);
+      // Settled: in the status hash, or a plain success in its success bucket (protocol 2).
+      const [replies, settled] = await Promise.all([p.exec().then((r) => r ?? []), settledInGroup(this.worker, this.keys, this.group, page.map(([id]) => id))]);
       const own = (id: string) => this.inFlight.has(stream, id) || this.acks.has(stream, id) || this.held.some((h) => h.stream === stream && h.raw[0] === id);
       const orphans = page.filter(([id], i) => {
-        const [e1, state] = replies[2 * i] ?? [];
-        const [e2, pending] = replies[2 * i + 1] ?? [];
-        return !e1 && !e2 && !settled.has(String(state)) && Array.isArray(pending) && pending.length === 0 && !own(id);
+        const [e2, pending] = replies[i] ?? [];
+        return !e2 && !settled.has(id) && Array.isArray(pending) && pending.length === 0 && !own(id);
       });
       if (orphans.length > 0) {
         const adopted = new Set(await runScript<string[]>(this.worker, 'adoptEntries', [stream],
