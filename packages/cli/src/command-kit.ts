@@ -53,8 +53,19 @@ export function streamId(text: string): string {
  * (`delayed-<uuid>`). A wrong id is a usage error (exit 2) before anything is sent to Redis.
  */
 export function eventId(text: string): string {
-  if (/^\d+(-\d+)?$/.test(text) || /^delayed-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text)) return text;
-  throw new InvalidArgumentError('expected an event id such as 1700000000000-0 (or a delayed-… id from a delayed publish).');
+  // A partitioned topic's ids carry their partition: p3:1700000000000-0, p3:delayed-<uuid>.
+  const local = text.replace(/^p(0|[1-9]\d{0,3}):/, '');
+  if (/^\d+(-\d+)?$/.test(local) || /^delayed-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(local)) return text;
+  throw new InvalidArgumentError(
+    'expected an event id such as 1700000000000-0 (or a delayed-… id from a delayed publish; p3:1700000000000-0 on a partitioned topic).',
+  );
+}
+
+/** Commander parser for entry ids that may carry a partition (`1700000000000-0`, `p3:1700000000000-0`). */
+export function entryId(text: string): string {
+  if (!/^(p(0|[1-9]\d{0,3}):)?\d+-\d+$/.test(text))
+    throw new InvalidArgumentError('expected an entry id such as 1700000000000-0 (p3:1700000000000-0 on a partitioned topic).');
+  return text;
 }
 
 /** Commander collector for repeatable options. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ackEntries, assertEntryIds, requireGroup } from '@streamfan/core/internal';
+import { assertEntryIds, lookupTopic, requireGroup } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatTable } from '../format/table';
 
@@ -9,7 +9,7 @@ export function registerAck(program: Command, act: ActionFactory): void {
     .command('ack')
     .argument('<topic>', 'topic name')
     .argument('<group>', 'group name')
-    .argument('<id...>', 'pending entry ids (see `streamfan pending`)')
+    .argument('<id...>', 'pending entry ids (see `streamfan pending`; p3:… on a partitioned topic)')
     .option('-y, --yes', 'do not ask for confirmation')
     .description(
       'repair by hand: acknowledge pending entries (they will not be handled again by this group); status becomes succeeded, marked ackedByHand; all or nothing',
@@ -20,14 +20,15 @@ export function registerAck(program: Command, act: ActionFactory): void {
     )
     .action(
       act(async (ctx, topic: string, group: string, ids: string[], opts: { yes?: boolean }) => {
-        assertEntryIds(ids);
         const sf = ctx.sf();
+        const t = await lookupTopic(sf, topic);
+        if (t.partitions === undefined) assertEntryIds(ids); // a partitioned topic's p<i>: ids are checked by ack
         await requireGroup(sf, topic, group);
         await ctx.confirm(
           `acknowledge ${ids.length} entr${ids.length === 1 ? 'y' : 'ies'} of group "${group}" in topic "${topic}" without handling ${ids.length === 1 ? 'it' : 'them'}`,
           opts.yes,
         );
-        const acked = await ackEntries(sf, topic, group, ids);
+        const acked = await sf.ack(t, group, ids);
         ctx.print(
           { topic, group, acked },
           () =>

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { assertEntryIds, claimEntries, requireGroup, validateConsumerName } from '@streamfan/core/internal';
+import { assertEntryIds, lookupTopic, requireGroup, validateConsumerName } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatTable } from '../format/table';
 
@@ -9,7 +9,7 @@ export function registerClaim(program: Command, act: ActionFactory): void {
     .command('claim')
     .argument('<topic>', 'topic name')
     .argument('<group>', 'group name')
-    .argument('<id...>', 'pending entry ids (see `streamfan pending`)')
+    .argument('<id...>', 'pending entry ids (see `streamfan pending`; p3:… on a partitioned topic)')
     .requiredOption('--to <consumer>', 'the consumer that gets the entries')
     .option('-y, --yes', 'do not ask for confirmation')
     .description(
@@ -24,15 +24,16 @@ export function registerClaim(program: Command, act: ActionFactory): void {
     )
     .action(
       act(async (ctx, topic: string, group: string, ids: string[], opts: { to: string; yes?: boolean }) => {
-        assertEntryIds(ids);
         validateConsumerName(opts.to);
         const sf = ctx.sf();
+        const t = await lookupTopic(sf, topic);
+        if (t.partitions === undefined) assertEntryIds(ids); // a partitioned topic's p<i>: ids are checked by claim
         await requireGroup(sf, topic, group);
         await ctx.confirm(
           `claim ${ids.length} entr${ids.length === 1 ? 'y' : 'ies'} of group "${group}" in topic "${topic}" for consumer "${opts.to}"`,
           opts.yes,
         );
-        const claimed = await claimEntries(sf, topic, group, ids, opts.to);
+        const claimed = await sf.claim(t, group, ids, opts.to);
         ctx.print(
           { topic, group, consumer: opts.to, claimed },
           () =>

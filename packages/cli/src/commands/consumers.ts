@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireGroup } from '@streamfan/core/internal';
+import { lookupTopic, requireGroup } from '@streamfan/core/internal';
 import { duration, examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatTable } from '../format/table';
@@ -18,7 +18,7 @@ export function registerConsumers(program: Command, act: ActionFactory): void {
       act(async (ctx, topic: string, group: string) => {
         const sf = ctx.sf();
         await requireGroup(sf, topic, group);
-        const rows = await sf.consumers(topic, group);
+        const rows = await sf.consumers(await lookupTopic(sf, topic), group);
         ctx.print({ topic, group, consumers: rows }, () =>
           rows.length === 0
             ? `group "${group}" of topic "${topic}" has no consumers`
@@ -46,7 +46,7 @@ export function registerConsumers(program: Command, act: ActionFactory): void {
       act(async (ctx, topic: string, group: string, opts: { idle: number }) => {
         const sf = ctx.sf();
         await requireGroup(sf, topic, group);
-        const removed = await sf.pruneConsumers(topic, group, opts.idle);
+        const removed = await sf.pruneConsumers(await lookupTopic(sf, topic), group, opts.idle);
         ctx.print({ topic, group, idleMs: opts.idle, removed }, () =>
           removed.length === 0
             ? `no consumer of group "${group}" is idle ${formatDuration(opts.idle)} with nothing pending; nothing removed`

@@ -1,15 +1,18 @@
 import type { Command } from 'commander';
-import { NotFoundError, requireGroup, type DeadLetter } from '@streamfan/core/internal';
-import { examples, positiveInt, streamId, type ActionFactory } from '../command-kit';
+import { NotFoundError, lookupTopic, requireGroup, type DeadLetter } from '@streamfan/core/internal';
+import { entryId, examples, positiveInt, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 import { formatPairs, formatTable, truncate } from '../format/table';
 import { formatRelative, formatTime } from '../format/time';
+
+/** A dead-letter id; a partitioned topic's carry their partition (p3:1700000000000-0). */
+const DEAD_LETTER_ID = /^(p(0|[1-9]\d{0,3}):)?\d+-\d+$/;
 
 function selection(ids: string[], all: boolean | undefined, verb: string): string[] | undefined {
   if (ids.length > 0 && all) throw new UsageError(`give dead-letter ids or --all, not both`);
   if (ids.length === 0 && !all)
     throw new UsageError(`say which dead letters to ${verb}: give their ids (see \`streamfan dlq list\`) or --all`);
-  const bad = ids.filter((id) => !/^\d+-\d+$/.test(id));
+  const bad = ids.filter((id) => !DEAD_LETTER_ID.test(id));
   if (bad.length > 0)
     throw new UsageError(`${bad.join(', ')}: not a dead-letter id; ids look like 1700000000000-0 (see \`streamfan dlq list\`)`);
   return ids.length > 0 ? ids : undefined;
@@ -27,14 +30,15 @@ export function registerDlq(program: Command, act: ActionFactory): void {
     .argument('<topic>', 'topic name')
     .argument('<group>', 'group name')
     .option('--limit <n>', 'at most this many, oldest first', positiveInt, 100)
-    .option('--after <deadLetterId>', 'start after this dead-letter id (the next page)', streamId)
+    .option('--after <deadLetterId>', 'start after this dead-letter id (the next page)', entryId)
     .description('list dead letters: dead-letter id, event id, reason, attempts, error')
     .addHelpText('after', examples('streamfan dlq list user.signup email', 'streamfan dlq list user.signup email --json --limit 1000'))
     .action(
       act(async (ctx, topic: string, group: string, opts: { limit: number; after?: string }) => {
         const sf = ctx.sf();
         await requireGroup(sf, topic, group, { allowRetired: true });
-        const box = sf.deadLetters(topic, group);
+        // A partitioned topic: every partition, merged by dead-letter id; ids p<i>:…
+        const box = sf.deadLetters(await lookupTopic(sf, topic), group);
         const [rows, total] = await Promise.all([box.list({ start: opts.after ? `(${opts.after}` : '-', count: opts.limit }), box.count()]);
         ctx.print({ topic, group, total, deadLetters: rows }, () => {
           if (rows.length === 0) return `no dead letters in group "${group}" of topic "${topic}"${opts.after ? ' after that id' : ''}`;
@@ -66,11 +70,11 @@ export function registerDlq(program: Command, act: ActionFactory): void {
     .addHelpText('after', examples('streamfan dlq show user.signup email 1700000000000-0'))
     .action(
       act(async (ctx, topic: string, group: string, id: string) => {
-        if (!/^\d+-\d+$/.test(id))
+        if (!DEAD_LETTER_ID.test(id))
           throw new UsageError(`${id}: not a dead-letter id; ids look like 1700000000000-0 (see \`streamfan dlq list ${topic} ${group}\`)`);
         const sf = ctx.sf();
         await requireGroup(sf, topic, group, { allowRetired: true });
-        const [d] = await sf.deadLetters(topic, group).list({ start: id, count: 1 });
+        const [d] = await sf.deadLetters(await lookupTopic(sf, topic), group).list({ start: id, count: 1 });
         if (!d || d.deadLetterId !== id)
           throw new NotFoundError(
             `no dead letter ${id} in group "${group}" of topic "${topic}": list them with \`streamfan dlq list ${topic} ${group}\``,
@@ -107,7 +111,7 @@ export function registerDlq(program: Command, act: ActionFactory): void {
         const sel = selection(ids, opts.all, 'replay');
         const sf = ctx.sf();
         await requireGroup(sf, topic, group);
-        const replayed = await sf.deadLetters(topic, group).replay(sel ? { ids: sel } : { all: true });
+        const replayed = await sf.deadLetters(await lookupTopic(sf, topic), group).replay(sel ? { ids: sel } : { all: true });
         ctx.print(
           { topic, group, replayed, requested: sel?.length ?? null },
           () => `replayed ${replayed} dead letter${replayed === 1 ? '' : 's'} to group "${group}"`,
@@ -141,7 +145,7 @@ export function registerDlq(program: Command, act: ActionFactory): void {
           `delete ${sel ? sel.length : 'every'} dead letter${sel?.length === 1 ? '' : 's'} of group "${group}" in topic "${topic}" for good`,
           opts.yes,
         );
-        const purged = await sf.deadLetters(topic, group).purge(sel ? { ids: sel } : { all: true });
+        const purged = await sf.deadLetters(await lookupTopic(sf, topic), group).purge(sel ? { ids: sel } : { all: true });
         ctx.print(
           { topic, group, purged, requested: sel?.length ?? null },
           () => `deleted ${purged} dead letter${purged === 1 ? '' : 's'} of group "${group}"`,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireTopic } from '@streamfan/core/internal';
+import { lookupTopic, requireTopic, type PartitionedGroupInfo } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatTable } from '../format/table';
@@ -10,18 +10,25 @@ export function registerGroups(program: Command, act: ActionFactory): void {
   program
     .command('groups')
     .argument('<topic>', 'topic name')
-    .description('list the groups of a topic: consumers, pending, lag, last-delivered id, oldest pending age, retrying, dead letters')
-    .addHelpText('after', examples('streamfan groups user.signup', 'streamfan groups user.signup --json'))
+    .description(
+      'list the groups of a topic: consumers, pending, lag, last-delivered id, oldest pending age, retrying, dead letters (summed over the partitions of a partitioned topic)',
+    )
+    .option('--partitions', 'partitioned topics: also one row per group and partition (lease owner, token, pending, lag)')
+    .addHelpText(
+      'after',
+      examples('streamfan groups user.signup', 'streamfan groups user.signup --json', 'streamfan groups orders --partitions'),
+    )
     .action(
-      act(async (ctx, topic: string) => {
+      act(async (ctx, topic: string, opts: { partitions?: boolean }) => {
         const sf = ctx.sf();
         await requireTopic(sf, topic);
+        const t = await lookupTopic(sf, topic);
         const now = Date.now();
-        const groups = (await sf.groups(topic)).map((g) => ({
+        const groups = (await sf.groups(t)).map((g) => ({
           ...g,
           oldestPendingAgeMs: g.oldestPendingId ? Math.max(0, now - idDate(g.oldestPendingId).getTime()) : null,
         }));
-        ctx.print({ topic, groups }, () =>
+        ctx.print({ topic, ...(t.partitions !== undefined ? { partitions: t.partitions } : {}), groups }, () =>
           groups.length === 0
             ? `topic "${topic}" has no groups yet (a group is created by its first subscribe)`
             : formatTable(
@@ -40,8 +47,40 @@ export function registerGroups(program: Command, act: ActionFactory): void {
                   { header: 'DEAD', value: (g) => String(g.deadLetters), align: 'right' },
                 ],
                 groups,
-              ),
+              ) +
+              (t.partitions !== undefined
+                ? partitionLines(t.partitions, groups as unknown as PartitionedGroupInfo[], opts.partitions === true)
+                : ''),
         );
       }),
     );
+}
+
+/** A partitioned topic: unowned partitions per group, and with --partitions one row per group and partition. */
+function partitionLines(partitions: number, groups: PartitionedGroupInfo[], perPartition: boolean): string {
+  const unowned = groups.filter((g) => !g.retired && g.unowned.length > 0);
+  let out = `\n\n${partitions} partitions; ${
+    unowned.length === 0
+      ? 'every partition of every group is held by a live consumer'
+      : unowned.map((g) => `${g.group}: partition ${g.unowned.join(', ')} not held`).join('; ')
+  }`;
+  if (perPartition) {
+    const rows = groups.flatMap((g) => (g.partitions ?? []).map((r) => ({ ...r, group: g.group, held: !g.unowned.includes(r.partition) })));
+    out +=
+      '\n\n' +
+      formatTable(
+        [
+          { header: 'GROUP', value: (r) => r.group },
+          { header: 'PARTITION', value: (r) => String(r.partition), align: 'right' },
+          { header: 'OWNER', value: (r) => (r.held && r.owner ? r.owner : '(none)') },
+          { header: 'TOKEN', value: (r) => String(r.token), align: 'right' },
+          { header: 'PENDING', value: (r) => String(r.pending), align: 'right' },
+          { header: 'LAG', value: (r) => (r.lag === null ? '?' : String(r.lag)), align: 'right' },
+          { header: 'RETRYING', value: (r) => String(r.retrying), align: 'right' },
+          { header: 'DEAD', value: (r) => String(r.deadLetters), align: 'right' },
+        ],
+        rows,
+      );
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { pendingPage, requireGroup, type PendingRow } from '@streamfan/core/internal';
-import { duration, examples, positiveInt, streamId, type ActionFactory } from '../command-kit';
+import { lookupTopic, requireGroup, type PendingRow } from '@streamfan/core/internal';
+import { duration, entryId, examples, positiveInt, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatTable, truncate, type Column } from '../format/table';
 
@@ -24,7 +24,7 @@ export function registerPending(program: Command, act: ActionFactory): void {
     .option('--consumer <name>', 'only entries held by this consumer')
     .option('--min-idle <duration>', 'only entries idle at least this long (e.g. 30s, 5m)', duration)
     .option('--limit <n>', 'entries per page', positiveInt, 100)
-    .option('--after <id>', 'start after this entry id (the next page)', streamId)
+    .option('--after <id>', 'start after this entry id (the next page; p3:… on a partitioned topic)', entryId)
     .option('--payload', "show each entry's payload")
     .addHelpText(
       'after',
@@ -38,7 +38,8 @@ export function registerPending(program: Command, act: ActionFactory): void {
       act(async (ctx, topic: string, group: string, opts: PendingOptions) => {
         const sf = ctx.sf();
         await requireGroup(sf, topic, group);
-        const page = await pendingPage(sf, topic, group, {
+        // A partitioned topic: every partition merged, ids p<i>:…
+        const page = await sf.pendingPage(await lookupTopic(sf, topic), group, {
           consumer: opts.consumer,
           minIdleMs: opts.minIdle,
           limit: opts.limit,

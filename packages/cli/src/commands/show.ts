@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DELAYED_ID_PREFIX, requireTopic, showEvent, type GroupStatus } from '@streamfan/core/internal';
+import { DELAYED_ID_PREFIX, lookupTopic, requireTopic, type GroupStatus } from '@streamfan/core/internal';
 import { eventId, examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { formatPairs, formatTable, truncate } from '../format/table';
@@ -10,7 +10,7 @@ export function registerShow(program: Command, act: ActionFactory): void {
   program
     .command('show')
     .argument('<topic>', 'topic name')
-    .argument('<id>', 'event id (e.g. 1700000000000-0, or a delayed-… id)', eventId)
+    .argument('<id>', 'event id (e.g. 1700000000000-0, or a delayed-… id; p3:… on a partitioned topic)', eventId)
     .description('show an event: payload, headers and its status in every group (state, attempts, result, error, times)')
     .addHelpText('after', examples('streamfan show user.signup 1700000000000-0', 'streamfan show user.signup 1700000000000-0 --json'))
     .action(
@@ -18,12 +18,13 @@ export function registerShow(program: Command, act: ActionFactory): void {
         const sf = ctx.sf();
         // A delayed event's topic may have no stream yet: showEvent looks in the delayed set.
         if (!id.startsWith(DELAYED_ID_PREFIX)) await requireTopic(sf, topic);
-        const ev = await showEvent(sf, topic, id);
+        const ev = await sf.show(await lookupTopic(sf, topic), id);
         ctx.print(ev, () => {
           const now = Date.now();
           const head = formatPairs([
             ['id', ev.id],
             ['topic', ev.topic],
+            ...(ev.partition !== undefined ? [['partition', String(ev.partition)] as const] : []),
             ['published', formatTime(ev.publishedAt, now)],
             ...(ev.dueAt ? [['due', formatTime(ev.dueAt, now)] as const] : []),
             ['in stream', ev.inStream ? 'yes' : `no${ev.payloadFrom === 'deadLetters' ? ' (payload read from dead letters)' : ''}`],

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireTopic, tailTopic } from '@streamfan/core/internal';
+import { lookupTopic, requireTopic, topicTail } from '@streamfan/core/internal';
 import { examples, positiveInt, type ActionFactory } from '../command-kit';
 import { truncate } from '../format/table';
 
@@ -16,13 +16,18 @@ export function registerTail(program: Command, act: ActionFactory): void {
     .description(
       'print events as they arrive until interrupted (Ctrl-C); reads only, changes nothing. With --json, one JSON object per line',
     )
-    .option('--from <id>', 'start after this id: $ for new events only, 0 for the whole stream', '$')
+    .option(
+      '--from <id>',
+      'start after this id: $ for new events only, 0 for the whole stream (on a partitioned topic it applies to every partition)',
+      '$',
+    )
     .option('--limit <n>', 'stop after this many events', positiveInt)
     .addHelpText('after', examples('streamfan tail user.signup', 'streamfan tail user.signup --from 0 --limit 10 --json'))
     .action(
       act(async (ctx, topic: string, opts: TailOptions) => {
         const sf = ctx.sf();
         await requireTopic(sf, topic);
+        const t = await lookupTopic(sf, topic);
         const blocking = sf.redis.duplicate();
         blocking.on('error', () => undefined);
         ctx.extraConnections.push(blocking);
@@ -35,11 +40,12 @@ export function registerTail(program: Command, act: ActionFactory): void {
         process.once('SIGTERM', onSignal);
         try {
           let n = 0;
-          for await (const ev of tailTopic(blocking, sf.prefix, topic, { from: opts.from, signal: stop.signal })) {
+          // A partitioned topic: every partition, merged by id; ids p<i>:…, with each event's key.
+          for await (const ev of topicTail(blocking, sf.prefix, t, { from: opts.from, signal: stop.signal })) {
             if (ctx.opts.json) ctx.io.out(JSON.stringify(ev));
             else
               ctx.io.out(
-                `${ev.id}  ${ev.publishedAt.toISOString()}  ${truncate(JSON.stringify(ev.payload) ?? 'null', 200)}${Object.keys(ev.headers).length > 0 ? `  headers=${JSON.stringify(ev.headers)}` : ''}`,
+                `${ev.id}  ${ev.publishedAt.toISOString()}  ${ev.key !== undefined ? `key=${JSON.stringify(ev.key)}  ` : ''}${truncate(JSON.stringify(ev.payload) ?? 'null', 200)}${Object.keys(ev.headers).length > 0 ? `  headers=${JSON.stringify(ev.headers)}` : ''}`,
               );
             if (opts.limit !== undefined && ++n >= opts.limit) break;
           }

@@ -1,9 +1,28 @@
 import { GroupRetiredError, NotFoundError, fromRedisError } from '../errors';
-import { topicKeys } from '../keys';
+import { partitionKeys, topicKeys, topicMetaKeys } from '../keys';
 import { listTopics } from '../inspect';
 import { validateGroupName, validateTopicName } from '../names';
+import { foldPartitionedTopics } from '../partitions/admin';
 import { groupInfos } from '../status';
+import { defineTopic, type Topic } from '../topic';
 import type { AdminTarget } from './target';
+
+/**
+ * The definition of topic `name` as Redis knows it: partitioned (with its partition count, from
+ * the meta record written at its creation) or not. For tools that get a topic by name (the CLI),
+ * so that each method reads the keys the topic really uses.
+ */
+export async function lookupTopic(target: AdminTarget, name: string): Promise<Topic<unknown>> {
+  validateTopicName(name);
+  let stored: string | null;
+  try {
+    stored = await target.redis.hget(topicMetaKeys(target.prefix, name).meta, 'partitions');
+  } catch (err) {
+    throw fromRedisError(err, `read topic "${name}"`);
+  }
+  const partitions = stored === null ? NaN : Number(stored);
+  return Number.isInteger(partitions) && partitions >= 1 ? defineTopic(name, { partitions }) : defineTopic(name);
+}
 
 function listed(kind: string, names: string[]): string {
   return names.length === 0 ? `there are no ${kind}` : `${kind}: ${names.join(', ')}`;
@@ -15,7 +34,16 @@ function listed(kind: string, names: string[]): string {
  * @returns the topic's group names
  */
 export async function requireTopic(target: AdminTarget, topic: string): Promise<string[]> {
-  validateTopicName(topic);
+  const t = await lookupTopic(target, topic);
+  if (t.partitions !== undefined) {
+    // A partitioned topic exists once its meta record does; its groups are those of any partition.
+    try {
+      const per = await Promise.all(Array.from({ length: t.partitions }, (_, i) => groupInfos(target.redis, partitionKeys(target.prefix, topic, i).stream).catch(() => [])));
+      return [...new Set(per.flat().map((r) => String(r.name)))];
+    } catch (err) {
+      throw fromRedisError(err, `read topic "${topic}"`);
+    }
+  }
   const keys = topicKeys(target.prefix, topic);
   let exists: number;
   let groups: string[];
@@ -28,7 +56,7 @@ export async function requireTopic(target: AdminTarget, topic: string): Promise<
     throw fromRedisError(err, `read topic "${topic}"`);
   }
   if (exists === 0) {
-    const topics = (await listTopics(target.redis, target.prefix)).map((t) => t.topic);
+    const topics = (await foldPartitionedTopics(target.redis, target.prefix, await listTopics(target.redis, target.prefix))).map((r) => r.topic);
     throw new NotFoundError(`topic "${topic}" not found under prefix "${target.prefix}"; ${listed('topics', topics)}`);
   }
   return groups;

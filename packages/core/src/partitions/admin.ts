@@ -113,8 +113,8 @@ export interface PartitionedDeadLetters<T> {
 
 /**
  * Dead letters of a group over every partition: ids (`deadLetterId` and `id`) are `p<i>:…`;
- * `list` merges the partitions oldest first (`start`, a `p<i>:` dead-letter id, pages within its
- * partition); replay and purge act in each id's partition (`{ limit }`: the oldest over all).
+ * `list` merges the partitions by dead-letter id, then partition (`start`: a `p<i>:` dead-letter
+ * id to list from, or `(` and one to list after: the next page); replay and purge act in each id's partition (`{ limit }`: the oldest over all).
  */
 export function partitionedDeadLetters<T>(redis: Redis, prefix: string, topic: Topic<T>, group: string, statusTtlSeconds: number): PartitionedDeadLetters<T> {
   const P = topic.partitions!;
@@ -128,12 +128,21 @@ export function partitionedDeadLetters<T>(redis: Redis, prefix: string, topic: T
   const publicLetter = (i: number, d: DeadLetter<T>): DeadLetter<T> => ({ ...d, deadLetterId: formatPartitionedId(i, d.deadLetterId), id: d.id ? formatPartitionedId(i, d.id) : d.id });
   const list = async (options: { start?: string; count?: number } = {}): Promise<DeadLetter<T>[]> => {
     await ensureTopicMetaOnce(redis, prefix, topic.name, P);
-    if (options.start !== undefined) {
-      const { partition, local } = split(options.start);
-      return (await listDeadLetters(redis, prefix, home(partition), group, { ...options, start: local })).map((d) => publicLetter(partition, d));
+    // Merged order: dead-letter id, then partition. `start` is '-', a p<i>: dead-letter id
+    // (from it on) or '(' + one (after it): the next page of a listing.
+    let from: { partition: number; local: string; exclusive: boolean } | undefined;
+    if (options.start !== undefined && options.start !== '-') {
+      const exclusive = options.start.startsWith('(');
+      from = { ...split(exclusive ? options.start.slice(1) : options.start), exclusive };
     }
-    const per = await Promise.all(all.map(async (i) => (await listDeadLetters(redis, prefix, home(i), group, options)).map((d) => publicLetter(i, d))));
-    const merged = per.flat().sort((a, b) => a.deadAt.getTime() - b.deadAt.getTime());
+    const startIn = (j: number): string => {
+      if (!from) return '-';
+      const after = from.exclusive ? j <= from.partition : j < from.partition;
+      return after ? `(${from.local}` : from.local;
+    };
+    const per = await Promise.all(all.map(async (i) => (await listDeadLetters(redis, prefix, home(i), group, { ...options, start: startIn(i) }))
+      .map((d) => ({ d: publicLetter(i, d), local: d.deadLetterId, i }))));
+    const merged = per.flat().sort((a, b) => compareIds(a.local, b.local) || a.i - b.i).map((x) => x.d);
     return options.count === undefined ? merged : merged.slice(0, options.count);
   };
   const act = async (selection: DeadLetterSelection, run: (i: number, s: DeadLetterSelection) => Promise<number>): Promise<number> => {

@@ -1,0 +1,168 @@
+import { Streamfan, defineTopic, type HandlerContext } from '@streamfan/core';
+import { startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
+import { buildCli, removeCli, runCli, type CliResult } from './run-cli';
+
+/**
+ * The CLI on a partitioned topic (docs/partitions.md §9): groups summed and per partition,
+ * pending merged over partitions with p<i>: ids and paging, show / claim / ack by p<i>: id,
+ * tail with p<i>: ids and keys, dead letters (list, show, replay, purge) by p<i>: id.
+ */
+jest.setTimeout(120_000);
+
+let server: RedisServer;
+let sf: Streamfan;
+const prefix = uniquePrefix();
+let base: string[] = [];
+const json = <T>(r: CliResult): T => {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+};
+const orders = defineTopic<{ n: number; poison?: boolean }>('orders', { partitions: 3 });
+
+beforeAll(async () => {
+  buildCli();
+  server = await startRedis();
+  sf = new Streamfan({ connection: server.url, prefix, retention: false });
+  base = ['--url', server.url, '--prefix', prefix];
+});
+
+afterAll(async () => {
+  await sf?.close();
+  await server?.stop();
+  removeCli();
+});
+
+test('groups, pending, show, claim and ack on a partitioned topic', async () => {
+  let release = false;
+  const running = new Set<string>();
+  const sub = sf.subscribe(
+    orders,
+    'billing',
+    async (_p, ctx: HandlerContext) => {
+      running.add(ctx.id);
+      await waitFor(() => release || ctx.signal.aborted, { timeoutMs: 60_000 });
+    },
+    { consumer: 'c1', startFrom: 'beginning', leaseMs: 1000, blockMs: 50, concurrency: 20 },
+  );
+  sub.on('error', () => undefined);
+  await sub.ready();
+  const keys = Array.from({ length: 9 }, (_, i) => `order-${i}`);
+  const ids = await sf.publishMany(
+    orders,
+    keys.map((_, n) => ({ n })),
+    { keys },
+  );
+  await waitFor(() => running.size === 9);
+
+  const groups = json<{
+    partitions: number;
+    groups: Array<{ group: string; pending: number; partitions: Array<{ partition: number; owner?: string }> }>;
+  }>(await runCli([...base, '--json', 'groups', 'orders']));
+  expect(groups.partitions).toBe(3);
+  expect(groups.groups[0]).toMatchObject({ group: 'billing', pending: 9 });
+  expect(groups.groups[0]!.partitions.map((r) => r.partition)).toEqual([0, 1, 2]);
+  const table = await runCli([...base, 'groups', 'orders', '--partitions']);
+  expect(table.code).toBe(0);
+  expect(table.stdout).toMatch(/3 partitions; every partition of every group is held by a live consumer/);
+  expect(table.stdout).toMatch(/PARTITION\s+OWNER\s+TOKEN/);
+  expect(table.stdout).toMatch(/billing\s+2\s+c1\//);
+
+  // pending: merged, p<i>: ids, pages of 4 with --after.
+  const seen: string[] = [];
+  let after: string | null = null;
+  do {
+    const page: { entries: Array<{ id: string; consumer: string }>; next: string | null } = json(
+      await runCli([...base, '--json', 'pending', 'orders', 'billing', '--limit', '4', ...(after ? ['--after', after] : [])]),
+    );
+    seen.push(...page.entries.map((e) => e.id));
+    after = page.next;
+  } while (after);
+  expect(seen.sort()).toEqual([...ids].sort());
+
+  // show by p<i>: id; a bare id is a usage error before Redis; a partition the topic lacks is refused.
+  const shown = json<{ id: string; partition: number; payload: unknown; groups: Record<string, { state: string }> }>(
+    await runCli([...base, '--json', 'show', 'orders', ids[3]!]),
+  );
+  expect(shown).toMatchObject({ id: ids[3], payload: { n: 3 }, groups: { billing: { state: 'processing' } } });
+  const human = await runCli([...base, 'show', 'orders', ids[3]!]);
+  expect(human.stdout).toMatch(new RegExp(`partition:\\s+${shown.partition}\\n`));
+  const bare = await runCli([...base, 'show', 'orders', ids[3]!.split(':')[1]!]);
+  expect(bare.code).toBe(2); // a bad id is bad input
+  expect(bare.stderr).toMatch(/p3:1700000000000-0/);
+  const wrongPartition = await runCli([...base, 'show', 'orders', 'p7:1-0']);
+  expect(wrongPartition.code).toBe(2);
+  expect(wrongPartition.stderr).toMatch(/partition 0 to 2/);
+
+  // claim and ack by p<i>: id.
+  const claimed = json<{ claimed: Array<{ id: string; previousOwner: string }> }>(
+    await runCli([...base, '--json', 'claim', 'orders', 'billing', ids[0]!, '--to', 'surgeon', '--yes']),
+  );
+  expect(claimed.claimed).toEqual([expect.objectContaining({ id: ids[0], previousOwner: 'c1' })]);
+  const acked = json<{ acked: Array<{ id: string; eventId: string }> }>(
+    await runCli([...base, '--json', 'ack', 'orders', 'billing', ids[0]!, ids[1]!, '--yes']),
+  );
+  expect(acked.acked.map((a) => a.eventId)).toEqual([ids[0], ids[1]]);
+  const notPending = await runCli([...base, 'ack', 'orders', 'billing', ids[0]!, '--yes']);
+  expect(notPending.code).toBe(1);
+  expect(notPending.stderr).toContain(`${ids[0]} is not pending`);
+  expect((await sf.status(orders, ids[1]!)).groups.billing?.state).toBe('succeeded');
+
+  release = true;
+  for (const id of ids.slice(2)) await sf.waitFor(orders, id, { timeoutMs: 20_000 });
+  await sub.close();
+});
+
+test('tail prints every partition with p<i>: ids and keys; dead letters list, show, replay and purge by p<i>: id', async () => {
+  const mail = defineTopic<{ n: number; poison?: boolean }>('mail', { partitions: 4 });
+  const sub = sf.subscribe(
+    mail,
+    'send',
+    (p: { n: number; poison?: boolean }, ctx: HandlerContext) => {
+      if (p.poison) ctx.deadLetter('poison');
+    },
+    { consumer: 'c1', startFrom: 'beginning', leaseMs: 1000, blockMs: 50 },
+  );
+  await sub.ready();
+  const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const ids = await sf.publishMany(
+    mail,
+    keys.map((_, n) => ({ n, poison: n % 2 === 0 })),
+    { keys },
+  );
+  for (const id of ids) await sf.waitFor(mail, id, { timeoutMs: 20_000 });
+
+  const t = await runCli([...base, '--json', 'tail', 'mail', '--from', '0', '--limit', '6']);
+  expect(t.code).toBe(0);
+  const lines = t.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { id: string; key: string; partition: number });
+  expect(lines.map((l) => l.id).sort()).toEqual([...ids].sort());
+  for (const l of lines) expect(l.key).toBe(keys[ids.indexOf(l.id)]);
+  const human = await runCli([...base, 'tail', 'mail', '--from', '0', '--limit', '1']);
+  expect(human.stdout).toMatch(/^p\d:\d+-\d+ {2}\S+ {2}key="[a-f]"/);
+
+  const list = json<{ total: number; deadLetters: Array<{ deadLetterId: string; id: string }> }>(
+    await runCli([...base, '--json', 'dlq', 'list', 'mail', 'send']),
+  );
+  expect(list.total).toBe(3);
+  expect(list.deadLetters.map((d) => d.id).sort()).toEqual([ids[0], ids[2], ids[4]].sort());
+  const first = await runCli([...base, '--json', 'dlq', 'list', 'mail', 'send', '--limit', '2']);
+  const page1 = json<{ deadLetters: Array<{ deadLetterId: string }> }>(first).deadLetters;
+  const page2 = json<{ deadLetters: Array<{ deadLetterId: string }> }>(
+    await runCli([...base, '--json', 'dlq', 'list', 'mail', 'send', '--limit', '2', '--after', page1[1]!.deadLetterId]),
+  ).deadLetters;
+  expect([...page1, ...page2].map((d) => d.deadLetterId)).toEqual(list.deadLetters.map((d) => d.deadLetterId));
+  const one = list.deadLetters[0]!;
+  const shown = json<{ deadLetterId: string; id: string }>(
+    await runCli([...base, '--json', 'dlq', 'show', 'mail', 'send', one.deadLetterId]),
+  );
+  expect(shown).toMatchObject({ deadLetterId: one.deadLetterId, id: one.id });
+
+  const replay = await runCli([...base, 'dlq', 'replay', 'mail', 'send', one.deadLetterId]);
+  expect(replay.code).toBe(0);
+  expect(replay.stdout).toMatch(/replayed 1 dead letter/);
+  const purge = await runCli([...base, '--json', 'dlq', 'purge', 'mail', 'send', '--all', '--yes']);
+  expect(json<{ purged: number }>(purge).purged).toBeGreaterThanOrEqual(2);
+  await sub.close();
+});
