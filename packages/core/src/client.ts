@@ -37,6 +37,7 @@ import { Telemetry, checkTelemetryOptions, type TelemetryOptions } from './telem
 import { instrumentPublish, traceGroupOperation } from './telemetry/tracing';
 import { ConsumerTelemetry } from './telemetry/consumer';
 import { probeClient, type ClientHealth, type HealthOptions } from './health';
+import { checkLogger, logWarning, warnWhenUnobserved } from './telemetry/logging';
 
 /** Options of a {@link Streamfan} client. */
 export interface StreamfanOptions {
@@ -103,6 +104,7 @@ function checkClientOptions(o: StreamfanOptions): void {
   }
   if (o.prefix !== undefined && typeof o.prefix !== 'string') throw new InvalidOptionError('prefix must be a string');
   checkTelemetryOptions(o.telemetry);
+  checkLogger(o.logger, 'logger');
 }
 
 /**
@@ -293,6 +295,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     });
     // Kept type-erased (a Subscription is invariant in T); only its lifecycle is used here.
     telemetry.attach(sub);
+    warnWhenUnobserved(sub, resolved.logger, t.name, group);
     const erased = sub as unknown as Subscription<unknown>;
     this.subscriptions.add(erased);
     sub.once('closed', () => this.subscriptions.delete(erased));
@@ -312,7 +315,10 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     const report = await runRetention(this.redis, this.prefix, topic, r, this.statusTtlSeconds);
     if (!report) return; // another subscription or process ran it this interval
     if (report.removed > 0) this.emit('trimmed', report);
-    if (report.lostToCap > 0) this.emit('capLoss', report);
+    if (report.lostToCap > 0) {
+      if (this.listenerCount('capLoss') > 0) this.emit('capLoss', report);
+      else logWarning(this.options.logger ?? defaultLogger, `retention's maxLen cap removed ${report.lostToCap} entries of "${topic}" that some group had not acknowledged: they are recorded lost (${JSON.stringify(report.lostByGroup ?? {})})`);
+    }
   }
 
   /**
@@ -323,7 +329,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     if (this.memoryWatches.has(topic)) return;
     this.memoryWatches.set(topic, watchStatusMemory(this.redis, this.prefix, topic, this.statusTtlSeconds, (message) => {
       if (this.listenerCount('warning') > 0) this.emit('warning', { message });
-      else (this.options.logger ?? defaultLogger).error(`warning: ${message}`);
+      else logWarning(this.options.logger ?? defaultLogger, message);
     }));
   }
 
@@ -336,7 +342,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
       if (policy && policy.startsWith('allkeys-')) {
         const message = `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict topic streams and lose events. Use noeviction (or volatile-*) for streamfan's Redis.`;
         if (this.listenerCount('warning') > 0) this.emit('warning', { message });
-        else (this.options.logger ?? defaultLogger).error(`warning: ${message}`);
+        else logWarning(this.options.logger ?? defaultLogger, message);
       }
     } catch { /* CONFIG may be refused by ACL: nothing to warn about then */ }
   }

@@ -1,6 +1,7 @@
 import { DEFAULT_BACKOFF, validateBackoff, type BackoffOption } from '../backoff';
 import { InvalidOptionError } from '../errors';
 import { validateConsumerName } from '../names';
+import { checkLogger } from '../telemetry/logging';
 import type { Headers } from '../publisher';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -73,15 +74,20 @@ export interface SubscribeOptions {
   pruneIdleConsumersMs?: number;
 }
 
-/** Receives errors nobody listens for (console satisfies it). */
+/** Receives errors and warnings nobody listens for (console and pino satisfy it). */
 export interface Logger {
   error(message: string, error?: unknown): void;
+  /** Warnings (lost events, a recovered group, a risky Redis setting); without it they go to `error` as `warning: …`. */
+  warn?(message: string, detail?: unknown): void;
 }
 
 /** Writes to stderr: the last resort for an error with no listener. */
 export const defaultLogger: Logger = {
   error(message: string, error?: unknown): void {
     process.stderr.write(`[streamfan] ${message}${error instanceof Error && error.message !== message ? `: ${error.message}` : ''}\n`);
+  },
+  warn(message: string): void {
+    process.stderr.write(`[streamfan] warning: ${message}\n`);
   },
 };
 
@@ -131,9 +137,7 @@ export function resolveSubscribeOptions(o: SubscribeOptions = {}): ResolvedSubsc
   if (typeof trackStatus !== 'boolean') throw new InvalidOptionError(`trackStatus must be true or false, got ${JSON.stringify(trackStatus)}`);
   if (o.consumer !== undefined && typeof o.consumer !== 'string') throw new InvalidOptionError(`consumer must be a string, got ${typeof o.consumer}`);
   const logger = o.logger ?? defaultLogger;
-  if (typeof logger !== 'object' || logger === null || typeof logger.error !== 'function') {
-    throw new InvalidOptionError('logger must be an object with an error(message, error) method (console works)');
-  }
+  checkLogger(logger, 'logger');
   const concurrency = int('concurrency', o.concurrency ?? 10, 1, 10_000, 'handlers running at once in this consumer');
   const blockMs = int('blockMs', o.blockMs ?? 5000, 1, 600_000);
   return {
