@@ -50,6 +50,9 @@ export const ROLES: readonly AclRole[] = [
       'zscore', 'hmget', 'hdel',
       // retention: one run per topic per interval (SET NX PX on the retention-lock key)
       'set',
+      // ackBatch (protocol 2): success records appended to a bucket whose TTL is set once;
+      // the destroyed-group sweep reads buckets
+      'append', 'ttl', 'get',
     ],
   },
   {
