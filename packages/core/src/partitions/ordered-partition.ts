@@ -10,8 +10,10 @@
  * (`settleOrdered`: ack or dead letter) and takeover (`adoptPending`). A consumer paused past
  * its lease, whose partition another consumer took, cannot read, ack, retry or write status.
  *
- * Not yet: waking on a notice when idle (§5.4): an idle partition is polled every 20–200 ms;
- * `afterDeadLetter: 'hold'` (parking); replay into key order (§6.3).
+ * Idle (§5.4): when a read finds nothing, the partition waits on a blocking `XREAD` of its
+ * stream and redelivery stream from their last ids (on a connection of its own, opened at the
+ * first idle moment): XREAD takes nothing into a PEL, so it needs no fence, and it returns on the
+ * next new entry, or after `blockMs`, and the fenced read runs again.
  */
 import type Redis from 'ioredis';
 import { computeBackoff } from '../backoff';
@@ -39,6 +41,8 @@ export interface OrderedHost<T> {
   /** Handler time limit (ordered groups always have one, so a hung handler cannot pin its key's partition forever). */
   readonly handlerTimeoutMs: number;
   publishMode(): 'P' | 'S';
+  /** A connection of its own for the blocking XREAD of an idle partition. */
+  openBlocking(): Redis;
   acquireSlot(signal: AbortSignal): Promise<void>;
   releaseSlot(): void;
   emit(event: 'processed', e: { id: string; attempt: number; durationMs: number; result: unknown }): void;
@@ -79,6 +83,8 @@ export class OrderedPartition<T> {
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  /** Connection of the idle wait (blocking XREAD), opened when first idle. */
+  private blocking: Redis | undefined;
 
   constructor(private readonly host: OrderedHost<T>, readonly partition: number, readonly token: number, private readonly keys: PartitionKeys) {
     this.queues = new KeyQueues(host.maxHeld);
@@ -104,17 +110,49 @@ export class OrderedPartition<T> {
     while (this.active) {
       const room = Math.min(this.queues.room, this.host.options.concurrency * 2 - this.waitingForSlot);
       if (room <= 0) { await this.pause(50); continue; }
-      const reply = await runScript<['fenced'] | ['ok', RawEntry[], RawEntry[]]>(this.host.redis, 'readOwned',
+      const reply = await runScript<['fenced'] | ['ok', RawEntry[], RawEntry[], string?, string?]>(this.host.redis, 'readOwned',
         [this.lease, this.redeliver, this.keys.stream], [this.host.group, this.host.consumer, this.token, Math.min(room, 500)]);
       if (reply[0] === 'fenced') { this.lostLease(); return; }
-      const [, again, fresh] = reply;
+      const [, again, fresh, topAgain, topFresh] = reply;
       for (const raw of again) this.offer(this.entryOf(this.redeliver, raw));
       for (const raw of fresh) this.offer(this.entryOf(this.keys.stream, raw));
       if (again.length + fresh.length > 0) { idle = 0; continue; }
-      // Idle: poll, slower the longer nothing comes (no wake notice yet, §5.4).
+      if (topAgain !== undefined && topFresh !== undefined) {
+        idle = 0;
+        await this.waitForNew(topAgain, topFresh);
+        continue;
+      }
+      // A server script of an older version (no last ids in its reply): poll, slower the longer nothing comes.
       idle = Math.min(idle + 1, 10);
       await this.pause(Math.min(this.host.options.blockMs, 20 * idle));
     }
+  }
+
+  /**
+   * Wait until an entry newer than `topAgain` / `topFresh` arrives in the redelivery stream or the
+   * stream, or `blockMs` passes (§5.4). A blocking XREAD: it reads, takes nothing. Stopping the
+   * partition closes the connection, which ends the wait at once.
+   */
+  private async waitForNew(topAgain: string, topFresh: string): Promise<void> {
+    if (!this.active) return;
+    if (!this.blocking) {
+      this.blocking = this.host.openBlocking();
+      this.blocking.on('error', () => { /* the wait reports its own failure */ });
+    }
+    try {
+      await this.blocking.xread('COUNT', 1, 'BLOCK', this.host.options.blockMs, 'STREAMS', this.redeliver, this.keys.stream, topAgain, topFresh);
+    } catch (err) {
+      if (!this.active) return;
+      this.host.report(err, `wait for new entries of partition ${this.partition}`);
+      await this.pause(1000);
+    }
+  }
+
+  /** Close the idle wait's connection (ends a blocking XREAD in progress). */
+  private closeBlocking(): void {
+    const b = this.blocking;
+    this.blocking = undefined;
+    b?.disconnect();
   }
 
   private pause(ms: number): Promise<void> {
@@ -372,6 +410,7 @@ export class OrderedPartition<T> {
     this.retryTimers.clear();
     for (const r of this.running.values()) r.abort.abort(reason);
     this.wake?.();
+    this.closeBlocking();
   }
 
   /** The lease is lost (not renewed in time, or fenced): stop at once, settle nothing more. */
@@ -392,6 +431,7 @@ export class OrderedPartition<T> {
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
     this.wake?.();
+    this.closeBlocking();
     const deadline = performance.now() + graceMs;
     while (this.running.size > 0 && performance.now() < deadline) {
       let timer: NodeJS.Timeout | undefined;

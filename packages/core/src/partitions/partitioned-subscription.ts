@@ -158,6 +158,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         statusTtlSeconds: settings.statusTtlSeconds, handler, maxHeld: partition.maxHeldPerPartition,
         handlerTimeoutMs: this.orderedTimeoutMs,
         publishMode: () => this.mode,
+        openBlocking: () => openConnection(settings.connection, 'blocking', settings.redisOptions),
         acquireSlot: (signal) => slots.acquire(signal),
         releaseSlot: () => slots.release(),
         emit: (event: string, e: unknown) => { emit(event, e); },

@@ -15,6 +15,9 @@
   ARGV[4]  count (>= 1)
 
   Reply: { 'fenced' } | { 'ok', redelivery entries, stream entries } (each a list of { id, fields })
+         When nothing was read, two more values: the last entry id of the redelivery stream and
+         of the stream ('0-0' when empty). Every entry up to them is delivered, so a blocking
+         XREAD from them (which takes nothing into a PEL) wakes the caller on the next new entry.
 ]]
 local lease, redeliver, stream = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, token = ARGV[1], ARGV[2], ARGV[3]
@@ -33,4 +36,10 @@ end
 local first = read(redeliver, count)
 local second = {}
 if #first < count then second = read(stream, count - #first) end
-return { 'ok', first, second }
+if #first + #second > 0 then return { 'ok', first, second } end
+local function top(key)
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  if last[1] == nil then return '0-0' end
+  return last[1][1]
+end
+return { 'ok', first, second, top(redeliver), top(stream) }
