@@ -57,7 +57,7 @@ export const ROLES: readonly AclRole[] = [
   },
   {
     name: 'cli',
-    does: 'every `streamfan` command: topics, groups, consumers (and prune), pending, show, tail, publish, claim, ack, dlq list/show/replay/purge, trim, retire, unretire, memory',
+    does: 'every `streamfan` command: topics, groups, consumers (and prune), pending, show, tail, publish, claim, ack, dlq list/show/replay/purge, trim, retire, unretire, memory, metrics',
     commands: [
       ...CONNECTION, ...SCRIPTS, 'script|load',
       'scan', 'xinfo|stream', 'xinfo|groups', 'xinfo|consumers', 'xpending', 'xlen', 'xrange', 'xrevrange', 'xread',
@@ -69,6 +69,8 @@ export const ROLES: readonly AclRole[] = [
       'xgroup|destroy',
       // memory: MEMORY USAGE on sampled keys
       'memory|usage',
+      // groups (and metrics) on a partitioned topic: live members of a group (ZCOUNT by heartbeat)
+      'zcount',
     ],
   },
 ];
