@@ -5,3 +5,6 @@
 export { Streamfan, defineTopic, type Subscription, type SubscribeOptions } from '../../packages/core/src';
 export { startRedis, type RedisServer } from '../../packages/testing/src';
 export { loadScripts, runScript } from '../../packages/core/src/scripts/runner';
+export { buildAck } from '../../packages/core/src/consumer/ack-batcher';
+export { LazyAbort } from '../../packages/core/src/consumer/in-flight';
+export { topicKeys } from '../../packages/core/src/keys';

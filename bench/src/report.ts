@@ -1,4 +1,5 @@
 import type { BenchResults, FanoutResult } from './results';
+import { renderTelemetry } from './scenarios/telemetry';
 import { renderSustain } from './scenarios/sustain';
 import { fixed, int, ratio, table } from './table';
 
@@ -115,6 +116,7 @@ export function renderMarkdown(r: BenchResults): string {
 
   if (r.sustain) parts.push(renderSustain(r.sustain));
   if (r.ackCost?.length) parts.push(renderAckCost(r.ackCost));
+  if (r.telemetry) parts.push(renderTelemetry(r.telemetry));
 
   parts.push(`## How to read it\n\n- The floor is the same work hand-written on plain ioredis: pipelined XADD; per group one loop of XREADGROUP COUNT ${c.floorCount}, then one pipeline of XACK plus, per entry, HSET of one status field and EXPIRE. It checks no owner before acking and writes one status field; streamfan checks ownership in its ack script and writes state, attempts, result, consumer and times.\n- BullMQ runs the way its users fan out: one queue per service, addBulk to each, one Worker per queue with concurrency ${c.bullmqConcurrency}, completed jobs removed.\n- Every system shares one machine with its Redis and its publisher, so the figures are ratios in one run more than absolute capacities.`);
   return `${parts.join('\n\n')}\n`;
@@ -135,11 +137,12 @@ export function renderCommands(list: FanoutResult[]): string {
 /** The memory section: per event (1, 3, 10 groups), then per kind of key. */
 export function renderMemory(mem: NonNullable<BenchResults['memory']>): string {
   const parts: string[] = [];
-  parts.push(`## Redis memory\n\n### Per published event (issue 17)\n\n${int(mem.perEvent[0]?.events ?? 0)} events of ${mem.payloadBytes} B published to one topic, every group succeeded, default options (status on, status TTL 1 day; retention off so the stream keeps its entries). INFO: used_memory after the last ack minus before the first publish, ÷ events; the status share is what UNLINKing the status hashes freed. MEMORY USAGE (SAMPLES 0): the first event's status key, and the mean of 200.`);
+  parts.push(`## Redis memory\n\n### Per published event (issue 17)\n\n${int(mem.perEvent[0]?.events ?? 0)} events of ${mem.payloadBytes} B published to one topic, every group succeeded (no results: plain successes), default options (status on, status TTL 1 day; retention off so the stream keeps its entries). INFO: used_memory after the last ack minus before the first publish, ÷ events; the status share is what UNLINKing the status keys (success buckets, and status hashes if any) freed. MEMORY USAGE (SAMPLES 0): every success bucket ÷ events, and per bucket; a status hash's, when there are any.`);
   parts.push(table(
-    ['groups', 'bytes per event (INFO)', 'status hash (INFO)', 'stream entry + rest (INFO)', 'status key MEMORY USAGE', 'mean of 200', 'fields', 'encoding'],
-    mem.perEvent.map((p) => [String(p.groups) + (p.complete ? '' : ' (incomplete)'), int(p.totalPerEvent), int(p.statusPerEvent), int(p.restPerEvent), int(p.statusKeyUsage), int(p.statusKeyUsageMean), String(p.statusFields), p.encoding]),
-    [true, true, true, true, true, true, true, false],
+    ['groups', 'bytes per event (INFO)', 'status (INFO)', 'stream entry + rest (INFO)', 'buckets MEMORY USAGE ÷ events', 'per bucket', 'bucket keys', 'status hashes', 'encoding'],
+    mem.perEvent.map((p) => [String(p.groups) + (p.complete ? '' : ' (incomplete)'), int(p.totalPerEvent), int(p.statusPerEvent), int(p.restPerEvent),
+      int(p.bucketUsagePerEvent ?? Number.NaN), int(p.bucketUsageMean ?? Number.NaN), int(p.bucketKeys ?? 0), int(p.statusKeys), p.encoding]),
+    [true, true, true, true, true, true, true, true, false],
   ));
   const b = mem.breakdown;
   parts.push(`### Per kind of key\n\n${int(mem.entries)} stream entries for the first two rows; ${int(b.events)} events of ${b.payloadBytes} B on one group for the others. INFO: used_memory freed by deleting the key(s) ÷ count (delayed events: the publish's used_memory delta); MEMORY USAGE (SAMPLES 0) ÷ count.`);

@@ -3,6 +3,7 @@ import type { Machine } from './machine';
 import type { RssSample, System } from './protocol';
 import type { SustainResult } from './scenarios/sustain';
 import type { AckCostResult } from './scenarios/ackcost';
+import type { TelemetryCostResult } from './scenarios/telemetry';
 import type { LatencySummary } from './stats';
 
 /** One fan-out run: N events published once, delivered to every group. */
@@ -63,10 +64,16 @@ export interface MemoryResult {
 export interface MemoryPerEvent {
   groups: number;
   events: number;
+  /** Status hashes left (protocol 2: results, failures and the like only). */
   statusKeys: number;
+  /** Success buckets (protocol 2): one string per group per second of event ids. */
+  bucketKeys?: number;
+  /** MEMORY USAGE (SAMPLES 0) of every success bucket ÷ events, and the mean per bucket. */
+  bucketUsagePerEvent?: number;
+  bucketUsageMean?: number;
   /** used_memory delta ÷ events, from before publishing to after every group succeeded. */
   totalPerEvent: number;
-  /** used_memory freed by UNLINKing the status hashes ÷ events. */
+  /** used_memory freed by UNLINKing the status hashes and success buckets ÷ events. */
   statusPerEvent: number;
   /** The rest ÷ events: the stream entry and the groups' bookkeeping. */
   restPerEvent: number;
@@ -124,4 +131,5 @@ export interface BenchResults {
   rss?: RssResult;
   sustain?: SustainResult;
   ackCost?: AckCostResult[];
+  telemetry?: TelemetryCostResult;
 }

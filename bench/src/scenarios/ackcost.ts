@@ -1,5 +1,5 @@
 import { commandDelta, commandStats, flush, redisCpuMicros, usedMemory, type BenchContext } from '../context';
-import { loadScripts, runScript } from '../lib';
+import { LazyAbort, buildAck, loadScripts, runScript, topicKeys } from '../lib';
 import { sleep } from '../clock';
 
 /**
@@ -166,6 +166,21 @@ async function prepare(ctx: BenchContext, stream: string, groups: string[], n: n
   return ids;
 }
 
+/**
+ * streamfan's ackBatch as the consumer calls it (protocol 2): the AckBatcher's own argument
+ * builder, first deliveries, plain successes (no result). Keys under the bench's topic `t`.
+ */
+function streamfanAck(track: boolean): Variant {
+  const keys = topicKeys('bench-ack', 't');
+  return async (ctx, stream, group, ids) => {
+    const target = { keys, group, consumer: 'c1', statusTtlSeconds: TTL, trackStatus: track, publishMode: () => 'P' as const };
+    const plain = ids.map((id) => ({ f: { entryId: id, eventId: id, stream, base: 0, attempt: 1, startedAt: 0, leasedAt: 0, abort: new LazyAbort(), leaseLost: false }, encoded: '', result: undefined }));
+    const { keys: k, args } = buildAck(target, stream, true, plain, []);
+    const reply = await runScript<number[]>(ctx.redis, 'ackBatch', k, args);
+    if (reply[0] !== ids.length) throw new Error(`ackBatch acknowledged ${reply[0]} of ${ids.length}`);
+  };
+}
+
 type Variant = (ctx: BenchContext, stream: string, group: string, ids: string[], statusKey: (id: string) => string, bucketKey: (b: number, group: string) => string) => Promise<void>;
 
 const variants: Record<string, Variant> = {
@@ -178,14 +193,8 @@ const variants: Record<string, Variant> = {
     }
     await p.exec();
   },
-  'streamfan ackBatch, status on (today)': async (ctx, stream, group, ids, statusKey) => {
-    await runScript(ctx.redis, 'ackBatch', [stream, `${stream}-waiters`, ...ids.map(statusKey)],
-      [group, 'c1', TTL, `${stream}-done`, '1', 'P', ...ids.flatMap((id) => [id, id, '0', ''])]);
-  },
-  'streamfan ackBatch, status off': async (ctx, stream, group, ids, statusKey) => {
-    await runScript(ctx.redis, 'ackBatch', [stream, `${stream}-waiters`, ...ids.map(statusKey)],
-      [group, 'c1', TTL, `${stream}-done`, '0', 'P', ...ids.flatMap((id) => [id, id, '0', ''])]);
-  },
+  'streamfan ackBatch, status on (protocol 2: success buckets)': streamfanAck(true),
+  'streamfan ackBatch, status off': streamfanAck(false),
   'prototype: hash per group per 100 ms of ids, 1 field per delivery': compact('HASH', 100),
   'prototype: string per group per 1 s of ids, APPEND 1 record per delivery': compact('APPEND', 1000),
   'proposal: APPEND, records built in TypeScript, ids only, XPENDING check': prebuilt(false),
@@ -222,9 +231,10 @@ export async function ackCostScenario(ctx: BenchContext): Promise<AckCostResult[
       const keys: string[] = [];
       let cursor = '0';
       do {
-        const [next, batch] = await ctx.redis.scan(cursor, 'MATCH', 'bench-ack:{t}:st[:a]*', 'COUNT', 1000);
+        // Status hashes (status:*), prototype keys (st:*) and success buckets (ok:*): all but the stream.
+        const [next, batch] = await ctx.redis.scan(cursor, 'MATCH', 'bench-ack:{t}:*', 'COUNT', 1000);
         cursor = next;
-        keys.push(...batch);
+        keys.push(...batch.filter((k) => k !== stream));
       } while (cursor !== '0');
       const used1 = await usedMemory(ctx.redis);
       for (let i = 0; i < keys.length; i += 1000) await ctx.redis.unlink(...keys.slice(i, i + 1000));

@@ -88,21 +88,27 @@ async function perEventRun(ctx: BenchContext, groups: number, n: number): Promis
   }
   const complete = await until(ctx, `${groups} group(s): handled`, () => done, n * groups);
   const used1 = await usedMemory(ctx.redis);
+  // Protocol 2: plain successes are records in per-group, per-second success buckets
+  // (`…:ok:<group>:<second>`); status hashes remain only for results, failures and the like.
   const statusKeys = await scanKeys(ctx, `${prefix}:{${topic}}:status:*`);
+  const bucketKeys = await scanKeys(ctx, `${prefix}:{${topic}}:ok:*`);
+  const bucketSizes = await usages(ctx, bucketKeys);
+  const bucketBytes = bucketSizes.filter(Number.isFinite).reduce((a, b) => a + b, 0);
   const sample = statusKeys.slice(0, 200);
   const sizes = await usages(ctx, sample);
   const first = statusKeys.sort()[0];
   const one = first ? (await usages(ctx, [first]))[0]! : Number.NaN;
   const fields = first ? await ctx.redis.hlen(first) : 0;
-  const encoding = first ? String(await ctx.redis.object('ENCODING', first)) : '';
-  const statusPerEvent = await freedBy(ctx, statusKeys, n);
+  const encoding = first ? String(await ctx.redis.object('ENCODING', first)) : bucketKeys[0] ? `string (${String(await ctx.redis.object('ENCODING', bucketKeys[0]))})` : '';
+  const statusPerEvent = await freedBy(ctx, [...statusKeys, ...bucketKeys], n);
   await sf.close();
   return {
-    groups, events: n, statusKeys: statusKeys.length,
+    groups, events: n, statusKeys: statusKeys.length, bucketKeys: bucketKeys.length,
     totalPerEvent: (used1 - used0) / n,
     statusPerEvent,
     restPerEvent: (used1 - used0) / n - statusPerEvent,
     statusKeyUsage: one, statusKeyUsageMean: mean(sizes), statusFields: fields, encoding, complete,
+    bucketUsagePerEvent: bucketBytes / n, bucketUsageMean: mean(bucketSizes),
   };
 }
 

@@ -25,7 +25,10 @@ export type MemoryKind =
   | 'retry'
   /** The groups' dead-letter streams. */
   | 'deadLetters'
-  /** One status hash per event (sampled). */
+  /**
+   * Status (sampled): the per-event status hashes (results, failures, dead, lost…) and the
+   * per-group, per-second success buckets of plain successes (protocol 2, `…:ok:<group>:<second>`).
+   */
   | 'status'
   /** Idempotency keys of publishes with an `idempotencyKey` (sampled). */
   | 'idempotency'
@@ -156,7 +159,7 @@ function classify(prefix: string, key: string): { topic: string; partition?: num
   const partition = p?.partition;
   if (rest === 'stream') return { topic, partition, kind: 'stream' };
   if (rest === 'delayed') return { topic, partition, kind: 'delayed' };
-  if (rest.startsWith('status:')) return { topic, partition, kind: 'status' };
+  if (rest.startsWith('status:') || rest.startsWith('ok:')) return { topic, partition, kind: 'status' };
   if (rest.startsWith('idem:')) return { topic, partition, kind: 'idempotency' };
   if (rest.startsWith('delayed-id:')) return { topic, partition, kind: 'delayedRef' };
   if (rest.startsWith('retry:')) return { topic, partition, kind: 'retry', group: rest.slice(6) };
@@ -370,17 +373,37 @@ export function estimate(seen: number, fraction: number, sizes: number[], comple
 }
 
 /**
- * Bytes of Redis memory one event's status hash takes once `groups` groups have finished it,
- * with today's encoding (4 fields per group, a listpack hash, a TTL): used_memory per event
- * measured with `pnpm bench` (bench/RESULTS.md, "Redis memory": Redis 7.0 265 B with 1 group,
- * 474 B with 3, 1,178 B with 10; 6.2 to Valkey 8 within a few percent). Update it with the
- * status encoding.
+ * Bytes of Redis memory one event's status takes once `groups` groups have finished it, by the
+ * layout of protocol 2 (README, "Memory model"; docs/PROTOCOL.md §5):
+ *
+ * - a plain success (the handler returned nothing) is a record in its group's success bucket:
+ *   {@link STATUS_RECORD_BYTES} per group, plus the bucket key's own cost
+ *   ({@link STATUS_BUCKET_KEY_BYTES}) shared by the events of one second, so
+ *   `groups × (record + bucketKey ÷ max(1, rate))`;
+ * - an event with a status hash (a result returned, a failure, a dead letter…):
+ *   `STATUS_BASE_BYTES + STATUS_GROUP_BYTES × groups` (the version 1 layout).
+ *
+ * Measured with `pnpm bench` on Redis 7.0 (bench/RESULTS.md, run of 2026-12-01 22:59: 3 groups,
+ * 34 B of status per event at about 20,000 events/s, 36 B at 1,000/s, 48 B at 100/s; the model
+ * gives 39, 40 and 44). `rate` is events per second (default 1: one event per bucket, the worst case).
  */
-export function modelStatusBytes(groups: number): number {
-  return STATUS_BASE_BYTES + STATUS_GROUP_BYTES * Math.max(1, groups);
+export function modelStatusBytes(groups: number, options: { rate?: number; hashed?: boolean } = {}): number {
+  const g = Math.max(1, groups);
+  if (options.hashed) return STATUS_BASE_BYTES + STATUS_GROUP_BYTES * g;
+  const perBucket = Math.max(1, options.rate ?? 1);
+  return g * (STATUS_RECORD_BYTES + STATUS_BUCKET_KEY_BYTES / perBucket);
 }
-const STATUS_BASE_BYTES = 165;
-const STATUS_GROUP_BYTES = 100;
+/** A status hash's fixed cost (key, dictionary and expiry entries, listpack header). */
+export const STATUS_BASE_BYTES = 165;
+/** A status hash's fields of one group (state, attempts, consumer, updatedAt). */
+export const STATUS_GROUP_BYTES = 100;
+/**
+ * One success record per group, with the string's growth slack (APPEND doubles the allocation
+ * below 1 MB) and the batch markers: 11–14 B measured (used_memory freed ÷ events ÷ groups).
+ */
+export const STATUS_RECORD_BYTES = 13;
+/** One success bucket key's fixed cost (key name, dictionary and expiry entries, string header). */
+export const STATUS_BUCKET_KEY_BYTES = 150;
 
 /**
  * One reading of a topic stream: what the publish rate is computed from. Read with XLEN, XRANGE
@@ -433,13 +456,15 @@ export function windowRate(a: StreamReading, b: StreamReading): number | undefin
   return Math.max(0, b.length - a.length) / seconds;
 }
 
-/** What the status hashes of one topic would take at its observed publish rate. */
+/** What the status of one topic's events (success records or hashes) would take at its observed publish rate. */
 export interface StatusMemoryProjection {
   topic: string;
   /** Events per second observed. */
   rate: number;
-  /** Bytes per event's status hash once every group finished it: {@link modelStatusBytes}. */
+  /** Bytes per event's status once every group finished it: {@link modelStatusBytes}. */
   bytesPerEvent: number;
+  /** The layout projected: success buckets (plain successes) or status hashes (results, failures). */
+  layout: 'buckets' | 'hashes';
   groups: number;
   statusTtlSeconds: number;
   /** rate × statusTtlSeconds × bytesPerEvent (Infinity when status is kept for ever and events arrive). */
@@ -461,18 +486,18 @@ async function maxMemoryOf(redis: Redis): Promise<number | undefined> {
  * Project the status memory of `topic` at `rate` events/s over the status window, and say
  * whether it would exceed half of `maxmemory` (the message to warn with), or undefined.
  */
-export async function projectStatusMemory(redis: Redis, topic: string, statusTtlSeconds: number, rate: number, reading: StreamReading): Promise<{ projection: StatusMemoryProjection; message?: string } | undefined> {
+export async function projectStatusMemory(redis: Redis, topic: string, statusTtlSeconds: number, rate: number, reading: StreamReading, hashed = false): Promise<{ projection: StatusMemoryProjection; message?: string } | undefined> {
   const maxMemory = await maxMemoryOf(redis);
   if (maxMemory === undefined) return undefined;
-  // The model, not MEMORY USAGE of a status hash: the consumer role may not run MEMORY.
+  // The model, not MEMORY USAGE of a status key: the consumer role may not run MEMORY.
   const groups = Math.max(1, reading.groups);
-  const bytesPerEvent = modelStatusBytes(groups);
+  const bytesPerEvent = modelStatusBytes(groups, { rate, hashed });
   const projectedBytes = rate <= 0 ? 0 : statusTtlSeconds === 0 ? Number.POSITIVE_INFINITY : rate * statusTtlSeconds * bytesPerEvent;
-  const projection: StatusMemoryProjection = { topic, rate, bytesPerEvent, groups, statusTtlSeconds, projectedBytes, maxMemory };
+  const projection: StatusMemoryProjection = { topic, rate, bytesPerEvent, layout: hashed ? 'hashes' : 'buckets', groups, statusTtlSeconds, projectedBytes, maxMemory };
   if (maxMemory <= 0 || projectedBytes <= maxMemory / 2) return { projection };
   const window = statusTtlSeconds === 0 ? 'kept for ever (statusTtlSeconds 0)' : `kept for statusTtlSeconds (${statusTtlSeconds} s)`;
   const amount = Number.isFinite(projectedBytes) ? `about ${formatBytes(projectedBytes)}` : `${formatBytes(rate * 3600 * bytesPerEvent)} more every hour, without end`;
-  const message = `topic "${topic}": at the observed publish rate of ${rate.toFixed(rate < 10 ? 1 : 0)} events/s, status hashes ${window} at about ${Math.round(bytesPerEvent)} B per event (${groups} group${groups > 1 ? 's' : ''}) would take ${amount} of Redis memory, over half of maxmemory (${formatBytes(maxMemory)}); publishes fail once Redis is full. Lower statusTtlSeconds, set trackStatus: false for groups whose status nobody reads, or raise maxmemory (README, "Memory model").`;
+  const message = `topic "${topic}": at the observed publish rate of ${rate.toFixed(rate < 10 ? 1 : 0)} events/s, status records ${window} at about ${Math.round(bytesPerEvent)} B per event${hashed ? ' (status hashes: handlers return results, or fail)' : ''} (${groups} group${groups > 1 ? 's' : ''}) would take ${amount} of Redis memory, over half of maxmemory (${formatBytes(maxMemory)}); publishes fail once Redis is full. Lower statusTtlSeconds, set trackStatus: false for groups whose status nobody reads, or raise maxmemory (README, "Memory model").`;
   return { projection, message };
 }
 
@@ -487,7 +512,7 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * Check once whether `topic`'s status hashes would outgrow half of `maxmemory` at its observed
+ * Check once whether `topic`'s status would outgrow half of `maxmemory` at its observed
  * publish rate: at once from what the stream retains (when it spans at least 10 s), else after
  * `windowMs` from the entries added meanwhile. Four cheap commands per reading, INFO once; calls
  * `warn` at most once. Returns a function that cancels a check not yet run.
@@ -495,10 +520,14 @@ export function formatBytes(n: number): string {
 export function watchStatusMemory(redis: Redis, prefix: string, topic: string, statusTtlSeconds: number, warn: (message: string) => void, windowMs = 10_000): () => void {
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
-  const stream = topicKeys(prefix, topic).stream;
+  const keys = topicKeys(prefix, topic);
+  const stream = keys.stream;
   const judge = async (rate: number | undefined, reading: StreamReading): Promise<void> => {
     if (cancelled || rate === undefined) return;
-    const r = await projectStatusMemory(redis, topic, statusTtlSeconds, rate, reading).catch(() => undefined);
+    // Which layout the topic's statuses take: the oldest retained event (finished, most likely)
+    // has a status hash when its handlers return results or fail; else plain successes, in buckets.
+    const hashed = reading.firstId ? (await redis.exists(keys.status(reading.firstId)).catch(() => 0)) === 1 : false;
+    const r = await projectStatusMemory(redis, topic, statusTtlSeconds, rate, reading, hashed).catch(() => undefined);
     if (r?.message && !cancelled) warn(r.message);
   };
   void (async () => {

@@ -2,7 +2,7 @@ import { waitFor } from '@streamfan/testing';
 import type Redis from 'ioredis';
 import { defineTopic, InvalidNameError, InvalidOptionError, type KindMemory, type MemoryReport } from '../src';
 import { topicKeys } from '../src/keys';
-import { estimate, formatBytes, projectStatusMemory, readStream, scanFraction, watchStatusMemory } from '../src/memory';
+import { STATUS_BASE_BYTES, STATUS_BUCKET_KEY_BYTES, STATUS_GROUP_BYTES, STATUS_RECORD_BYTES, estimate, formatBytes, modelStatusBytes, projectStatusMemory, readStream, scanFraction, watchStatusMemory } from '../src/memory';
 import { useRedis } from './helpers';
 
 // A small maxmemory: the status-memory projection has something to exceed.
@@ -60,10 +60,15 @@ describe('sf.memory: Redis memory by topic and kind', () => {
     const k = topicKeys(sf.prefix, 'orders');
     expect(kind(r, 'orders', 'stream')).toMatchObject({ keys: 1, entries: 55, sampled: false, bytesError: 0 });
     expect(kind(r, 'orders', 'stream').bytes).toBe(Number(await sf.redis.call('MEMORY', 'USAGE', k.stream)));
-    // Every event published to the stream has a status hash; the delayed ones are not in it yet.
-    const status = await usageOf(sf.redis, `${sf.prefix}:{orders}:status:*`);
-    expect(status.keys).toBe(55);
-    expect(kind(r, 'orders', 'status')).toMatchObject({ keys: 55, keysError: 0, bytes: status.bytes, bytesError: 0, sampled: false, measured: 55 });
+    // Status: a hash for each event B dead-lettered or failed (22), and the success buckets of
+    // the plain successes (A's and B's, one per group per second of ids); the delayed events
+    // are not in the stream yet.
+    const hashes = await usageOf(sf.redis, `${sf.prefix}:{orders}:status:*`);
+    const buckets = await usageOf(sf.redis, `${sf.prefix}:{orders}:ok:*`);
+    expect(hashes.keys).toBe(22);
+    expect(buckets.keys).toBeGreaterThanOrEqual(2);
+    const statusKeys = hashes.keys + buckets.keys;
+    expect(kind(r, 'orders', 'status')).toMatchObject({ keys: statusKeys, keysError: 0, bytes: hashes.bytes + buckets.bytes, bytesError: 0, sampled: false, measured: statusKeys });
     expect(kind(r, 'orders', 'deadLetters')).toMatchObject({ keys: 1, entries: 11 });
     expect(kind(r, 'orders', 'retry')).toMatchObject({ keys: 1, entries: 11 });
     // Each group has its redelivery stream (created by subscribe); nothing was due yet.
@@ -80,7 +85,7 @@ describe('sf.memory: Redis memory by topic and kind', () => {
     // Without a topic: every topic found, each with its own figures.
     const all = await sf.memory();
     expect(all.topics.map((t) => t.topic)).toEqual(['audit', 'orders']);
-    expect(kind(all, 'orders', 'status').keys).toBe(55);
+    expect(kind(all, 'orders', 'status').keys).toBe(statusKeys);
     expect(kind(all, 'audit', 'stream')).toMatchObject({ keys: 1, entries: 1 });
     expect(kind(all, 'audit', 'status').keys).toBe(0);
   });
@@ -153,6 +158,13 @@ describe('sf.memory: Redis memory by topic and kind', () => {
     await expect(sf.memory('t')).rejects.toThrow(/NOPERM/);
   });
 
+  test('modelStatusBytes counts the layout of protocol 2: a few bytes per group for plain successes, the bucket key shared by the events of a second; a hash when handlers return results', () => {
+    expect(modelStatusBytes(3, { rate: 1000 })).toBeCloseTo(3 * (STATUS_RECORD_BYTES + STATUS_BUCKET_KEY_BYTES / 1000));
+    expect(modelStatusBytes(3, { rate: 1000 })).toBeLessThan(40);
+    expect(modelStatusBytes(1, { rate: 0.01 })).toBe(STATUS_RECORD_BYTES + STATUS_BUCKET_KEY_BYTES); // one event per bucket at most
+    expect(modelStatusBytes(3, { hashed: true })).toBe(STATUS_BASE_BYTES + 3 * STATUS_GROUP_BYTES);
+  });
+
   test('scanFraction, estimate and formatBytes', () => {
     expect(scanFraction('0')).toBe(1);
     // Reverse-binary: cursor 1 has visited the first half of any table, 2 a quarter, 3 three quarters.
@@ -186,7 +198,7 @@ describe('start-up warning: projected status memory against maxmemory', () => {
     await sub.ready();
     await waitFor(() => heard.length > 0, { message: 'the status-memory warning' });
     // 2000 entries from 21 s ago to 1 s ago: about 95 events/s averaged up to now.
-    expect(heard[0]).toMatch(/^topic "busy": at the observed publish rate of (9\d|10\d) events\/s, status hashes kept for statusTtlSeconds \(86400 s\)/);
+    expect(heard[0]).toMatch(/^topic "busy": at the observed publish rate of (9\d|10\d) events\/s, status records kept for statusTtlSeconds \(86400 s\)/);
     expect(heard[0]).toMatch(/over half of maxmemory \(21\.0 MB\)/);
     await sub.close();
   });

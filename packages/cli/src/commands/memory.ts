@@ -20,7 +20,7 @@ const KIND_NAMES: Record<KindMemory['kind'], string> = {
   redelivery: 'redelivery streams',
   retry: 'retry sets',
   deadLetters: 'dead letters',
-  status: 'status hashes',
+  status: 'status',
   idempotency: 'idempotency keys',
   delayed: 'delayed events',
   other: 'other',
@@ -65,7 +65,7 @@ export function registerMemory(program: Command, act: ActionFactory): void {
     .option('--scan-pages <n>', 'most SCAN calls (COUNT 1000 each) per server; counts are extrapolated beyond', positiveInt, 50)
     .option('--sample <n>', 'keys of each sampled kind measured with MEMORY USAGE', positiveInt, 100)
     .description(
-      'Redis memory by topic and kind: topic stream, redelivery streams, retry sets, dead letters, status hashes, idempotency keys, delayed events (per-event keys sampled, with a 95% error)',
+      'Redis memory by topic and kind: topic stream, redelivery streams, retry sets, dead letters, status (hashes and success buckets), idempotency keys, delayed events (per-event keys sampled, with a 95% error)',
     )
     .addHelpText(
       'after',
