@@ -215,7 +215,7 @@
     }
     for (const t of topics) {
       const rows = t.groups.map((g) => h('tr', { 'data-group': g.group },
-        h('td', {}, link(t.partitions ? `#/t/${enc(t.topic)}` : `#/g/${enc(t.topic)}/${enc(g.group)}`, g.group, { 'data-testid': 'group-link', title: t.partitions ? 'summed over the partitions: open one partition for its pending entries and dead letters' : undefined }),
+        h('td', {}, link(`#/g/${enc(t.topic)}/${enc(g.group)}`, g.group, { 'data-testid': 'group-link', title: t.partitions ? `summed over the ${t.partitions} partitions` : undefined }),
           g.retired ? h('span', { class: 'badge', text: 'retired' }) : null,
           !g.retired && g.consumers === 0 ? h('span', { class: 'badge warn', 'data-testid': 'no-consumers', text: 'no consumers' }) : null),
         h('td', { class: 'num', 'data-k': 'consumers', text: fmtNum(g.consumers) }),
@@ -236,6 +236,9 @@
           h('span', { class: 'stat' }, h('span', { class: 'k', text: 'length' }), h('b', { 'data-testid': 'topic-length', text: fmtNum(t.length) })),
           h('span', { class: 'stat' }, h('span', { class: 'k', text: 'delayed' }), h('b', { text: fmtNum(t.delayed) })),
           h('span', { class: 'stat' }, h('span', { class: 'k', text: 'published' }), spark(t.publishRate, 'publish-rate'))),
+        t.parts ? h('div', { class: 'parts', 'data-testid': 'partitions' }, h('span', { class: 'k', text: 'partitions' }),
+          t.parts.map((p) => link(`#/t/${enc(p.home)}`, `#${p.partition} · ${fmtNum(p.length)}`, { class: 'part', 'data-partition': p.partition,
+            title: `partition ${p.partition}: ${fmtNum(p.length)} entries; ${p.groups.map((g) => `${g.group} ${fmtNum(g.pending)} pending, lag ${fmtNum(g.lag)}`).join('; ')}` }))) : null,
         table));
     }
   }
@@ -246,7 +249,14 @@
     if (seq !== routeSeq) return;
     clear(view);
     if (d.kind === 'partitioned') {
-      append(view, h('div', { class: 'page-head' }, h('h1', { text: d.topic }), h('span', { class: 'badge', text: `${d.partitions} partitions` })));
+      append(view, h('div', { class: 'page-head' }, h('h1', { 'data-testid': 'topic-title', text: d.topic }), h('span', { class: 'badge', text: `${d.partitions} partitions` })));
+      append(view, h('div', { class: 'cards' }, d.groups.map((g) => h('section', { class: 'card gcard', 'data-group': g.group },
+        h('div', { class: 'card-head' }, h('h2', {}, link(`#/g/${enc(d.topic)}/${enc(g.group)}`, g.group)), h('span', { class: 'muted', text: 'all partitions' })),
+        h('div', { class: 'kv' },
+          h('span', { class: 'k', text: 'lag' }), h('b', { text: fmtNum(g.lag) }),
+          h('span', { class: 'k', text: 'pending' }), h('b', { text: fmtNum(g.pending) }),
+          h('span', { class: 'k', text: 'retrying' }), h('b', { text: fmtNum(g.retrying) }),
+          h('span', { class: 'k', text: 'dead letters' }), h('b', { text: fmtNum(g.deadLetters) }))))));
       append(view, h('section', { class: 'card' }, h('h2', { text: 'Partitions' }), h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'partitions' },
         h('thead', {}, h('tr', {}, ['partition', 'length', 'groups'].map((c) => h('th', { text: c })))),
         h('tbody', {}, d.parts.map((p) => h('tr', {},
@@ -326,12 +336,29 @@
     if (seq !== routeSeq) return;
     clear(view);
     const g = d.group;
-    const actions = meta.allowActions && d.partition === undefined;
+    const actions = meta.allowActions;
     append(view, h('div', { class: 'page-head' }, h('h1', { 'data-testid': 'group-title', text: `${g.group}` }), h('span', { class: 'muted', text: `on ${d.home}` }),
+      d.kind === 'partitioned' ? h('span', { class: 'badge', text: `${d.partitions} partitions, summed` }) : null,
+      d.partition !== undefined ? h('span', { class: 'badge', text: `partition ${d.partition}` }) : null,
       !g.retired && g.consumers === 0 ? h('span', { class: 'badge warn', 'data-testid': 'no-consumers', text: 'no consumers' }) : null));
     append(view, h('div', { class: 'stats', id: 'group-stats' }, [
       ['consumers', fmtNum(g.consumers)], ['lag', fmtNum(g.lag)], ['pending', fmtNum(g.pending)], ['oldest pending', fmtDur(g.oldestPendingAgeMs)],
       ['retrying', fmtNum(g.retrying)], ['dead letters', fmtNum(g.deadLetters)]].map(([k, v]) => h('div', { class: 'stat-box', 'data-stat': k }, h('span', { class: 'k', text: k }), h('b', { text: v })))));
+
+    // A partitioned topic's group: one row per partition (each partition's page pages its tables).
+    if (d.kind === 'partitioned') {
+      append(view, h('section', { class: 'card' }, h('h2', { text: 'Partitions' }),
+        d.merged ? h('p', { class: 'muted', text: 'The tables below merge the first page of every partition (ids p<partition>:<id>); open a partition to page through its own.' })
+          : h('p', { class: 'muted', text: `Over ${d.parts.length} partitions: open a partition for its pending entries, retries and dead letters.` }),
+        h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'group-partitions' },
+          h('thead', {}, h('tr', {}, ['partition', 'length', 'consumers', 'lag', 'pending', 'oldest pending', 'retrying', 'dead letters'].map((c) => h('th', { text: c })))),
+          h('tbody', {}, d.parts.map((p) => h('tr', { 'data-partition': p.partition },
+            h('td', {}, link(`#/g/${enc(p.home)}/${enc(group)}`, `${d.topic} #${p.partition}`)),
+            h('td', { class: 'num', text: fmtNum(p.length) }),
+            p.group ? [h('td', { class: 'num', text: fmtNum(p.group.consumers) }), h('td', { class: 'num', text: fmtNum(p.group.lag) }), h('td', { class: 'num', text: fmtNum(p.group.pending) }),
+              h('td', { class: 'num', text: fmtDur(p.group.oldestPendingAgeMs) }), h('td', { class: 'num', text: fmtNum(p.group.retrying) }), h('td', { class: 'num', text: fmtNum(p.group.deadLetters) })]
+              : h('td', { colspan: 6, class: 'muted', text: 'no such group in this partition yet' }))))))));
+    }
 
     // Consumers.
     append(view, h('section', { class: 'card' }, h('h2', { text: 'Consumers' }),
@@ -448,7 +475,7 @@
     const d = await api(`topics/${enc(home)}/events/${enc(id)}`);
     if (seq !== routeSeq) return;
     clear(view);
-    append(view, h('div', { class: 'page-head' }, h('h1', { class: 'mono', 'data-testid': 'event-title', text: d.id }), h('span', { class: 'muted', text: `in ${d.home}` })));
+    append(view, h('div', { class: 'page-head' }, h('h1', { class: 'mono', 'data-testid': 'event-title', text: d.partitionedId || d.id }), h('span', { class: 'muted', text: `in ${d.home}` })));
     append(view, h('section', { class: 'card' }, h('div', { class: 'kv' },
       h('span', { class: 'k', text: 'published' }), h('span', { text: d.publishedAt ? fmtTime(d.publishedAt) : '–' }),
       h('span', { class: 'k', text: 'in stream' }), h('span', { text: d.inStream ? 'yes' : 'no' }),

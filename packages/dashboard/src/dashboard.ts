@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ASSET_TEXT } from './assets.generated';
 import type { RedisOptions } from 'ioredis';
-import { Streamfan, StreamfanError } from '@streamfan/core/internal';
+import { defineTopic, InvalidOptionError, Streamfan, StreamfanError, type Topic } from '@streamfan/core/internal';
 import { overview, RateSampler } from './overview';
-import { deadLetterPage, eventPage, groupPage, parseHome, pendingRows, retryPage, search, StreamDirectory, topicPage, type StreamRef } from './queries';
+import { deadLetterPage, eventPage, groupPage, parseHome, partitionCount, partitionedGroupPage, pendingRows, pid, retryPage, search, splitPartitionedId, StreamDirectory, topicPage, type StreamRef } from './queries';
 import { checkAccess, checkCsrf, DashboardHttpError, randomToken, sameSecret, TOKEN_COOKIE } from './security';
 
 /** Options of {@link createDashboard}. */
@@ -145,8 +145,8 @@ function parseBody(text: string): Record<string, unknown> {
 
 function idsOf(body: Record<string, unknown>, what: string): string[] {
   const ids = body.ids;
-  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 1000 || ids.some((x) => typeof x !== 'string' || !/^\d{1,20}-\d{1,20}$/.test(x))) {
-    throw new DashboardHttpError(400, 'INVALID_OPTION', `give "ids": 1 to 1000 ${what} ids like 1700000000000-0`);
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 1000 || ids.some((x) => typeof x !== 'string' || !/^(p\d{1,4}:)?\d{1,20}-\d{1,20}$/.test(x))) {
+    throw new DashboardHttpError(400, 'INVALID_OPTION', `give "ids": 1 to 1000 ${what} ids like 1700000000000-0 (p3:1700000000000-0 on a partitioned topic)`);
   }
   return ids as string[];
 }
@@ -248,10 +248,52 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const asset = (file: string): string => ASSET_TEXT[file] ?? '';
 
   const ref = (home: string): StreamRef => parseHome(sf.prefix, home);
-  const unpartitioned = (r: StreamRef): string => {
-    if (r.partition !== undefined) throw new DashboardHttpError(400, 'NOT_AVAILABLE', 'actions on a partition of a partitioned topic are not available in this dashboard version: use the library or the CLI');
-    return r.topic;
-  };
+
+  /**
+   * What an action acts on: the topic (a partitioned one with its partition count, so core
+   * reads the partitions' keys) and the ids as core takes them: `p<i>:<id>` on a partitioned
+   * topic (a partition's page sends its local ids, made `p<i>:` here; the topic's group page
+   * sends `p<i>:` ids), plain ids otherwise.
+   */
+  async function target(r: StreamRef, ids: string[] | undefined): Promise<{ topic: Topic<unknown>; ids: string[] | undefined; partitions: number | null }> {
+    const partitions = await partitionCount(sf.redis, sf.prefix, r.topic);
+    if (partitions === null) {
+      if (r.partition !== undefined) throw new DashboardHttpError(404, 'NOT_FOUND', `"${r.home}" is not a partition: topic "${r.topic}" is not partitioned`);
+      return { topic: defineTopic(r.topic), ids, partitions };
+    }
+    const topic = defineTopic(r.topic, { partitions });
+    if (ids === undefined) return { topic, ids, partitions };
+    if (r.partition !== undefined) {
+      if (r.partition >= partitions) throw new DashboardHttpError(404, 'NOT_FOUND', `topic "${r.topic}" has ${partitions} partitions: no partition ${r.partition}`);
+      return { topic, ids: ids.map((id) => pid(r.partition!, id)), partitions };
+    }
+    for (const id of ids) {
+      if (!splitPartitionedId(id, partitions)) throw new DashboardHttpError(400, 'INVALID_OPTION', `${JSON.stringify(id)} is not an id of partitioned topic "${r.topic}": they look like p3:1700000000000-0 (partition 0 to ${partitions - 1})`);
+    }
+    return { topic, ids, partitions };
+  }
+
+  /** Run an action; core's refusal of a partitioned topic becomes a clear 409, not an error page. */
+  async function partitionAware<T>(what: string, r: StreamRef, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof InvalidOptionError && /not wired for partitioned topics/.test(err.message)) {
+        throw new DashboardHttpError(409, 'NOT_AVAILABLE', `${what} on partitioned topic "${r.topic}" is not supported by this version of @streamfan/core yet, so nothing was changed. Core says: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  /** A stream whose tables page: a topic or one partition (a partitioned topic's pages merge only their first page). */
+  async function pagedRef(home: string): Promise<StreamRef> {
+    const at = ref(home);
+    if (at.partition === undefined) {
+      const n = await partitionCount(sf.redis, sf.prefix, at.topic);
+      if (n !== null) throw new DashboardHttpError(400, 'PARTITIONED', `topic "${at.topic}" has ${n} partitions: page through one partition's table (topics/${encodeURIComponent(`${at.topic}#0`)}/groups/…, up to #${n - 1})`);
+    }
+    return at;
+  }
 
   async function route(req: IncomingMessage, res: ServerResponse, path: string, q: URLSearchParams, original: string): Promise<boolean> {
     const method = req.method ?? 'GET';
@@ -290,18 +332,24 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       if (!allowActions) throw new DashboardHttpError(403, 'READ_ONLY', 'this dashboard is read-only: start it with --allow-actions (allowActions: true) to claim, ack, replay or purge');
       checkCsrf(req, csrf);
       const body = await readJson(req);
-      const topic = unpartitioned(ref(seg[1]!));
+      const r = ref(seg[1]!);
       const group = seg[3]!;
-      if (action === 'claim') {
-        if (typeof body.consumer !== 'string') throw new DashboardHttpError(400, 'INVALID_OPTION', 'give "consumer": the consumer to hand the entries to');
-        sendJson(res, 200, { claimed: await sf.claim(topic, group, idsOf(body, 'entry'), body.consumer) });
-      } else if (action === 'ack') {
-        sendJson(res, 200, { acked: await sf.ack(topic, group, idsOf(body, 'entry')) });
-      } else if (action === 'dead-letters/replay') {
-        sendJson(res, 200, { replayed: await sf.deadLetters(topic, group).replay(selectionOf(body)) });
-      } else {
-        sendJson(res, 200, { purged: await sf.deadLetters(topic, group).purge(selectionOf(body)) });
+      if (action === 'claim' || action === 'ack') {
+        if (action === 'claim' && typeof body.consumer !== 'string') throw new DashboardHttpError(400, 'INVALID_OPTION', 'give "consumer": the consumer to hand the entries to');
+        const t = await target(r, idsOf(body, 'entry'));
+        if (action === 'claim') sendJson(res, 200, { claimed: await partitionAware('claim', r, () => sf.claim(t.topic, group, t.ids!, body.consumer as string)) });
+        else sendJson(res, 200, { acked: await partitionAware('ack', r, () => sf.ack(t.topic, group, t.ids!)) });
+        return true;
       }
+      const sel = selectionOf(body);
+      const t = await target(r, 'ids' in sel ? sel.ids : undefined);
+      // "All" on one partition's page: that partition's dead letters only (core's partitioned
+      // dead letters run the same per-partition code for each partition).
+      const topic: Topic<unknown> = 'all' in sel && r.partition !== undefined ? { ...defineTopic(r.topic), name: r.home } : t.topic;
+      const selection = 'ids' in sel ? { ids: t.ids! } : sel;
+      const dl = sf.deadLetters(topic, group);
+      if (action === 'dead-letters/replay') sendJson(res, 200, { replayed: await partitionAware('replay', r, () => dl.replay(selection)) });
+      else sendJson(res, 200, { purged: await partitionAware('purge', r, () => dl.purge(selection)) });
       return true;
     }
     if (method !== 'GET' && method !== 'HEAD') throw new DashboardHttpError(405, 'METHOD', `${method} not allowed here`, { allow: 'GET, POST' });
@@ -321,19 +369,33 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       const before = cursorOf(q, 'before');
       sendJson(res, 200, await topicPage(r, sf.prefix, ref(s1), { limit: limitOf(q, 25), ...(before ? { before } : {}) }));
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'events' && s3 !== undefined && seg.length === 4) {
-      sendJson(res, 200, await eventPage(r, sf.prefix, ref(s1), s3));
+      let at = ref(s1);
+      let id = s3;
+      if (at.partition === undefined && /^p\d/.test(id)) {
+        // A partitioned topic's event id, p<i>:<stream id>: read it in its partition.
+        const n = await partitionCount(r, sf.prefix, at.topic);
+        const split = n === null ? null : splitPartitionedId(id, n);
+        if (!split) throw new DashboardHttpError(400, 'INVALID_ID', n === null ? `topic "${at.topic}" is not partitioned: its event ids look like 1700000000000-0` : `${JSON.stringify(id)} is not an event id of topic "${at.topic}" (${n} partitions): p0:… to p${n - 1}:…`);
+        at = { home: `${at.topic}#${split.partition}`, topic: at.topic, partition: split.partition };
+        id = split.local;
+      }
+      const ev = await eventPage(r, sf.prefix, at, id) as { id: string };
+      sendJson(res, 200, at.partition === undefined ? ev : { ...ev, partition: at.partition, partitionedId: /^\d/.test(ev.id) ? pid(at.partition, ev.id) : ev.id });
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 4) {
-      sendJson(res, 200, await groupPage(r, sf.prefix, ref(s1), s3, limitOf(q, 25)));
+      const at = ref(s1);
+      const n = at.partition === undefined ? await partitionCount(r, sf.prefix, at.topic) : null;
+      if (n !== null) sendJson(res, 200, await partitionedGroupPage(r, sf.prefix, at.topic, n, s3, limitOf(q, 25)));
+      else sendJson(res, 200, await groupPage(r, sf.prefix, at, s3, limitOf(q, 25)));
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'pending') {
       const after = cursorOf(q, 'after');
-      sendJson(res, 200, await pendingRows(r, sf.prefix, ref(s1), s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
+      sendJson(res, 200, await pendingRows(r, sf.prefix, await pagedRef(s1), s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'dead-letters') {
       const after = cursorOf(q, 'after');
-      sendJson(res, 200, await deadLetterPage(r, sf.prefix, ref(s1), s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
+      sendJson(res, 200, await deadLetterPage(r, sf.prefix, await pagedRef(s1), s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'retries') {
       const offset = Number(q.get('offset') ?? 0);
       if (!Number.isInteger(offset) || offset < 0) throw new DashboardHttpError(400, 'INVALID_OPTION', 'offset must be a whole number ≥ 0');
-      sendJson(res, 200, await retryPage(r, sf.prefix, ref(s1), s3, { limit: limitOf(q, 25), offset }));
+      sendJson(res, 200, await retryPage(r, sf.prefix, await pagedRef(s1), s3, { limit: limitOf(q, 25), offset }));
     } else {
       void s5;
       throw new DashboardHttpError(404, 'NO_ROUTE', `no route GET ${path}`);

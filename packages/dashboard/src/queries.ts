@@ -544,3 +544,85 @@ export async function search(redis: Redis, prefix: string, refs: StreamRef[], q:
   });
   return [...hits.values()];
 }
+
+/** Most partitions whose first pages the partitioned group page merges (past it: open a partition). */
+export const MAX_MERGED_PARTITIONS = 32;
+
+/** A stream id made public for a partitioned topic: `p<i>:<id>`. */
+export function pid(partition: number, id: string): string {
+  return `p${partition}:${id}`;
+}
+
+/** Split a `p<i>:<stream id>` id of a topic with `partitions` partitions, or null when it is not one. */
+export function splitPartitionedId(id: string, partitions: number): { partition: number; local: string } | null {
+  const m = /^p(\d{1,4}):(\d{1,20}-\d{1,20})$/.exec(id);
+  if (!m || Number(m[1]) >= partitions) return null;
+  return { partition: Number(m[1]), local: m[2]! };
+}
+
+/**
+ * The group page of a partitioned topic (its name, not one partition): the group summed over
+ * partitions, one row per partition, consumers over every partition, and the first page of
+ * pending entries, retries and dead letters merged over partitions (ids `p<i>:…`). Work is the
+ * group page's per partition: bounded by the partition count (the tables only up to
+ * {@link MAX_MERGED_PARTITIONS} partitions; past it each partition's own page has them).
+ */
+export async function partitionedGroupPage(redis: Redis, prefix: string, topic: string, partitions: number, group: string, limit: number): Promise<unknown> {
+  validateGroupName(group);
+  const refs: StreamRef[] = Array.from({ length: partitions }, (_, i) => ({ home: `${topic}#${i}`, topic, partition: i }));
+  const { now, rows } = await readStreams(redis, prefix, refs);
+  const per = rows.map((r) => ({ partition: r.partition!, home: r.home, length: r.length, group: r.groups.find((g) => g.group === group) ?? null }));
+  if (per.every((p) => p.group === null)) {
+    const names = [...new Set(rows.flatMap((r) => r.groups.map((g) => g.group)))].sort();
+    throw new NotFoundError(`group "${group}" not found in topic "${topic}" (${partitions} partitions); ${names.length ? `groups: ${names.join(', ')}` : 'the topic has no groups'}`);
+  }
+  const summed = sumGroups(per.map((p) => (p.group ? [p.group] : [])))[0]!;
+  const live = per.filter((p) => p.group !== null);
+  // Consumers: XINFO CONSUMERS of both streams of every partition, by name.
+  const p = redis.pipeline();
+  for (const x of live) {
+    const k = topicKeys(prefix, x.home);
+    p.xinfo('CONSUMERS', k.stream, group);
+    p.xinfo('CONSUMERS', k.redeliver(group), group);
+  }
+  const res = await run(p);
+  const byName = new Map<string, ConsumerRow & { partitions: number[] }>();
+  live.forEach((x, i) => {
+    for (const r of [res[2 * i]!, res[2 * i + 1]!]) {
+      if (r.err) continue;
+      for (const c of (r.value as unknown[]).map(rowObject)) {
+        const name = String(c.name);
+        const row = byName.get(name) ?? { name, pending: 0, idleMs: Number.MAX_SAFE_INTEGER, inactiveMs: null, partitions: [] };
+        row.pending += Number(c.pending ?? 0);
+        row.idleMs = Math.min(row.idleMs, Number(c.idle ?? 0));
+        if (c.inactive !== undefined && Number(c.inactive) >= 0) row.inactiveMs = row.inactiveMs === null ? Number(c.inactive) : Math.min(row.inactiveMs, Number(c.inactive));
+        if (!row.partitions.includes(x.partition)) row.partitions.push(x.partition);
+        byName.set(name, row);
+      }
+    }
+  });
+  const consumers = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const merged = live.length <= MAX_MERGED_PARTITIONS;
+  const [pendingPages, retryPages, deadPages] = merged
+    ? await Promise.all([
+      Promise.all(live.map((x) => (x.group!.retired ? Promise.resolve({ entries: [], next: null }) : pendingRows(redis, prefix, { home: x.home, topic, partition: x.partition }, group, { limit })))),
+      Promise.all(live.map((x) => retryPage(redis, prefix, { home: x.home, topic, partition: x.partition }, group, { limit, offset: 0 }))),
+      Promise.all(live.map((x) => deadLetterPage(redis, prefix, { home: x.home, topic, partition: x.partition }, group, { limit }))),
+    ])
+    : [[], [], []];
+  const pending = live.flatMap((x, i) => (pendingPages[i]?.entries ?? []).map((e) => ({ ...e, id: pid(x.partition, e.id), eventId: pid(x.partition, e.eventId), partition: x.partition, localId: e.id })))
+    .sort((a, b) => compareIds(a.localId, b.localId) || a.partition - b.partition).slice(0, limit);
+  const retries = live.flatMap((x, i) => (retryPages[i]?.entries ?? []).map((e) => ({ ...e, eventId: e.eventId ? pid(x.partition, e.eventId) : e.eventId, partition: x.partition })))
+    .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt).slice(0, limit);
+  const dead = live.flatMap((x, i) => (deadPages[i]?.entries ?? []).map((e) => ({ ...e, deadLetterId: pid(x.partition, e.deadLetterId), eventId: e.eventId ? pid(x.partition, e.eventId) : e.eventId, partition: x.partition })))
+    .sort((a, b) => a.deadAt - b.deadAt).slice(0, limit);
+  return {
+    kind: 'partitioned', topic, home: topic, partitions, now, group: summed,
+    parts: per.map((x) => ({ partition: x.partition, home: x.home, length: x.length, group: x.group })),
+    consumers,
+    merged,
+    pending: { entries: pending, next: null },
+    retries: { total: summed.retrying, entries: retries, next: null },
+    deadLetters: { total: summed.deadLetters, entries: dead, next: null },
+  };
+}
