@@ -204,6 +204,40 @@ export async function readSuccessRecords(redis: Redis, keys: TopicKeys, id: stri
   return out;
 }
 
+/**
+ * Success records (protocol 2) of a page of events in several groups, for listings that show
+ * many statuses at once (the dashboard's recent events): one GET per distinct group and second
+ * of the ids, searched here. Bounded by the page: at most ids × groups GETs, usually groups ×
+ * the seconds the page spans.
+ * @returns event id → group → record, for the (event, group) pairs that have one
+ */
+export async function readSuccessMatrix(redis: Redis, keys: TopicKeys, ids: readonly string[], groups: readonly string[]): Promise<Map<string, Map<string, SuccessRecord>>> {
+  const out = new Map<string, Map<string, SuccessRecord>>();
+  if (ids.length === 0 || groups.length === 0) return out;
+  const tokens = ids.map((id) => recordToken(id));
+  const seconds = [...new Set(tokens.map((t) => t.second))];
+  const p = redis.pipeline();
+  for (const g of groups) for (const sec of seconds) p.get(keys.ok(g, sec));
+  const replies = (await p.exec()) ?? [];
+  groups.forEach((g, gi) => {
+    const buckets = new Map<number, string>();
+    seconds.forEach((sec, si) => {
+      const [err, v] = replies[gi * seconds.length + si] ?? [];
+      if (!err && typeof v === 'string') buckets.set(sec, v);
+    });
+    ids.forEach((id, i) => {
+      const t = tokens[i]!;
+      const bucket = buckets.get(t.second);
+      const r = bucket === undefined ? undefined : findRecord(bucket, t.second, t.token);
+      if (!r) return;
+      let row = out.get(id);
+      if (!row) out.set(id, (row = new Map()));
+      row.set(g, r);
+    });
+  });
+  return out;
+}
+
 /** States after which a recovery sweep must not take an entry back (see {@link settledInGroup}). */
 const SETTLED_FOR_SWEEP: ReadonlySet<string> = new Set(['succeeded', 'dead', 'lost', 'failed']);
 

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { uniquePrefix, waitFor } from '@streamfan/testing';
 import { defineTopic } from '../src';
-import { topicKeys } from '../src/internal';
+import { readSuccessMatrix, topicKeys } from '../src/internal';
 import { runScript } from '../src/scripts/runner';
 import { buildAck, type PendingAck } from '../src/consumer/ack-batcher';
 import { findRecord, recordToken } from '../src/status-records';
@@ -83,6 +83,20 @@ describe('success buckets', () => {
     await sf.redis.hset(keys.status(id), 'old:state', 'succeeded', 'old:attempts', '2', 'old:consumer', 'c-1', 'old:updatedAt', '1700000000000');
     const st = await sf.status(topic, id);
     expect(st.groups.old).toMatchObject({ state: 'succeeded', attempts: 2, consumer: 'c-1', updatedAt: new Date(1700000000000) });
+  });
+
+  test('readSuccessMatrix (listings such as the dashboard): the records of a page of events in several groups, one GET per group and second', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('matrix');
+    const subs = ['a', 'b'].map((g) => sf.subscribe(topic, g, (p) => (g === 'b' && p.n === 2 ? { kept: true } : undefined), { startFrom: 'beginning' }));
+    await Promise.all(subs.map((x) => x.ready()));
+    const ids = await sf.publishMany(topic, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    for (const id of ids) await sf.waitFor(topic, id, { timeoutMs: 5000 });
+    const m = await readSuccessMatrix(sf.redis, topicKeys(sf.prefix, topic.name), ids, ['a', 'b', 'none']);
+    for (const id of ids) expect(m.get(id)?.get('a')).toMatchObject({ attempts: 1 });
+    expect(m.get(ids[0]!)?.get('b')).toMatchObject({ attempts: 1 });
+    expect(m.get(ids[1]!)?.has('b')).toBe(false); // a result: in the status hash
+    expect([...m.values()].some((row) => row.has('none'))).toBe(false);
   });
 
   test('status tracking off writes no bucket', async () => {
