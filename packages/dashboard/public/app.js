@@ -42,6 +42,15 @@
   const enc = encodeURIComponent;
 
   function fmtNum(n) { return n === null || n === undefined ? '?' : Number(n).toLocaleString('en-US'); }
+  /** A group's lag: "≥100" when counted past the cap (servers without XINFO lag, Redis 6.2), "?" when unknown. */
+  function fmtLag(g) {
+    if (!g || g.lag === null || g.lag === undefined) return '?';
+    return `${g.lagAtLeast ? '≥' : ''}${fmtNum(g.lag)}`;
+  }
+  function lagTitle(g) {
+    if (!g || !g.lagCounted) return undefined;
+    return `counted by the dashboard (this Redis does not report a group's lag: XINFO GROUPS has no lag before Redis 7)${g.lagAtLeast ? ', at least this many' : ''}${g.lagAgeMs !== undefined ? `; oldest undelivered entry ${fmtDur(g.lagAgeMs)} old` : ''}`;
+  }
   function fmtRate(n) { return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2); }
   function fmtDur(ms) {
     if (ms === null || ms === undefined) return '–';
@@ -219,12 +228,12 @@
           g.retired ? h('span', { class: 'badge', text: 'retired' }) : null,
           !g.retired && g.consumers === 0 ? h('span', { class: 'badge warn', 'data-testid': 'no-consumers', text: 'no consumers' }) : null),
         h('td', { class: 'num', 'data-k': 'consumers', text: fmtNum(g.consumers) }),
-        h('td', { class: 'num', 'data-k': 'lag', text: fmtNum(g.lag) }),
+        h('td', { class: `num${g.lagCounted ? ' counted' : ''}`, 'data-k': 'lag', title: lagTitle(g), text: fmtLag(g) }),
         h('td', { class: 'num', 'data-k': 'pending', text: fmtNum(g.pending) }),
         h('td', { class: 'num', 'data-k': 'oldest', text: fmtDur(g.oldestPendingAgeMs) }),
         h('td', { class: 'num', 'data-k': 'retrying', text: fmtNum(g.retrying) }),
         h('td', { class: `num${g.deadLetters > 0 ? ' bad' : ''}`, 'data-k': 'dead', text: fmtNum(g.deadLetters) }),
-        h('td', {}, spark(g.processedRate, 'processed-rate')),
+        h('td', {}, g.settledTotal === null && !g.retired ? h('span', { class: 'rate muted', 'data-testid': 'processed-rate', title: 'this Redis does not count the entries a group read (entries-read, Redis 7+): no processed rate', text: 'n/a' }) : spark(g.processedRate, 'processed-rate')),
         h('td', {}, spark(g.deadRate, 'dead-rate'))));
       const table = h('div', { class: 'table-wrap' }, h('table', {},
         h('thead', {}, h('tr', {}, ['group', 'consumers', 'lag', 'pending', 'oldest pending', 'retrying', 'dead letters', 'processed/s', 'dead/s'].map((c) => h('th', { text: c })))),
@@ -238,7 +247,7 @@
           h('span', { class: 'stat' }, h('span', { class: 'k', text: 'published' }), spark(t.publishRate, 'publish-rate'))),
         t.parts ? h('div', { class: 'parts', 'data-testid': 'partitions' }, h('span', { class: 'k', text: 'partitions' }),
           t.parts.map((p) => link(`#/t/${enc(p.home)}`, `#${p.partition} · ${fmtNum(p.length)}`, { class: 'part', 'data-partition': p.partition,
-            title: `partition ${p.partition}: ${fmtNum(p.length)} entries; ${p.groups.map((g) => `${g.group} ${fmtNum(g.pending)} pending, lag ${fmtNum(g.lag)}`).join('; ')}` }))) : null,
+            title: `partition ${p.partition}: ${fmtNum(p.length)} entries; ${p.groups.map((g) => `${g.group} ${fmtNum(g.pending)} pending, lag ${fmtLag(g)}`).join('; ')}` }))) : null,
         table));
     }
   }
@@ -253,7 +262,7 @@
       append(view, h('div', { class: 'cards' }, d.groups.map((g) => h('section', { class: 'card gcard', 'data-group': g.group },
         h('div', { class: 'card-head' }, h('h2', {}, link(`#/g/${enc(d.topic)}/${enc(g.group)}`, g.group)), h('span', { class: 'muted', text: 'all partitions' })),
         h('div', { class: 'kv' },
-          h('span', { class: 'k', text: 'lag' }), h('b', { text: fmtNum(g.lag) }),
+          h('span', { class: 'k', text: 'lag' }), h('b', { text: fmtLag(g) }),
           h('span', { class: 'k', text: 'pending' }), h('b', { text: fmtNum(g.pending) }),
           h('span', { class: 'k', text: 'retrying' }), h('b', { text: fmtNum(g.retrying) }),
           h('span', { class: 'k', text: 'dead letters' }), h('b', { text: fmtNum(g.deadLetters) }))))));
@@ -286,7 +295,7 @@
         g.retired ? h('span', { class: 'badge', text: 'retired' }) : null),
       h('div', { class: 'kv' },
         h('span', { class: 'k', text: 'consumers' }), h('b', { text: fmtNum(g.consumers) }),
-        h('span', { class: 'k', text: 'lag' }), h('b', { text: fmtNum(g.lag) }),
+        h('span', { class: 'k', text: 'lag' }), h('b', { text: fmtLag(g) }),
         h('span', { class: 'k', text: 'pending' }), h('b', { text: fmtNum(g.pending) }),
         h('span', { class: 'k', text: 'oldest pending' }), h('b', { text: fmtDur(g.oldestPendingAgeMs) }),
         h('span', { class: 'k', text: 'retrying' }), h('b', { text: fmtNum(g.retrying) }),
@@ -342,8 +351,8 @@
       d.partition !== undefined ? h('span', { class: 'badge', text: `partition ${d.partition}` }) : null,
       !g.retired && g.consumers === 0 ? h('span', { class: 'badge warn', 'data-testid': 'no-consumers', text: 'no consumers' }) : null));
     append(view, h('div', { class: 'stats', id: 'group-stats' }, [
-      ['consumers', fmtNum(g.consumers)], ['lag', fmtNum(g.lag)], ['pending', fmtNum(g.pending)], ['oldest pending', fmtDur(g.oldestPendingAgeMs)],
-      ['retrying', fmtNum(g.retrying)], ['dead letters', fmtNum(g.deadLetters)]].map(([k, v]) => h('div', { class: 'stat-box', 'data-stat': k }, h('span', { class: 'k', text: k }), h('b', { text: v })))));
+      ['consumers', fmtNum(g.consumers)], ['lag', fmtLag(g)], ['pending', fmtNum(g.pending)], ['oldest pending', fmtDur(g.oldestPendingAgeMs)],
+      ['retrying', fmtNum(g.retrying)], ['dead letters', fmtNum(g.deadLetters)]].map(([k, v]) => h('div', { class: 'stat-box', 'data-stat': k, title: k === 'lag' ? lagTitle(g) : undefined }, h('span', { class: 'k', text: k }), h('b', { text: v })))));
 
     // A partitioned topic's group: one row per partition (each partition's page pages its tables).
     if (d.kind === 'partitioned') {
@@ -355,7 +364,7 @@
           h('tbody', {}, d.parts.map((p) => h('tr', { 'data-partition': p.partition },
             h('td', {}, link(`#/g/${enc(p.home)}/${enc(group)}`, `${d.topic} #${p.partition}`)),
             h('td', { class: 'num', text: fmtNum(p.length) }),
-            p.group ? [h('td', { class: 'num', text: fmtNum(p.group.consumers) }), h('td', { class: 'num', text: fmtNum(p.group.lag) }), h('td', { class: 'num', text: fmtNum(p.group.pending) }),
+            p.group ? [h('td', { class: 'num', text: fmtNum(p.group.consumers) }), h('td', { class: 'num', text: fmtLag(p.group) }), h('td', { class: 'num', text: fmtNum(p.group.pending) }),
               h('td', { class: 'num', text: fmtDur(p.group.oldestPendingAgeMs) }), h('td', { class: 'num', text: fmtNum(p.group.retrying) }), h('td', { class: 'num', text: fmtNum(p.group.deadLetters) })]
               : h('td', { colspan: 6, class: 'muted', text: 'no such group in this partition yet' }))))))));
     }
@@ -462,7 +471,7 @@
         const n = await api(base);
         if (seq !== routeSeq) return;
         const box = document.getElementById('group-stats');
-        const vals = { consumers: fmtNum(n.group.consumers), lag: fmtNum(n.group.lag), pending: fmtNum(n.group.pending), 'oldest pending': fmtDur(n.group.oldestPendingAgeMs), retrying: fmtNum(n.group.retrying), 'dead letters': fmtNum(n.group.deadLetters) };
+        const vals = { consumers: fmtNum(n.group.consumers), lag: fmtLag(n.group), pending: fmtNum(n.group.pending), 'oldest pending': fmtDur(n.group.oldestPendingAgeMs), retrying: fmtNum(n.group.retrying), 'dead letters': fmtNum(n.group.deadLetters) };
         for (const [k, v] of Object.entries(vals)) { const b = box && box.querySelector(`[data-stat="${k}"] b`); if (b) b.textContent = v; }
       } catch (err) { showError(err.message); }
       schedule(refresh);
@@ -481,7 +490,8 @@
       h('span', { class: 'k', text: 'in stream' }), h('span', { text: d.inStream ? 'yes' : 'no' }),
       h('span', { class: 'k', text: 'payload from' }), h('span', { text: d.payloadFrom || 'unavailable' }),
       d.delayedId ? [h('span', { class: 'k', text: 'delayed id' }), h('code', { text: d.delayedId })] : null,
-      d.dueAt ? [h('span', { class: 'k', text: 'due' }), h('span', { text: fmtTime(d.dueAt) })] : null)));
+      d.dueAt ? [h('span', { class: 'k', text: 'due' }), h('span', { text: fmtTime(d.dueAt) })] : null,
+      traceRows(d.trace))));
     const groups = Object.keys(d.status).sort();
     append(view, h('section', { class: 'card' }, h('h2', { text: 'Status in every group' }), h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'event-status' },
       h('thead', {}, h('tr', {}, ['group', 'state', 'attempts', 'consumer', 'updated', 'next attempt', 'error'].map((c) => h('th', { text: c })))),
@@ -506,6 +516,20 @@
           h('span', { class: 'k', text: 'error' }), h('span', { class: 'error', text: x.error }))))));
     }
     schedule(() => { if (seq === routeSeq) render(); });
+  }
+
+  /** The event's trace (W3C traceparent header): its trace id (linked when the dashboard has a traceUrl), span, sampled flag. */
+  function traceRows(t) {
+    if (!t) return null;
+    if (t.invalid) return [h('span', { class: 'k', text: 'traceparent' }), h('span', { 'data-testid': 'trace-invalid', class: 'error', text: `malformed (${t.invalid}): ${t.raw}` })];
+    const id = meta.traceUrl && /^[0-9a-f]{32}$/.test(t.traceId)
+      ? link(meta.traceUrl.split('{traceId}').join(t.traceId), t.traceId, { class: 'mono', 'data-testid': 'trace-id', target: '_blank', rel: 'noopener noreferrer' })
+      : h('code', { 'data-testid': 'trace-id', text: t.traceId });
+    return [
+      h('span', { class: 'k', text: 'trace id' }), id,
+      h('span', { class: 'k', text: 'publish span' }), h('code', { 'data-testid': 'trace-span', text: `${t.spanId}${t.sampled ? ' (sampled)' : ' (not sampled)'}` }),
+      t.traceState ? [h('span', { class: 'k', text: 'tracestate' }), h('code', { text: t.traceState })] : null,
+    ];
   }
 
   // ---------- search ----------

@@ -40,6 +40,11 @@ export interface DashboardOptions {
   auth?: (req: IncomingMessage) => boolean | Promise<boolean>;
   /** How often live updates are pushed (and rates sampled), in ms. @defaultValue 2000 */
   intervalMs?: number;
+  /**
+   * Link an event's trace id (from its W3C `traceparent` header) to your tracing UI: an http(s)
+   * URL with `{traceId}` where the id goes, e.g. 'https://jaeger.example/trace/{traceId}'.
+   */
+  traceUrl?: string;
 }
 
 /** A mountable request handler: `(req, res, next?)`. Call `close()` on shutdown. */
@@ -232,6 +237,9 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 8)) {
     throw new StreamfanError('INVALID_OPTION', 'token must be a string of at least 8 characters (e.g. `openssl rand -hex 16`)');
   }
+  if (options.traceUrl !== undefined && (typeof options.traceUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(options.traceUrl) || !options.traceUrl.includes('{traceId}'))) {
+    throw new StreamfanError('INVALID_OPTION', `traceUrl must be an http(s) URL with {traceId} where the trace id goes (e.g. https://jaeger.example/trace/{traceId}), got ${JSON.stringify(options.traceUrl)}`);
+  }
   const owned = options.client === undefined;
   const sf = options.client ?? new Streamfan({
     ...(options.url ? { connection: options.url } : {}),
@@ -356,7 +364,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
     const r = sf.redis;
     const [s0, s1, s2, s3, s4, s5] = seg;
     if (seg.length === 1 && s0 === 'meta') {
-      sendJson(res, 200, { prefix: sf.prefix, allowActions, csrf, intervalMs: options.intervalMs ?? 2000 });
+      sendJson(res, 200, { prefix: sf.prefix, allowActions, csrf, intervalMs: options.intervalMs ?? 2000, traceUrl: options.traceUrl ?? null });
     } else if (seg.length === 1 && s0 === 'overview') {
       sendJson(res, 200, await overview(r, sf.prefix, dir, sampler));
     } else if (seg.length === 1 && s0 === 'live') {

@@ -4,6 +4,7 @@
 // ZCARD, HGETALL of one event's status). Nothing reads a stream, a PEL or the keyspace whole.
 import type Redis from 'ioredis';
 import { FIELD, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
+import { traceOf } from './trace';
 import { compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
 
 /** A stream the dashboard shows: an unpartitioned topic, or one partition of a partitioned topic. */
@@ -27,8 +28,18 @@ export interface GroupRow {
   group: string;
   consumers: number;
   pending: number;
-  /** Entries not yet delivered (topic and redelivery stream); null where the server does not say (Redis 6.2). */
+  /**
+   * Entries not yet delivered (topic and redelivery stream). From XINFO GROUPS where the server
+   * says it; else (Redis 6.2, or 7.x after deletions in the unread range) counted, up to
+   * {@link LAG_COUNT_CAP} per stream: then `lagCounted`, and `lagAtLeast` past the cap.
+   */
   lag: number | null;
+  /** The lag was counted by the dashboard (the server does not report it). */
+  lagCounted?: boolean;
+  /** More entries were unread than counted: `lag` is "at least". */
+  lagAtLeast?: boolean;
+  /** With a counted lag: age of the oldest undelivered entry (server time minus its id's time), ms. */
+  lagAgeMs?: number;
   lastDeliveredId: string;
   oldestPendingId: string | null;
   /** Age (server time minus the entry id's time) of the oldest pending entry, ms. */
@@ -154,6 +165,7 @@ export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[
     for (const name of Object.keys(s.retired)) if (!s.groups.some((g) => String(g.name) === name)) p2.xinfo('STREAM', k.deadLetters(name));
   }
   const b = await run(p2);
+  const counts: Array<{ row: GroupRow; topic: number | null; red: number | null; jobs: Array<{ part: 'topic' | 'red'; key: string; after: string; info: Record<string, unknown> }> }> = [];
   let i = 0;
   const rows: StreamRow[] = partial.map((s) => {
     const groups: GroupRow[] = s.groups.map((g) => {
@@ -176,9 +188,10 @@ export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[
       const caughtUp = String(g['last-delivered-id']) === String(s.info['last-generated-id'] ?? '');
       const topicLag = caughtUp ? 0 : lagOf(g);
       const redLag = lagOf(red);
+      const redInfo = rs.err ? {} : rowObject(rs.value);
       const readT = readOf(g, s.info);
-      const readR = readOf(red, rs.err ? {} : rowObject(rs.value));
-      return {
+      const readR = readOf(red, redInfo);
+      const row: GroupRow = {
         group: name,
         consumers: Number(g.consumers ?? 0),
         pending: Number(g.pending ?? 0) + Number(red?.pending ?? 0),
@@ -193,6 +206,17 @@ export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[
         deadTotal: Number(dli['entries-added'] ?? dli.length ?? 0),
         ...(s.retired[name] !== undefined ? { retired: true } : {}),
       };
+      // Where the server does not say the lag (Redis 6.2; 7.x after deletions in the unread
+      // range), count it: bounded, in round trip 3.
+      if (row.lag === null) {
+        const k = topicKeys(prefix, s.r.home);
+        counts.push({ row, topic: topicLag, red: redLag,
+          jobs: [
+            ...(topicLag === null ? [{ part: 'topic' as const, key: k.stream, after: String(g['last-delivered-id'] ?? '0-0'), info: s.info }] : []),
+            ...(redLag === null ? [{ part: 'red' as const, key: k.redeliver(name), after: String(red?.['last-delivered-id'] ?? '0-0'), info: redInfo }] : []),
+          ] });
+      }
+      return row;
     });
     for (const name of Object.keys(s.retired).sort()) {
       if (s.groups.some((g) => String(g.name) === name)) continue;
@@ -214,7 +238,54 @@ export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[
       groups,
     };
   });
+  if (counts.length > 0) await countLags(redis, now, counts);
   return { now, rows };
+}
+
+/**
+ * Most entries counted for one stream's lag where the server does not report it (Redis 6.2):
+ * past it the lag shows as "at least" this many. Counting reads entries (XRANGE COUNT), so it
+ * stays small; core's `sf.groups()` counts up to 10,000 with a script that returns counts only.
+ */
+export const LAG_COUNT_CAP = 100;
+
+/** Round trip 3: count the lags the server did not report, at most {@link LAG_COUNT_CAP} + 1 entries per stream. */
+async function countLags(redis: Redis, now: number, counts: Array<{ row: GroupRow; topic: number | null; red: number | null; jobs: Array<{ part: 'topic' | 'red'; key: string; after: string; info: Record<string, unknown> }> }>): Promise<void> {
+  const p = redis.pipeline();
+  const asked: Array<{ c: (typeof counts)[number]; part: 'topic' | 'red'; known?: number }> = [];
+  for (const c of counts) {
+    for (const j of c.jobs) {
+      const length = Number(j.info.length ?? 0);
+      const first = (j.info['first-entry'] as [string] | null | undefined)?.[0];
+      if (length === 0 || j.after === String(j.info['last-generated-id'] ?? '')) { asked.push({ c, part: j.part, known: 0 }); continue; }
+      // Everything in the stream is unread: its length (O(1)), and the first entry is the oldest unread.
+      if (first !== undefined && compareIds(j.after, first) < 0) { asked.push({ c, part: j.part, known: length }); p.xrange(j.key, '-', '+', 'COUNT', 1); continue; }
+      p.xrange(j.key, `(${j.after}`, '+', 'COUNT', LAG_COUNT_CAP + 1);
+      asked.push({ c, part: j.part });
+    }
+  }
+  const res = await run(p);
+  let k = 0;
+  for (const a of asked) {
+    let n = a.known ?? 0;
+    let atLeast = false;
+    let oldest: string | undefined;
+    if (!(a.known === 0)) {
+      const r = res[k++]!;
+      const entries = (r.err ? [] : r.value) as Array<[string, string[]]>;
+      oldest = entries[0]?.[0];
+      if (a.known === undefined) {
+        n = Math.min(entries.length, LAG_COUNT_CAP);
+        atLeast = entries.length > LAG_COUNT_CAP;
+      }
+    }
+    if (a.part === 'topic') a.c.topic = n; else a.c.red = n;
+    const row = a.c.row;
+    if (atLeast) row.lagAtLeast = true;
+    if (oldest !== undefined) row.lagAgeMs = Math.max(row.lagAgeMs ?? 0, Math.max(0, now - idMs(oldest)));
+    row.lagCounted = true;
+  }
+  for (const c of counts) c.row.lag = (c.topic ?? 0) + (c.red ?? 0);
 }
 
 /** Sum a partitioned topic's partitions' groups by group name. */
@@ -227,6 +298,9 @@ export function sumGroups(lists: GroupRow[][]): GroupRow[] {
       t.consumers = Math.max(t.consumers, g.consumers); // the same pool holds every partition
       t.pending += g.pending;
       t.lag = t.lag === null || g.lag === null ? null : t.lag + g.lag;
+      if (g.lagCounted) t.lagCounted = true;
+      if (g.lagAtLeast) t.lagAtLeast = true;
+      if (g.lagAgeMs !== undefined) t.lagAgeMs = Math.max(t.lagAgeMs ?? 0, g.lagAgeMs);
       if (g.oldestPendingAgeMs !== null && (t.oldestPendingAgeMs === null || g.oldestPendingAgeMs > t.oldestPendingAgeMs)) {
         t.oldestPendingAgeMs = g.oldestPendingAgeMs;
         t.oldestPendingId = g.oldestPendingId;
@@ -468,7 +542,9 @@ export async function eventPage(redis: Redis, prefix: string, ref: StreamRef, id
     const { rows } = await readStreams(redis, prefix, [ref]);
     const status: Record<string, CellStatus> = {};
     for (const g of rows[0]?.groups ?? []) if (!g.retired) status[g.group] = { state: 'scheduled', attempts: 0 };
-    return { topic: ref.topic, home: ref.home, id, delayedId: id, dueAt: Number(h.due), inStream: false, payloadFrom: 'delayed', payload: decode(h[FIELD.payload]), headers: decodeHeaders(h[FIELD.headers]), status, deadLetters: [] };
+    const headers = decodeHeaders(h[FIELD.headers]);
+    const trace = traceOf(headers);
+    return { topic: ref.topic, home: ref.home, id, delayedId: id, dueAt: Number(h.due), inStream: false, payloadFrom: 'delayed', payload: decode(h[FIELD.payload]), headers, ...(trace ? { trace } : {}), status, deadLetters: [] };
   }
   if (!STREAM_ID.test(id)) throw new InvalidIdError(id);
   const { rows } = await readStreams(redis, prefix, [ref]);
@@ -499,7 +575,8 @@ export async function eventPage(redis: Redis, prefix: string, ref: StreamRef, id
     headers = deadLetters[0].headers;
     payloadFrom = 'deadLetters';
   }
-  return { topic: ref.topic, home: ref.home, id, publishedAt: idMs(id), inStream: !!entry, payloadFrom, payload, headers, ...(delayedId ? { delayedId } : {}), status, deadLetters };
+  const trace = traceOf(headers);
+  return { topic: ref.topic, home: ref.home, id, publishedAt: idMs(id), inStream: !!entry, payloadFrom, payload, headers, ...(trace ? { trace } : {}), ...(delayedId ? { delayedId } : {}), status, deadLetters };
 }
 
 /** One search hit. */

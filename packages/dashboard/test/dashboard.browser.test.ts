@@ -320,6 +320,21 @@ test('partitioned topic: partitions on the overview, the group page over partiti
   }
 });
 
+test('event: the trace id from its traceparent header; a malformed (hostile) one is shown as text', async () => {
+  const traced = defineTopic('traced');
+  const good = await f.sf.publish(traced, { a: 1 }, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } });
+  const bad = await f.sf.publish(traced, { a: 2 }, { headers: { traceparent: '<img src=x onerror="window.__pwned=7">' } });
+  await open(page, rw.url, `#/e/traced/${good}`);
+  await page.waitForSelector('[data-testid="trace-id"]');
+  await expect(page.getByTestId('trace-id').textContent()).resolves.toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+  await expect(page.getByTestId('trace-span').textContent()).resolves.toBe('00f067aa0ba902b7 (sampled)');
+  await open(page, rw.url, `#/e/traced/${bad}`);
+  await page.waitForSelector('[data-testid="trace-invalid"]');
+  await expect(page.getByTestId('trace-invalid').textContent()).resolves.toContain('<img src=x onerror=');
+  expect(await page.locator('#view img').count()).toBe(0);
+  expect(await pwned(page)).toBeUndefined();
+});
+
 test('no console errors on any page (besides the refusals the tests asked for)', () => {
   const unexpected = problems.filter((m) => !expectedFailures.some((re) => re.test(m)));
   expect(unexpected).toEqual([]);
