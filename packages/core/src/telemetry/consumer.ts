@@ -23,7 +23,7 @@ import {
   type Attributes, type Span, type SpanContext, type Tracer,
 } from '@opentelemetry/api';
 import type { Handler, HandlerContext, SubscriptionEvents } from '../consumer/options';
-import { idMs, type Instruments } from './metrics';
+import { idMs, type GroupCounts, type Instruments } from './metrics';
 import type { Telemetry } from './telemetry';
 import { MESSAGING_SYSTEM, failSpan } from './tracing';
 import { TRACEPARENT, TRACESTATE, parseTraceparent } from './w3c';
@@ -38,7 +38,7 @@ const MAX_OPEN_SPANS = 10_000;
 /** Ids remembered as reclaimed until their delivery starts. */
 const MAX_RECLAIMED = 10_000;
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+function isThenable<R>(v: R | Promise<R>): v is Promise<R> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
@@ -52,11 +52,12 @@ export function producerContext(headers: Readonly<Record<string, string>>): Span
 export class ConsumerTelemetry {
   private readonly open = new Map<string, Span>();
   private readonly reclaimedIds = new Set<string>();
-  /** Metric attributes of this subscription: made once. */
+  /** Metric attributes of this subscription (made once) and its group's counts. */
   private readonly attrs: Attributes;
+  private readonly counts: GroupCounts;
 
   constructor(private readonly tel: Telemetry, private readonly topic: string, private readonly group: string) {
-    this.attrs = Object.freeze({ topic, group });
+    ({ attrs: this.attrs, counts: this.counts } = tel.counts.group(topic, group));
   }
 
   /** The handler the consumer runs: the user's, inside a span and timed when telemetry is on. */
@@ -76,22 +77,24 @@ export class ConsumerTelemetry {
       if (ms === ms) ins.latency.record(Math.max(0, Date.now() - ms) / 1000, this.attrs);
     }
     const span = tracer && this.startSpan(tracer, ctx);
-    const finish = (failed: boolean, err?: unknown): void => {
-      if (ins) ins.handlerDuration.record((performance.now() - started) / 1000, this.attrs);
-      if (failed && span && span.isRecording()) failSpan(span, err);
-    };
     let result: R | Promise<R>;
     try {
       result = span ? context.with(trace.setSpan(ROOT_CONTEXT, span), handler, undefined, payload, ctx) : handler(payload, ctx);
     } catch (err) {
-      finish(true, err);
+      this.finish(ins, span, started, true, err);
       throw err;
     }
     if (!isThenable(result)) {
-      finish(false);
+      this.finish(ins, span, started, false);
       return result;
     }
-    return Promise.resolve(result).then((v) => { finish(false); return v; }, (err: unknown) => { finish(true, err); throw err; });
+    return result.then((v) => { this.finish(ins, span, started, false); return v; }, (err: unknown) => { this.finish(ins, span, started, true, err); throw err; }) as Promise<R>;
+  }
+
+  /** The handler returned or threw: its duration, and the span's error. */
+  private finish(ins: Instruments | undefined, span: Span | undefined, started: number, failed: boolean, err?: unknown): void {
+    if (ins) ins.handlerDuration.record((performance.now() - started) / 1000, this.attrs);
+    if (failed && span && span.isRecording()) failSpan(span, err);
   }
 
   private startSpan(tracer: Tracer, ctx: HandlerContext): Span {
@@ -152,39 +155,39 @@ export class ConsumerTelemetry {
 
   /** Follow the subscription's lifecycle events: counters, and the outcome of each open span. */
   attach(sub: SubscriptionEmitter): void {
+    const c = this.counts;
+    const counting = (): boolean => this.tel.instruments() !== undefined;
     sub.on('processed', (e) => {
-      this.tel.instruments()?.processed.add(1, this.attrs);
+      if (counting()) c.processed++;
       this.end(e.id);
     });
     sub.on('failed', (e) => {
-      const ins = this.tel.instruments();
-      if (ins) { ins.failed.add(1, this.attrs); ins.retried.add(1, this.attrs); }
+      if (counting()) { c.failed++; c.retried++; }
       this.failOpen(e.id, e.error);
       this.end(e.id, 'streamfan.retry_scheduled', { 'streamfan.attempt': e.attempt, 'streamfan.retry_in_ms': e.retryInMs });
     });
     sub.on('deadLettered', (e) => {
-      const ins = this.tel.instruments();
-      if (ins) {
-        ins.deadLettered.add(1, this.attrs);
-        if (e.reason !== 'malformed') ins.failed.add(1, this.attrs);
+      if (counting()) {
+        c.deadLettered++;
+        if (e.reason !== 'malformed') c.failed++;
       }
       const attributes = { 'streamfan.attempt': e.attempt, 'streamfan.reason': e.reason, 'streamfan.error': e.error };
       this.failOpen(e.id, e.error);
       if (!this.end(e.id, 'streamfan.dead_lettered', attributes)) this.standalone('dead_letter', { 'messaging.message.id': e.id, ...attributes });
     });
     sub.on('stale', (e) => {
-      this.tel.instruments()?.stale.add(e.ids.length, this.attrs);
+      if (counting()) c.stale += e.ids.length;
       for (const id of e.ids) this.end(id, 'streamfan.stale');
     });
     sub.on('lost', (e) => {
-      this.tel.instruments()?.lost.add(e.ids.length, this.attrs);
+      if (counting()) c.lost += e.ids.length;
       for (const id of e.ids) this.end(id, 'streamfan.lost', { 'streamfan.reason': e.reason });
     });
     sub.on('leaseLost', (e) => {
       this.open.get(e.id)?.addEvent('streamfan.lease_lost');
     });
     sub.on('reclaimed', (e) => {
-      this.tel.instruments()?.reclaimed.add(e.ids.length, this.attrs);
+      if (counting()) c.reclaimed += e.ids.length;
       if (!this.tel.tracer()) return;
       this.standalone('reclaim', { 'messaging.batch.message_count': e.ids.length, 'streamfan.source': e.source });
       if (this.reclaimedIds.size + e.ids.length > MAX_RECLAIMED) this.reclaimedIds.clear();

@@ -6,7 +6,7 @@
  */
 import { ProxyTracerProvider, createNoopMeter, metrics, trace, type Meter, type MeterProvider, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import { InvalidOptionError } from '../errors';
-import { AttributeCache, createInstruments, type Instruments } from './metrics';
+import { MetricCounts, createInstruments, type Instruments } from './metrics';
 
 /** Options of a client's OpenTelemetry instrumentation (`new Streamfan({ telemetry })`). */
 export interface TelemetryOptions {
@@ -62,8 +62,8 @@ const NoopMeter = createNoopMeter().constructor;
 /** One client's view of the OpenTelemetry providers, looked up per operation (cheaply). */
 export class Telemetry {
   readonly parentConsumerSpans: boolean;
-  /** Metric attribute objects, made once per topic. */
-  readonly attributes = new AttributeCache();
+  /** The counters' counts, per topic and group (read by the SDK when it collects). */
+  readonly counts = new MetricCounts();
   private tracerFrom: unknown;
   private cachedTracer: Tracer | undefined;
   private meterFrom: unknown;
@@ -94,7 +94,7 @@ export class Telemetry {
     if (p === this.meterFrom) return this.cachedInstruments;
     this.meterFrom = p;
     const meter: Meter = p.getMeter(INSTRUMENTATION_NAME);
-    return (this.cachedInstruments = meter instanceof NoopMeter ? undefined : createInstruments(meter));
+    return (this.cachedInstruments = meter instanceof NoopMeter ? undefined : createInstruments(meter, this.counts));
   }
 
   /** True when neither spans nor metrics would be recorded: callers take their plain path. */

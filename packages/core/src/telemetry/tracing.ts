@@ -49,7 +49,6 @@ export function instrumentPublish<O extends PublishManyOptions, R extends string
   const tracer = tel.tracer();
   const ins = tel.instruments();
   if (tracer === undefined && ins === undefined) return send(options);
-  const attrs = ins && tel.attributes.topic(topic);
   let span: Span | undefined;
   let sendOptions = options;
   if (tracer !== undefined && (options.headers === undefined || isHeaderObject(options.headers))) {
@@ -79,12 +78,12 @@ export function instrumentPublish<O extends PublishManyOptions, R extends string
       else if (ids.length === 1) s.setAttribute('messaging.message.id', ids[0]!);
       s.end();
     }
-    if (ins) ins.published.add(count, attrs);
+    if (ins) tel.counts.published(topic, count);
     return ids;
   }, (err: unknown) => {
     if (s) { failSpan(s, err); s.end(); }
     const written = writtenCount(err);
-    if (ins && written > 0) ins.published.add(written, attrs);
+    if (ins && written > 0) tel.counts.published(topic, written);
     throw err;
   });
 }

@@ -4,7 +4,7 @@
  * here rather than through the global propagator so the headers are W3C's whatever propagator
  * the application registered (or none).
  */
-import { TraceFlags, createTraceState, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+import { INVALID_SPANID, INVALID_TRACEID, TraceFlags, createTraceState, type SpanContext } from '@opentelemetry/api';
 
 /** Header carrying the publish span's context: `00-<trace id>-<span id>-<flags>`. */
 export const TRACEPARENT = 'traceparent';
@@ -25,13 +25,26 @@ export function formatTraceparent(sc: SpanContext): string {
  */
 export function parseTraceparent(traceparent: string | undefined, tracestate?: string): SpanContext | undefined {
   if (typeof traceparent !== 'string') return undefined;
+  // The events of one publishMany, and one event in every group of this process, carry the same
+  // headers: the last answer is kept (span contexts are never modified once made).
+  if (traceparent === lastParent && tracestate === lastState) return lastContext;
+  lastParent = traceparent;
+  lastState = tracestate;
+  return (lastContext = parse(traceparent, tracestate));
+}
+
+let lastParent: string | undefined;
+let lastState: string | undefined;
+let lastContext: SpanContext | undefined;
+
+function parse(traceparent: string, tracestate: string | undefined): SpanContext | undefined {
   const m = TRACEPARENT_RE.exec(traceparent.trim());
   if (!m) return undefined;
   const [, version, traceId, spanId, flags, rest] = m;
   // Version ff is invalid; version 00 has exactly four fields; a later version may add fields.
   if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (traceId === INVALID_TRACEID || spanId === INVALID_SPANID) return undefined;
   const sc: SpanContext = { traceId: traceId!, spanId: spanId!, traceFlags: parseInt(flags!, 16), isRemote: true };
-  if (!isSpanContextValid(sc)) return undefined;
   if (typeof tracestate === 'string' && tracestate.length > 0) sc.traceState = createTraceState(tracestate);
-  return sc;
+  return Object.freeze(sc);
 }
