@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { waitFor } from '@streamfan/testing';
 import { defineTopic, InvalidOptionError } from '../src';
 import { useRedis } from './helpers';
@@ -107,6 +109,39 @@ describe('health() for readiness probes', () => {
     const closed = await plain.health();
     expect(closed.healthy).toBe(false);
     expect(closed.problems[0]).toBe('closed (or closing)');
+  });
+
+  test('the readiness endpoint of docs/observability.md: 200 while healthy, 503 with the reasons when not', async () => {
+    const sf = env.client();
+    const sub = sf.subscribe(defineTopic<number>('probe'), 'g', async () => undefined);
+    await sub.ready();
+    // As in the docs:
+    const server = createServer(async (req, res) => {
+      if (req.url !== '/ready') { res.writeHead(404).end(); return; }
+      const h = await sf.health({ timeoutMs: 1000 });
+      res.writeHead(h.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(h));
+    }).listen(0);
+    try {
+      await new Promise((r) => server.once('listening', r));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ready`;
+      const ok = await fetch(url);
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toMatchObject({ healthy: true, subscriptions: [{ group: 'g', lag: 0 }] });
+      sub.on('error', () => undefined);
+      await env.server().kill('SIGKILL');
+      try {
+        const down = await fetch(url);
+        expect(down.status).toBe(503);
+        const body = (await down.json()) as { healthy: boolean; problems: string[] };
+        expect(body.healthy).toBe(false);
+        expect(body.problems).toContain('the client is not connected to Redis');
+      } finally {
+        await env.server().start();
+      }
+      await waitFor(async () => (await fetch(url)).status === 200, { timeoutMs: 15_000 });
+    } finally {
+      server.close();
+    }
   });
 
   test('bad options are refused', async () => {
