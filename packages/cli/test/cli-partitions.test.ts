@@ -162,6 +162,8 @@ test('tail prints every partition with p<i>: ids and keys; dead letters list, sh
   const replay = await runCli([...base, 'dlq', 'replay', 'mail', 'send', one.deadLetterId]);
   expect(replay.code).toBe(0);
   expect(replay.stdout).toMatch(/replayed 1 dead letter/);
+  const release = json<{ released: boolean }>(await runCli([...base, '--json', 'dlq', 'release', 'mail', 'send', 'a']));
+  expect(release.released).toBe(false); // 'send' continues after a dead letter: nothing is parked
   const purge = await runCli([...base, '--json', 'dlq', 'purge', 'mail', 'send', '--all', '--yes']);
   expect(json<{ purged: number }>(purge).purged).toBeGreaterThanOrEqual(2);
   await sub.close();

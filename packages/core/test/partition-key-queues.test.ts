@@ -38,18 +38,35 @@ describe('per-key queues of an ordered partition', () => {
     expect(() => new KeyQueues(0)).toThrow(InvalidOptionError);
   });
 
-  test("afterDeadLetter 'hold': the key's waiting entries and later ones are parked until unblocked", () => {
+  test("afterDeadLetter 'hold': the key's waiting entries and later ones are parked until released, in order", () => {
     const q = new KeyQueues(10);
     q.offer(e('1-0', 'k'));
     q.offer(e('2-0', 'k'));
     q.offer(e('3-0', 'k'));
-    expect(q.block('k', e('1-0', 'k'))).toEqual([e('2-0', 'k'), e('3-0', 'k')]);
-    expect(q.held).toBe(0);
+    q.block('k', e('1-0', 'k'));
+    expect(q.held).toBe(0); // parked entries do not count toward the holdback bound
+    expect(q.parkedCount).toBe(2);
     expect(q.offer(e('4-0', 'k'))).toBe('park');
     expect(q.offer(e('5-0', 'j'))).toBe('run');
-    q.unblock('k');
-    expect(q.offer(e('6-0', 'k'))).toBe('run');
+    expect(q.blockedKeys()).toEqual(['k']);
+    expect(q.release('k')).toEqual(e('2-0', 'k'));
+    expect(q.held).toBe(2);
+    expect(q.offer(e('6-0', 'k'))).toBe('held');
+    expect(q.settled(e('2-0', 'k'))).toEqual(e('3-0', 'k'));
     expect(() => q.block('j', e('9-0', 'j'))).toThrow(/not the head/);
+  });
+
+  test("afterDeadLetter 'hold': a replay of the blocking dead letter runs first, then the parked entries", () => {
+    const q = new KeyQueues(10);
+    q.offer(e('s:1', 'k'));
+    q.offer(e('s:2', 'k'));
+    q.blockHead('k', e('s:1', 'k')); // an earlier owner's dead letter blocks k: the head waits too
+    expect(q.parkedCount).toBe(2);
+    expect(q.promote('k', 'r:9')).toBeUndefined(); // the replay's copy is not read yet
+    expect(q.offer(e('r:9', 'k'))).toBe('park');
+    expect(q.promote('k', 'r:9')).toEqual(e('r:9', 'k'));
+    expect(q.settled(e('r:9', 'k'))).toEqual(e('s:1', 'k'));
+    expect(q.settled(e('s:1', 'k'))).toEqual(e('s:2', 'k'));
   });
 
   test('random offers and settles keep every key in order, never two of a key at once', () => {

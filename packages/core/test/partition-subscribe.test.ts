@@ -146,14 +146,15 @@ describe('subscribe on a partitioned topic (unordered)', () => {
     await b.close();
   });
 
-  test("partition options are refused on unpartitioned topics and checked on partitioned ones; afterDeadLetter 'hold' is not built yet", () => {
+  test("partition options are refused on unpartitioned topics and checked on partitioned ones", () => {
     const sf = env.client();
     expect(() => sf.subscribe('plain', 'g', () => undefined, { leaseMs: 2000 })).toThrow(InvalidOptionError);
     expect(() => sf.subscribe('plain', 'g', () => undefined, { ordering: 'key' })).toThrow(/only to partitioned topics/);
     const topic = defineTopic('p', { partitions: 2 });
     expect(() => sf.subscribe(topic, 'g', () => undefined, { leaseMs: 10 })).toThrow(/leaseMs must be a whole number from 1000/);
     expect(() => sf.subscribe(topic, 'g', () => undefined, { ordering: 'fifo' as 'key' })).toThrow(/ordering must be/);
-    expect(() => sf.subscribe(topic, 'g', () => undefined, { ordering: 'key', afterDeadLetter: 'hold' })).toThrow(/'hold' is not built yet/);
+    expect(() => sf.subscribe(topic, 'g', () => undefined, { ordering: 'key', afterDeadLetter: 'park' as 'hold' })).toThrow(/afterDeadLetter must be 'continue' or 'hold'/);
+    expect(() => sf.subscribe(topic, 'g', () => undefined, { afterDeadLetter: 'hold' })).toThrow(/only with ordering: 'key'/);
     expect(() => sf.subscribe(topic, 'g', () => undefined, { afterDeadLetter: 'continue' })).toThrow(/only with ordering: 'key'/);
     expect(() => sf.subscribe(topic, 'g', () => undefined, { ordering: 'key', maxHeldPerPartition: 0 })).toThrow(/maxHeldPerPartition must be/);
   });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { NotFoundError, lookupTopic, requireGroup, type DeadLetter } from '@streamfan/core/internal';
+import { NotFoundError, lookupTopic, releaseHeldKey, requireGroup, type DeadLetter } from '@streamfan/core/internal';
 import { entryId, examples, positiveInt, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 import { formatPairs, formatTable, truncate } from '../format/table';
@@ -155,6 +155,31 @@ export function registerDlq(program: Command, act: ActionFactory): void {
             `${sel.length - purged} of the ${sel.length} ids given are not dead letters of group "${group}": see \`streamfan dlq list ${topic} ${group}\``,
           );
         }
+      }),
+    );
+
+  dlq
+    .command('release')
+    .argument('<topic>', 'a partitioned topic')
+    .argument('<group>', "an ordered group with afterDeadLetter 'hold'")
+    .argument('<key>', 'the key to release')
+    .description(
+      "afterDeadLetter 'hold': let a key's parked events run again (in order) without replaying or purging the dead letter that parked it",
+    )
+    .addHelpText('after', examples('streamfan dlq release orders billing order-42'))
+    .action(
+      act(async (ctx, topic: string, group: string, key: string) => {
+        const sf = ctx.sf();
+        await requireGroup(sf, topic, group);
+        const t = await lookupTopic(sf, topic);
+        if (t.partitions === undefined)
+          throw new UsageError(`topic "${topic}" is not partitioned: keys are parked only in ordered groups of partitioned topics`);
+        const released = await releaseHeldKey(sf.redis, sf.prefix, t, group, key);
+        ctx.print({ topic, group, key, released }, () =>
+          released
+            ? `released key ${JSON.stringify(key)} of group "${group}": its parked events run now, in order`
+            : `key ${JSON.stringify(key)} of group "${group}" is not parked`,
+        );
       }),
     );
 }

@@ -13,3 +13,4 @@ export {
   topicPendingPage, topicShow, topicClaim, topicAck, topicDelayed, topicTail, topicConsumers, topicPrune,
   type PartitionedConsumerInfo,
 } from '../partitions/admin-ops';
+export { releaseHeldKey } from '../partitions/admin';

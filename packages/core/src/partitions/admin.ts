@@ -11,6 +11,8 @@ import { listGroups, listPending, type GroupInfo, type PendingEntry, type Pendin
 import { parsePartitionTag, partitionKeys, partitionTag, topicMetaKeys } from '../keys';
 import { trimTopic, type TrimOptions, type TrimReport } from '../retention';
 import { readLeases } from './leases';
+import { runScript } from '../scripts/runner';
+import { partitionForKey, validatePartitionKey } from './hash';
 import { ensureTopicMetaOnce } from './meta';
 import { formatPartitionedId } from './partitionKeys';
 import type { Topic } from '../topic';
@@ -169,9 +171,100 @@ export function partitionedDeadLetters<T>(redis: Redis, prefix: string, topic: T
   return {
     list,
     count: async () => (await Promise.all(all.map((i) => countDeadLetters(redis, prefix, partitionTag(topic.name, i), group)))).reduce((a, b) => a + b, 0),
-    replay: (selection) => act(selection, (i, s) => replayDeadLetters(redis, prefix, partitionTag(topic.name, i), group, s, statusTtlSeconds)),
-    purge: (selection) => act(selection, (i, s) => purgeDeadLetters(redis, prefix, partitionTag(topic.name, i), group, s)),
+    // An ordered group's replay keeps its key (and hands a 'hold' block to the replay); a purge
+    // releases the keys its dead letters blocked.
+    replay: (selection) => act(selection, async (i, s) => (await isOrdered(redis, prefix, topic.name, i, group) && isPlain(s)
+      ? replayOrdered(redis, prefix, topic.name, i, group, s, statusTtlSeconds)
+      : replayDeadLetters(redis, prefix, partitionTag(topic.name, i), group, s, statusTtlSeconds))),
+    purge: (selection) => act(selection, async (i, s) => {
+      const ordered = await isOrdered(redis, prefix, topic.name, i, group) && isPlain(s);
+      const blocking = ordered ? await blocksOf(redis, prefix, topic.name, i, group, s) : [];
+      const n = await purgeDeadLetters(redis, prefix, partitionTag(topic.name, i), group, s);
+      const blocked = partitionKeys(prefix, topic.name, i).blocked(group);
+      for (const [key, holder] of blocking) await runScript(redis, 'releaseKey', [blocked], [key, holder]);
+      return n;
+    }),
   };
+}
+
+/** A selection of ids or `{ all: true }` (anything else goes to the unpartitioned functions, which refuse it). */
+function isPlain(s: DeadLetterSelection): s is { ids: string[] } | { all: true } {
+  const x = s as { ids?: unknown; all?: unknown } | undefined;
+  return (Array.isArray(x?.ids) && (x.ids as unknown[]).every((id) => typeof id === 'string' && /^\d+-\d+$/.test(id))) || x?.all === true;
+}
+
+/** Whether the group's consumers of partition `i` order by key (their lease says so; see acquireLease-1.lua). */
+async function isOrdered(redis: Redis, prefix: string, topic: string, i: number, group: string): Promise<boolean> {
+  return (await redis.hget(partitionKeys(prefix, topic, i).lease(group), 'ordering')) === 'key';
+}
+
+/** The dead letters a selection names in partition `i`, oldest first, in pages of 500: [dead-letter id, fields]. */
+async function* letterPages(redis: Redis, prefix: string, topic: string, i: number, group: string, s: { ids: string[] } | { all: true }): AsyncGenerator<Array<[string, Map<string, string>]>> {
+  const dlq = partitionKeys(prefix, topic, i).deadLetters(group);
+  const fields = (flat: string[]) => { const m = new Map<string, string>(); for (let k = 0; k + 1 < flat.length; k += 2) m.set(flat[k]!, flat[k + 1]!); return m; };
+  if ('ids' in s) {
+    const ids = [...new Set(s.ids)].sort(compareIds);
+    for (let k = 0; k < ids.length; k += 500) {
+      const rows = await Promise.all(ids.slice(k, k + 500).map((id) => redis.xrange(dlq, id, id)));
+      yield rows.flatMap((r) => r.map(([id, flat]) => [id, fields(flat)] as [string, Map<string, string>]));
+    }
+    return;
+  }
+  let start = '-';
+  for (;;) {
+    const rows = await redis.xrange(dlq, start, '+', 'COUNT', 500);
+    if (rows.length === 0) return;
+    yield rows.map(([id, flat]) => [id, fields(flat)] as [string, Map<string, string>]);
+    start = `(${rows[rows.length - 1]![0]}`;
+  }
+}
+
+/**
+ * Replay dead letters of an ordered group on partition `i` in dead-letter order (a key's dead
+ * letters are in its order), keeping each one's key (replayOrdered-N.lua): the owner runs the
+ * replay in its key's order, and a key blocked by that dead letter ('hold') waits for the replay.
+ */
+async function replayOrdered(redis: Redis, prefix: string, topic: string, i: number, group: string, s: { ids: string[] } | { all: true }, statusTtlSeconds: number): Promise<number> {
+  const keys = partitionKeys(prefix, topic, i);
+  let n = 0;
+  for await (const page of letterPages(redis, prefix, topic, i, group, s)) {
+    if (page.length === 0) continue;
+    n += await runScript<number>(redis, 'replayOrdered', [keys.deadLetters(group), keys.redeliver(group), keys.blocked(group), ...page.map(([, f]) => keys.status(f.get('id') ?? 'unknown'))],
+      [group, statusTtlSeconds, ...page.map(([id]) => id)]);
+  }
+  return n;
+}
+
+/** Keys of partition `i` blocked by the dead letters of a selection: [key, dead-letter id]. */
+async function blocksOf(redis: Redis, prefix: string, topic: string, i: number, group: string, s: { ids: string[] } | { all: true }): Promise<Array<[string, string]>> {
+  const blocked = partitionKeys(prefix, topic, i).blocked(group);
+  const out: Array<[string, string]> = [];
+  if ('all' in s) {
+    // Every dead letter goes: every key blocked by one is released (not those whose replay runs).
+    let cursor = '0';
+    do {
+      const [next, flat] = await redis.hscan(blocked, cursor, 'COUNT', 500);
+      for (let k = 0; k + 1 < flat.length; k += 2) if (!flat[k + 1]!.startsWith('replay:')) out.push([flat[k]!, flat[k + 1]!]);
+      cursor = next;
+    } while (cursor !== '0');
+    return out;
+  }
+  for await (const page of letterPages(redis, prefix, topic, i, group, s)) {
+    for (const [id, f] of page) { const key = f.get('key'); if (key !== undefined) out.push([key, id]); }
+  }
+  return out;
+}
+
+/**
+ * afterDeadLetter 'hold': release `key` of an ordered group by hand, so its parked events run
+ * (in order) without replaying or purging the dead letter that blocked it. The key's partition
+ * comes from the key. @returns true when the key was blocked
+ */
+export async function releaseHeldKey(redis: Redis, prefix: string, topic: Topic<unknown>, group: string, key: string): Promise<boolean> {
+  const P = topic.partitions!;
+  await ensureTopicMetaOnce(redis, prefix, topic.name, P);
+  const i = partitionForKey(validatePartitionKey(key), P);
+  return (await runScript<number>(redis, 'releaseKey', [partitionKeys(prefix, topic.name, i).blocked(group)], [key, ''])) === 1;
 }
 
 /**

@@ -18,7 +18,7 @@ export type Verdict =
   | 'run'
   /** Keep it pending: an earlier event of its key is running or waiting for a retry. */
   | 'held'
-  /** Its key waits for a dead letter (afterDeadLetter 'hold'): move it to the parked stream. */
+  /** Its key waits for a dead letter (afterDeadLetter 'hold'): kept pending, not run, until the key is released. */
   | 'park';
 
 /** Per-key queues of one partition. */
@@ -26,6 +26,8 @@ export class KeyQueues {
   /** key → ids in stream order; the first is the head (running or waiting for its retry). */
   private readonly queues = new Map<string, KeyedEntry[]>();
   private readonly blocked = new Set<string>();
+  /** Blocked keys' entries, in stream order (afterDeadLetter 'hold'). */
+  private readonly parked = new Map<string, KeyedEntry[]>();
   private heldCount = 0;
 
   /** @param maxHeld most held-back entries before reads of this partition pause. */
@@ -59,7 +61,13 @@ export class KeyQueues {
    */
   offer(entry: KeyedEntry): Verdict {
     if (entry.key === undefined) return 'run';
-    if (this.blocked.has(entry.key)) return 'park';
+    if (this.blocked.has(entry.key)) {
+      const p = this.parked.get(entry.key) ?? [];
+      if (p.some((e) => e.id === entry.id)) throw new Error(`entry ${entry.id} offered twice for key ${JSON.stringify(entry.key)}`);
+      p.push(entry);
+      this.parked.set(entry.key, p);
+      return 'park';
+    }
     const q = this.queues.get(entry.key);
     if (!q) {
       this.queues.set(entry.key, [entry]);
@@ -92,27 +100,77 @@ export class KeyQueues {
   }
 
   /**
-   * afterDeadLetter 'hold': the head of `key` was dead-lettered. The key is blocked; its
-   * held entries are returned, in order, to be parked; later ones are parked as they come.
+   * afterDeadLetter 'hold': the head of `key` was dead-lettered. The key is blocked: its waiting
+   * entries, in order, and later ones as they come, are parked (kept, not run, not counted in
+   * the holdback bound) until {@link release} or {@link promote}.
    */
-  block(key: string, deadHead: KeyedEntry): KeyedEntry[] {
+  block(key: string, deadHead: KeyedEntry): void {
     const q = this.queues.get(key);
     if (!q || q[0]!.id !== deadHead.id) throw new Error(`entry ${deadHead.id} is not the head of key ${JSON.stringify(key)}`);
     this.queues.delete(key);
     this.heldCount -= q.length - 1;
     this.blocked.add(key);
-    return q.slice(1);
+    this.parked.set(key, q.slice(1));
   }
 
-  /** The dead letter that blocked `key` was replayed or purged: its entries run again. */
-  unblock(key: string): void {
-    this.blocked.delete(key);
+  /**
+   * afterDeadLetter 'hold': the head of `key` was about to start and its key is blocked in
+   * Redis (an earlier owner's dead letter). The head and its followers are parked, in order.
+   */
+  blockHead(key: string, head: KeyedEntry): void {
+    const q = this.queues.get(key);
+    if (!q || q[0]!.id !== head.id) throw new Error(`entry ${head.id} is not the head of key ${JSON.stringify(key)}`);
+    this.queues.delete(key);
+    this.heldCount -= q.length - 1;
+    this.blocked.add(key);
+    this.parked.set(key, [...(this.parked.get(key) ?? []), ...q]);
+  }
+
+  /** Keys blocked now (afterDeadLetter 'hold'). */
+  blockedKeys(): string[] {
+    return [...this.blocked];
+  }
+
+  /** Entries parked behind blocked keys. */
+  get parkedCount(): number {
+    let n = 0;
+    for (const q of this.parked.values()) n += q.length;
+    return n;
+  }
+
+  /**
+   * The block of `key` is gone (its dead letter purged, or released by hand): its parked
+   * entries wait behind their key again; returns the new head, which may start now.
+   */
+  release(key: string): KeyedEntry | undefined {
+    if (!this.blocked.delete(key)) return undefined;
+    const q = this.parked.get(key) ?? [];
+    this.parked.delete(key);
+    if (q.length === 0) return undefined;
+    this.queues.set(key, q);
+    this.heldCount += q.length - 1;
+    return q[0];
+  }
+
+  /**
+   * The dead letter that blocks `key` is being replayed as entry `id` (parked here, read from
+   * the redelivery stream): it becomes the key's head, before the entries parked behind the
+   * block. Returns it (to start now), or undefined while `id` has not been read yet.
+   */
+  promote(key: string, id: string): KeyedEntry | undefined {
+    const q = this.parked.get(key);
+    const i = q?.findIndex((e) => e.id === id) ?? -1;
+    if (!q || i < 0) return undefined;
+    const [replay] = q.splice(i, 1);
+    q.unshift(replay!);
+    return this.release(key);
   }
 
   /** Forget everything (the partition was released or lost): Redis keeps the truth. */
   clear(): void {
     this.queues.clear();
     this.blocked.clear();
+    this.parked.clear();
     this.heldCount = 0;
   }
 }

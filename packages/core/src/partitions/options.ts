@@ -22,9 +22,11 @@ export interface PartitionSubscribeOptions {
   /**
    * `ordering: 'key'`: what a dead-lettered event does to later events of its key. `'continue'`:
    * they run (a poison event must not stall its key forever; the dead letter is visible and can be
-   * replayed, after the events that followed it). `'hold'` (keep them until the dead letter is
-   * replayed or purged) is designed (docs/partitions.md §6.2) but **not built yet**: refused.
-   * @defaultValue 'continue'
+   * replayed, after the events that followed it). `'hold'`: the key is parked — its later events
+   * wait, pending to the partition's owner and not counted in `maxHeldPerPartition` (other keys
+   * flow), until the dead letter is replayed (the replay runs first, then the parked events, in
+   * order, once it succeeded), purged, or the key is released by hand
+   * (docs/partitions.md §6.2). @defaultValue 'continue'
    */
   afterDeadLetter?: 'continue' | 'hold';
   /** `ordering: 'key'`: most events held back behind their keys per partition before its reads pause (1–1,000,000). @defaultValue 1000 */
@@ -35,7 +37,7 @@ export interface PartitionSubscribeOptions {
 export interface ResolvedPartitionOptions {
   leaseMs: number;
   ordering: 'none' | 'key';
-  afterDeadLetter: 'continue';
+  afterDeadLetter: 'continue' | 'hold';
   maxHeldPerPartition: number;
 }
 
@@ -65,8 +67,7 @@ export function splitPartitionOptions(options: SubscribeOptions & PartitionSubsc
   const ordering = given.ordering ?? 'none';
   if (ordering !== 'none' && ordering !== 'key') throw new InvalidOptionError(`ordering must be 'none' or 'key', got ${JSON.stringify(ordering)}`);
   const after = given.afterDeadLetter ?? 'continue';
-  if (after === 'hold') throw new InvalidOptionError("afterDeadLetter: 'hold' is not built yet (docs/partitions.md §12): use 'continue' (the default)");
-  if (after !== 'continue') throw new InvalidOptionError(`afterDeadLetter must be 'continue' or 'hold', got ${JSON.stringify(after)}`);
+  if (after !== 'continue' && after !== 'hold') throw new InvalidOptionError(`afterDeadLetter must be 'continue' or 'hold', got ${JSON.stringify(after)}`);
   const maxHeld = given.maxHeldPerPartition ?? 1000;
   if (typeof maxHeld !== 'number' || !Number.isInteger(maxHeld) || maxHeld < 1 || maxHeld > 1_000_000) {
     throw new InvalidOptionError(`maxHeldPerPartition must be a whole number from 1 to 1000000, got ${String(maxHeld)}`);

@@ -41,6 +41,8 @@ export interface OrderedHost<T> {
   /** Handler time limit (ordered groups always have one, so a hung handler cannot pin its key's partition forever). */
   readonly handlerTimeoutMs: number;
   publishMode(): 'P' | 'S';
+  /** afterDeadLetter 'hold': a dead letter blocks its key until it is replayed, purged or released. */
+  readonly hold: boolean;
   /** A connection of its own for the blocking XREAD of an idle partition. */
   openBlocking(): Redis;
   acquireSlot(signal: AbortSignal): Promise<void>;
@@ -85,6 +87,8 @@ export class OrderedPartition<T> {
   private wake: (() => void) | undefined;
   /** Connection of the idle wait (blocking XREAD), opened when first idle. */
   private blocking: Redis | undefined;
+  /** afterDeadLetter 'hold': the next look at the blocked keys in Redis (released? replayed?). */
+  private blockTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: OrderedHost<T>, readonly partition: number, readonly token: number, private readonly keys: PartitionKeys) {
     this.queues = new KeyQueues(host.maxHeld);
@@ -183,6 +187,7 @@ export class OrderedPartition<T> {
     if (this.entries.has(e.ref)) return;
     this.entries.set(e.ref, e);
     const verdict = this.queues.offer({ id: e.ref, ...(e.key !== undefined ? { key: e.key } : {}) });
+    if (verdict === 'park') this.checkBlocked(0); // perhaps the replay of the dead letter that blocks its key
     if (verdict !== 'run') return;
     if (due > now) this.later(e, due - now);
     else void this.begin(e);
@@ -250,10 +255,18 @@ export class OrderedPartition<T> {
     const free = () => { if (slotHeld) { slotHeld = false; this.host.releaseSlot(); } };
     try {
       if (!this.active) return;
-      const r = await runScript<['fenced'] | ['stale'] | ['lost', number] | ['run', number, string[]]>(this.host.redis, 'startOrdered',
-        [this.lease, e.stream, this.keys.status(e.eventId)],
-        [this.host.group, this.host.consumer, this.token, e.id, this.host.statusTtlSeconds, this.host.options.trackStatus ? '1' : '0']);
+      const held = this.heldMark(e);
+      const r = await runScript<['fenced'] | ['stale'] | ['lost', number] | ['blocked', string] | ['run', number, string[]]>(this.host.redis, 'startOrdered',
+        [this.lease, e.stream, this.keys.status(e.eventId), ...(held ? [this.keys.blocked(this.host.group)] : [])],
+        [this.host.group, this.host.consumer, this.token, e.id, this.host.statusTtlSeconds, this.host.options.trackStatus ? '1' : '0', ...(held ? [held] : [])]);
       if (r[0] === 'fenced') { this.lostLease(); return; }
+      if (r[0] === 'blocked') {
+        // afterDeadLetter 'hold': a dead letter (an earlier owner's) blocks its key. It waits,
+        // pending to this consumer, with the key's later entries, until a release or a replay.
+        this.queues.blockHead(e.key!, { id: e.ref, key: e.key! });
+        this.checkBlocked(1000);
+        return;
+      }
       if (r[0] === 'stale') {
         // Not pending to this consumer: acknowledged by hand, or the group was recreated.
         this.host.emit('stale', { ids: [this.publicId(e)] });
@@ -352,10 +365,11 @@ export class OrderedPartition<T> {
     const host = this.host;
     let r: ['fenced'] | ['stale'] | ['lost'] | ['succeeded'] | ['dead', string];
     try {
+      const held = this.heldMark(e);
       r = await runScript(host.redis, 'settleOrdered',
-        [this.lease, e.stream, this.backoff, this.keys.status(e.eventId), this.keys.waiters, this.keys.deadLetters(host.group)],
+        [this.lease, e.stream, this.backoff, this.keys.status(e.eventId), this.keys.waiters, this.keys.deadLetters(host.group), ...(held ? [this.keys.blocked(host.group)] : [])],
         [host.group, host.consumer, this.token, e.id, e.eventId, outcome, attempt, text, reason, host.options.deadLetterMaxLen,
-          host.statusTtlSeconds, this.keys.done, host.options.trackStatus ? '1' : '0', host.publishMode()]);
+          host.statusTtlSeconds, this.keys.done, host.options.trackStatus ? '1' : '0', host.publishMode(), ...(held ? [held] : [])]);
     } catch (err) {
       // Not settled: the entry stays pending and its key held; try again shortly (a resend of a
       // settle that did run finds the entry acked: 'stale', and the key moves on).
@@ -377,8 +391,56 @@ export class OrderedPartition<T> {
     } else {
       this.counters.deadLettered++;
       host.emit('deadLettered', { id: this.publicId(e), attempt, reason: reason as DeadLetterReason, error: text });
+      if (host.hold && e.key !== undefined) {
+        // afterDeadLetter 'hold': the script blocked the key in Redis; its later entries wait here.
+        this.entries.delete(e.ref);
+        this.queues.block(e.key, { id: e.ref, key: e.key });
+        this.checkBlocked(1000); // look for a purge or a release by hand every second while blocked
+        this.wake?.();
+        return;
+      }
     }
     this.settled(e);
+  }
+
+  /** afterDeadLetter 'hold': the key mark the start and settle scripts check blocks with ('' when not held). */
+  private heldMark(e: Entry): string {
+    if (!this.host.hold || e.key === undefined) return '';
+    return `${e.stream === this.keys.stream ? 's' : 'r'}=${e.key}`;
+  }
+
+  /**
+   * afterDeadLetter 'hold': look at the blocked keys in Redis after `ms`, and again every second
+   * while any is blocked here: a key whose block is gone (purged, released) runs its parked
+   * entries; a key whose dead letter is being replayed runs the replay first (once read).
+   */
+  private checkBlocked(ms: number): void {
+    if (!this.active || (this.blockTimer && ms > 0)) return;
+    if (this.blockTimer) clearTimeout(this.blockTimer);
+    this.blockTimer = setTimeout(() => {
+      this.blockTimer = undefined;
+      void this.lookAtBlocks().finally(() => { if (this.active && this.queues.blockedKeys().length > 0) this.checkBlocked(1000); });
+    }, ms);
+  }
+
+  private async lookAtBlocks(): Promise<void> {
+    const keys = this.queues.blockedKeys();
+    for (let i = 0; i < keys.length && this.active; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      let holders: Array<string | null>;
+      try {
+        holders = await this.host.redis.hmget(this.keys.blocked(this.host.group), ...chunk);
+      } catch (err) {
+        this.host.report(err, `read the blocked keys of partition ${this.partition}`);
+        return;
+      }
+      chunk.forEach((key, n) => {
+        const holder = holders[n];
+        const head = holder === null || holder === undefined ? this.queues.release(key)
+          : holder.startsWith('replay:') ? this.queues.promote(key, `r:${holder.slice('replay:'.length)}`) : undefined;
+        if (head && this.active) void this.begin(this.entries.get(head.id)!);
+      });
+    }
   }
 
   /** The head of its key is done for good: the key's next entry starts (afterDeadLetter 'continue'). */
@@ -405,6 +467,7 @@ export class OrderedPartition<T> {
 
   private halt(reason: Error): void {
     this.active = false;
+    if (this.blockTimer) clearTimeout(this.blockTimer);
     this.stop.abort(reason);
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
@@ -427,6 +490,7 @@ export class OrderedPartition<T> {
    */
   async drain(graceMs: number): Promise<number> {
     this.active = false;
+    if (this.blockTimer) clearTimeout(this.blockTimer);
     this.stop.abort(new Error('partition given up'));
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();

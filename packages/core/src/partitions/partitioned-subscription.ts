@@ -159,6 +159,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         handlerTimeoutMs: this.orderedTimeoutMs,
         publishMode: () => this.mode,
         openBlocking: () => openConnection(settings.connection, 'blocking', settings.redisOptions),
+        hold: partition.afterDeadLetter === 'hold',
         acquireSlot: (signal) => slots.acquire(signal),
         releaseSlot: () => slots.release(),
         emit: (event: string, e: unknown) => { emit(event, e); },

@@ -12,6 +12,8 @@
   KEYS[4]  status hash of the event
   KEYS[5]  waiters key: the completion notice is published only while it exists
   KEYS[6]  the group's dead-letter stream of this partition
+  KEYS[7]  optional (afterDeadLetter 'hold'): the group's blocked keys of this partition (a hash,
+           key → dead-letter id, or 'replay:<redelivery entry id>' while its replay runs)
 
   ARGV[1]  group
   ARGV[2]  consumer
@@ -27,6 +29,9 @@
   ARGV[12] completion channel ('' to skip)
   ARGV[13] track status '1'/'0'
   ARGV[14] 'P' to PUBLISH, 'S' to SPUBLISH
+  ARGV[15] with KEYS[7]: the entry's key mark, 's=<key>' (topic stream) or 'r=<key>' (redelivery)
+           A dead letter blocks its key (HSET key → its dead-letter id); the success (or loss) of
+           the replay that holds the block ('replay:<this entry id>') clears it.
 
   Reply: { 'fenced' } | { 'stale' } (not pending to this consumer) | { 'lost' }
        | { 'succeeded' } | { 'dead', dead-letter entry id }
@@ -50,6 +55,13 @@ local cap = needCount('cap', ARGV[10])
 local ttl = needCount('ttl', ARGV[11])
 local track = needOneOf('track', ARGV[13], '1', '0') == '1'
 local mode = needOneOf('publish mode', ARGV[14], 'P', 'S')
+if #KEYS ~= 6 and #KEYS ~= 7 then argError('keys', #KEYS) end
+local blocked, heldKey, kind = KEYS[7], nil, nil
+if blocked ~= nil then
+  kind, heldKey = string.match(ARGV[15] or '', '^([sr])=(.*)$')
+  if kind == nil then argError('key mark', ARGV[15]) end
+  needType(blocked, 'hash')
+end
 if outcome == 'dead' and reason ~= 'handler' and reason ~= 'attempts' and reason ~= 'malformed' and reason ~= 'hung' then argError('reason', reason) end
 needType(backoff, 'zset')
 needType(statusKey, 'hash')
@@ -60,6 +72,12 @@ if ownedDeliveries(stream, group, consumer, entryId) == nil then return { 'stale
 local function notify(state)
   if channel ~= '' and redis.call('EXISTS', waiters) == 1 then
     redis.call(mode == 'S' and 'SPUBLISH' or 'PUBLISH', channel, state .. '|' .. group .. '|' .. eventId)
+  end
+end
+-- The replay that holds its key's block ended (succeeded, or its entry is gone): the key runs again.
+local function unblockIfReplay()
+  if blocked ~= nil and kind == 'r' and redis.call('HGET', blocked, heldKey) == 'replay:' .. entryId then
+    redis.call('HDEL', blocked, heldKey)
   end
 end
 local fields, flat = entryFields(stream, entryId)
@@ -74,6 +92,7 @@ if flat == nil then
       'consumer', consumer, 'updatedAt', now, 'finishedAt', now,
     })
   end
+  unblockIfReplay()
   notify('lost')
   return { 'lost' }
 end
@@ -84,6 +103,7 @@ if outcome == 'succeeded' then
     if text ~= '' then f[#f + 1] = 'result'; f[#f + 1] = text end
     writeStatus(statusKey, group, ttl, f)
   end
+  unblockIfReplay()
   notify('succeeded')
   return { 'succeeded' }
 end
@@ -116,5 +136,6 @@ if track then
     'updatedAt', now, 'finishedAt', now, 'deadLetterId', dlqId,
   })
 end
+if blocked ~= nil then redis.call('HSET', blocked, heldKey, dlqId) end
 notify('dead')
 return { 'dead', dlqId }
