@@ -135,6 +135,19 @@ describe('tracing (OpenTelemetry SDK, in-memory exporter)', () => {
     expect((await sf.show(topic, ids[0]!)).headers).toMatchObject({ tenant: 't1', traceparent: expect.stringMatching(/^00-/) });
   });
 
+  test('a delayed publish: the send span ends when scheduled; the delivery, once due, links to it', async () => {
+    const sf = env.client({ promoteIntervalMs: 50 });
+    const topic = defineTopic<number>('later');
+    const sub = sf.subscribe(topic, 'g', async () => undefined, { startFrom: 'beginning', reclaimIntervalMs: 50 });
+    await sub.ready();
+    const delayedId = await sf.publish(topic, 1, { delayMs: 200 });
+    const [send] = byName(tracing.spans(), 'send later');
+    expect(send).toMatchObject({ attributes: { 'streamfan.delayed': true, 'messaging.message.id': delayedId } });
+    await sf.waitFor(topic, delayedId, { timeoutMs: 10_000 });
+    await waitFor(() => byName(tracing.spans(), 'process later').length === 1, { timeoutMs: 5000 });
+    expect(byName(tracing.spans(), 'process later')[0]!.links).toEqual([{ traceId: send!.traceId, spanId: send!.spanId }]);
+  });
+
   test('a failed attempt, its retry, the dead letter and a replay are visible; error.type on failure', async () => {
     const sf = env.client();
     const topic = defineTopic<number>('payments');
