@@ -5,7 +5,7 @@ import { noticeMode } from './notice';
 import { runScript } from './scripts/runner';
 import { groupInfos } from './status';
 import { capStream, MAX_REPORTED_IDS } from './retention/cap';
-import { checkBoolean, checkMaxLen, type ResolvedRetention } from './retention/options';
+import { checkBoolean, checkMaxLen, checkMinAge, type ResolvedRetention } from './retention/options';
 import { countBelow, idsFrom, safeFloor, trimSafely, trimStepLimit } from './retention/safe';
 
 export { resolveRetention, type RetentionOptions, type ResolvedRetention } from './retention/options';
@@ -21,6 +21,12 @@ export interface TrimOptions {
    * them; each is recorded as `lost` in every group that had not acknowledged it, and reported.
    */
   maxLen?: number;
+  /**
+   * Keep topic entries younger than this many ms (server clock), acknowledged or not; the hard
+   * cap ignores it. Timed retention passes its own (see {@link RetentionOptions.minAgeMs}).
+   * @defaultValue 0
+   */
+  minAgeMs?: number;
 }
 
 /** What a trim removed, or would remove. */
@@ -62,11 +68,12 @@ export async function trimTopic(redis: Redis, prefix: string, topic: string, opt
   const dry = checkBoolean(options.dryRun, 'dryRun', 'trim') ?? false;
   const approx = checkBoolean(options.approximate, 'approximate', 'trim') ?? true;
   const maxLen = checkMaxLen(options.maxLen, 'trim');
+  const minAgeMs = checkMinAge(options.minAgeMs, 'trim') ?? 0;
   const keys = topicKeys(prefix, topic);
   const report: TrimReport = { topic, dryRun: dry, safeMinId: '', removed: 0, lostToCap: 0, lostIds: [], lostByGroup: {}, length: 0, groups: 0, redeliveryRemoved: 0 };
 
   if (dry) {
-    const safe = await safeFloor(redis, keys.stream);
+    const safe = await safeFloor(redis, keys.stream, minAgeMs);
     report.safeMinId = safe.floor;
     report.groups = safe.groups;
     report.removed = safe.floor ? await countBelow(redis, keys.stream, safe.floor) : 0;
@@ -89,7 +96,9 @@ export async function trimTopic(redis: Redis, prefix: string, topic: string, opt
   }
 
   const limit = await trimStepLimit(redis);
-  const safe = await trimSafely(redis, keys.stream, approx, limit);
+  // The minimum age applies to the topic stream only: a group's redelivery stream exists only
+  // once the group does, and its copies are written for that group alone.
+  const safe = await trimSafely(redis, keys.stream, approx, limit, minAgeMs);
   report.safeMinId = safe.floor;
   report.removed = safe.removed;
   report.length = safe.length;
@@ -124,7 +133,7 @@ export async function runRetention(redis: Redis, prefix: string, topic: string, 
   const ttl = Math.max(1, retention.intervalMs - Math.min(1000, Math.floor(retention.intervalMs / 10)));
   const got = await redis.set(keys.retentionLock, randomUUID(), 'PX', ttl, 'NX');
   if (got !== 'OK') return undefined;
-  return trimTopic(redis, prefix, topic, { maxLen: retention.maxLen, approximate: retention.approximate }, statusTtlSeconds);
+  return trimTopic(redis, prefix, topic, { maxLen: retention.maxLen, approximate: retention.approximate, minAgeMs: retention.minAgeMs }, statusTtlSeconds);
 }
 
 /**

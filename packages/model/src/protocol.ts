@@ -60,6 +60,8 @@ export interface ModelWorkerConfig {
   handlerTimeoutMs: number;
   /** Retention run by the subscriptions (safe trims only); 0: off. */
   retentionIntervalMs: number;
+  /** Its minimum age (`retention.minAgeMs`). */
+  retentionMinAgeMs: number;
 }
 
 /** One handler invocation, as the handler recorded it (before/after its side effect). */

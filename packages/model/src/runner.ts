@@ -29,6 +29,13 @@ export interface RunSettings {
   harshness: number;
   /** Every worker runs the library's retention (safe trims) this often; 0: off. */
   retentionIntervalMs: number;
+  /**
+   * The retention's minimum age (`retention.minAgeMs`): entries younger than this are never
+   * trimmed, so the late group, whose worker process may take seconds to connect on a loaded
+   * machine, finds the events published after its subscribe() call. The driver's own safe trims
+   * use it too while a late group may still be on its way (within this long of a `join`).
+   */
+  retentionMinAgeMs: number;
 }
 
 export const DEFAULT_SETTINGS: RunSettings = {
@@ -42,6 +49,7 @@ export const DEFAULT_SETTINGS: RunSettings = {
   skipChecks: [],
   harshness: 1,
   retentionIntervalMs: 500,
+  retentionMinAgeMs: 10_000,
 };
 
 /** Everything a running sequence holds; the checker reads it after quiescence. */
@@ -91,6 +99,7 @@ export async function startSystem(settings: RunSettings): Promise<System> {
     shutdownGraceMs: 1000,
     handlerTimeoutMs: settings.visibilityTimeoutMs * 3,
     retentionIntervalMs: settings.retentionIntervalMs,
+    retentionMinAgeMs: settings.retentionMinAgeMs,
   };
   const fleet = new ModelFleet(runDir, base);
   const sys: System = { settings, server, sf, admin, topic, keys: topicKeys(prefix, topic.name), fleet, model, runDir, healFile, pendingConts: [], narration: [], startedAt: now() };
@@ -225,6 +234,7 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         if (sys.fleet.alive.length >= 4) { said = 'already 4 workers'; break; }
         const first = !model.joined;
         model.joined = true;
+        model.lastJoinAt = now();
         sys.fleet.lateGroups = [LATE_GROUP];
         const w = sys.fleet.spawn();
         said = `${w.consumer} started with group ${LATE_GROUP}${first ? ' (new, from latest)' : ''}`;
@@ -270,7 +280,9 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         break;
       }
       case 'trim': {
-        const r = await withTimeout(sf.trim(topic, { approximate: cmd.approximate }), 15_000, 'trim');
+        // Like the workers' retention while a late group may still be connecting (see retentionMinAgeMs).
+        const joining = model.lastJoinAt !== undefined && now() - model.lastJoinAt < sys.settings.retentionMinAgeMs;
+        const r = await withTimeout(sf.trim(topic, { approximate: cmd.approximate, minAgeMs: joining ? sys.settings.retentionMinAgeMs : 0 }), 15_000, 'trim');
         said = `removed ${r.removed}, length ${r.length}, lostToCap ${r.lostToCap}`;
         if (r.lostToCap > 0) model.driverErrors.push(`a safe trim reported lostToCap ${r.lostToCap}`);
         break;

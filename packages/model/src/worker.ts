@@ -63,7 +63,7 @@ async function handle(group: string, payload: ModelPayload, ctx: HandlerContext)
 }
 
 const topic = defineTopic<ModelPayload>(config.topic);
-const sf = new Streamfan({ connection: config.url, prefix: config.prefix, retention: config.retentionIntervalMs ? { intervalMs: config.retentionIntervalMs } : false });
+const sf = new Streamfan({ connection: config.url, prefix: config.prefix, retention: config.retentionIntervalMs ? { intervalMs: config.retentionIntervalMs, minAgeMs: config.retentionMinAgeMs } : false });
 sf.on('error', (e) => event('error', undefined, { message: e.message }));
 sf.on('warning', (w) => event('warning', undefined, w));
 sf.on('capLoss', (r) => event('capLoss', undefined, { lostToCap: r.lostToCap }));

@@ -32,21 +32,22 @@ export async function trimStepLimit(redis: Redis): Promise<number> {
 /**
  * Trim below the safe floor in bounded steps (each one script call removing at most `limit`
  * entries), repeated until a step removes nothing, so one run clears any backlog while no
- * single command blocks Redis for long.
+ * single command blocks Redis for long. With `minAgeMs`, no entry younger than that (by the
+ * server's clock) is removed, whatever the groups acknowledged.
  */
-export async function trimSafely(redis: Redis, stream: string, approximate: boolean, limit: number): Promise<SafeTrim> {
+export async function trimSafely(redis: Redis, stream: string, approximate: boolean, limit: number, minAgeMs = 0): Promise<SafeTrim> {
   let removed = 0;
   for (let step = 0; ; step++) {
     const [floor, n, length, groups] = await runScript<[string, number, number, number]>(redis, 'trimSafe', [stream],
-      [approximate ? 'approx' : 'exact', limit]);
+      [approximate ? 'approx' : 'exact', limit, minAgeMs]);
     removed += Number(n);
     if (Number(n) === 0 || step >= MAX_STEPS) return { floor, removed, length: Number(length), groups: Number(groups) };
   }
 }
 
-/** The floor and length, removing nothing (dry runs). */
-export async function safeFloor(redis: Redis, stream: string): Promise<SafeTrim> {
-  const [floor, , length, groups] = await runScript<[string, number, number, number]>(redis, 'trimSafe', [stream], ['floor', 1]);
+/** The floor (no younger than `minAgeMs`) and length, removing nothing (dry runs). */
+export async function safeFloor(redis: Redis, stream: string, minAgeMs = 0): Promise<SafeTrim> {
+  const [floor, , length, groups] = await runScript<[string, number, number, number]>(redis, 'trimSafe', [stream], ['floor', 1, minAgeMs]);
   return { floor, removed: 0, length: Number(length), groups: Number(groups) };
 }
 

@@ -15,8 +15,14 @@
            call), 'floor' (compute the floor, remove nothing: dry runs)
   ARGV[2]  limit: most entries one call may remove by whole nodes (≥ stream-node-max-entries,
            or the approximate trim cannot remove a node at all)
+  ARGV[3]  minimum age in ms (optional, whole, ≥ 0; default 0): never trim an entry younger than
+           this by the server's clock (TIME): the floor is at most `<now - minAge>-0`. Timed
+           retention passes it so that a group created late (a `startFrom: 'latest'` subscriber
+           whose connection came up after the event was published and handled by the other
+           groups) still finds the entries published after its subscribe() call
 
   Reply: { floor or '' (no group: nothing is trimmed), removed by this call, length after, groups }
+  (the floor reported is the effective one: the lower of the groups' and the minimum age's)
 ]]
 local stream = KEYS[1]
 local mode, limit = ARGV[1], tonumber(ARGV[2])
@@ -25,6 +31,10 @@ if mode ~= 'approx' and mode ~= 'exact' and mode ~= 'floor' then
 end
 if limit == nil or limit < 1 or limit ~= math.floor(limit) then
   return redis.error_reply('ERR trimSafe: limit must be a whole number >= 1, got ' .. tostring(ARGV[2]))
+end
+local minAge = tonumber(ARGV[3] or '0')
+if minAge == nil or minAge < 0 or minAge ~= math.floor(minAge) or minAge > 9007199254740991 then
+  return redis.error_reply('ERR trimSafe: minimum age must be a whole number of ms >= 0, got ' .. tostring(ARGV[3]))
 end
 
 if redis.call('EXISTS', stream) == 0 then return { '', 0, 0, 0 } end
@@ -57,6 +67,13 @@ for _, row in ipairs(groups) do
     if summary[2] and less(summary[2], need) then need = summary[2] end
   end
   if floor == nil or less(need, floor) then floor = need end
+end
+if floor ~= nil and minAge > 0 then
+  local t = redis.call('TIME')
+  local cut = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - minAge
+  if cut < 0 then cut = 0 end
+  local young = string.format('%.0f-0', cut)
+  if less(young, floor) then floor = young end
 end
 
 local removed = 0
