@@ -2,7 +2,7 @@
  * One run of the telemetry-cost scenario, in a process of its own (forked by telemetry.ts with
  * the tsx loader), so each variant starts with nothing registered and the same JIT state.
  *
- * argv: url prefix events groups concurrency payloadBytes variant workUs
+ * argv: url prefix events groups concurrency payloadBytes variant work
  * variant: off (nothing registered) | tracing (an SDK tracer provider sampling everything, spans
  * batched to an exporter that drops them, the AsyncLocalStorage context manager) | metrics (an
  * SDK meter provider read every second by an exporter that drops the data) | both.
@@ -10,8 +10,9 @@
  * It publishes `events` (publishMany, 1,000 a call, inside the variant: traced publishes), then
  * subscribes `groups` groups from the beginning and measures the drain: deliveries/s from the
  * first subscribe() to the last `processed`, and this process's CPU µs per delivery. The result
- * goes to the parent over IPC. With workUs > 0 each handler spins that long (a handler with work
- * of its own, against which the telemetry's cost is measured too).
+ * goes to the parent over IPC. With work > 0 each handler makes that many JSON round trips of a
+ * 2.3 KB document (work of its own, about 50 µs of CPU each here), against which the telemetry's
+ * cost is measured too.
  */
 import { context, metrics, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -23,7 +24,7 @@ export type TelemetryVariant = 'off' | 'tracing' | 'metrics' | 'both';
 
 export interface TelemetryChildResult {
   variant: TelemetryVariant;
-  workUs: number;
+  work: number;
   deliveries: number;
   seconds: number;
   perSec: number;
@@ -34,8 +35,8 @@ export interface TelemetryChildResult {
 }
 
 const [url, prefix, eventsArg, groupsArg, concurrencyArg, payloadArg, variantArg, workArg] = process.argv.slice(2);
-/** CPU each handler burns, µs (0: an empty handler, the worst case for relative overhead). */
-const workUs = Number(workArg ?? 0);
+/** JSON round trips of a 2.3 KB document each handler makes (0: an empty handler, the worst case for relative overhead). */
+const work = Number(workArg ?? 0);
 const events = Number(eventsArg);
 const groups = Number(groupsArg);
 const variant = variantArg as TelemetryVariant;
@@ -64,10 +65,11 @@ if (variant === 'metrics' || variant === 'both') {
   shutdowns.push(() => provider.shutdown());
 }
 
-/** Spin the CPU for `us` µs (a handler's own work: parsing, computing, a client library's CPU). */
-function burn(us: number): void {
-  const until = performance.now() + us / 1000;
-  while (performance.now() < until) { /* work */ }
+/** A handler's own work, a fixed amount of CPU whatever the load: `n` JSON round trips of a 2.3 KB order. */
+const ORDER = { items: Array.from({ length: 40 }, (_, i) => ({ id: `item-${i}`, qty: i, price: i * 1.5, tags: ['a', 'b', 'c'] })) };
+let sink = 0;
+function busy(n: number): void {
+  for (let i = 0; i < n; i++) sink += (JSON.parse(JSON.stringify(ORDER)) as typeof ORDER).items.length;
 }
 
 async function run(): Promise<TelemetryChildResult> {
@@ -84,15 +86,16 @@ async function run(): Promise<TelemetryChildResult> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let g = 0; g < groups; g++) {
-    const sub = sf.subscribe(topic, `g${g}`, () => { if (workUs > 0) burn(workUs); }, { startFrom: 'beginning', concurrency: Number(concurrencyArg), blockMs: 1000 });
+    const sub = sf.subscribe(topic, `g${g}`, () => { if (work > 0) busy(work); }, { startFrom: 'beginning', concurrency: Number(concurrencyArg), blockMs: 1000 });
     sub.on('processed', () => { if (++processed === total) finish(); });
   }
   await done;
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   await sf.close();
+  if (sink < 0) process.stderr.write('');
   for (const s of shutdowns) await s();
-  return { variant, workUs, deliveries: total, seconds, perSec: total / seconds, cpuPerDelivery: (cpu.user + cpu.system) / total, spans };
+  return { variant, work, deliveries: total, seconds, perSec: total / seconds, cpuPerDelivery: (cpu.user + cpu.system) / total, spans };
 }
 
 run().then((r) => {

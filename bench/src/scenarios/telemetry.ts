@@ -9,13 +9,14 @@ import type { TelemetryChildResult, TelemetryVariant } from './telemetry-child';
  * every span, with the metrics API wired to an SDK, and with both. Each run is a fresh process;
  * the variants alternate round by round so load on the machine hits them alike; the median of
  * the rounds is reported with its ratio to `off`. Two handlers: an empty one (the worst case:
- * the telemetry's cost against streamfan's own per-delivery work alone), and one that spends
- * 100 µs of CPU (closer to a handler that does something).
+ * the telemetry's cost against streamfan's own per-delivery work alone), and one that makes two
+ * JSON round trips of a 2.3 KB document (about 100 µs of CPU here: closer to a handler that does
+ * something).
  */
 export interface TelemetryCostRow {
   variant: TelemetryVariant;
-  /** CPU each handler spent, µs. */
-  workUs: number;
+  /** JSON round trips of a 2.3 KB document each handler made (0: empty handler). */
+  work: number;
   events: number;
   /** Median deliveries/s over the rounds. */
   perSec: number;
@@ -35,9 +36,9 @@ export interface TelemetryCostResult {
   rows: TelemetryCostRow[];
 }
 
-const SETS: Array<{ workUs: number; variants: TelemetryVariant[]; share: number }> = [
-  { workUs: 0, variants: ['off', 'tracing', 'metrics', 'both'], share: 1 },
-  { workUs: 100, variants: ['off', 'both'], share: 0.25 },
+const SETS: Array<{ work: number; variants: TelemetryVariant[]; share: number }> = [
+  { work: 0, variants: ['off', 'tracing', 'metrics', 'both'], share: 1 },
+  { work: 2, variants: ['off', 'both'], share: 0.25 },
 ];
 
 function median(xs: number[]): number {
@@ -46,9 +47,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function runChild(ctx: BenchContext, variant: TelemetryVariant, events: number, workUs: number, round: number): Promise<TelemetryChildResult> {
+function runChild(ctx: BenchContext, variant: TelemetryVariant, events: number, work: number, round: number): Promise<TelemetryChildResult> {
   const c = ctx.config;
-  const args = [ctx.server.url, `bench-tel-${round}-${variant}-${workUs}`, String(events), String(c.groups), String(c.streamfanConcurrency), String(c.payloadBytes), variant, String(workUs)];
+  const args = [ctx.server.url, `bench-tel-${round}-${variant}-${work}`, String(events), String(c.groups), String(c.streamfanConcurrency), String(c.payloadBytes), variant, String(work)];
   const child = fork(join(__dirname, 'telemetry-child.ts'), args, { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let result: TelemetryChildResult | undefined;
@@ -73,10 +74,10 @@ export async function telemetryScenario(ctx: BenchContext): Promise<TelemetryCos
       // Rotate the order each round, so no variant always runs first (or right after another).
       const order = set.variants.map((_, i) => set.variants[(i + round) % set.variants.length]!);
       for (const v of order) {
-        ctx.progress.update(`round ${round + 1}/${rounds}, handler work ${set.workUs} µs, ${v}`, true);
+        ctx.progress.update(`round ${round + 1}/${rounds}, handler work ${set.work}, ${v}`, true);
         await flush(ctx);
-        const r = await runChild(ctx, v, Math.max(100, Math.round(events * set.share)), set.workUs, round);
-        const key = `${set.workUs}/${v}`;
+        const r = await runChild(ctx, v, Math.max(100, Math.round(events * set.share)), set.work, round);
+        const key = `${set.work}/${v}`;
         runs.set(key, [...(runs.get(key) ?? []), r]);
       }
     }
@@ -84,14 +85,14 @@ export async function telemetryScenario(ctx: BenchContext): Promise<TelemetryCos
   await flush(ctx);
   const rows: TelemetryCostRow[] = [];
   for (const set of SETS) {
-    const off = runs.get(`${set.workUs}/off`)!;
+    const off = runs.get(`${set.work}/off`)!;
     const offRate = median(off.map((r) => r.perSec));
     const offCpu = median(off.map((r) => r.cpuPerDelivery));
     for (const v of set.variants) {
-      const list = runs.get(`${set.workUs}/${v}`)!;
+      const list = runs.get(`${set.work}/${v}`)!;
       const perSec = median(list.map((r) => r.perSec));
       const cpu = median(list.map((r) => r.cpuPerDelivery));
-      rows.push({ variant: v, workUs: set.workUs, events: list[0]!.deliveries / c.groups, perSec, ratio: perSec / offRate, cpuPerDelivery: cpu, cpuAdded: cpu - offCpu, runs: list.map((r) => Math.round(r.perSec)) });
+      rows.push({ variant: v, work: set.work, events: list[0]!.deliveries / c.groups, perSec, ratio: perSec / offRate, cpuPerDelivery: cpu, cpuAdded: cpu - offCpu, runs: list.map((r) => Math.round(r.perSec)) });
     }
   }
   return { groups: c.groups, rounds, rows };
@@ -107,11 +108,11 @@ const LABEL: Record<TelemetryVariant, string> = {
 /** The report's section. */
 export function renderTelemetry(r: TelemetryCostResult): string {
   const n = (x: number): string => Math.round(x).toLocaleString('en-US');
-  const rows = r.rows.map((v) => `| ${v.workUs === 0 ? 'empty' : `${v.workUs} µs CPU`} | ${LABEL[v.variant]} | ${n(v.perSec)} | ${v.ratio.toFixed(2)}× | ${v.cpuPerDelivery.toFixed(1)} | ${v.variant === 'off' ? '' : `${v.cpuAdded >= 0 ? '+' : ''}${v.cpuAdded.toFixed(1)}`} | ${v.runs.map(n).join(', ')} |`);
+  const rows = r.rows.map((v) => `| ${v.work === 0 ? 'empty' : `${v.work} × JSON round trip`} | ${LABEL[v.variant]} | ${n(v.perSec)} | ${v.ratio.toFixed(2)}× | ${v.cpuPerDelivery.toFixed(1)} | ${v.variant === 'off' ? '' : `${v.cpuAdded >= 0 ? '+' : ''}${v.cpuAdded.toFixed(1)}`} | ${v.runs.map(n).join(', ')} |`);
   return [
     '## Telemetry cost',
     '',
-    `One consumer process drains a backlog of ${n(r.rows[0]!.events)} events × ${r.groups} groups (concurrency as in the fan-out; ${n(r.rows[r.rows.length - 1]!.events)} events with the 100 µs handler), each run in a fresh process, ${r.rounds} round(s) alternating the variants; medians. Tracing: an SDK tracer provider (AlwaysOnSampler, a batch processor whose exporter drops the spans, the AsyncLocalStorage context manager): a consumer span per delivery, a send span per publishMany call. Metrics: an SDK meter provider read every second.`,
+    `One consumer process drains a backlog of ${n(r.rows[0]!.events)} events × ${r.groups} groups (concurrency as in the fan-out; ${n(r.rows[r.rows.length - 1]!.events)} events with the handler that works: ${r.rows[r.rows.length - 1]!.work} JSON round trips of a 2.3 KB document, about 50 µs of CPU each on this machine), each run in a fresh process, ${r.rounds} round(s) alternating the variants; medians. Tracing: an SDK tracer provider (AlwaysOnSampler, a batch processor whose exporter drops the spans, the AsyncLocalStorage context manager): a consumer span per delivery, a send span per publishMany call. Metrics: an SDK meter provider read every second.`,
     '',
     '| handler | telemetry | deliveries/s | ÷ nothing registered | consumer CPU µs/delivery | added µs/delivery | every round (deliveries/s) |',
     '| --- | --- | ---: | ---: | ---: | ---: | --- |',
