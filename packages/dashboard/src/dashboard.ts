@@ -41,6 +41,12 @@ export interface DashboardOptions {
   /** How often live updates are pushed (and rates sampled), in ms. @defaultValue 2000 */
   intervalMs?: number;
   /**
+   * How long a listing of the topics under the prefix is used before the next SCAN pass (run in
+   * the background: pages answer from the last listing meanwhile). Raise it for a keyspace of
+   * millions of keys (a pass is at most 200 SCAN calls of COUNT 1000). @defaultValue 5000
+   */
+  discoverEveryMs?: number;
+  /**
    * Link an event's trace id (from its W3C `traceparent` header) to your tracing UI: an http(s)
    * URL with `{traceId}` where the id goes, e.g. 'https://jaeger.example/trace/{traceId}'.
    */
@@ -250,7 +256,10 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const base = normaliseBase(options.basePath);
   const allowActions = options.allowActions === true;
   const csrf = randomToken();
-  const dir = new StreamDirectory(sf.redis, sf.prefix);
+  if (options.discoverEveryMs !== undefined && !(Number.isFinite(options.discoverEveryMs) && options.discoverEveryMs >= 0)) {
+    throw new StreamfanError('INVALID_OPTION', `discoverEveryMs must be a number of milliseconds ≥ 0, got ${String(options.discoverEveryMs)}`);
+  }
+  const dir = new StreamDirectory(sf.redis, sf.prefix, options.discoverEveryMs ?? 5000);
   const sampler = new RateSampler();
   const live = new LivePush(() => overview(sf.redis, sf.prefix, dir, sampler), options.intervalMs ?? 2000);
   const asset = (file: string): string => ASSET_TEXT[file] ?? '';

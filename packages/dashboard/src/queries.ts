@@ -5,7 +5,7 @@
 import type Redis from 'ioredis';
 import { FIELD, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
 import { traceOf } from './trace';
-import { compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
+import { batch, scanNodes, compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
 
 /** A stream the dashboard shows: an unpartitioned topic, or one partition of a partitioned topic. */
 export interface StreamRef {
@@ -83,18 +83,33 @@ export const MAX_STREAMS = 500;
 export class StreamDirectory {
   private known = new Map<string, StreamRef>();
   private found = new Map<string, StreamRef>();
-  private cursor = '0';
+  /** Per node ('host:port'): its SCAN cursor, or 'done' once this pass went round it. */
+  private readonly cursors = new Map<string, string>();
   private at = 0;
   private running: Promise<void> | undefined;
   /** SCAN calls made so far (for tests of boundedness). */
   scans = 0;
+  /** Listing passes made so far (each at most {@link MAX_SCAN_PAGES} SCAN calls). */
+  passes = 0;
+
+  /** The listing now, waiting for a pass in flight (tests, and a caller that needs it fresh). */
+  async fresh(): Promise<StreamRef[]> {
+    this.running ??= this.refresh().finally(() => { this.running = undefined; });
+    await this.running;
+    return this.list();
+  }
 
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs = 5000) {}
 
   async list(): Promise<StreamRef[]> {
     if (Date.now() - this.at > this.ttlMs) {
       this.running ??= this.refresh().finally(() => { this.running = undefined; });
-      await this.running;
+      // Only the first listing waits for its SCAN pass; later ones answer from the last listing
+      // while the next pass runs in the background (stale while revalidating), so a page never
+      // waits for the keyspace: with 1,000,000 other keys one pass of 200 SCAN calls takes
+      // about 0.25 s of Redis time.
+      if (this.at === 0) await this.running;
+      else this.running.catch(() => undefined);
     }
     return [...this.known.values()].sort((a, b) => a.topic.localeCompare(b.topic) || (a.partition ?? -1) - (b.partition ?? -1)).slice(0, MAX_STREAMS);
   }
@@ -104,24 +119,40 @@ export class StreamDirectory {
 
   private async refresh(): Promise<void> {
     const pattern = `${this.prefix}:{*}:stream`;
-    for (let page = 0; page < MAX_SCAN_PAGES; page++) {
-      const [next, keys] = await this.redis.scan(this.cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'stream');
-      this.scans++;
-      for (const k of keys) {
-        const c = classifyStreamKey(this.prefix, k);
-        if (!c) continue;
-        const home = c.partition === undefined ? c.topic : `${c.topic}#${c.partition}`;
-        this.found.set(home, c.partition === undefined ? { home, topic: c.topic } : { home, topic: c.topic, partition: c.partition });
-      }
-      this.cursor = next;
-      if (next === '0') {
-        this.known = this.found;
-        this.found = new Map();
-        break;
-      }
+    // SCAN is per server: on a Redis Cluster every master is scanned (its own cursor), within
+    // one budget of MAX_SCAN_PAGES calls per listing.
+    const nodes = scanNodes(this.redis);
+    const names = nodes.map((n) => `${n.options.host ?? ''}:${n.options.port ?? ''}`);
+    for (const name of [...this.cursors.keys()]) if (!names.includes(name)) this.cursors.delete(name);
+    let budget = MAX_SCAN_PAGES;
+    for (let i = 0; i < nodes.length && budget > 0; i++) {
+      const name = names[i]!;
+      if (this.cursors.get(name) === 'done') continue;
+      let cursor = this.cursors.get(name) ?? '0';
+      do {
+        const [next, keys] = await nodes[i]!.scan(cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'stream');
+        this.scans++;
+        budget--;
+        for (const k of keys) {
+          const c = classifyStreamKey(this.prefix, k);
+          if (!c) continue;
+          const home = c.partition === undefined ? c.topic : `${c.topic}#${c.partition}`;
+          this.found.set(home, c.partition === undefined ? { home, topic: c.topic } : { home, topic: c.topic, partition: c.partition });
+        }
+        cursor = next;
+      } while (cursor !== '0' && budget > 0);
+      this.cursors.set(name, cursor === '0' ? 'done' : cursor);
     }
-    // A partial pass adds what it found; streams seen in an earlier full pass stay until the next one ends.
-    for (const [k, v] of this.found) this.known.set(k, v);
+    this.passes++;
+    if (names.every((n) => this.cursors.get(n) === 'done')) {
+      // A full pass over every node: what it found is the listing (streams gone since drop out).
+      this.known = this.found;
+      this.found = new Map();
+      this.cursors.clear();
+    } else {
+      // A partial pass adds what it found; streams seen in an earlier full pass stay until the next one ends.
+      for (const [k, v] of this.found) this.known.set(k, v);
+    }
     this.at = Date.now();
   }
 }
@@ -130,7 +161,7 @@ export class StreamDirectory {
 export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[]): Promise<{ now: number; rows: StreamRow[] }> {
   if (refs.length === 0) return { now: await serverNow(redis), rows: [] };
   // Round trip 1: each stream's info, delayed count, groups and retired list.
-  const p1 = redis.pipeline();
+  const p1 = batch(redis);
   p1.time();
   for (const r of refs) {
     const k = topicKeys(prefix, r.home);
@@ -150,7 +181,7 @@ export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[
   });
   // Round trip 2: per group, the oldest pending entry of both streams, the redelivery stream's
   // group, the retry count and the dead-letter stream's info.
-  const p2 = redis.pipeline();
+  const p2 = batch(redis);
   for (const s of partial) {
     const k = topicKeys(prefix, s.r.home);
     for (const g of s.groups) {
@@ -251,7 +282,7 @@ export const LAG_COUNT_CAP = 100;
 
 /** Round trip 3: count the lags the server did not report, at most {@link LAG_COUNT_CAP} + 1 entries per stream. */
 async function countLags(redis: Redis, now: number, counts: Array<{ row: GroupRow; topic: number | null; red: number | null; jobs: Array<{ part: 'topic' | 'red'; key: string; after: string; info: Record<string, unknown> }> }>): Promise<void> {
-  const p = redis.pipeline();
+  const p = batch(redis);
   const asked: Array<{ c: (typeof counts)[number]; part: 'topic' | 'red'; known?: number }> = [];
   for (const c of counts) {
     for (const j of c.jobs) {
@@ -359,7 +390,7 @@ function parseStatusHash(hash: Record<string, string>): Record<string, CellStatu
 export async function statusMatrix(redis: Redis, keys: TopicKeys, groups: Array<{ group: string; lastDeliveredId: string; retired?: boolean }>, ids: string[]): Promise<Record<string, Record<string, CellStatus>>> {
   const out: Record<string, Record<string, CellStatus>> = {};
   if (ids.length === 0) return out;
-  const p = redis.pipeline();
+  const p = batch(redis);
   for (const id of ids) p.hgetall(keys.status(id));
   const hashes = await run(p);
   const ask: Array<[string, string]> = [];
@@ -373,7 +404,7 @@ export async function statusMatrix(redis: Redis, keys: TopicKeys, groups: Array<
     out[id] = row;
   });
   if (ask.length > 0) {
-    const q = redis.pipeline();
+    const q = batch(redis);
     for (const [id, g] of ask) q.xpending(keys.stream, g, id, id, 1);
     const res = await run(q);
     ask.forEach(([id, g], i) => {
@@ -422,7 +453,7 @@ export async function topicPage(redis: Redis, prefix: string, ref: StreamRef, o:
   const due = await redis.zrange(keys.delayed, 0, 9, 'WITHSCORES');
   const delayedIds: Array<[string, number]> = [];
   for (let i = 0; i + 1 < due.length; i += 2) delayedIds.push([due[i]!, Number(due[i + 1])]);
-  const dp = redis.pipeline();
+  const dp = batch(redis);
   for (const [m] of delayedIds) dp.hget(keys.delayedRef(m), FIELD.payload);
   const dres = await run(dp);
   const delayed: DelayedRow[] = delayedIds.map(([m, at], i) => ({ delayedId: m.startsWith('{') ? '(legacy entry)' : m, dueAt: at, preview: preview((dres[i]!.value as string | null) ?? '') }));
@@ -506,7 +537,7 @@ export async function groupPage(redis: Redis, prefix: string, ref: StreamRef, gr
     const names = rows[0]?.groups.map((x) => x.group) ?? [];
     throw new NotFoundError(`group "${group}" not found in topic "${ref.home}"; ${names.length ? `groups: ${names.join(', ')}` : 'the topic has no groups'}`);
   }
-  const p = redis.pipeline();
+  const p = batch(redis);
   p.xinfo('CONSUMERS', keys.stream, group);
   p.xinfo('CONSUMERS', keys.redeliver(group), group);
   const [c1, c2] = await run(p);
@@ -556,7 +587,7 @@ export async function eventPage(redis: Redis, prefix: string, ref: StreamRef, id
   }
   const status = (await statusMatrix(redis, keys, groups, [id]))[id] ?? {};
   const dlRefs = Object.entries(status).filter(([, s]) => s.deadLetterId);
-  const p = redis.pipeline();
+  const p = batch(redis);
   for (const [g, s] of dlRefs) p.xrange(keys.deadLetters(g), s.deadLetterId!, s.deadLetterId!);
   const dres = await run(p);
   const deadLetters = dlRefs.flatMap(([g], i) => ((dres[i]!.value ?? []) as Array<[string, string[]]>).map(([dlId, flat]) => ({ group: g, ...deadLetterRow(dlId, flat) })));
@@ -592,7 +623,7 @@ export async function search(redis: Redis, prefix: string, refs: StreamRef[], q:
   const part = /^p(\d{1,4}):(.+)$/.exec(text);
   const local = part ? part[2]! : text;
   const scope = part ? refs.filter((r) => r.partition === Number(part[1])) : refs;
-  const p = redis.pipeline();
+  const p = batch(redis);
   const asks: Array<{ r: StreamRef; kind: SearchHit['kind'] }> = [];
   for (const r of scope) {
     const k = topicKeys(prefix, r.home);
@@ -656,7 +687,7 @@ export async function partitionedGroupPage(redis: Redis, prefix: string, topic: 
   const summed = sumGroups(per.map((p) => (p.group ? [p.group] : [])))[0]!;
   const live = per.filter((p) => p.group !== null);
   // Consumers: XINFO CONSUMERS of both streams of every partition, by name.
-  const p = redis.pipeline();
+  const p = batch(redis);
   for (const x of live) {
     const k = topicKeys(prefix, x.home);
     p.xinfo('CONSUMERS', k.stream, group);

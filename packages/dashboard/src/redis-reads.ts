@@ -36,6 +36,43 @@ export function fields(flat: string[] | null | undefined): Map<string, string> {
   return m;
 }
 
+/** A pipeline as the dashboard uses it: commands queued, then `exec()`. */
+export type Batch = ReturnType<Redis['pipeline']>;
+
+/** Whether a client is an ioredis Cluster (typed as Redis, as streamfan does). */
+export function isClusterClient(redis: Redis): boolean {
+  return typeof (redis as unknown as { nodes?: unknown }).nodes === 'function' && (redis as unknown as { isCluster?: boolean }).isCluster === true;
+}
+
+/**
+ * A pipeline for the reads of one page. On one server, a real pipeline (one round trip). On a
+ * Redis Cluster, whose pipelines must keep to one slot, each queued command is sent on its own
+ * at once (routed to its key's node; ioredis follows redirections) and `exec()` gathers the
+ * replies in the same shape, so pages read the same way on both.
+ */
+export function batch(redis: Redis): Batch {
+  if (!isClusterClient(redis)) return redis.pipeline();
+  const calls: Array<Promise<[Error | null, unknown]>> = [];
+  const proxy: Batch = new Proxy({} as Batch, {
+    get(_t, name) {
+      if (name === 'exec') return () => Promise.all(calls);
+      if (name === 'then') return undefined;
+      return (...args: unknown[]) => {
+        const fn = (redis as unknown as Record<string, ((...a: unknown[]) => Promise<unknown>) | undefined>)[String(name)];
+        if (typeof fn !== 'function') throw new TypeError(`no Redis command ${String(name)}`);
+        calls.push(fn.apply(redis, args).then((v) => [null, v] as [null, unknown], (e: Error) => [e, null] as [Error, null]));
+        return proxy;
+      };
+    },
+  });
+  return proxy;
+}
+
+/** The master nodes of a Cluster client, or the client itself (SCAN is per node). */
+export function scanNodes(redis: Redis): Redis[] {
+  return isClusterClient(redis) ? (redis as unknown as { nodes(role: string): Redis[] }).nodes('master') : [redis];
+}
+
 /** Run a pipeline; each command's reply, or its error (a missing key is not a failure here). */
 export async function run(p: ReturnType<Redis['pipeline']>): Promise<Array<{ err: Error | null; value: unknown }>> {
   const res = (await p.exec()) ?? [];
