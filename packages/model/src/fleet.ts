@@ -38,11 +38,14 @@ export class ModelFleet {
 
   /** Groups every worker spawned from now on also subscribes from 'latest'. */
   lateGroups: string[] = [];
+  /** Consumers spawned with the late groups. */
+  readonly withLateGroups = new Set<string>();
 
   spawn(): WorkerProcess {
     this.counter++;
     const consumer = `w${this.counter}`;
     const config: ModelWorkerConfig = { ...this.base, lateGroups: this.lateGroups, consumer, log: join(this.runDir, `${consumer}.log`) };
+    if (this.lateGroups.length > 0) this.withLateGroups.add(consumer);
     const child = spawn(process.execPath, [workerBundle(), JSON.stringify(config)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const w = new WorkerProcess(consumer, config as unknown as WorkerConfig, child);
     void w.exited.then(() => this.exits.set(consumer, performance.timeOrigin + performance.now()));

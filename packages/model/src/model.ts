@@ -45,6 +45,8 @@ export class Model {
   readonly replays: Array<{ g: string; t: number; seqs: number[]; healed: number[] }> = [];
   /** Whether a `join` started workers of the late group. */
   joined = false;
+  /** When each `cap` command started (driver clock, `now()`). */
+  readonly capsAt: number[] = [];
   /** When the last `join` started (driver clock, `now()`). */
   lastJoinAt: number | undefined;
   /** "<group>:<seq>" healed before a replay. */

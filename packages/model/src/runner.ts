@@ -288,6 +288,7 @@ export async function runCommand(sys: System, cmd: Command): Promise<void> {
         break;
       }
       case 'cap': {
+        model.capsAt.push(now());
         // Which seq each entry holds, read before the cap removes it.
         const bySeq = new Map<string, number>();
         for (const [id, flat] of await sys.admin.xrange(sys.keys.stream, '-', '+')) {
@@ -370,6 +371,9 @@ export async function restoreSteadyState(sys: System): Promise<void> {
   await sys.server.start();
   const fresh: WorkerProcess[] = [];
   while (sys.fleet.alive.length < sys.settings.workers) fresh.push(sys.fleet.spawn());
+  // The late group needs a consumer too (its only one may have been killed): every worker spawned
+  // after a `join` subscribes it.
+  if (sys.fleet.lateGroups.length > 0 && !sys.fleet.alive.some((w) => sys.fleet.withLateGroups.has(w.consumer))) fresh.push(sys.fleet.spawn());
   for (const w of fresh) await w.ready(30_000);
   narrate(sys, `steady state: ${sys.fleet.alive.map((w) => w.consumer).join(', ')} running`);
 }

@@ -26,10 +26,24 @@ export function joinedAt(logs: Logs): number | undefined {
   return ts.length ? Math.min(...ts) : undefined;
 }
 
-/** Groups an event is owed to: every fixed group; the late group if the publish started after its subscribe() call. */
+/** When the late group first existed: the first `ready` of a subscriber of it, if any. */
+export function lateReadyAt(logs: Logs): number | undefined {
+  const ts = logs.events.filter((e) => e.type === 'ready' && e.g === LATE_GROUP).map((e) => e.t);
+  return ts.length ? Math.min(...ts) : undefined;
+}
+
+/**
+ * Groups an event is owed to: every fixed group; the late group if the publish started after its
+ * subscribe() call, unless a hard cap ran after the publish and before the late group existed (the
+ * cap removes entries over it whatever the groups need, and a group that does not exist yet cannot
+ * be told: the documented limit of a hard cap).
+ */
 export function owedGroups(sys: System, logs: Logs, e: OwedEvent): string[] {
   const j = joinedAt(logs);
-  return j !== undefined && e.t0 > j ? [...GROUPS, LATE_GROUP] : [...GROUPS];
+  if (j === undefined || e.t0 <= j) return [...GROUPS];
+  const ready = lateReadyAt(logs);
+  if (ready !== undefined && sys.model.capsAt.some((t) => t > e.t0 && t < ready)) return [...GROUPS];
+  return [...GROUPS, LATE_GROUP];
 }
 
 export interface Logs {
