@@ -5,7 +5,8 @@
  * argv: url prefix events groups concurrency payloadBytes variant work
  * variant: off (nothing registered) | tracing (an SDK tracer provider sampling everything, spans
  * batched to an exporter that drops them, the AsyncLocalStorage context manager) | metrics (an
- * SDK meter provider read every second by an exporter that drops the data) | both.
+ * SDK meter provider read every second by an exporter that drops the data) | both | sampled (as
+ * tracing, sampling 1 trace in 100).
  *
  * It publishes `events` (publishMany, 1,000 a call, inside the variant: traced publishes), then
  * subscribes `groups` groups from the beginning and measures the drain: deliveries/s from the
@@ -17,10 +18,10 @@
 import { context, metrics, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Streamfan, defineTopic } from '../lib';
 
-export type TelemetryVariant = 'off' | 'tracing' | 'metrics' | 'both';
+export type TelemetryVariant = 'off' | 'tracing' | 'sampled' | 'metrics' | 'both';
 
 export interface TelemetryChildResult {
   variant: TelemetryVariant;
@@ -43,12 +44,14 @@ const variant = variantArg as TelemetryVariant;
 
 let spans = 0;
 const shutdowns: Array<() => Promise<void>> = [];
-if (variant === 'tracing' || variant === 'both') {
+if (variant === 'tracing' || variant === 'sampled' || variant === 'both') {
   const drop: SpanExporter = {
     export: (batch, done) => { spans += batch.length; done({ code: 0 }); },
     shutdown: () => Promise.resolve(),
   };
-  const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new BatchSpanProcessor(drop, { maxQueueSize: 65_536, maxExportBatchSize: 2048, scheduledDelayMillis: 200 })] });
+  // sampled: 1 trace in 100 (by trace id; a delivery's span is the root of its own trace, linked to the publish).
+  const sampler = variant === 'sampled' ? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.01) }) : new AlwaysOnSampler();
+  const provider = new BasicTracerProvider({ sampler, spanProcessors: [new BatchSpanProcessor(drop, { maxQueueSize: 65_536, maxExportBatchSize: 2048, scheduledDelayMillis: 200 })] });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(provider);
   shutdowns.push(() => provider.shutdown());

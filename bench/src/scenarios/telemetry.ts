@@ -6,7 +6,7 @@ import type { TelemetryChildResult, TelemetryVariant } from './telemetry-child';
 /**
  * What OpenTelemetry costs a consumer (issue 13): the same fan-out drain (events × groups
  * deliveries, one consumer process) with nothing registered, with a tracer provider sampling
- * every span, with the metrics API wired to an SDK, and with both. Each run is a fresh process;
+ * every span (and one sampling 1 trace in 100), with the metrics API wired to an SDK, and with both. Each run is a fresh process;
  * the variants alternate round by round so load on the machine hits them alike; the median of
  * the rounds is reported with its ratio to `off`. Two handlers: an empty one (the worst case:
  * the telemetry's cost against streamfan's own per-delivery work alone), and one that makes two
@@ -37,7 +37,7 @@ export interface TelemetryCostResult {
 }
 
 const SETS: Array<{ work: number; variants: TelemetryVariant[]; share: number }> = [
-  { work: 0, variants: ['off', 'tracing', 'metrics', 'both'], share: 1 },
+  { work: 0, variants: ['off', 'tracing', 'sampled', 'metrics', 'both'], share: 1 },
   { work: 2, variants: ['off', 'both'], share: 0.25 },
 ];
 
@@ -101,6 +101,7 @@ export async function telemetryScenario(ctx: BenchContext): Promise<TelemetryCos
 const LABEL: Record<TelemetryVariant, string> = {
   off: 'nothing registered',
   tracing: 'tracer registered, sampling every span',
+  sampled: 'tracer registered, sampling 1 trace in 100',
   metrics: 'metrics API wired to an SDK',
   both: 'tracing and metrics',
 };

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { uniquePrefix, waitFor } from '@streamfan/testing';
 import { Streamfan, defineTopic } from '../src';
 import { useRedis } from './helpers';
@@ -249,6 +249,28 @@ test('a client given its own tracer provider uses it, not the global one', async
     await sf.publish(defineTopic<number>('own'), 1);
     expect(own.getFinishedSpans().map((s) => s.name)).toEqual(['send own']);
     expect(tracing.spans()).toEqual([]);
+  } finally {
+    await sf.close();
+  }
+});
+
+test('a sampler that drops every span: the trace context still travels (sampled flag 0), no span is kept open', async () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ sampler: new AlwaysOffSampler(), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const sf = new Streamfan({ connection: env.server().url, prefix: uniquePrefix(), retention: false, telemetry: { tracerProvider: provider } });
+  try {
+    const topic = defineTopic<number>('unsampled');
+    let seen: string | undefined;
+    const sub = sf.subscribe(topic, 'g', async (_p, ctx) => {
+      seen = ctx.headers.traceparent;
+      return trace.getActiveSpan()?.spanContext().traceFlags; // the handler runs in the (unsampled) span's context
+    }, { startFrom: 'beginning' });
+    await sub.ready();
+    const id = await sf.publish(topic, 1);
+    const st = await sf.waitFor(topic, id, { timeoutMs: 10_000 });
+    expect(seen).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(st.groups.g).toMatchObject({ state: 'succeeded', result: 0 });
+    expect(exporter.getFinishedSpans()).toEqual([]);
   } finally {
     await sf.close();
   }

@@ -77,6 +77,8 @@ export class ConsumerTelemetry {
       if (ms === ms) ins.latency.record(Math.max(0, Date.now() - ms) / 1000, this.attrs);
     }
     const span = tracer && this.startSpan(tracer, ctx);
+    // A span the sampler dropped records nothing: only the duration metric needs the outcome.
+    const watch = ins !== undefined || (span !== undefined && span.isRecording());
     let result: R | Promise<R>;
     try {
       result = span ? context.with(trace.setSpan(ROOT_CONTEXT, span), handler, undefined, payload, ctx) : handler(payload, ctx);
@@ -84,6 +86,7 @@ export class ConsumerTelemetry {
       this.finish(ins, span, started, true, err);
       throw err;
     }
+    if (!watch) return result;
     if (!isThenable(result)) {
       this.finish(ins, span, started, false);
       return result;
@@ -116,7 +119,8 @@ export class ConsumerTelemetry {
     const parent = producer && this.tel.parentConsumerSpans ? trace.setSpanContext(ROOT_CONTEXT, producer) : ROOT_CONTEXT;
     const span = tracer.startSpan(`process ${this.topic}`, { kind: SpanKind.CONSUMER, attributes, links: producer ? [{ context: producer }] : [] }, parent);
     if (this.reclaimedIds.delete(ctx.id)) span.addEvent('streamfan.reclaimed');
-    this.keep(ctx.id, span);
+    // Kept until the delivery's outcome ends it; a span the sampler dropped has nothing to end.
+    if (span.isRecording()) this.keep(ctx.id, span);
     return span;
   }
 
