@@ -35,6 +35,8 @@ describe('telemetry with nothing registered', () => {
     const boom = new Error('boom');
     expect(() => c.wrap(() => { throw boom; })(0, ctx)).toThrow(boom);
     expect((c as unknown as { open: Map<string, unknown> }).open.size).toBe(0);
+    const self = {};
+    expect(c.wrap(function (this: unknown) { return this; }).call(self, 0, ctx)).toBe(self); // the consumer's `this`, as before
   });
 
   test('a provider registered later is picked up, and dropped again when unregistered', () => {

@@ -62,15 +62,18 @@ export class ConsumerTelemetry {
 
   /** The handler the consumer runs: the user's, inside a span and timed when telemetry is on. */
   wrap<T, R>(handler: Handler<T, R>): Handler<T, R> {
-    return (payload: T, ctx: HandlerContext): R | Promise<R> => {
-      const tracer = this.tel.tracer();
-      const ins = this.tel.instruments();
-      if (tracer === undefined && ins === undefined) return handler(payload, ctx);
-      return this.run(tracer, ins, handler, payload, ctx);
+    const tel = this.tel;
+    const run = this.run.bind(this);
+    // A function, not an arrow: the handler is called with the `this` the consumer gave, as before.
+    return function instrumented(this: unknown, payload: T, ctx: HandlerContext): R | Promise<R> {
+      const tracer = tel.tracer();
+      const ins = tel.instruments();
+      if (tracer === undefined && ins === undefined) return handler.call(this, payload, ctx);
+      return run(this, tracer, ins, handler, payload, ctx);
     };
   }
 
-  private run<T, R>(tracer: Tracer | undefined, ins: Instruments | undefined, handler: Handler<T, R>, payload: T, ctx: HandlerContext): R | Promise<R> {
+  private run<T, R>(thisArg: unknown, tracer: Tracer | undefined, ins: Instruments | undefined, handler: Handler<T, R>, payload: T, ctx: HandlerContext): R | Promise<R> {
     const started = performance.now();
     if (ins && ctx.attempt === 1) {
       const ms = idMs(ctx.id);
@@ -81,7 +84,7 @@ export class ConsumerTelemetry {
     const watch = ins !== undefined || (span !== undefined && span.isRecording());
     let result: R | Promise<R>;
     try {
-      result = span ? context.with(trace.setSpan(ROOT_CONTEXT, span), handler, undefined, payload, ctx) : handler(payload, ctx);
+      result = span ? context.with(trace.setSpan(ROOT_CONTEXT, span), handler, thisArg, payload, ctx) : handler.call(thisArg, payload, ctx);
     } catch (err) {
       this.finish(ins, span, started, true, err);
       throw err;
