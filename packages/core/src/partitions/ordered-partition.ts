@@ -253,8 +253,15 @@ export class OrderedPartition<T> {
     }
     let slotHeld = true;
     const free = () => { if (slotHeld) { slotHeld = false; this.host.releaseSlot(); } };
+    if (!this.active) { free(); return; }
+    // Running from here: a drain that starts while startOrdered is on its way must wait for this
+    // entry (it may start and settle), or the lease would be released under a handler that is
+    // about to run (the next owner could run the same event at the same time).
+    const abort = new AbortController();
+    let finished!: () => void;
+    const done = new Promise<void>((r) => { finished = r; });
+    this.running.set(e.ref, { entry: e, abort, done });
     try {
-      if (!this.active) return;
       const held = this.heldMark(e);
       const r = await runScript<['fenced'] | ['stale'] | ['lost', number] | ['blocked', string] | ['run', number, string[]]>(this.host.redis, 'startOrdered',
         [this.lease, e.stream, this.keys.status(e.eventId), ...(held ? [this.keys.blocked(this.host.group)] : [])],
@@ -284,18 +291,21 @@ export class OrderedPartition<T> {
         await this.settle(e, 'dead', attempt - 1, `attempt ${attempt - 1} of ${this.host.options.maxAttempts} never finished: its consumer crashed or lost its partition`, 'hung');
         return;
       }
-      await this.run(e, attempt, parsed.payload, parsed.headers, free);
+      await this.run(e, attempt, parsed.payload, parsed.headers, free, abort);
     } catch (err) {
       // Redis failed: the entry stays pending; the next owner (or this one, after a takeover) starts it again.
       this.host.report(err, `start ${this.publicId(e)}`);
       if (this.active) this.later(e, 1000);
     } finally {
+      // Counted as running until settled: a drain waits for the settle, so the lease is never
+      // released while a start or a settle of this owner is still on its way.
+      this.running.delete(e.ref);
+      finished();
       free();
     }
   }
 
-  private async run(e: Entry, attempt: number, payload: T, headers: Record<string, string>, free: () => void): Promise<void> {
-    const abort = new AbortController();
+  private async run(e: Entry, attempt: number, payload: T, headers: Record<string, string>, free: () => void, abort: AbortController): Promise<void> {
     let deadReason: string | undefined;
     const host = this.host;
     const ctx = {
@@ -304,17 +314,7 @@ export class OrderedPartition<T> {
       partition: this.partition, fencingToken: this.token, key: e.key,
       deadLetter: (reason: string): never => { deadReason = reason; throw new DeadLetterError(reason); },
     } satisfies HandlerContext & Record<string, unknown>;
-    let finished!: () => void;
-    const done = new Promise<void>((r) => { finished = r; });
-    this.running.set(e.ref, { entry: e, abort, done });
-    try {
-      await this.runAndSettle(e, attempt, payload, ctx, abort, () => deadReason, free);
-    } finally {
-      // Counted as running until settled: a drain waits for the settle, so the lease is never
-      // released while a settle of this owner is still on its way.
-      this.running.delete(e.ref);
-      finished();
-    }
+    await this.runAndSettle(e, attempt, payload, ctx, abort, () => deadReason, free);
   }
 
   private async runAndSettle(e: Entry, attempt: number, payload: T, ctx: HandlerContext, abort: AbortController, dead: () => string | undefined, free: () => void): Promise<void> {
