@@ -19,6 +19,7 @@ import { InvalidOptionError } from './errors';
  * <prefix>:{<topic>}:redeliver:<group>    one group's redelivery stream (retries, replays)
  * <prefix>:{<topic>}:dlq:<group>          one group's dead letters (a stream)
  * <prefix>:{<topic>}:retired              hash: retired group → retired at (server ms); never recreated while listed
+ * <prefix>:{<topic>}:recreated:<group>    string: the topic stream's last id when a destroyed group was recreated (TTL)
  * ```
  */
 export interface TopicKeys {
@@ -43,6 +44,12 @@ export interface TopicKeys {
   deadLetters(group: string): string;
   /** Groups retired for good (see retireGroup-6.lua): a hash group → retired at, in server ms. */
   readonly retired: string;
+  /**
+   * Set by a consumer that recreated `group` after XGROUP DESTROY: the topic stream's last entry
+   * id then. Entries up to it may be delivered again that the group had finished; every consumer
+   * of the group reads it (start, reclaim ticks) and checks their status before running them.
+   */
+  recreated(group: string): string;
 }
 
 /** Build the keys of one topic. Names must already be validated. */
@@ -65,6 +72,7 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     redeliver: (group) => `${base}:redeliver:${group}`,
     deadLetters: (group) => `${base}:dlq:${group}`,
     retired: `${base}:retired`,
+    recreated: (group) => `${base}:recreated:${group}`,
   };
 }
 
@@ -99,6 +107,7 @@ export function topicFromStreamKey(prefix: string, key: string): string | undefi
  * ```
  * <prefix>:{<topic>#<i>}:stream                 partition i's stream (one group per service)
  * <prefix>:{<topic>#<i>}:status:<streamId>      status of partition i's events (id local to the partition)
+ * <prefix>:{<topic>#<i>}:ok:<group>:<second>    success buckets of partition i's events (unordered groups; protocol 2)
  * <prefix>:{<topic>#<i>}:delayed, :delayed-id:<id>, :idem:<k>, :producer:<id>, :done, :waiters,
  *                         :retention-lock, :retry:<g>, :redeliver:<g>, :dlq:<g>   as for a topic
  * <prefix>:{<topic>#<i>}:lease:<group>          hash owner|token|until: who works partition i for the group

@@ -7,6 +7,9 @@ import type { InFlight } from './in-flight';
 import type { RawEntry } from './entry';
 import { SubscriptionReader } from './reader';
 
+/** Lifetime of the recreated key when statuses never expire (statusTtlSeconds 0): 7 days. */
+const RECREATED_TTL_S = 7 * 86_400;
+
 /**
  * The group's life on Redis: creating it (refused when retired), recovering after NOGROUP
  * (XGROUP DESTROY, a deleted stream, FLUSHDB), taking back a destroyed group's orphans, and
@@ -58,6 +61,7 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
           await this.createGroup(stream, start);
           this.reclaimer.reset(stream);
           this.abandonStream(stream, `${what} was gone: this delivery's entry no longer exists`);
+          if (isTopic) this.settledUpTo = undefined; // a new stream: nothing in it was handled before
           parts.push(`${what} was gone (FLUSHDB, DEL or a lost failover): recreated at ${isTopic ? this.options.recoverFrom : 'the beginning'}`);
           if (isTopic) startedAt = this.options.recoverFrom;
           continue;
@@ -67,6 +71,18 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
         // the entries this consumer is still handling, so their acks count: nothing finished is
         // replayed, nothing running is dropped or run twice.
         const had = (await groupInfos(this.worker, stream)).some((g) => g.name === this.group);
+        // Whoever recreates the group, it starts where its position was last seen, which may be
+        // behind what other consumers finished: entries up to the stream's end now are checked
+        // against their status when they come again (see settledUpTo, runUnlessSettled).
+        // Every consumer of the group learns it from the recreated key (noteGroupPositions).
+        if (isTopic) {
+          const last = (await this.worker.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0];
+          if (last !== undefined) {
+            this.noteSettledUpTo(last);
+            const ttl = this.settings.statusTtlSeconds > 0 ? this.settings.statusTtlSeconds : RECREATED_TTL_S;
+            await this.worker.set(this.keys.recreated(this.group), this.settledUpTo ?? last, 'EX', ttl);
+          }
+        }
         const start = this.lastKnown(stream) ?? (isTopic ? '$' : '0');
         const created = !had && (await this.createGroup(stream, start))[0] === 'created';
         if (created && isTopic && start !== '$') this.scheduleSweep(this.pendingFloor ?? this.groupPos.get(stream) ?? '-', start);
@@ -90,6 +106,27 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
   }
 
   /**
+   * Where the group is, as in {@link SubscriptionReader.noteGroupPositions}; and whether a consumer
+   * recreated it after XGROUP DESTROY (the recreated key), so this consumer, too, checks the
+   * status of the entries that may come again before running them (see settledUpTo). Runs at start
+   * and on every reclaim tick: a consumer that never met the NOGROUP (started after the
+   * recreation, or stalled through it) learns it there.
+   */
+  protected override async noteGroupPositions(): Promise<boolean> {
+    const onTopic = await super.noteGroupPositions();
+    if (this.options.trackStatus) {
+      const upTo = await this.worker.get(this.keys.recreated(this.group));
+      if (upTo !== null && /^\d+-\d+$/.test(upTo)) this.noteSettledUpTo(upTo);
+    }
+    return onTopic;
+  }
+
+  /** Raise settledUpTo to `id` (never lower it). */
+  private noteSettledUpTo(id: string): void {
+    if (this.settledUpTo === undefined || compareIds(id, this.settledUpTo) > 0) this.settledUpTo = id;
+  }
+
+  /**
    * Take the deliveries this consumer still runs or holds on `stream` back into the recreated
    * group's pending list (adoptEntries). One another consumer owns by now is left to it: its
    * handler here is aborted and its late ack will be refused.
@@ -99,6 +136,21 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
     const mine: Array<{ id: string; deliveries: number; f?: InFlight }> = [];
     for (const f of this.inFlight.values()) if (f.stream === stream && !f.leaseLost) mine.push({ id: f.entryId, deliveries: Math.max(1, f.attempt - f.base), f });
     for (const h of this.held) if (h.stream === stream) mine.push({ id: h.raw[0], deliveries: Math.max(1, h.deliveries) });
+    // One whose status says the group is done with it was finished by another consumer (that took
+    // it over while this one stalled): not taken back; its handler here is told (stale), a held
+    // one is dropped.
+    if (stream === this.keys.stream && this.options.trackStatus && mine.length > 0) {
+      const settled = await settledInGroup(this.worker, this.keys, this.group, mine.map((m) => m.id));
+      if (settled.size > 0) {
+        for (const m of mine) {
+          if (!settled.has(m.id) || !m.f) continue;
+          m.f.leaseLost = true;
+          m.f.abort.abort(new Error('the group was recreated and this entry had been finished by another consumer'));
+        }
+        this.held = this.held.filter((h) => h.stream !== stream || !settled.has(h.raw[0]));
+        mine.splice(0, mine.length, ...mine.filter((m) => !settled.has(m.id)));
+      }
+    }
     let kept = 0;
     for (let i = 0; i < mine.length; i += 1000) {
       const chunk = mine.slice(i, i + 1000);

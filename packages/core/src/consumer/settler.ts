@@ -1,12 +1,14 @@
 import { computeBackoff } from '../backoff';
 import { connectionDrops } from '../connection';
-import { DeadLetterError } from '../errors';
+import { DeadLetterError, isNoGroup } from '../errors';
 import { runScript } from '../scripts/runner';
 import { promoteDelayed } from '../delayed';
 import { renewLeases } from './lease-keeper';
 import { LazyAbort, type InFlight } from './in-flight';
 import { settledByResend } from './resend';
 import { monotonicMs } from '../timing';
+import { compareIds } from '../ids';
+import { settledInGroup } from '../status';
 import { describeError, encodeResult, idTime, isMalformed, parseEntry, type ParsedEntry, type RawEntry } from './entry';
 import type { DeadLetterReason, HandlerContext } from './options';
 import { SubscriptionState } from './subscription-state';
@@ -44,14 +46,75 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
       startedAt: now, leasedAt: Math.min(now, leasedAt), abort: new LazyAbort(), leaseLost: false,
     };
     this.inFlight.set(f.stream, f.entryId, f);
-    if (fromRedelivery && this.options.trackStatus) {
+    // Delivered more than a visibility timeout ago (held for a slot while the process stalled):
+    // another consumer may have reclaimed it, and finished it, meanwhile.
+    const staleLease = now - leasedAt > this.options.visibilityTimeoutMs;
+    // A first delivery of an entry published before this consumer recovered from XGROUP DESTROY.
+    const maybeReplay = !fromRedelivery && deliveries === 1 && this.settledUpTo !== undefined && compareIds(f.entryId, this.settledUpTo) <= 0;
+    if (staleLease || maybeReplay) {
+      void this.runUnlessSettled(f, parsed, staleLease);
+      return;
+    }
+    this.begin(f, parsed);
+  }
+
+  /** Run a delivery: a retry or replay first records `processing`. */
+  private begin(f: InFlight, parsed: ParsedEntry<T>): void {
+    if (f.stream !== this.keys.stream && this.options.trackStatus) {
       // A retry or a replay shows `processing` while it runs (a first delivery shows it from the
       // pending list). Sent before the handler starts, on the connection its ack will use, so
       // it lands first.
-      this.track(runScript(this.worker, 'startAttempt', [stream, this.keys.status(f.eventId)],
+      this.track(runScript(this.worker, 'startAttempt', [f.stream, this.keys.status(f.eventId)],
         [this.group, this.consumer, f.entryId, f.base, this.settings.statusTtlSeconds]));
     }
     void this.run(f, parsed);
+  }
+
+  /**
+   * A delivery that may be done already, checked before its handler runs (its slot is held
+   * meanwhile):
+   * - its lease is stale (delivered more than a visibility timeout ago): when another consumer
+   *   holds it now, it is dropped and reported `stale` (that consumer runs it);
+   * - a first delivery of a topic entry published before this consumer recovered from XGROUP
+   *   DESTROY (the recreated group starts where its position was last seen, so it may deliver
+   *   again what the group had finished), or a stale one no consumer holds: when its status in
+   *   this group says it is done (succeeded, dead, lost, or failed with its retry scheduled), it
+   *   is acknowledged (if still this consumer's) and not run.
+   * Anything else runs.
+   */
+  private async runUnlessSettled(f: InFlight, parsed: ParsedEntry<T>, staleLease: boolean): Promise<void> {
+    let skip: 'taken' | 'settled' | undefined;
+    let mine = !staleLease;
+    try {
+      if (staleLease) {
+        try {
+          const rows = (await this.worker.xpending(f.stream, this.group, f.entryId, f.entryId, 1)) as Array<[string, string, number, number]>;
+          const owner = rows[0]?.[1];
+          if (owner !== undefined && owner !== this.consumer) skip = 'taken';
+          mine = owner === this.consumer;
+        } catch (err) {
+          if (!isNoGroup(err)) throw err; // the group vanished: judge by the status alone
+        }
+      }
+      const checkStatus = f.stream === this.keys.stream && this.options.trackStatus && (!mine || this.settledUpTo !== undefined);
+      if (!skip && checkStatus && (await settledInGroup(this.worker, this.keys, this.group, [f.eventId])).has(f.eventId)) skip = 'settled';
+    } catch (err) {
+      this.report(err, `checking whether ${f.eventId} was handled already (it runs)`);
+    }
+    if (!skip || f.abandoned) {
+      if (f.abandoned) { this.inFlight.delete(f.stream, f.entryId); this.slotFreed(); return; }
+      this.begin(f, parsed);
+      return;
+    }
+    try {
+      if (skip === 'settled' && mine) await this.worker.xack(f.stream, this.group, f.entryId);
+    } catch (err) {
+      if (!isNoGroup(err)) this.report(err, `ack of ${f.eventId}, handled already`);
+    } finally {
+      this.inFlight.delete(f.stream, f.entryId);
+      this.slotFreed();
+    }
+    if (skip === 'taken') this.emit('stale', { ids: [f.eventId] });
   }
 
   protected async run(f: InFlight, parsed: ParsedEntry<T>): Promise<void> {

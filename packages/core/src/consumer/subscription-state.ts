@@ -95,6 +95,13 @@ export abstract class SubscriptionState<T = unknown> extends EventEmitter<Subscr
    * settle them (dead, stopped, or its read's reply lost), and the group's pending list is gone.
    */
   protected pendingFloor: string | undefined;
+  /**
+   * Set when this consumer recovered from a destroyed topic group: the stream's last entry then.
+   * The recreated group starts only where its position was last seen, so entries up to this one
+   * may come again that the group had finished before the destroy: a first delivery of one is
+   * checked against the status and acknowledged without running when it is settled there.
+   */
+  protected settledUpTo: string | undefined;
   protected sweepTimer: NodeJS.Timeout | undefined;
   /** The id this subscription created its topic group at, if it did. */
   protected createdAt: string | undefined;
