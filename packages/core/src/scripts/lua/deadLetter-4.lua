@@ -91,6 +91,7 @@ if fields['payload'] ~= nil then
   add('payload', fields['payload'])
   add('headers', fields['headers'] or '')
   if fields['delayed'] ~= nil then add('delayed', fields['delayed']) end
+  if fields['key'] ~= nil then add('key', fields['key']) end
 else
   add('raw', cjson.encode(flat))
 end

@@ -79,12 +79,15 @@ if fields == nil then
   end
   return { 2, attempts }
 end
--- The copy keeps the event id, its attempts so far and the delayed id a delayed publish had.
+-- The copy keeps the event id, its attempts so far, the delayed id a delayed publish had and the
+-- partition key of a partitioned topic's event.
 local copy = { payload = fields['payload'] or '', headers = fields['headers'] or '', orig = eventId, base = tostring(attempts) }
 if fields['delayed'] ~= nil then copy.delayed = fields['delayed'] end
+if fields['key'] ~= nil then copy.key = fields['key'] end
 if backoff <= 0 then
   local args = { redeliver, '*', 'payload', copy.payload, 'headers', copy.headers, 'orig', copy.orig, 'base', copy.base }
   if copy.delayed ~= nil then args[#args + 1] = 'delayed'; args[#args + 1] = copy.delayed end
+  if copy.key ~= nil then args[#args + 1] = 'key'; args[#args + 1] = copy.key end
   redis.call('XADD', unpack(args))
 else
   redis.call('ZADD', retrySet, due, cjson.encode(copy))

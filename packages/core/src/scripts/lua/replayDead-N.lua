@@ -1,6 +1,7 @@
 --[[
   Replay dead letters to their group only: copy each to the group's redelivery stream with
-  attempts reset, delete it from the dead letters and mark its status pending again. The
+  attempts reset (and its `delayed` id and partition `key`, when it has them), delete it from
+  the dead letters and mark its status pending again. The
   status forgets the dead letter (deadLetterId, finishedAt, error, result, nextAttemptAt): the
   entry they describe is gone, and the replay's outcome will be written afresh.
 
@@ -41,6 +42,8 @@ for _, t in ipairs(todo) do
   local f, i = t.f, t.i
   local args = { redeliver, '*', 'payload', f['payload'], 'headers', f['headers'] or '', 'orig', f['id'], 'base', '0' }
   if f['delayed'] ~= nil then args[#args + 1] = 'delayed'; args[#args + 1] = f['delayed'] end
+  -- A partitioned topic's event keeps its key: the replay is still that key's event.
+  if f['key'] ~= nil then args[#args + 1] = 'key'; args[#args + 1] = f['key'] end
   redis.call('XADD', unpack(args))
   redis.call('XDEL', dlq, ARGV[i])
   redis.call('HDEL', KEYS[i], group .. ':deadLetterId', group .. ':finishedAt', group .. ':error', group .. ':result', group .. ':nextAttemptAt')
