@@ -20,10 +20,14 @@ export interface OrderedWorkerConfig {
   backoffMs: number;
   /** How often to poll when idle, passed as blockMs. */
   blockMs?: number;
+  /** What a dead letter does to its key's later events. @defaultValue 'continue' */
+  afterDeadLetter?: 'continue' | 'hold';
+  /** File of healed events (`key#seq` a line): a poison event succeeds once listed there. */
+  healFile?: string;
 }
 
 /** Payload of an ordered-fault event: its key and its number within the key (0, 1, 2, … in publish order). */
-export interface KeyedPayload { key: string; seq: number }
+export interface KeyedPayload { key: string; seq: number; /** Dead-letter it (ctx.deadLetter) until healed. */ poison?: boolean }
 
 /** One line of an ordered worker's log. */
 export type OrderedRecord =

@@ -7,7 +7,7 @@
  *
  * Run: `node <bundle> '<OrderedWorkerConfig as JSON>'`. SIGTERM closes gracefully and exits 0.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Streamfan, defineTopic, type HandlerContext } from '@streamfan/core';
 import type { KeyedPayload, OrderedRecord, OrderedWorkerConfig } from './ordered-protocol';
 
@@ -34,6 +34,10 @@ if (!raw) {
     const base = { key: p.key, seq: p.seq, id: ctx.id, attempt: ctx.attempt, consumer: config.consumer };
     record({ k: 's', ...base, token: ctx.fencingToken ?? 0, partition: ctx.partition ?? -1, t: Date.now() });
     await sleep(Math.random() * config.maxLatencyMs);
+    if (p.poison && !(config.healFile && existsSync(config.healFile) && readFileSync(config.healFile, 'utf8').split('\n').includes(`${p.key}#${p.seq}`))) {
+      record({ k: 'e', ...base, ok: false, t: Date.now() });
+      ctx.deadLetter(`poison ${p.key}#${p.seq}`);
+    }
     const ok = Math.random() >= config.failRate;
     record({ k: 'e', ...base, ok, t: Date.now() });
     if (!ok) throw new Error(`transient failure of ${p.key}#${p.seq}, attempt ${ctx.attempt}`);
@@ -43,6 +47,7 @@ if (!raw) {
     consumer: config.consumer,
     startFrom: 'beginning',
     ordering: config.ordering,
+    ...(config.ordering === 'key' && config.afterDeadLetter ? { afterDeadLetter: config.afterDeadLetter } : {}),
     leaseMs: config.leaseMs,
     concurrency: config.concurrency,
     maxAttempts: config.maxAttempts,
