@@ -217,7 +217,8 @@
     const topics = data.topics || [];
     append(view, h('div', { class: 'page-head' },
       h('h1', { text: 'Topics' }),
-      h('span', { class: 'muted', text: `prefix ${data.prefix} · ${topics.length} topic${topics.length === 1 ? '' : 's'}` })));
+      h('span', { class: 'muted', text: `prefix ${data.prefix} · ${topics.length} topic${topics.length === 1 ? '' : 's'}` }),
+      data.discovering ? h('span', { class: 'badge', 'data-testid': 'discovering', title: 'The keyspace is large: the topic listing goes round it in bounded steps (200 SCAN calls each), so some topics may not show yet.', text: 'still discovering topics…' }) : null));
     if (topics.length === 0) {
       append(view, h('p', { class: 'empty', 'data-testid': 'no-topics', text: `No topics under prefix "${data.prefix}" yet: publish an event and it shows here.` }));
       return;

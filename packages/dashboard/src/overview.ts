@@ -58,7 +58,7 @@ export interface OverviewTopic {
 }
 
 /** Every topic under the prefix with its groups and rates; each call also records one sample. */
-export async function overview(redis: Redis, prefix: string, dir: StreamDirectory, sampler: RateSampler): Promise<{ prefix: string; now: number; topics: OverviewTopic[] }> {
+export async function overview(redis: Redis, prefix: string, dir: StreamDirectory, sampler: RateSampler): Promise<{ prefix: string; now: number; topics: OverviewTopic[]; discovering: boolean }> {
   const refs = await dir.list();
   const { now, rows } = await readStreams(redis, prefix, refs);
   const byTopic = new Map<string, StreamRow[]>();
@@ -91,5 +91,6 @@ export async function overview(redis: Redis, prefix: string, dir: StreamDirector
       ...(partitioned ? { parts: list } : {}),
     });
   }
-  return { prefix, now, topics };
+  // discovering: the keyspace has not been gone round yet (millions of keys), topics may be missing.
+  return { prefix, now, topics, discovering: !dir.complete };
 }

@@ -91,6 +91,8 @@ export class StreamDirectory {
   scans = 0;
   /** Listing passes made so far (each at most {@link MAX_SCAN_PAGES} SCAN calls). */
   passes = 0;
+  /** Whether a pass has gone round the whole keyspace yet (until then the listing may miss topics). */
+  complete = false;
 
   /** The listing now, waiting for a pass in flight (tests, and a caller that needs it fresh). */
   async fresh(): Promise<StreamRef[]> {
@@ -99,7 +101,11 @@ export class StreamDirectory {
     return this.list();
   }
 
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs = 5000) {}
+  /** Most SCAN calls one pass made. */
+  maxPassScans = 0;
+
+  /** `continueInBackground`: after a pass that did not go round the keyspace, start the next one at once. */
+  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs = 5000, private readonly continueInBackground = true) {}
 
   async list(): Promise<StreamRef[]> {
     if (Date.now() - this.at > this.ttlMs) {
@@ -108,14 +114,12 @@ export class StreamDirectory {
       // while the next pass runs in the background (stale while revalidating), so a page never
       // waits for the keyspace: with 1,000,000 other keys one pass of 200 SCAN calls takes
       // about 0.25 s of Redis time.
-      if (this.at === 0) await this.running;
+      if (this.at === 0 && this.passes === 0) await this.running;
       else this.running.catch(() => undefined);
     }
     return [...this.known.values()].sort((a, b) => a.topic.localeCompare(b.topic) || (a.partition ?? -1) - (b.partition ?? -1)).slice(0, MAX_STREAMS);
   }
 
-  /** Forget the cached listing (a new topic should show at once). */
-  invalidate(): void { this.at = 0; }
 
   private async refresh(): Promise<void> {
     const pattern = `${this.prefix}:{*}:stream`;
@@ -144,16 +148,22 @@ export class StreamDirectory {
       this.cursors.set(name, cursor === '0' ? 'done' : cursor);
     }
     this.passes++;
+    this.maxPassScans = Math.max(this.maxPassScans, MAX_SCAN_PAGES - budget);
     if (names.every((n) => this.cursors.get(n) === 'done')) {
       // A full pass over every node: what it found is the listing (streams gone since drop out).
       this.known = this.found;
       this.found = new Map();
       this.cursors.clear();
+      this.complete = true;
+      this.at = Date.now();
     } else {
-      // A partial pass adds what it found; streams seen in an earlier full pass stay until the next one ends.
+      // A partial pass adds what it found; streams seen in an earlier full pass stay until the
+      // next one ends. The next pass follows at once, in the background (each within the budget),
+      // until the keyspace has been gone round.
       for (const [k, v] of this.found) this.known.set(k, v);
+      this.at = Date.now() - this.ttlMs - 1;
+      if (this.continueInBackground) setTimeout(() => { void this.list().catch(() => undefined); }, 10).unref();
     }
-    this.at = Date.now();
   }
 }
 

@@ -1,4 +1,4 @@
-import { defineTopic, partitionKeys, type Streamfan } from '@streamfan/core/internal';
+import { defineTopic, InvalidOptionError, partitionKeys, type Streamfan } from '@streamfan/core/internal';
 import { startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
 import { Streamfan as Client } from '@streamfan/core/internal';
 import { startDashboard, type RunningDashboard } from '../src';
@@ -146,5 +146,22 @@ test('claim and ack on partitions: done by core where it supports them, else a c
   } else {
     expect(ack.status).toBe(200);
     await waitFor(async () => (await owner(e.id)) === undefined, { message: 'acked entry left the pending list' });
+  }
+});
+
+test('where core refuses an action on a partitioned topic, the dashboard answers 409 NOT_AVAILABLE with core\'s reason', async () => {
+  // A client whose core still refuses claim on partitioned topics (as before partitions/admin-ops).
+  const old = new Client({ connection: redis.url, prefix, retention: false });
+  old.claim = async () => { throw new InvalidOptionError('claim() is not wired for partitioned topics yet ("parted" has 3 partitions; docs/partitions.md §12)'); };
+  const od = await startDashboard({ client: old, port: 0, allowActions: true });
+  try {
+    const meta = await (await fetch(new URL('api/meta', od.url))).json() as { csrf: string };
+    const entry = (await call('api/topics/parted/groups/held')).body.pending.entries[0].id as string;
+    const res = await fetch(new URL('api/topics/parted/groups/held/claim', od.url), { method: 'POST', body: JSON.stringify({ ids: [entry], consumer: 'ops' }), headers: { 'content-type': 'application/json', 'x-streamfan-csrf': meta.csrf } });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toEqual({ code: 'NOT_AVAILABLE', error: expect.stringMatching(/^claim on partitioned topic "parted" is not supported by this version of @streamfan\/core yet, so nothing was changed\. Core says: claim\(\) is not wired/) });
+  } finally {
+    await od.close();
+    await old.close();
   }
 });
