@@ -19,7 +19,7 @@ import { InvalidOptionError } from './errors';
  * <prefix>:{<topic>}:redeliver:<group>    one group's redelivery stream (retries, replays)
  * <prefix>:{<topic>}:dlq:<group>          one group's dead letters (a stream)
  * <prefix>:{<topic>}:retired              hash: retired group → retired at (server ms); never recreated while listed
- * <prefix>:{<topic>}:recreated:<group>    string: the topic stream's last id when a destroyed group was recreated (TTL)
+ * <prefix>:{<topic>}:recreated:<group>    string: an id bounding every entry published before a destroyed group was recreated (TTL)
  * ```
  */
 export interface TopicKeys {
@@ -42,11 +42,11 @@ export interface TopicKeys {
   retry(group: string): string;
   redeliver(group: string): string;
   deadLetters(group: string): string;
-  /** Groups retired for good (see retireGroup-6.lua): a hash group → retired at, in server ms. */
+  /** Groups retired for good (see retireGroup-N.lua): a hash group → retired at, in server ms. */
   readonly retired: string;
   /**
-   * Set by a consumer that recreated `group` after XGROUP DESTROY: the topic stream's last entry
-   * id then. Entries up to it may be delivered again that the group had finished; every consumer
+   * Set by a consumer that recreated `group` after XGROUP DESTROY: `<server ms then>-<max seq>`,
+   * at or after every entry published before. Entries up to it may be delivered again that the group had finished; every consumer
    * of the group reads it (start, reclaim ticks) and checks their status before running them.
    */
   recreated(group: string): string;

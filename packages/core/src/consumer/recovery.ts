@@ -74,14 +74,15 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
         // Whoever recreates the group, it starts where its position was last seen, which may be
         // behind what other consumers finished: entries up to the stream's end now are checked
         // against their status when they come again (see settledUpTo, runUnlessSettled).
-        // Every consumer of the group learns it from the recreated key (noteGroupPositions).
+        // Every consumer of the group learns it from the recreated key (noteGroupPositions). The
+        // bound is the server's clock now: every entry published before has an id up to it (TIME,
+        // not XREVRANGE or XINFO STREAM, which the consumer's ACL role does not grant).
         if (isTopic) {
-          const last = (await this.worker.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0];
-          if (last !== undefined) {
-            this.noteSettledUpTo(last);
-            const ttl = this.settings.statusTtlSeconds > 0 ? this.settings.statusTtlSeconds : RECREATED_TTL_S;
-            await this.worker.set(this.keys.recreated(this.group), this.settledUpTo ?? last, 'EX', ttl);
-          }
+          const [sec, usec] = await this.worker.time();
+          const last = `${Number(sec) * 1000 + Math.floor(Number(usec) / 1000)}-${Number.MAX_SAFE_INTEGER}`;
+          this.noteSettledUpTo(last);
+          const ttl = this.settings.statusTtlSeconds > 0 ? this.settings.statusTtlSeconds : RECREATED_TTL_S;
+          await this.worker.set(this.keys.recreated(this.group), this.settledUpTo ?? last, 'EX', ttl);
         }
         const start = this.lastKnown(stream) ?? (isTopic ? '$' : '0');
         const created = !had && (await this.createGroup(stream, start))[0] === 'created';

@@ -96,7 +96,8 @@ export abstract class SubscriptionState<T = unknown> extends EventEmitter<Subscr
    */
   protected pendingFloor: string | undefined;
   /**
-   * Set when this consumer recovered from a destroyed topic group: the stream's last entry then.
+   * Set when this consumer recovered from a destroyed topic group (or learnt that another did, from
+   * the recreated key): an id at or after every entry published before the recovery.
    * The recreated group starts only where its position was last seen, so entries up to this one
    * may come again that the group had finished before the destroy: a first delivery of one is
    * checked against the status and acknowledged without running when it is settled there.
