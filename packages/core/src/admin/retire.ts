@@ -52,9 +52,15 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
   let reply: [string, number, number, number, number, number, number];
   try {
     const mode = await noticeMode(target.redis, target.prefix);
-    reply = await runScript(target.redis, 'retireGroup',
-      [keys.stream, keys.redeliver(group), keys.retry(group), keys.deadLetters(group), keys.retired, keys.waiters],
-      [group, options.deleteDeadLetters ? '1' : '0', keys.done, mode]);
+    // The events whose retry the retirement drops: their status loses nextAttemptAt in the same
+    // script (1000 status keys per call; a repeat call finds the group retired and only clears).
+    const dropped = [...await retryingEvents(target, keys, group)];
+    const base = [keys.stream, keys.redeliver(group), keys.retry(group), keys.deadLetters(group), keys.retired, keys.waiters];
+    const args = [group, options.deleteDeadLetters ? '1' : '0', keys.done, mode];
+    reply = await runScript(target.redis, 'retireGroup', [...base, ...dropped.slice(0, 1000).map((id) => keys.status(id))], args);
+    for (let i = 1000; i < dropped.length; i += 1000) {
+      await runScript(target.redis, 'retireGroup', [...base, ...dropped.slice(i, i + 1000).map((id) => keys.status(id))], args);
+    }
   } catch (err) {
     throw fromRedisError(err, `retire group "${group}" of topic "${topic}"`);
   }
@@ -72,6 +78,37 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
     consumers: Number(consumers), pending: Number(pending), retrying: Number(retrying),
     deadLetters: Number(deadLetters), deadLettersDeleted: Number(dropped) === 1,
   };
+}
+
+/**
+ * Event ids with a retry of `group` scheduled: the retry set's members, and the copies of the
+ * redelivery stream the group has not read yet (promoted, not started). Paged, 1000 per call.
+ */
+async function retryingEvents(target: AdminTarget, keys: ReturnType<typeof topicKeys>, group: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (let start = 0; ; start += 1000) {
+    const members = await target.redis.zrange(keys.retry(group), start, start + 999);
+    for (const m of members) {
+      try {
+        const orig = (JSON.parse(m) as { orig?: unknown }).orig;
+        if (typeof orig === 'string' && /^\d+-\d+$/.test(orig)) ids.add(orig);
+      } catch { /* not a retry copy: nothing to clear */ }
+    }
+    if (members.length < 1000) break;
+  }
+  const row = (await groupInfos(target.redis, keys.redeliver(group)).catch(() => [])).find((g) => g.name === group);
+  let from = typeof row?.['last-delivered-id'] === 'string' ? `(${row['last-delivered-id']}` : '-';
+  for (;;) {
+    const page = (await target.redis.xrange(keys.redeliver(group), from, '+', 'COUNT', 1000)) as Array<[string, string[]]>;
+    for (const [, flat] of page) {
+      const i = flat.indexOf('orig');
+      const orig = i >= 0 && i % 2 === 0 ? flat[i + 1] : undefined;
+      if (orig && /^\d+-\d+$/.test(orig)) ids.add(orig);
+    }
+    if (page.length < 1000) break;
+    from = `(${page[page.length - 1]![0]}`;
+  }
+  return ids;
 }
 
 /**

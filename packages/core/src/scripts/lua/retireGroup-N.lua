@@ -13,6 +13,11 @@
   KEYS[4]  the group's dead letters (a stream)
   KEYS[5]  the topic's retired hash (group -> retired at, server ms)
   KEYS[6]  waiters key: the `retired` notice is published only while it exists
+  KEYS[7..n]  status hashes of events whose retry this drops (from the retry set's members and the
+           unread copies of the redelivery stream, read by the caller just before): their
+           `<group>:nextAttemptAt` is removed, as no retry will come (the state stays). At most
+           1000 per call; the caller calls again with the next ones (a repeat call finds the
+           group retired and only clears those).
 
   ARGV[1]  group
   ARGV[2]  '1' to delete the dead letters too, '0' to keep them
@@ -33,6 +38,8 @@ if type(group) ~= 'string' or group == '' then argError('group', group) end
 local dropDead = needOneOf('delete dead letters', ARGV[2], '1', '0') == '1'
 local mode = needOneOf('publish mode', ARGV[4], 'P', 'S')
 needType(retired, 'hash')
+if #KEYS < 6 or #KEYS > 1006 then argError('keys', #KEYS) end
+for k = 7, #KEYS do needType(KEYS[k], 'hash') end
 
 -- The group's row of XINFO GROUPS on a stream, or nil (no stream, or no such group).
 local function groupRow(key)
@@ -53,6 +60,9 @@ if not before and not onTopic and not onRedeliver and retrying == 0 and deadLett
   and redis.call('EXISTS', redeliver) == 0 then
   return { 'unknown', 0, 0, 0, 0, 0, 0 }
 end
+
+-- The retries dropped with the group never come: their status must not promise one.
+for k = 7, #KEYS do redis.call('HDEL', KEYS[k], group .. ':nextAttemptAt') end
 
 local consumers = onTopic and tonumber(onTopic['consumers']) or 0
 local pending = (onTopic and tonumber(onTopic['pending']) or 0) + (onRedeliver and tonumber(onRedeliver['pending']) or 0)
