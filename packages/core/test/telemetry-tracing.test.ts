@@ -229,6 +229,24 @@ describe('tracing (OpenTelemetry SDK, in-memory exporter)', () => {
     });
   });
 
+  test('an entry another program wrote with a W3C traceparent (any language) is linked to that context; a malformed one is ignored', async () => {
+    const sf = env.client();
+    const topic = defineTopic<number>('foreign');
+    const sub = sf.subscribe(topic, 'g', async () => undefined, { startFrom: 'beginning' });
+    await sub.ready();
+    const stream = `${sf.prefix}:{foreign}:stream`;
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const spanId = '00f067aa0ba902b7';
+    const good = await sf.redis.xadd(stream, '*', 'payload', '1', 'headers', JSON.stringify({ traceparent: `00-${traceId}-${spanId}-01`, tracestate: 'vendor=abc' }));
+    const bad = await sf.redis.xadd(stream, '*', 'payload', '2', 'headers', JSON.stringify({ traceparent: `00-${'0'.repeat(32)}-${spanId}-01` }));
+    await sf.waitFor(topic, bad!, { timeoutMs: 10_000 });
+    await waitFor(() => byName(tracing.spans(), 'process foreign').length === 2, { timeoutMs: 5000 });
+    const spans = byName(tracing.spans(), 'process foreign');
+    const of = (id: string) => spans.find((x) => x.attributes['messaging.message.id'] === id)!;
+    expect(of(good!).links).toEqual([{ traceId, spanId }]);
+    expect(of(bad!).links).toEqual([]);
+  });
+
   test('a malformed entry dead-lettered without a handler run gets a dead_letter span', async () => {
     const sf = env.client();
     const topic = defineTopic<number>('raw');
