@@ -3,6 +3,8 @@
 /** Configuration of one ordered worker process. */
 export interface OrderedWorkerConfig {
   url: string;
+  /** A Redis Cluster's startup nodes: connect to the cluster instead of `url`. */
+  cluster?: Array<{ host: string; port: number }>;
   prefix: string;
   topic: string;
   partitions: number;

@@ -28,7 +28,7 @@ if (!raw) {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   const topic = defineTopic<KeyedPayload>(config.topic, { partitions: config.partitions });
-  const sf = new Streamfan({ connection: config.url, prefix: config.prefix, retention: false });
+  const sf = new Streamfan({ connection: config.cluster ? { cluster: config.cluster } : config.url, prefix: config.prefix, retention: false });
   sf.on('error', (e) => event('error', { message: e.message }));
   const handler = async (p: KeyedPayload, ctx: HandlerContext) => {
     const base = { key: p.key, seq: p.seq, id: ctx.id, attempt: ctx.attempt, consumer: config.consumer };
