@@ -128,7 +128,7 @@ export async function replayDeadLetters(redis: Redis, prefix: string, topic: str
   let replayed = 0;
   for await (const page of selectPages(redis, keys.deadLetters(group), sel)) {
     const statusKeys = page.map(([, flat]) => keys.status(fieldMap(flat).get('id') || 'unknown'));
-    replayed += await runScript<number>(redis, 'replayDead', [keys.deadLetters(group), keys.redeliver(group), ...statusKeys],
+    replayed += await runScript<number>(redis, 'replayDead', [keys.deadLetters(group), keys.redeliver(group), ...statusKeys, keys.copies(group)],
       [group, statusTtlSeconds, ...page.map(([id]) => id)]);
   }
   return replayed;

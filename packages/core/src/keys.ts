@@ -19,6 +19,7 @@ import { InvalidOptionError } from './errors';
  * <prefix>:{<topic>}:redeliver:<group>    one group's redelivery stream (retries, replays)
  * <prefix>:{<topic>}:dlq:<group>          one group's dead letters (a stream)
  * <prefix>:{<topic>}:retired              hash: retired group → retired at (server ms); never recreated while listed
+ * <prefix>:{<topic>}:copies:<group>      sorted set '<copy id> <event id>' by copy ms: which event each redelivery entry copies (TTL, pruned)
  * <prefix>:{<topic>}:recreated:<group>    string: an id bounding every entry published before a destroyed group was recreated (TTL)
  * ```
  */
@@ -50,6 +51,13 @@ export interface TopicKeys {
    * of the group reads it (start, reclaim ticks) and checks their status before running them.
    */
   recreated(group: string): string;
+  /**
+   * Which event each entry of `group`'s redelivery stream copies (a sorted set, member
+   * `<copy id> <event id>`, score the copy id's ms): a copy deleted before its handler saw it
+   * still names its event. Written by failEntry, promoteDue and replayDead; pruned below what the
+   * group still needs.
+   */
+  copies(group: string): string;
 }
 
 /** Build the keys of one topic. Names must already be validated. */
@@ -73,6 +81,7 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     deadLetters: (group) => `${base}:dlq:${group}`,
     retired: `${base}:retired`,
     recreated: (group) => `${base}:recreated:${group}`,
+    copies: (group) => `${base}:copies:${group}`,
   };
 }
 

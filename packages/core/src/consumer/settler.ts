@@ -182,7 +182,7 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
     if (problem) this.report(problem, `backoff for ${f.eventId}`);
     const drops = connectionDrops(this.worker);
     const reply = await runScript<[number, number?, number?]>(this.worker, 'failEntry',
-      [f.stream, this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.status(f.eventId), this.keys.waiters],
+      [f.stream, this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.status(f.eventId), this.keys.waiters, this.keys.copies(this.group)],
       [this.group, this.consumer, f.entryId, f.eventId, f.base, message, delay, this.settings.statusTtlSeconds,
         this.options.trackStatus ? '1' : '0', this.keys.done, this.publishMode]);
     if (reply[0] === 2) {
@@ -255,7 +255,8 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
   /** Move due retries into the redelivery stream and due delayed publishes into the topic. */
   protected async promote(): Promise<void> {
     const [retries] = await Promise.all([
-      runScript<[number, number]>(this.worker, 'promoteDue', [this.keys.retry(this.group), this.keys.redeliver(this.group)], [500]),
+      runScript<[number, number]>(this.worker, 'promoteDue', [this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.copies(this.group)],
+        [500, this.group, this.settings.statusTtlSeconds]),
       promoteDelayed(this.worker, this.keys, { statusTtlSeconds: this.settings.statusTtlSeconds, limit: 500, mode: this.publishMode }),
     ]);
     if (retries[1] >= 0) this.scheduleRetryCheck(retries[1]);
@@ -263,18 +264,48 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
 
   /**
    * Entries XAUTOCLAIM found deleted from the stream while pending. A topic entry's id is its
-   * event id. A retry copy's event id was in the copy, which is gone: when this consumer does not
-   * know it, the copy is acknowledged and reported (with its copy id), and no status is written
-   * under a wrong id.
+   * event id. A retry copy's or replay's event id was in the copy, which is gone: it is looked up
+   * in the group's copy → event map (`copies`, written with every copy), and the copy recorded
+   * lost under its event. A copy the map does not know (written by a program that does not keep
+   * it, or older than the map) is acknowledged and reported with its copy id, and no status is
+   * written under a wrong id.
    */
   protected override async lostWhilePending(stream: string, ids: string[]): Promise<void> {
     if (stream === this.keys.stream) {
       await this.markLost(stream, ids.map((id) => ({ entryId: id, eventId: id })));
       return;
     }
-    for (let i = 0; i < ids.length; i += 1000) await this.worker.xack(stream, this.group, ...ids.slice(i, i + 1000));
-    this.counters.lost += ids.length;
-    this.emit('lost', { ids, reason: 'retry copies deleted from the redelivery stream while pending (XDEL or XTRIM by hand): their event ids are unknown, their status keeps its last state' });
+    const events = await this.eventsOfCopies(ids);
+    const known = ids.filter((id) => events.has(id));
+    if (known.length > 0) await this.markLost(stream, known.map((id) => ({ entryId: id, eventId: events.get(id)! })));
+    const unknown = ids.filter((id) => !events.has(id));
+    if (unknown.length === 0) return;
+    for (let i = 0; i < unknown.length; i += 1000) await this.worker.xack(stream, this.group, ...unknown.slice(i, i + 1000));
+    this.counters.lost += unknown.length;
+    this.emit('lost', { ids: unknown, reason: 'retry copies deleted from the redelivery stream while pending (XDEL or XTRIM by hand), not in the copy map: their event ids are unknown, their status keeps its last state' });
+  }
+
+  /** The event id of each copy id the group's copy → event map knows (one ZRANGEBYSCORE per id, pipelined). */
+  private async eventsOfCopies(copyIds: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < copyIds.length; i += 1000) {
+      const chunk = copyIds.slice(i, i + 1000);
+      const p = this.worker.pipeline();
+      for (const id of chunk) {
+        const ms = id.slice(0, id.indexOf('-'));
+        p.zrangebyscore(this.keys.copies(this.group), ms, ms);
+      }
+      const replies = (await p.exec()) ?? [];
+      chunk.forEach((id, k) => {
+        const [err, members] = replies[k] ?? [];
+        if (err || !Array.isArray(members)) return;
+        for (const m of members as string[]) {
+          const [copy, event] = m.split(' ');
+          if (copy === id && event && /^\d+-\d+$/.test(event)) out.set(id, event);
+        }
+      });
+    }
+    return out;
   }
 
   /**

@@ -8,6 +8,7 @@
   KEYS[1]     the group's dead-letter stream
   KEYS[2]     the group's redelivery stream
   KEYS[3..n]  status hash of each event, in the order of ARGV[3..]
+  KEYS[n+1]   optional: the group's copy -> event map (`T:copies:<group>`): each replay is recorded
 
   ARGV[1]  group
   ARGV[2]  status TTL in seconds (0: no expiry)
@@ -21,12 +22,16 @@ local group = ARGV[1]
 -- @include serverNowMs
 -- @include entryFields
 -- @include checkArgs
+-- @include copyMap
 local ttl = needCount('ttl', ARGV[2])
 if group == nil or group == '' then argError('group', group) end
-if #KEYS ~= #ARGV then argError('ids', 'need one status key per dead-letter id') end
+if #KEYS ~= #ARGV and #KEYS ~= #ARGV + 1 then argError('ids', 'need one status key per dead-letter id') end
+local copies = nil
+if #KEYS == #ARGV + 1 then copies = KEYS[#KEYS] end
 for i = 3, #ARGV do needId('dead-letter id', ARGV[i]) end
 needType(redeliver, 'stream')
-for k = 3, #KEYS do needType(KEYS[k], 'hash') end
+for k = 3, #ARGV do needType(KEYS[k], 'hash') end
+if copies ~= nil then needType(copies, 'zset') end
 
 -- Read everything first: every check before the first write.
 local todo = {}
@@ -44,9 +49,11 @@ for _, t in ipairs(todo) do
   if f['delayed'] ~= nil then args[#args + 1] = 'delayed'; args[#args + 1] = f['delayed'] end
   -- A partitioned topic's event keeps its key: the replay is still that key's event.
   if f['key'] ~= nil then args[#args + 1] = 'key'; args[#args + 1] = f['key'] end
-  redis.call('XADD', unpack(args))
+  local copyId = redis.call('XADD', unpack(args))
+  if copies ~= nil then recordCopy(copies, copyId, f['id']) end
   redis.call('XDEL', dlq, ARGV[i])
   redis.call('HDEL', KEYS[i], group .. ':deadLetterId', group .. ':finishedAt', group .. ':error', group .. ':result', group .. ':nextAttemptAt')
   writeStatus(KEYS[i], group, ttl, { 'state', 'pending', 'attempts', '0', 'updatedAt', now, 'replayedAt', now })
 end
+if copies ~= nil and #todo > 0 then pruneCopies(copies, redeliver, group, ttl) end
 return #todo

@@ -11,6 +11,8 @@
   KEYS[3]  the group's redelivery stream
   KEYS[4]  status hash of the event
   KEYS[5]  waiters key: the `lost` notice is published only while it exists
+  KEYS[6]  optional: the group's copy -> event map (`T:copies:<group>`): a copy written straight
+           to the redelivery stream (backoff 0) is recorded there (promoteDue records the others)
 
   ARGV[1]  group
   ARGV[2]  consumer
@@ -28,7 +30,7 @@
          { 0 } when the entry is no longer ours,
          { 2, attempts } when the entry was gone from the stream: recorded lost.
 ]]
-local stream, retrySet, redeliver, statusKey, waiters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local stream, retrySet, redeliver, statusKey, waiters, copies = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local group, consumer, entryId, eventId = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local err, channel = ARGV[6], ARGV[10]
 -- @include ownedDeliveries
@@ -37,6 +39,7 @@ local err, channel = ARGV[6], ARGV[10]
 -- @include entryFields
 -- @include checkArgs
 -- @include orphaned
+-- @include copyMap
 
 -- Every check before the first write: Lua does not roll back the XACK if ZADD then raised.
 needId('entry id', entryId)
@@ -49,6 +52,8 @@ local mode = needOneOf('publish mode', ARGV[11], 'P', 'S')
 needType(retrySet, 'zset')
 needType(redeliver, 'stream')
 needType(statusKey, 'hash')
+if #KEYS ~= 5 and #KEYS ~= 6 then argError('keys', #KEYS) end
+if copies ~= nil then needType(copies, 'zset') end
 
 local deliveries = ownedDeliveries(stream, group, consumer, entryId)
 if deliveries == nil then
@@ -88,7 +93,11 @@ if backoff <= 0 then
   local args = { redeliver, '*', 'payload', copy.payload, 'headers', copy.headers, 'orig', copy.orig, 'base', copy.base }
   if copy.delayed ~= nil then args[#args + 1] = 'delayed'; args[#args + 1] = copy.delayed end
   if copy.key ~= nil then args[#args + 1] = 'key'; args[#args + 1] = copy.key end
-  redis.call('XADD', unpack(args))
+  local copyId = redis.call('XADD', unpack(args))
+  if copies ~= nil then
+    recordCopy(copies, copyId, eventId)
+    pruneCopies(copies, redeliver, group, ttl)
+  end
 else
   redis.call('ZADD', retrySet, due, cjson.encode(copy))
 end
