@@ -69,6 +69,11 @@ export class OrderedWorker {
     await this.exited;
   }
 
+  /** Send a signal (SIGSTOP, SIGCONT…) if the process still runs. */
+  signal(sig: NodeJS.Signals): void {
+    if (this.alive) this.child.kill(sig);
+  }
+
   /** SIGTERM (graceful close); SIGKILL after `timeoutMs`. */
   async stop(timeoutMs = 20_000): Promise<void> {
     if (!this.alive) return;
