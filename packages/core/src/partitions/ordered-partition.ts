@@ -11,9 +11,9 @@
  * its lease, whose partition another consumer took, cannot read, ack, retry or write status.
  *
  * Idle (§5.4): when a read finds nothing, the partition waits on a blocking `XREAD` of its
- * stream and redelivery stream from their last ids (on a connection of its own, opened at the
- * first idle moment): XREAD takes nothing into a PEL, so it needs no fence, and it returns on the
- * next new entry, or after `blockMs`, and the fenced read runs again.
+ * stream and redelivery stream from their last ids (one XREAD shared by all the consumer's idle
+ * partitions, idle-wait.ts): XREAD takes nothing into a PEL, so it needs no fence, and it
+ * returns on the next new entry, or after `blockMs`, and the fenced read runs again.
  */
 import type Redis from 'ioredis';
 import { computeBackoff } from '../backoff';
@@ -43,8 +43,13 @@ export interface OrderedHost<T> {
   publishMode(): 'P' | 'S';
   /** afterDeadLetter 'hold': a dead letter blocks its key until it is replayed, purged or released. */
   readonly hold: boolean;
-  /** A connection of its own for the blocking XREAD of an idle partition. */
-  openBlocking(): Redis;
+  /**
+   * Wait for an entry newer than `ids` in `streams`, or `blockMs` (the consumer's shared idle
+   * wait: one blocking XREAD for all its idle partitions, see idle-wait.ts).
+   */
+  waitForNew(partition: number, streams: string[], ids: string[]): Promise<void>;
+  /** Partition `p` stops waiting. */
+  leaveWait(partition: number): void;
   acquireSlot(signal: AbortSignal): Promise<void>;
   releaseSlot(): void;
   emit(event: 'processed', e: { id: string; attempt: number; durationMs: number; result: unknown }): void;
@@ -85,8 +90,6 @@ export class OrderedPartition<T> {
   private readonly stop = new AbortController();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  /** Connection of the idle wait (blocking XREAD), opened when first idle. */
-  private blocking: Redis | undefined;
   /** afterDeadLetter 'hold': the next look at the blocked keys in Redis (released? replayed?). */
   private blockTimer: NodeJS.Timeout | undefined;
 
@@ -134,29 +137,17 @@ export class OrderedPartition<T> {
 
   /**
    * Wait until an entry newer than `topAgain` / `topFresh` arrives in the redelivery stream or the
-   * stream, or `blockMs` passes (§5.4). A blocking XREAD: it reads, takes nothing. Stopping the
-   * partition closes the connection, which ends the wait at once.
+   * stream, or `blockMs` passes (§5.4), in the consumer's shared blocking XREAD (it reads, takes
+   * nothing). Stopping the partition ends its wait at once.
    */
   private async waitForNew(topAgain: string, topFresh: string): Promise<void> {
     if (!this.active) return;
-    if (!this.blocking) {
-      this.blocking = this.host.openBlocking();
-      this.blocking.on('error', () => { /* the wait reports its own failure */ });
-    }
-    try {
-      await this.blocking.xread('COUNT', 1, 'BLOCK', this.host.options.blockMs, 'STREAMS', this.redeliver, this.keys.stream, topAgain, topFresh);
-    } catch (err) {
-      if (!this.active) return;
-      this.host.report(err, `wait for new entries of partition ${this.partition}`);
-      await this.pause(1000);
-    }
+    await this.host.waitForNew(this.partition, [this.redeliver, this.keys.stream], [topAgain, topFresh]);
   }
 
-  /** Close the idle wait's connection (ends a blocking XREAD in progress). */
+  /** End this partition's idle wait. */
   private closeBlocking(): void {
-    const b = this.blocking;
-    this.blocking = undefined;
-    b?.disconnect();
+    this.host.leaveWait(this.partition);
   }
 
   private pause(ms: number): Promise<void> {

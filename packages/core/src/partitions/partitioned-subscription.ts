@@ -37,6 +37,7 @@ import { PartitionKeeper } from './keeper';
 import { ensureTopicMetaOnce } from './meta';
 import { noticeMode } from '../notice';
 import { promoteDelayed } from '../delayed';
+import { IdleWait } from './idle-wait';
 import { OrderedPartition, type OrderedHost } from './ordered-partition';
 import type { ResolvedPartitionOptions } from './options';
 import { formatPartitionedId } from './partitionKeys';
@@ -99,6 +100,8 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private readonly slots: Slots;
   private readonly parts = new Map<number, { sub?: Subscription<T>; ordered?: OrderedPartition<T>; token: number; closing?: Promise<void> }>();
   private readonly host: OrderedHost<T> | undefined;
+  /** Ordered groups: the one blocking XREAD all idle partitions wait in (idle-wait.ts). */
+  private readonly idleWait: IdleWait | undefined;
   private mode: 'P' | 'S' = 'P';
   private retentionTimer: NodeJS.Timeout | undefined;
   private promoteTimer: NodeJS.Timeout | undefined;
@@ -152,13 +155,19 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     });
     if (partition.ordering === 'key') {
       const slots = this.slots;
+      this.idleWait = new IdleWait({
+        redis: this.redis, blockMs: options.blockMs,
+        openBlocking: () => openConnection(settings.connection, 'blocking', settings.redisOptions),
+        report: (err, context) => this.report(err, context),
+      });
       const emit = this.emit.bind(this) as (ev: string, x: unknown) => boolean;
       this.host = {
         redis: this.redis, topic: topicDef, group, consumer: this.consumer, options: this.options,
         statusTtlSeconds: settings.statusTtlSeconds, handler, maxHeld: partition.maxHeldPerPartition,
         handlerTimeoutMs: this.orderedTimeoutMs,
         publishMode: () => this.mode,
-        openBlocking: () => openConnection(settings.connection, 'blocking', settings.redisOptions),
+        waitForNew: (p, streams, ids) => this.idleWait!.wait(p, streams, ids),
+        leaveWait: (p) => this.idleWait?.leave(p),
         hold: partition.afterDeadLetter === 'hold',
         acquireSlot: (signal) => slots.acquire(signal),
         releaseSlot: () => slots.release(),
@@ -434,6 +443,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     await closeAll();
     try { await this.keeper.close(); } catch (err) { this.report(err, 'close: release partitions'); }
     await closeAll();
+    this.idleWait?.close();
     try { await this.redis.quit(); } catch { /* already gone */ }
     this.redis.disconnect();
     this.emit('closed', { consumer: this.consumer, left: this.left, deleted: this.deleted });
