@@ -103,10 +103,15 @@ async function* selectPages(redis: Redis, key: string, sel: DeadLetterSelection)
     }
     return;
   }
+  // Only the dead letters there when the call started: a replayed event that dies again writes a
+  // new dead letter while this pages on, which must not be taken up too (a replay of everything
+  // would chase its own results, and count them; an always-failing event, for ever).
+  const last = (await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0];
+  if (last === undefined) return;
   let left = sel.limit ?? Number.POSITIVE_INFINITY;
   let start = '-';
   while (left > 0) {
-    const rows = await redis.xrange(key, start, '+', 'COUNT', Math.min(DEAD_LETTER_PAGE, left));
+    const rows = await redis.xrange(key, start, last, 'COUNT', Math.min(DEAD_LETTER_PAGE, left));
     if (rows.length === 0) return;
     yield rows;
     left -= rows.length;
