@@ -21,3 +21,4 @@ export * from './admin';
 export { partitionKeys, partitionTag, topicMetaKeys, classifyStreamKey, type PartitionKeys } from './keys';
 export { formatPartitionedId, parsePartitionedId, isPartitionedId } from './partitions/partitionKeys';
 export { murmur2, partitionForKey } from './partitions/hash';
+export { countLag, streamEnds, LAG_COUNT_CAP, type CountedLag, type StreamEnds } from './lag';

@@ -3,7 +3,7 @@
 // O(groups + consumers) commands (XINFO STREAM without FULL, XINFO GROUPS/CONSUMERS, XLEN,
 // ZCARD, HGETALL of one event's status). Nothing reads a stream, a PEL or the keyspace whole.
 import type Redis from 'ioredis';
-import { FIELD, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
+import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, streamEnds, type CountedLag, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
 import { traceOf } from './trace';
 import { batch, scanNodes, compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
 
@@ -284,48 +284,45 @@ export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[
 }
 
 /**
- * Most entries counted for one stream's lag where the server does not report it (Redis 6.2):
- * past it the lag shows as "at least" this many. Counting reads entries (XRANGE COUNT), so it
- * stays small; core's `sf.groups()` counts up to 10,000 with a script that returns counts only.
+ * Most entries counted for one stream's lag where the server does not report it (Redis 6.2;
+ * 7.x after deletions in the unread range): past it the lag shows as "at least" this many.
+ * Core's count (`countLag`): a script that returns counts only, 1,000 entries a call.
  */
-export const LAG_COUNT_CAP = 100;
+export const LAG_COUNT_CAP = CORE_LAG_COUNT_CAP;
 
-/** Round trip 3: count the lags the server did not report, at most {@link LAG_COUNT_CAP} + 1 entries per stream. */
+/**
+ * Round trip 3: count the lags the server did not report, with core's `countLag` (at most
+ * {@link LAG_COUNT_CAP} entries per stream, counted in Redis, nothing read back), and read the
+ * oldest undelivered entry's id (XRANGE COUNT 1) for its age.
+ */
 async function countLags(redis: Redis, now: number, counts: Array<{ row: GroupRow; topic: number | null; red: number | null; jobs: Array<{ part: 'topic' | 'red'; key: string; after: string; info: Record<string, unknown> }> }>): Promise<void> {
   const p = batch(redis);
-  const asked: Array<{ c: (typeof counts)[number]; part: 'topic' | 'red'; known?: number }> = [];
+  const asked: Array<{ c: (typeof counts)[number]; part: 'topic' | 'red'; lag: Promise<CountedLag> | null }> = [];
   for (const c of counts) {
     for (const j of c.jobs) {
-      const length = Number(j.info.length ?? 0);
-      const first = (j.info['first-entry'] as [string] | null | undefined)?.[0];
-      if (length === 0 || j.after === String(j.info['last-generated-id'] ?? '')) { asked.push({ c, part: j.part, known: 0 }); continue; }
-      // Everything in the stream is unread: its length (O(1)), and the first entry is the oldest unread.
-      if (first !== undefined && compareIds(j.after, first) < 0) { asked.push({ c, part: j.part, known: length }); p.xrange(j.key, '-', '+', 'COUNT', 1); continue; }
-      p.xrange(j.key, `(${j.after}`, '+', 'COUNT', LAG_COUNT_CAP + 1);
-      asked.push({ c, part: j.part });
+      const ends = streamEnds(j.info);
+      if (ends.length === 0 || j.after === ends.lastGeneratedId) { asked.push({ c, part: j.part, lag: null }); continue; }
+      // Everything in the stream unread: countLag answers from XLEN; the first entry is the oldest unread.
+      const all = ends.firstId !== null && compareIds(j.after, ends.firstId) < 0;
+      p.xrange(j.key, all ? '-' : `(${j.after}`, '+', 'COUNT', 1);
+      asked.push({ c, part: j.part, lag: countLag(redis, j.key, j.after, ends) });
     }
   }
-  const res = await run(p);
+  const [res, lags] = await Promise.all([run(p), Promise.all(asked.map((a) => a.lag ?? { lag: 0, lowerBound: false }))]);
   let k = 0;
-  for (const a of asked) {
-    let n = a.known ?? 0;
-    let atLeast = false;
+  asked.forEach((a, n) => {
+    const { lag, lowerBound } = lags[n]!;
     let oldest: string | undefined;
-    if (!(a.known === 0)) {
+    if (a.lag !== null) {
       const r = res[k++]!;
-      const entries = (r.err ? [] : r.value) as Array<[string, string[]]>;
-      oldest = entries[0]?.[0];
-      if (a.known === undefined) {
-        n = Math.min(entries.length, LAG_COUNT_CAP);
-        atLeast = entries.length > LAG_COUNT_CAP;
-      }
+      oldest = ((r.err ? [] : r.value) as Array<[string, string[]]>)[0]?.[0];
     }
-    if (a.part === 'topic') a.c.topic = n; else a.c.red = n;
+    if (a.part === 'topic') a.c.topic = lag; else a.c.red = lag;
     const row = a.c.row;
-    if (atLeast) row.lagAtLeast = true;
+    if (lowerBound) row.lagAtLeast = true;
     if (oldest !== undefined) row.lagAgeMs = Math.max(row.lagAgeMs ?? 0, Math.max(0, now - idMs(oldest)));
     row.lagCounted = true;
-  }
+  });
   for (const c of counts) c.row.lag = (c.topic ?? 0) + (c.red ?? 0);
 }
 

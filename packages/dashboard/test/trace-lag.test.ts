@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { defineTopic, topicKeys, Streamfan } from '@streamfan/core/internal';
-import { startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
+import { startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
 import { createDashboard, startDashboard, type RunningDashboard } from '../src';
 import { LAG_COUNT_CAP } from '../src/queries';
 
@@ -28,7 +29,7 @@ interface Env { redis: RedisServer; sf: Streamfan; d: RunningDashboard; stop(): 
 async function env(bin?: string): Promise<Env> {
   const redis = await startRedis(bin ? { bin } : {});
   const sf = new Streamfan({ connection: redis.url, prefix: uniquePrefix('dasht'), retention: false });
-  const d = await startDashboard({ client: sf, port: 0, traceUrl: 'https://traces.example/trace/{traceId}' });
+  const d = await startDashboard({ client: sf, port: 0, traceUrl: 'https://traces.example/trace/{traceId}', discoverEveryMs: 50 });
   return { redis, sf, d, async stop() { await d.close(); await sf.close(); await redis.stop(); } };
 }
 
@@ -65,6 +66,36 @@ describe('trace id from the traceparent header', () => {
     expect((await call(e.d.url, `api/topics/traced/events/${zeros}`)).body.trace.invalid).toMatch(/all zeros/);
     expect((await call(e.d.url, `api/topics/traced/events/${none}`)).body.trace).toBeUndefined();
     expect((await call(e.d.url, 'api/meta')).body.traceUrl).toBe('https://traces.example/trace/{traceId}');
+  });
+
+  test("an event published with core's own tracer (the OpenTelemetry SDK registered): its page shows that publish's trace id and span", async () => {
+    // The real SDK, as core's tests use it (core's devDependency and dependency, loaded from there).
+    const fromCore = createRequire(require.resolve('../../core/package.json'));
+    const { trace } = fromCore('@opentelemetry/api') as { trace: { setGlobalTracerProvider(p: unknown): boolean; disable(): void } };
+    const sdk = fromCore('@opentelemetry/sdk-trace-base') as {
+      BasicTracerProvider: new (o: object) => { shutdown(): Promise<void> };
+      InMemorySpanExporter: new () => { getFinishedSpans(): Array<{ name: string; spanContext(): { traceId: string; spanId: string } }> };
+      SimpleSpanProcessor: new (exporter: unknown) => object;
+    };
+    const exporter = new sdk.InMemorySpanExporter();
+    const provider = new sdk.BasicTracerProvider({ spanProcessors: [new sdk.SimpleSpanProcessor(exporter)] });
+    trace.setGlobalTracerProvider(provider);
+    const sf = new Streamfan({ connection: e.redis.url, prefix: e.sf.prefix, retention: false });
+    try {
+      const id = await sf.publish(defineTopic('sdk.traced'), { a: 1 });
+      const [send] = exporter.getFinishedSpans().filter((x) => x.name === 'send sdk.traced');
+      expect(send).toBeDefined();
+      const { traceId, spanId } = send!.spanContext();
+      const page = (await call(e.d.url, `api/topics/sdk.traced/events/${id}`)).body;
+      expect(page.headers).toMatchObject({ traceparent: `00-${traceId}-${spanId}-01` });
+      expect(page.trace).toEqual({ traceId, spanId, sampled: true, version: '00' });
+      // The page links it through traceUrl.
+      expect((await call(e.d.url, 'api/meta')).body.traceUrl.replace('{traceId}', page.trace.traceId)).toBe(`https://traces.example/trace/${traceId}`);
+    } finally {
+      trace.disable();
+      await sf.close();
+      await provider.shutdown();
+    }
   });
 
   test('traceUrl must be an http(s) URL with {traceId}', () => {
@@ -114,5 +145,29 @@ on62('Redis 6.2 (no lag, no entries-read in XINFO)', () => {
     expect(await group(e, 'old', 'done')).toMatchObject({ lag: 0 });
     expect((await call(e.d.url, 'api/topics/old')).status).toBe(200);
     expect((await call(e.d.url, 'api/topics/old/groups/slow')).body.group).toMatchObject({ lag: 3, lagCounted: true });
+  });
+
+  test("past 100 the lag is still exact (core's countLag: counts only, no entries read back), up to 10,000, then \"at least\"", async () => {
+    await lagging(e, 'deep', 2_500);
+    await waitFor(async () => (await call(e.d.url, 'api/overview')).body.topics.some((x: { topic: string }) => x.topic === 'deep'), { timeoutMs: 10_000, message: 'topic deep listed' });
+    const stats = async (): Promise<Record<string, number>> => {
+      const out: Record<string, number> = {};
+      for (const m of (await e.sf.redis.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) out[m[1]!] = Number(m[2]);
+      return out;
+    };
+    const before = await stats();
+    const g = await group(e, 'deep', 'slow');
+    const after = await stats();
+    expect(g).toMatchObject({ lag: 2_503, lagCounted: true, pending: 2 });
+    expect(g.lagAtLeast).toBeUndefined();
+    expect(g.lagAgeMs).toEqual(expect.any(Number));
+    // Counted by the script (3 calls of up to 1,000 entries), not by reading entries: the only
+    // XRANGE of the overview for this stream is the oldest unread entry's (COUNT 1).
+    expect((after.evalsha ?? 0) + (after.eval ?? 0) - (before.evalsha ?? 0) - (before.eval ?? 0)).toBeGreaterThanOrEqual(3);
+    const k = topicKeys(e.sf.prefix, 'deep');
+    const p = e.sf.redis.pipeline();
+    for (let i = 0; i < LAG_COUNT_CAP; i++) p.xadd(k.stream, '*', 'payload', '{}', 'headers', '{}');
+    await p.exec();
+    expect(await group(e, 'deep', 'slow')).toMatchObject({ lag: LAG_COUNT_CAP, lagAtLeast: true, lagCounted: true });
   });
 });
