@@ -160,7 +160,9 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
         do {
           again = false;
           last = await readStatus(redis, prefix, topic, id);
-          if (unfinished(last).length === 0) finish(undefined, last);
+          // A notice that came during the read (a retirement dropping a group, a settle) may
+          // postdate it: read again before answering, so the answer is never older than a notice.
+          if (!again && unfinished(last).length === 0) finish(undefined, last);
         } while (again && !done);
       } catch (err) {
         finish(err as Error);
