@@ -72,3 +72,40 @@ test('--allow-actions --token: the URL printed carries the token; the API wants 
   d.child.kill('SIGTERM');
   expect((await d.result).code).toBe(0);
 });
+
+test('--trace-url and --discover-every reach the dashboard; bad values are usage errors (exit 2)', async () => {
+  const help = await runCli(['dashboard', '--help']);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/--trace-url <url>\s+link an event's trace id/);
+  expect(help.stdout).toMatch(/--discover-every <duration>\s+look for new topics/);
+  expect(help.stdout).toContain('(default: 5000)');
+  const badUrl = await runCli([...base, 'dashboard', '--trace-url', 'ftp://traces.example/{traceId}']);
+  expect(badUrl.code).toBe(2);
+  expect(badUrl.stderr).toContain('expected an http(s) URL with {traceId}');
+  const noId = await runCli([...base, 'dashboard', '--trace-url', 'https://traces.example/trace/']);
+  expect(noId.code).toBe(2);
+  const badEvery = await runCli([...base, 'dashboard', '--discover-every', 'soon']);
+  expect(badEvery.code).toBe(2);
+  expect(badEvery.stderr).toContain('expected a duration');
+
+  const topics = async (url: string): Promise<string[]> =>
+    ((await (await fetch(new URL('api/overview', url))).json()) as { topics: Array<{ topic: string }> }).topics.map((t) => t.topic);
+  // Discovery every 100 ms: a topic created after the first listing shows up at once.
+  const quick = await serve(['--trace-url', 'https://traces.example/trace/{traceId}', '--discover-every', '100ms']);
+  const meta = (await (await fetch(new URL('api/meta', quick.url))).json()) as { traceUrl: string | null };
+  expect(meta.traceUrl).toBe('https://traces.example/trace/{traceId}');
+  expect(await topics(quick.url)).toEqual(['orders']);
+  await sf.publish('later', { n: 1 });
+  await waitFor(async () => (await topics(quick.url)).includes('later'), { timeoutMs: 10_000, message: 'new topic discovered' });
+  quick.child.kill('SIGINT');
+  expect((await quick.result).code).toBe(0);
+  // Discovery every hour: after the first listing, a new topic does not show up (nor does a trace URL without the flag).
+  const slow = await serve(['--discover-every', '1h']);
+  expect(((await (await fetch(new URL('api/meta', slow.url))).json()) as { traceUrl: string | null }).traceUrl).toBeNull();
+  expect((await topics(slow.url)).sort()).toEqual(['later', 'orders']);
+  await sf.publish('latest', { n: 1 });
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(await topics(slow.url)).not.toContain('latest');
+  slow.child.kill('SIGINT');
+  expect((await slow.result).code).toBe(0);
+});

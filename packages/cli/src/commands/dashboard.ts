@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { isLoopbackHost, startDashboard } from '@streamfan/dashboard';
-import { examples, type ActionFactory } from '../command-kit';
+import { duration, examples, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 
 interface DashboardOptions {
@@ -8,6 +8,8 @@ interface DashboardOptions {
   host: string;
   allowActions?: boolean;
   token?: string;
+  traceUrl?: string;
+  discoverEvery: number;
 }
 
 function port(text: string): number {
@@ -15,6 +17,15 @@ function port(text: string): number {
   if (!/^\d+$/.test(text.trim()) || !Number.isInteger(n) || n > 65535)
     throw new InvalidArgumentError('expected a port from 0 to 65535 (0: any free port).');
   return n;
+}
+
+/** `--trace-url`: an http(s) URL with `{traceId}` where the trace id goes (as the dashboard requires). */
+function traceUrl(text: string): string {
+  if (!/^https?:\/\/\S+$/.test(text) || !text.includes('{traceId}'))
+    throw new InvalidArgumentError(
+      'expected an http(s) URL with {traceId} where the trace id goes, e.g. https://jaeger.example/trace/{traceId}.',
+    );
+  return text;
 }
 
 /** `streamfan dashboard`: serve the operations dashboard until interrupted. */
@@ -28,11 +39,23 @@ export function registerDashboard(program: Command, act: ActionFactory): void {
     .option('--host <host>', 'address to listen on; beyond loopback it needs --token', '127.0.0.1')
     .option('--allow-actions', 'allow claim, ack, replay and purge from the page (each asks for confirmation)')
     .option('--token <token>', 'secret the page is opened with (?token=…); default $STREAMFAN_DASHBOARD_TOKEN')
+    .option(
+      '--trace-url <url>',
+      "link an event's trace id (from its traceparent header) to your tracing UI: an http(s) URL with {traceId}, e.g. https://jaeger.example/trace/{traceId}",
+      traceUrl,
+    )
+    .option(
+      '--discover-every <duration>',
+      'look for new topics (a SCAN over the prefix, in the background, whose cost grows with the number of keys) this often; known topics are read on every page',
+      duration,
+      5000,
+    )
     .addHelpText(
       'after',
       examples(
         'streamfan dashboard',
         'streamfan dashboard --port 8080 --allow-actions',
+        "streamfan dashboard --trace-url 'https://jaeger.example/trace/{traceId}' --discover-every 30s",
         'STREAMFAN_DASHBOARD_TOKEN=$(openssl rand -hex 16) streamfan dashboard --host 0.0.0.0',
       ),
     )
@@ -56,6 +79,8 @@ export function registerDashboard(program: Command, act: ActionFactory): void {
             host: opts.host,
             port: opts.port,
             allowActions: opts.allowActions === true,
+            discoverEveryMs: opts.discoverEvery,
+            ...(opts.traceUrl !== undefined ? { traceUrl: opts.traceUrl } : {}),
             ...(token ? { token } : {}),
           });
         } catch (err) {
