@@ -53,6 +53,10 @@ export const ROLES: readonly AclRole[] = [
       // ackBatch (protocol 2): success records appended to a bucket whose TTL is set once;
       // the destroyed-group sweep reads buckets
       'append', 'ttl', 'get',
+      // partitioned topics: leases (acquireLease: HINCRBY of the fencing token), the member set
+      // (heartbeatMember: ZREMRANGEBYSCORE of expired members, ZCARD, PEXPIRE), the ordered read
+      // (readOwned: XREVRANGE for the streams' last ids) and the ordered idle wait (XREAD, blocking)
+      'hincrby', 'zremrangebyscore', 'zcard', 'pexpire', 'xrevrange', 'xread',
     ],
   },
   {

@@ -101,6 +101,52 @@ test('consumer role: a worker pool with retries, dead letters, reclaim, retentio
   expect(await admin.exists(topicKeys(Q, topic.name).stream)).toBe(0);
 });
 
+/**
+ * Partitioned topics under the consumer role: an unordered and an ordered group (afterDeadLetter
+ * 'hold', so the key block, its release and the replay of the dead letter run too), each with two
+ * consumers sharing the partitions (leases, heartbeats, rebalance), retries with backoff, dead
+ * letters, delayed events promoted by the consumers, idle waits (the ordered group's blocking
+ * XREAD, woken by CLIENT UNBLOCK), and a clean close (leases released, members left).
+ */
+test('consumer role: partitioned topics, unordered and ordered (retries, dead letters, hold and replay, rebalance, idle wait) work with exactly its rules', async () => {
+  const topic = defineTopic<{ n: number }>('parted', { partitions: 4 });
+  const pub = client('publisher', P);
+  const a = client('consumer', P);
+  const b = client('consumer', P);
+  const handler = (p: { n: number }, ctx: { attempt: number; deadLetter(reason: string): never }) => {
+    if (p.n % 5 === 1 && ctx.attempt === 1) throw new Error('transient');
+    if (p.n === 7) ctx.deadLetter('poison');
+    return p.n;
+  };
+  const opts = { startFrom: 'beginning' as const, leaseMs: 1000, blockMs: 300, reclaimIntervalMs: 100, visibilityTimeoutMs: 500, backoff: { type: 'fixed' as const, delayMs: 20 } };
+  const subs = [
+    a.subscribe(topic, 'unordered', handler, { ...opts, consumer: 'u1' }),
+    a.subscribe(topic, 'ordered', handler, { ...opts, consumer: 'o1', ordering: 'key', afterDeadLetter: 'hold' }),
+  ];
+  await Promise.all(subs.map((s) => s.ready()));
+  await sleep(700); // idle waits
+  const keys = Array.from({ length: 12 }, (_, n) => `k${n % 6}`);
+  await pub.publishMany(topic, keys.map((_, n) => ({ n })), { keys });
+  await pub.publish(topic, { n: 12 }, { key: 'k0', delayMs: 100 });
+  await pub.publish(topic, { n: 13 }, { key: 'k7', idempotencyKey: 'once' });
+  // A second consumer per group joins: partitions move (leases released and taken).
+  subs.push(b.subscribe(topic, 'unordered', handler, { ...opts, consumer: 'u2' }), b.subscribe(topic, 'ordered', handler, { ...opts, consumer: 'o2', ordering: 'key', afterDeadLetter: 'hold' }));
+  await Promise.all(subs.map((s) => s.ready()));
+  const done = (group: string) => subs.filter((s) => s.group === group).reduce((n, s) => n + s.stats.processed + s.stats.deadLettered, 0);
+  await waitFor(() => done('unordered') >= 14, { timeoutMs: 20_000, message: 'unordered group: every event handled or dead' });
+  await waitFor(() => done('ordered') >= 14 - 1, { timeoutMs: 20_000, message: 'ordered group: all but the key held behind the dead letter' });
+  // The ordered group's dead letter holds its key (k1): an operator (cli role) replays it.
+  const ops = client('cli', P).deadLetters(topic, 'ordered');
+  const [dead] = await ops.list();
+  expect(dead).toBeDefined();
+  expect(await ops.replay({ ids: [dead!.deadLetterId] })).toBe(1);
+  await sleep(1500); // the replay runs (dead again: n 7 always dead-letters), idle waits again
+  await Promise.all(subs.map((s) => s.close()));
+  expect(await denied('consumer')).toEqual([]);
+  expect(await denied('publisher')).toEqual([]);
+  expect(await denied('cli')).toEqual([]);
+}, 60_000);
+
 test('cli role: every streamfan command works with exactly its rules; refused outside its prefix', async () => {
   const topic = 'audit';
   const keys = topicKeys(P, topic);
