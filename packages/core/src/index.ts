@@ -38,7 +38,7 @@ export {
   DeadLetterError, UnsupportedServerError, ProtocolVersionError, GroupRetiredError, type ErrorCode,
 } from './errors';
 export { NotPendingError } from './admin/errors';
-export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishError } from './partitions/errors';
+export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishError, PartitionedTopicNotSupportedError } from './partitions/errors';
 export type { PartitionSubscribeOptions } from './partitions/options';
 export type { PartitionContext } from './partitions/partitioned-subscription';
 export type { PartitionedGroupInfo, PartitionGroupRow, PartitionedTrimReport } from './partitions/admin';

@@ -11,7 +11,7 @@ describe('public API', () => {
       'InvalidOptionError', 'InvalidPayloadError', 'MAX_BATCH_BYTES', 'MAX_BATCH_EVENTS', 'NotFoundError', 'NotPendingError',
       'PayloadTooLargeError', 'ProtocolVersionError', 'RedisCommandError', 'RedisOutOfMemoryError', 'RedisUnavailableError', 'Streamfan',
       'StreamfanError', 'UnsupportedServerError', 'WaitTimeoutError', 'GroupRetiredError', 'defineTopic', 'jsonCodec',
-      'PartitionCountMismatchError', 'InvalidPartitionedIdError', 'PartialPublishError',
+      'PartitionCountMismatchError', 'InvalidPartitionedIdError', 'PartialPublishError', 'PartitionedTopicNotSupportedError',
     ].sort());
     for (const name of ['topicKeys', 'FIELD', 'resolveSubscribeOptions', 'Subscription', 'showEvent', 'claimEntries', 'fromRedisError', 'requireTopic']) {
       expect(api).not.toHaveProperty(name);

@@ -1,4 +1,5 @@
 import { GroupRetiredError, InvalidOptionError, NotFoundError, fromRedisError } from '../errors';
+import { PartitionedTopicNotSupportedError } from '../partitions/errors';
 import { groupInfos } from '../status';
 import { topicKeys, topicMetaKeys } from '../keys';
 import { validateGroupName, validateTopicName } from '../names';
@@ -37,7 +38,8 @@ export interface RetireReport {
  * streams, drops its redelivery stream and retry set (and, when asked, its dead letters) and
  * lists it as retired, so no subscriber recreates it.
  * @throws NotFoundError when the topic has no such group and never had it retired;
- *   InvalidOptionError for a partitioned topic (not supported yet) or a bad option
+ *   PartitionedTopicNotSupportedError for a partitioned topic (checked first: nothing is
+ *   written); InvalidOptionError for a bad option
  */
 export async function retireGroup(target: AdminTarget, topic: string, group: string, options: RetireOptions = {}): Promise<RetireReport> {
   validateTopicName(topic);
@@ -48,6 +50,7 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
   if (options.deleteDeadLetters !== undefined && typeof options.deleteDeadLetters !== 'boolean') {
     throw new InvalidOptionError(`deleteDeadLetters must be true or false, got ${JSON.stringify(options.deleteDeadLetters) ?? String(options.deleteDeadLetters)}`);
   }
+  await refusePartitioned(target, topic, 'retireGroup');
   const keys = topicKeys(target.prefix, topic);
   let reply: [string, number, number, number, number, number, number];
   try {
@@ -65,10 +68,6 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
     throw fromRedisError(err, `retire group "${group}" of topic "${topic}"`);
   }
   const [state, at, consumers, pending, retrying, deadLetters, dropped] = reply;
-  if (state === 'unknown' && (await target.redis.exists(topicMetaKeys(target.prefix, topic).meta)) === 1) {
-    // A partitioned topic's groups live on its partitions' streams, each in its own slot.
-    throw new InvalidOptionError(`topic "${topic}" is partitioned: retiring a group of a partitioned topic is not supported yet (nothing was retired). Close its consumers, then XGROUP DESTROY the group on each partition's stream`);
-  }
   if (state === 'unknown') {
     const names = (await groupInfos(target.redis, keys.stream)).map((g) => String(g.name)).sort();
     throw new NotFoundError(`group "${group}" not found in topic "${topic}" (nothing was retired); ${names.length === 0 ? 'the topic has no groups' : `groups: ${names.join(', ')}`}`);
@@ -115,10 +114,12 @@ async function retryingEvents(target: AdminTarget, keys: ReturnType<typeof topic
  * Take a group off the retired list (see {@link Streamfan.unretireGroup}). Nothing else is
  * written: the next subscribe creates the group again, at its `startFrom`.
  * @returns true when it was retired, false when it was not
+ * @throws PartitionedTopicNotSupportedError for a partitioned topic (none of its groups can be retired)
  */
 export async function unretireGroup(target: AdminTarget, topic: string, group: string): Promise<boolean> {
   validateTopicName(topic);
   validateGroupName(group);
+  await refusePartitioned(target, topic, 'unretireGroup');
   try {
     return (await target.redis.hdel(topicKeys(target.prefix, topic).retired, group)) === 1;
   } catch (err) {
@@ -136,4 +137,23 @@ export async function retiredGroups(target: AdminTarget, topic: string): Promise
 export async function assertNotRetired(target: AdminTarget, topic: string, group: string): Promise<void> {
   const at = await target.redis.hget(topicKeys(target.prefix, topic).retired, group);
   if (at !== null) throw new GroupRetiredError(topic, group, new Date(Number(at)));
+}
+
+/**
+ * Refuse `operation` on a partitioned topic before anything is written: its groups live on every
+ * partition's stream (each in its own slot), with leases a retirement would have to stop in step.
+ * Reads the topic's meta record (one HGET), so a topic given by name is refused too.
+ */
+async function refusePartitioned(target: AdminTarget, topic: string, operation: 'retireGroup' | 'unretireGroup'): Promise<void> {
+  let stored: string | null;
+  try {
+    stored = await target.redis.hget(topicMetaKeys(target.prefix, topic).meta, 'partitions');
+  } catch (err) {
+    throw fromRedisError(err, `${operation}: read the partition count of topic "${topic}"`);
+  }
+  const partitions = Number(stored);
+  if (stored === null || !Number.isInteger(partitions) || partitions < 1) return;
+  throw new PartitionedTopicNotSupportedError(operation, topic, partitions, operation === 'retireGroup'
+    ? 'stop the group\'s consumers for good instead (close them and do not deploy them again); its entries stay pending until trimmed. To drop it entirely, close every consumer, then XGROUP DESTROY the group on each partition\'s stream ({T#0}:stream … in docs/partitions.md) and its redelivery streams'
+    : 'a group of a partitioned topic cannot be retired, so there is nothing to take back');
 }

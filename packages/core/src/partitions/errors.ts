@@ -56,3 +56,25 @@ export class PartialPublishError extends StreamfanError {
     this.notWritten = notWritten;
   }
 }
+
+/**
+ * An operation that is not available on a partitioned topic (today {@link Streamfan.retireGroup}
+ * and {@link Streamfan.unretireGroup}: a partitioned group lives on every partition's stream, each
+ * in its own slot, with leases and ordered partitions that a retirement would have to stop in
+ * step). Nothing was written. The message says what to do instead. Still an
+ * {@link InvalidOptionError} (code `INVALID_OPTION`), so a catch of bad options catches it.
+ */
+export class PartitionedTopicNotSupportedError extends InvalidOptionError {
+  /** The topic. */
+  readonly topic: string;
+  /** Its partition count. */
+  readonly partitions: number;
+  /** The operation refused, e.g. `retireGroup`. */
+  readonly operation: string;
+  constructor(operation: string, topic: string, partitions: number, instead: string) {
+    super(`${operation} is not supported on partitioned topics, and topic "${topic}" has ${partitions} partition${partitions === 1 ? '' : 's'} (nothing was done): ${instead}`);
+    this.topic = topic;
+    this.partitions = partitions;
+    this.operation = operation;
+  }
+}
