@@ -3,7 +3,7 @@
 // O(groups + consumers) commands (XINFO STREAM without FULL, XINFO GROUPS/CONSUMERS, XLEN,
 // ZCARD, HGETALL of one event's status). Nothing reads a stream, a PEL or the keyspace whole.
 import type Redis from 'ioredis';
-import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, streamEnds, type CountedLag, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
+import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, streamEnds, type CountedLag, type StreamEnds, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
 import { traceOf } from './trace';
 import { batch, scanNodes, compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
 
@@ -290,6 +290,30 @@ export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[
  */
 export const LAG_COUNT_CAP = CORE_LAG_COUNT_CAP;
 
+/** Counted lags kept per connection, by what they depend on; at most this many. */
+const LAG_CACHE_SIZE = 1000;
+const lagCache = new WeakMap<Redis, Map<string, Promise<CountedLag>>>();
+
+/**
+ * A stream's counted lag, reused while nothing it depends on changed: the group's last
+ * delivered id and the stream's last generated id, length and first entry (an append, a
+ * delivery, a trim or a deletion changes one of them). A group that is not moving (no
+ * consumers, the usual reason for a lag) is then counted once, not on every page and live
+ * update: counting costs about 1.5 ms of Redis time per 1,000 entries.
+ */
+function cachedLag(redis: Redis, key: string, after: string, ends: StreamEnds): Promise<CountedLag> {
+  let cache = lagCache.get(redis);
+  if (!cache) { cache = new Map(); lagCache.set(redis, cache); }
+  const id = `${key}\u0000${after}\u0000${ends.lastGeneratedId}\u0000${ends.length}\u0000${ends.firstId ?? ''}`;
+  const hit = cache.get(id);
+  if (hit) { cache.delete(id); cache.set(id, hit); return hit; }
+  const counted = countLag(redis, key, after, ends);
+  if (cache.size >= LAG_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(id, counted);
+  counted.catch(() => cache.delete(id));
+  return counted;
+}
+
 /**
  * Round trip 3: count the lags the server did not report, with core's `countLag` (at most
  * {@link LAG_COUNT_CAP} entries per stream, counted in Redis, nothing read back), and read the
@@ -305,7 +329,7 @@ async function countLags(redis: Redis, now: number, counts: Array<{ row: GroupRo
       // Everything in the stream unread: countLag answers from XLEN; the first entry is the oldest unread.
       const all = ends.firstId !== null && compareIds(j.after, ends.firstId) < 0;
       p.xrange(j.key, all ? '-' : `(${j.after}`, '+', 'COUNT', 1);
-      asked.push({ c, part: j.part, lag: countLag(redis, j.key, j.after, ends) });
+      asked.push({ c, part: j.part, lag: cachedLag(redis, j.key, j.after, ends) });
     }
   }
   const [res, lags] = await Promise.all([run(p), Promise.all(asked.map((a) => a.lag ?? { lag: 0, lowerBound: false }))]);

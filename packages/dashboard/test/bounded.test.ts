@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
+import { luaSources } from '../../core/src/scripts/lua.generated';
 import { defineTopic, partitionKeys, Streamfan, topicKeys } from '@streamfan/core/internal';
 import { startDashboard, type RunningDashboard } from '../src';
 import { MAX_SCAN_PAGES, StreamDirectory } from '../src/queries';
@@ -120,6 +122,9 @@ async function commandsOf(path: string): Promise<string[][]> {
 }
 
 /** Why a command is not bounded, or null. */
+/** Core's countEntries script (countLag): counts at most its COUNT argument (≤ 1,000) entries of one stream, returns counts only. */
+const COUNT_ENTRIES_SHA = createHash('sha1').update(luaSources.countEntries.source).digest('hex');
+
 function unbounded(args: string[]): string | null {
   const [name = '', ...rest] = args;
   const cmd = name.toLowerCase();
@@ -133,6 +138,7 @@ function unbounded(args: string[]): string | null {
     case 'xrange': case 'xrevrange': return rest[1] === rest[2] || countOf() <= 201 ? null : `${cmd} without COUNT`;
     case 'xpending': return rest.length === 2 ? 'XPENDING summary' : Number(rest[rest.indexOf('+') + 1] ?? rest[4]) <= 201 || rest[2] === rest[3] ? null : 'XPENDING over 201';
     case 'zrange': return Number(rest[2]) - Number(rest[1]) < 200 ? null : 'ZRANGE over 200';
+    case 'evalsha': case 'eval': return (cmd === 'eval' ? rest[0] === luaSources.countEntries.source : rest[0] === COUNT_ENTRIES_SHA) && Number(rest[rest.length - 1]) <= 1000 ? null : `script ${cmd} other than countEntries ≤ 1000`;
     default: return `unexpected command ${cmd}`;
   }
 }
