@@ -351,6 +351,22 @@ function render() {
   renderPending(snap);
   renderDead(snap);
   renderActivity(snap);
+  renderOrders(snap);
+}
+
+/** The partitioned topic and its ordered group: per order, its updates' sequence numbers in the order they were handled. */
+function renderOrders(snap) {
+  const o = snap.orders;
+  if (!o) return;
+  setText(document, '#orders-published', fmtInt(o.published));
+  setText(document, '#orders-handled', fmtInt(o.handled));
+  setText(document, '#orders-partitions', o.partitionLengths.map((n, i) => `p${i}: ${n}`).join(' · '));
+  $('#orders-empty').hidden = o.keys.length > 0;
+  const body = $('#orders-body');
+  const html = o.keys.map((k) => `<tr data-order="${esc(k.orderId)}"><td class="mono">${esc(k.orderId)}</td><td>p${esc(String(k.partition))}</td><td>${fmtInt(k.published)}</td>`
+    + `<td class="mono" data-field="handled">${k.handled.length ? esc(k.handled.join(' → ')) : '<span class="sub">–</span>'}</td><td>${fmtInt(k.retries)}</td>`
+    + `<td data-field="in-order">${k.inOrder && !k.overlapped ? '<span class="pill s-succeeded">✓ in order</span>' : '<span class="pill s-dead">out of order</span>'}</td></tr>`).join('');
+  if (body._html !== html) { body.innerHTML = html; body._html = html; }
 }
 
 // ---------------------------------------------------------------- drawer
@@ -427,6 +443,7 @@ function wire() {
     const delaySeconds = Number($('#publish-delay').value) || 0;
     act(() => api('POST', '/api/publish', { count, kind, delaySeconds }), (r) => `published ${r.published} ${kind} signup${r.published === 1 ? '' : 's'}${r.delayed ? `, due in ${delaySeconds} s` : ''}`);
   });
+  $('#publish-orders').addEventListener('click', () => act(() => api('POST', '/api/orders', { rounds: 1 }), (r) => `published ${r.published} order updates (one per order)`));
   for (const chip of document.querySelectorAll('.presets .chip')) chip.addEventListener('click', () => { $('#publish-count').value = chip.dataset.count; });
   $('#trim').addEventListener('click', () => act(() => api('POST', '/api/trim'), (r) => `trimmed ${r.removed} acknowledged entr${r.removed === 1 ? 'y' : 'ies'}; ${r.length} left`));
   $('#reset').addEventListener('click', () => {

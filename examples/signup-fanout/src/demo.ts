@@ -3,6 +3,7 @@ import { Activity } from './activity';
 import { DEFAULT_SETTINGS, DEMO_VISIBILITY_TIMEOUT_MS, GROUPS, signups, type GroupName, type GroupSettings, type SignupKind } from './config';
 import { fakeSignup } from './simulation';
 import { GroupPool } from './worker-pool';
+import { OrdersDemo } from './orders';
 import type { DeadLetterView, EventRow, EventView, GroupView, PendingView, Snapshot } from './snapshot';
 import { NotFound, Conflict } from './http/errors';
 
@@ -35,6 +36,8 @@ export class Demo {
   readonly activity = new Activity();
   private sf: Streamfan | undefined;
   private pools = new Map<GroupName, GroupPool>();
+  /** The partitioned topic `order.updated` and its ordered group `shipping`. */
+  private orders: OrdersDemo | undefined;
   private recent: Published[] = [];
   private readonly bySignup = new Map<string, Published>();
   private seq = 0;
@@ -103,7 +106,8 @@ export class Demo {
       });
       this.pools.set(g, pool);
     }
-    await Promise.all([...this.pools.values()].map((p) => p.start()));
+    this.orders = new OrdersDemo(sf);
+    await Promise.all([...[...this.pools.values()].map((p) => p.start()), this.orders.start()]);
   }
 
   /** Delete every key under the demo's prefix (SCAN + UNLINK, never KEYS). */
@@ -141,6 +145,21 @@ export class Demo {
     this.published += count;
     this.activity.add('publish', `published ${count} ${kind} signup${count === 1 ? '' : 's'}${delaySeconds > 0 ? `, due in ${delaySeconds} s` : ''} (one XADD each, ${GROUPS.length} groups read each)`);
     return { ids, delayed: delaySeconds > 0 };
+  }
+
+  /**
+   * Publish `rounds` updates to each demo order on the partitioned topic `order.updated` (keyed
+   * by order id, so each order stays in one partition and the `shipping` group handles its
+   * updates in publish order).
+   */
+  async publishOrders(rounds: number): Promise<{ ids: string[] }> {
+    await this.settled();
+    this.client();
+    const orders = this.orders;
+    if (!orders) throw new Conflict('the demo is not running (starting, resetting or closed)');
+    const r = await orders.publish(rounds);
+    this.activity.add('publish', `published ${r.ids.length} order update${r.ids.length === 1 ? '' : 's'} to order.updated (keyed by order id: each order in one partition, handled in order by shipping)`);
+    return r;
   }
 
   /** Change a group's knobs (validated by the caller). */
@@ -280,7 +299,9 @@ export class Demo {
   private async shutdownClient(graceMs: number): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools = new Map();
-    await Promise.all(pools.map((p) => p.close(graceMs)));
+    const orders = this.orders;
+    this.orders = undefined;
+    await Promise.all([...pools.map((p) => p.close(graceMs)), orders?.close(graceMs)]);
     const sf = this.sf;
     this.sf = undefined;
     await sf?.close();
@@ -291,12 +312,13 @@ export class Demo {
     await this.settled();
     const sf = this.client();
     const keys = topicKeys(sf.prefix, signups.name);
-    const [infos, streamLength, delayed, events, panels] = await Promise.all([
+    const [infos, streamLength, delayed, events, panels, orders] = await Promise.all([
       sf.groups(signups),
       sf.redis.xlen(keys.stream),
       sf.redis.zcard(keys.delayed),
       this.eventRows(sf),
       Promise.all(GROUPS.map(async (g) => [await this.pending(g), await this.deadLetters(g)] as const)),
+      this.orders ? this.orders.view() : Promise.resolve(null),
     ]);
     const byName = new Map<string, GroupInfo>(infos.map((i) => [i.group, i]));
     const groups: GroupView[] = GROUPS.map((g, i) => {
@@ -321,7 +343,7 @@ export class Demo {
     return {
       at: Date.now(), prefix: this.prefix, topic: signups.name, redis: sf.url, visibilityTimeoutMs: this.visibilityTimeoutMs,
       totals: { published: this.published, streamLength, delayed },
-      groups, events, activity: this.activity.list(),
+      groups, events, activity: this.activity.list(), orders,
     };
   }
 

@@ -1,5 +1,6 @@
 import type { ActivityItem } from './activity';
 import type { GroupSettings, SignupKind } from './config';
+import type { OrdersView } from './orders';
 import type { PoolCounters, WorkerView } from './worker-pool';
 
 /** One pending entry of a group, as the pending panel shows it. */
@@ -101,4 +102,6 @@ export interface Snapshot {
   groups: GroupView[];
   events: EventRow[];
   activity: ActivityItem[];
+  /** The partitioned topic `order.updated` and its ordered group (null while starting). */
+  orders: OrdersView | null;
 }

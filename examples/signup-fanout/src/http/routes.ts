@@ -54,6 +54,16 @@ export const routes: Route[] = [
     },
   },
   {
+    method: 'POST', path: '/api/orders',
+    async handle(ctx) {
+      const body = await readJson(ctx.req);
+      onlyFields(body, ['rounds']);
+      const rounds = intField(body, 'rounds', { min: 1, max: 50 }) ?? 1;
+      const { ids } = await ctx.demo.publishOrders(rounds);
+      return { published: ids.length, ids };
+    },
+  },
+  {
     method: 'POST', path: '/api/groups/:group',
     async handle(ctx) {
       const g = group(ctx);
