@@ -74,7 +74,8 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
    * A delivery that may be done already, checked before its handler runs (its slot is held
    * meanwhile):
    * - its lease is stale (delivered more than a visibility timeout ago): when another consumer
-   *   holds it now, it is dropped and reported `stale` (that consumer runs it);
+   *   holds it now, it is dropped (that consumer runs it; nothing of this one's was refused, so no
+   *   `stale` either);
    * - a first delivery of a topic entry published before this consumer recovered from XGROUP
    *   DESTROY (the recreated group starts where its position was last seen, so it may deliver
    *   again what the group had finished), or a stale one no consumer holds: when its status in
@@ -114,7 +115,6 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
       this.inFlight.delete(f.stream, f.entryId);
       this.slotFreed();
     }
-    if (skip === 'taken') this.emit('stale', { ids: [f.eventId] });
   }
 
   protected async run(f: InFlight, parsed: ParsedEntry<T>): Promise<void> {
