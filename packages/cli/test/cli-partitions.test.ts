@@ -168,3 +168,38 @@ test('tail prints every partition with p<i>: ids and keys; dead letters list, sh
   expect(json<{ purged: number }>(purge).purged).toBeGreaterThanOrEqual(2);
   await sub.close();
 });
+
+test("topics: a partitioned topic shows its partition count, and each partition's length with --partitions", async () => {
+  const stock = defineTopic<{ n: number }>('stock', { partitions: 4 });
+  const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+  const ids = await sf.publishMany(
+    stock,
+    keys.map((_, n) => ({ n })),
+    { keys },
+  );
+  await sf.publish('plain', { n: 1 });
+  const perPartition = [0, 1, 2, 3].map((i) => ids.filter((id) => id.startsWith(`p${i}:`)).length);
+
+  const listed = json<{ topics: Array<{ topic: string; length: number; partitions?: number; partitionLengths?: number[] }> }>(
+    await runCli([...base, '--json', 'topics']),
+  );
+  expect(listed.topics.find((t) => t.topic === 'stock')).toMatchObject({ length: 7, partitions: 4, partitionLengths: perPartition });
+  const plain = listed.topics.find((t) => t.topic === 'plain')!;
+  expect(plain.length).toBe(1);
+  expect(plain).not.toHaveProperty('partitions');
+
+  const table = await runCli([...base, 'topics']);
+  expect(table.code).toBe(0);
+  const lines = table.stdout.trimEnd().split('\n');
+  expect(lines[0]).toMatch(/^TOPIC\s+PARTITIONS\s+LENGTH\s+FIRST-ID\s+LAST-ID\s+GROUPS\s+DELAYED$/);
+  expect(lines).toContainEqual(expect.stringMatching(/^stock\s+4\s+7\s+p\d:\d+-\d+\s+p\d:\d+-\d+\s+0\s+0$/));
+  expect(lines).toContainEqual(expect.stringMatching(/^plain\s+-\s+1\s+\d+-\d+\s+\d+-\d+\s+0\s+0$/));
+  expect(lines.some((l) => /^\s+p0\s/.test(l))).toBe(false);
+
+  const detailed = (await runCli([...base, 'topics', '--partitions'])).stdout.trimEnd().split('\n');
+  const at = detailed.findIndex((l) => l.startsWith('stock '));
+  expect(detailed.slice(at + 1, at + 5).map((l) => l.trim().split(/\s+/))).toEqual(perPartition.map((n, i) => [`p${i}`, String(n)]));
+  // Partitions of 'orders' (3) are listed under it too; an unpartitioned topic gets none.
+  const plainAt = detailed.findIndex((l) => l.startsWith('plain '));
+  expect(detailed[plainAt + 1] ?? '').not.toMatch(/^\s+p0\s/);
+});

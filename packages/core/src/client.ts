@@ -9,7 +9,7 @@ import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters,
 import { assertSupportedServer } from './capabilities';
 import { ClosedError, InvalidOptionError, ProtocolVersionError, UnsupportedServerError, fromRedisError } from './errors';
 import { ProtocolGuard } from './protocol';
-import { listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from './inspect';
+import { listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery } from './inspect';
 import { topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
 import { ProducerLedger } from './producer';
@@ -32,7 +32,7 @@ import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } fro
 import { splitPartitionOptions, type PartitionSubscribeOptions } from './partitions/options';
 import { topicAck, topicClaim, topicConsumers, topicDelayed, topicPendingPage, topicPrune, topicShow, topicTail } from './partitions/admin-ops';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
-import { foldPartitionedTopics, listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
+import { foldPartitionedTopics, type TopicRow, listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
 import { Telemetry, checkTelemetryOptions, type TelemetryOptions } from './telemetry/telemetry';
 import { instrumentPublish, traceGroupOperation } from './telemetry/tracing';
 import { ConsumerTelemetry } from './telemetry/consumer';
@@ -428,8 +428,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     return topicPrune(this.redis, this.prefix, toTopic(topic), validateGroupName(group), idleMs);
   }
 
-  /** Every topic under this prefix. */
-  async topics(): Promise<TopicInfo[]> { return foldPartitionedTopics(this.redis, this.prefix, await listTopics(this.redis, this.prefix)); }
+  /** Every topic under this prefix (a partitioned topic: one row, summed, with `partitions` and `partitionLengths`). */
+  async topics(): Promise<TopicRow[]> { return foldPartitionedTopics(this.redis, this.prefix, await listTopics(this.redis, this.prefix)); }
 
   /**
    * Redis memory of one topic, or of every topic under the prefix, by kind of key: topic stream,

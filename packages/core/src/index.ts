@@ -41,4 +41,4 @@ export { NotPendingError } from './admin/errors';
 export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishError, PartitionedTopicNotSupportedError } from './partitions/errors';
 export type { PartitionSubscribeOptions } from './partitions/options';
 export type { PartitionContext } from './partitions/partitioned-subscription';
-export type { PartitionedGroupInfo, PartitionGroupRow, PartitionedTrimReport } from './partitions/admin';
+export type { PartitionedGroupInfo, PartitionGroupRow, PartitionedTrimReport, TopicRow } from './partitions/admin';

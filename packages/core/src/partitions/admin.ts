@@ -300,7 +300,11 @@ export async function listPartitionedPending(redis: Redis, prefix: string, topic
 }
 
 /** A topic as {@link Streamfan.topics} lists it; `partitions` for a partitioned one. */
-export type TopicRow = TopicInfo & { partitions?: number };
+/**
+ * A row of {@link Streamfan.topics}: a partitioned topic also has its partition count and each
+ * partition's stream length (index = partition; 0 for a partition with no stream yet).
+ */
+export type TopicRow = TopicInfo & { partitions?: number; partitionLengths?: number[] };
 
 /**
  * Fold the partition streams a listing found (`T#0`, `T#1`, …) into one row per partitioned
@@ -317,6 +321,7 @@ export async function foldPartitionedTopics(redis: Redis, prefix: string, rows: 
   }
   for (const [topic, parts] of byTopic) {
     const stored = await redis.hget(topicMetaKeys(prefix, topic).meta, 'partitions');
+    const count = stored === null ? Math.max(parts.length, ...parts.map((r) => r.partition + 1)) : Number(stored);
     const ends = (pick: (r: TopicInfo) => string | null, later: boolean) => {
       const found = parts.filter((r) => pick(r) !== null).sort((a, b) => compareIds(pick(a)!, pick(b)!) || a.partition - b.partition);
       const r = later ? found.at(-1) : found[0];
@@ -329,7 +334,8 @@ export async function foldPartitionedTopics(redis: Redis, prefix: string, rows: 
       lastId: ends((r) => r.lastId, true),
       groups: Math.max(0, ...parts.map((r) => r.groups)),
       delayed: parts.reduce((n, r) => n + r.delayed, 0),
-      partitions: stored === null ? parts.length : Number(stored),
+      partitions: count,
+      partitionLengths: Array.from({ length: count }, (_, i) => parts.find((r) => r.partition === i)?.length ?? 0),
     });
   }
   return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
