@@ -62,5 +62,6 @@ describe('telemetry with nothing registered', () => {
     expect(() => new Streamfan({ telemetry: { tracerProvider: {} as never } })).toThrow(/tracerProvider must be an OpenTelemetry TracerProvider/);
     expect(() => new Streamfan({ telemetry: { meterProvider: 1 as never } })).toThrow(/meterProvider must be/);
     expect(() => new Streamfan({ telemetry: { parentConsumerSpans: 'yes' as never } })).toThrow(/parentConsumerSpans must be true or false/);
+    expect(() => new Streamfan({ telemetry: { unsampledContext: 1 as never } })).toThrow(/unsampledContext must be true or false/);
   });
 });

@@ -272,22 +272,27 @@ test('a client given its own tracer provider uses it, not the global one', async
   }
 });
 
-test('a sampler that drops every span: the trace context still travels (sampled flag 0), no span is kept open', async () => {
+test.each([
+  ['by default, the handler does not enter the dropped span\'s context (no AsyncLocalStorage cost)', {}, 'none'],
+  ['with unsampledContext, the handler runs in the dropped span\'s context', { unsampledContext: true }, 0],
+  ['with parentConsumerSpans and a publish context, the handler runs in it (its spans follow the publisher\'s decision)', { parentConsumerSpans: true }, 0],
+] as const)('a sampler that drops every span: the trace context still travels (sampled flag 0), no span is kept open; %s', async (_name, options, inside) => {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ sampler: new AlwaysOffSampler(), spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const sf = new Streamfan({ connection: env.server().url, prefix: uniquePrefix(), retention: false, telemetry: { tracerProvider: provider } });
+  const sf = new Streamfan({ connection: env.server().url, prefix: uniquePrefix(), retention: false, telemetry: { tracerProvider: provider, ...options } });
   try {
     const topic = defineTopic<number>('unsampled');
     let seen: string | undefined;
     const sub = sf.subscribe(topic, 'g', async (_p, ctx) => {
       seen = ctx.headers.traceparent;
-      return trace.getActiveSpan()?.spanContext().traceFlags; // the handler runs in the (unsampled) span's context
+      const active = trace.getActiveSpan();
+      return active === undefined ? 'none' : active.spanContext().traceFlags;
     }, { startFrom: 'beginning' });
     await sub.ready();
     const id = await sf.publish(topic, 1);
     const st = await sf.waitFor(topic, id, { timeoutMs: 10_000 });
     expect(seen).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
-    expect(st.groups.g).toMatchObject({ state: 'succeeded', result: 0 });
+    expect(st.groups.g).toMatchObject({ state: 'succeeded', result: inside });
     expect(exporter.getFinishedSpans()).toEqual([]);
   } finally {
     await sf.close();

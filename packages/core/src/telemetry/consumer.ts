@@ -20,7 +20,7 @@
  */
 import {
   ROOT_CONTEXT, SpanKind, SpanStatusCode, context, defaultTextMapGetter, propagation, trace,
-  type Attributes, type Span, type SpanContext, type Tracer,
+  type Attributes, type Link, type Span, type SpanContext, type Tracer,
 } from '@opentelemetry/api';
 import type { Handler, HandlerContext, SubscriptionEvents } from '../consumer/options';
 import { idMs, type GroupCounts, type Instruments } from './metrics';
@@ -37,6 +37,8 @@ export interface SubscriptionEmitter {
 const MAX_OPEN_SPANS = 10_000;
 /** Ids remembered as reclaimed until their delivery starts. */
 const MAX_RECLAIMED = 10_000;
+/** A delivery without a publish context links to nothing (one shared empty array; the SDK copies links). */
+const NO_LINKS: Link[] = [];
 
 function isThenable<R>(v: R | Promise<R>): v is Promise<R> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
@@ -56,8 +58,22 @@ export class ConsumerTelemetry {
   private readonly attrs: Attributes;
   private readonly counts: GroupCounts;
 
+  /** The delivery span's name and the attributes every delivery of this subscription shares (made once). */
+  private readonly spanName: string;
+  private readonly spanAttrs: Attributes;
+  private lastProducer: SpanContext | undefined;
+  private lastLinks: Link[] = NO_LINKS;
+
   constructor(private readonly tel: Telemetry, private readonly topic: string, private readonly group: string) {
     ({ attrs: this.attrs, counts: this.counts } = tel.counts.group(topic, group));
+    this.spanName = `process ${topic}`;
+    this.spanAttrs = Object.freeze({
+      'messaging.system': MESSAGING_SYSTEM,
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.destination.name': topic,
+      'messaging.consumer.group.name': group,
+    });
   }
 
   /** The handler the consumer runs: the user's, inside a span and timed when telemetry is on. */
@@ -80,11 +96,19 @@ export class ConsumerTelemetry {
       if (ms === ms) ins.latency.record(Math.max(0, Date.now() - ms) / 1000, this.attrs);
     }
     const span = tracer && this.startSpan(tracer, ctx);
+    const recording = span !== undefined && span.isRecording();
     // A span the sampler dropped records nothing: only the duration metric needs the outcome.
-    const watch = ins !== undefined || (span !== undefined && span.isRecording());
+    const watch = ins !== undefined || recording;
     let result: R | Promise<R>;
     try {
-      result = span ? context.with(trace.setSpan(ROOT_CONTEXT, span), handler, thisArg, payload, ctx) : handler.call(thisArg, payload, ctx);
+      // The handler runs inside its span's context (its own spans nest) when the span records,
+      // or when the handler's spans need the dropped span's context to be dropped alike: a
+      // parent-based sampler follows the remote parent (parentConsumerSpans), or the
+      // `unsampledContext` option asks for it. Otherwise entering the context (AsyncLocalStorage)
+      // is skipped: it costs more than the rest of an unsampled delivery's tracing.
+      result = span !== undefined && (recording || this.bindUnsampled(ctx))
+        ? context.with(trace.setSpan(ROOT_CONTEXT, span), handler, thisArg, payload, ctx)
+        : handler.call(thisArg, payload, ctx);
     } catch (err) {
       this.finish(ins, span, started, true, err);
       throw err;
@@ -103,28 +127,46 @@ export class ConsumerTelemetry {
     if (failed && span && span.isRecording()) failSpan(span, err);
   }
 
+  /** An unsampled delivery's context is entered only when its handler's spans follow it (see run). */
+  private bindUnsampled(ctx: HandlerContext): boolean {
+    return this.tel.unsampledContext || (this.tel.parentConsumerSpans && ctx.headers[TRACEPARENT] !== undefined);
+  }
+
   private startSpan(tracer: Tracer, ctx: HandlerContext): Span {
     const producer = producerContext(ctx.headers);
-    const attributes: Attributes = {
-      'messaging.system': MESSAGING_SYSTEM,
-      'messaging.operation.type': 'process',
-      'messaging.operation.name': 'process',
-      'messaging.destination.name': this.topic,
-      'messaging.consumer.group.name': this.group,
-      'messaging.message.id': ctx.id,
-      'messaging.client.id': ctx.consumer,
-      'streamfan.attempt': ctx.attempt,
-      'streamfan.max_attempts': ctx.maxAttempts,
-    };
-    if (ctx.partition !== undefined) attributes['messaging.destination.partition.id'] = String(ctx.partition);
+    // The sampler sees the subscription's attributes (one object made once) and the link; the
+    // delivery's own attributes are set only on a span that records, so an unsampled delivery
+    // allocates no attribute object.
     // The subscription's read loop carries whatever context subscribe() was called in: start
     // from the root (or the producer's context), never from that.
     const parent = producer && this.tel.parentConsumerSpans ? trace.setSpanContext(ROOT_CONTEXT, producer) : ROOT_CONTEXT;
-    const span = tracer.startSpan(`process ${this.topic}`, { kind: SpanKind.CONSUMER, attributes, links: producer ? [{ context: producer }] : [] }, parent);
+    const span = tracer.startSpan(this.spanName, { kind: SpanKind.CONSUMER, attributes: this.spanAttrs, links: this.linksTo(producer) }, parent);
+    if (!span.isRecording()) {
+      this.reclaimedIds.delete(ctx.id);
+      return span;
+    }
+    span.setAttribute('messaging.message.id', ctx.id);
+    span.setAttribute('messaging.client.id', ctx.consumer);
+    span.setAttribute('streamfan.attempt', ctx.attempt);
+    span.setAttribute('streamfan.max_attempts', ctx.maxAttempts);
+    if (ctx.partition !== undefined) span.setAttribute('messaging.destination.partition.id', String(ctx.partition));
     if (this.reclaimedIds.delete(ctx.id)) span.addEvent('streamfan.reclaimed');
     // Kept until the delivery's outcome ends it; a span the sampler dropped has nothing to end.
-    if (span.isRecording()) this.keep(ctx.id, span);
+    this.keep(ctx.id, span);
     return span;
+  }
+
+  /**
+   * The links of a delivery span: one to its publish. The events of one publishMany carry the
+   * same parsed context (parseTraceparent keeps its last answer), so the array is reused.
+   */
+  private linksTo(producer: SpanContext | undefined): Link[] {
+    if (producer === undefined) return NO_LINKS;
+    if (producer !== this.lastProducer) {
+      this.lastProducer = producer;
+      this.lastLinks = [{ context: producer }];
+    }
+    return this.lastLinks;
   }
 
   private keep(id: string, span: Span): void {

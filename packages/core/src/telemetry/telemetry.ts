@@ -27,18 +27,27 @@ export interface TelemetryOptions {
    * that may see many messages of many publishers. @defaultValue false
    */
   parentConsumerSpans?: boolean;
+  /**
+   * Run the handler inside its delivery span's context even when the sampler dropped that span,
+   * so the handler's own spans see a dropped parent (a parent-based sampler then drops them too)
+   * instead of starting traces of their own. Off, an unsampled delivery skips entering the
+   * context (the AsyncLocalStorage context manager's cost), except with `parentConsumerSpans`
+   * and a publish context, where the handler's spans follow the publisher's decision. A sampled
+   * delivery always runs inside its span. @defaultValue false
+   */
+  unsampledContext?: boolean;
 }
 
 /** Instrumentation scope name of every tracer and meter the library asks for. */
 export const INSTRUMENTATION_NAME = '@streamfan/core';
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(['tracerProvider', 'meterProvider', 'parentConsumerSpans']);
+const OPTION_KEYS: ReadonlySet<string> = new Set(['tracerProvider', 'meterProvider', 'parentConsumerSpans', 'unsampledContext']);
 
 /** Refuse telemetry options that would do nothing or fail later. */
 export function checkTelemetryOptions(o: unknown): void {
   if (o === undefined) return;
   if (typeof o !== 'object' || o === null || Array.isArray(o)) {
-    throw new InvalidOptionError('telemetry must be an object: { tracerProvider?, meterProvider?, parentConsumerSpans? }');
+    throw new InvalidOptionError('telemetry must be an object: { tracerProvider?, meterProvider?, parentConsumerSpans?, unsampledContext? }');
   }
   const unknown = Object.keys(o).filter((k) => !OPTION_KEYS.has(k));
   if (unknown.length > 0) throw new InvalidOptionError(`unknown telemetry option ${unknown.map((k) => JSON.stringify(k)).join(', ')}: known options are ${[...OPTION_KEYS].join(', ')}`);
@@ -52,6 +61,9 @@ export function checkTelemetryOptions(o: unknown): void {
   if (t.parentConsumerSpans !== undefined && typeof t.parentConsumerSpans !== 'boolean') {
     throw new InvalidOptionError(`telemetry.parentConsumerSpans must be true or false, got ${JSON.stringify(t.parentConsumerSpans)}`);
   }
+  if (t.unsampledContext !== undefined && typeof t.unsampledContext !== 'boolean') {
+    throw new InvalidOptionError(`telemetry.unsampledContext must be true or false, got ${JSON.stringify(t.unsampledContext)}`);
+  }
 }
 
 /** What the API hands out when no tracer provider is registered (a module-level singleton). */
@@ -62,6 +74,7 @@ const NoopMeter = createNoopMeter().constructor;
 /** One client's view of the OpenTelemetry providers, looked up per operation (cheaply). */
 export class Telemetry {
   readonly parentConsumerSpans: boolean;
+  readonly unsampledContext: boolean;
   /** The counters' counts, per topic and group (read by the SDK when it collects). */
   readonly counts = new MetricCounts();
   private tracerFrom: unknown;
@@ -71,6 +84,7 @@ export class Telemetry {
 
   constructor(private readonly options: TelemetryOptions = {}) {
     this.parentConsumerSpans = options.parentConsumerSpans ?? false;
+    this.unsampledContext = options.unsampledContext ?? false;
   }
 
   /**
