@@ -45,6 +45,7 @@ test('drain waits for an event whose start was already sent: nothing runs or set
     leaveWait: () => undefined,
     acquireSlot: async () => { startSent = true; },
     releaseSlot: () => undefined,
+    leaseFresh: () => true,
     emit: ((event: string) => { events.push(event); }) as OrderedHost<{ n: number }>['emit'],
     report: (err) => { events.push(`error ${(err as Error).message}`); },
     fenced: () => { events.push('fenced'); },

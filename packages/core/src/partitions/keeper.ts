@@ -81,6 +81,17 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     void this.tick();
   }
 
+  /**
+   * Whether this consumer still holds `partition` with a lease renewed recently enough to start
+   * work under it (within two thirds of `leaseMs`, as {@link PartitionKeeper.tick} requires). A
+   * process paused past its lease (SIGSTOP, a long GC, a frozen VM) sees false at once when it
+   * wakes, before the keeper's next round has dropped the partition.
+   */
+  isFresh(partition: number): boolean {
+    const o = this.owned.get(partition);
+    return o !== undefined && monotonicMs() - o.renewedAt <= (this.leaseMs * 2) / 3;
+  }
+
   /** One round: heartbeat, renew, release the surplus, acquire up to the quota. Never overlaps itself. */
   tick(): Promise<void> {
     if (this.closed) return Promise.resolve();

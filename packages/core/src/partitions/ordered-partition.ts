@@ -58,6 +58,8 @@ export interface OrderedHost<T> {
   emit(event: 'stale', e: { ids: string[] }): void;
   emit(event: 'lost', e: { ids: string[]; reason: string }): void;
   report(err: unknown, context: string): void;
+  /** Whether the partition's lease was renewed recently enough to start a handler under it. */
+  leaseFresh(partition: number): boolean;
   /** The partition's token is no longer current (a fenced reply): stop working it. */
   fenced(partition: number): void;
 }
@@ -275,6 +277,16 @@ export class OrderedPartition<T> {
         await this.settle(e, 'dead', r[1], 'entry deleted from the stream while pending', 'hung');
         return;
       }
+      // The start was granted under the lease, but this process may have been paused since
+      // (SIGSTOP, a long GC) past the lease: another consumer may run this entry already (fault 17
+      // saw a paused consumer wake and run attempt 1 after the new owner had started attempt 2).
+      // Start no handler until the keeper's renewal says the lease is still this consumer's (its
+      // token unchanged, so nobody took the partition meanwhile); if the renewal fails instead, the
+      // partition stops and the entry stays pending for its new owner.
+      const waitUntil = performance.now() + this.host.handlerTimeoutMs;
+      while (this.active && !this.host.leaseFresh(this.partition) && performance.now() < waitUntil) await new Promise((r) => setTimeout(r, 20));
+      if (!this.active) return;
+      if (!this.host.leaseFresh(this.partition)) { this.later(e, 1000); return; }
       const attempt = e.base + Number(r[1]);
       const parsed = parseEntry<T>([e.id, r[2]], this.host.topic.codec, e.stream !== this.keys.stream);
       if (isMalformed(parsed)) { await this.settle(e, 'dead', attempt, parsed.reason, 'malformed'); return; }

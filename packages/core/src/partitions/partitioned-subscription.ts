@@ -173,6 +173,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         releaseSlot: () => slots.release(),
         emit: (event: string, e: unknown) => { emit(event, e); },
         report: (err, context) => this.report(err, context),
+        leaseFresh: (p) => this.keeper.isFresh(p),
         fenced: (p) => {
           this.parts.get(p)?.ordered?.lose();
           void this.stopPartition(p, 0);
