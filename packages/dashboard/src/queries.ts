@@ -3,7 +3,7 @@
 // O(groups + consumers) commands (XINFO STREAM without FULL, XINFO GROUPS/CONSUMERS, XLEN,
 // ZCARD, HGETALL of one event's status). Nothing reads a stream, a PEL or the keyspace whole.
 import type Redis from 'ioredis';
-import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, streamEnds, type CountedLag, type StreamEnds, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
+import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, readSuccessMatrix, streamEnds, type CountedLag, type StreamEnds, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
 import { traceOf } from './trace';
 import { batch, scanNodes, compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
 
@@ -413,20 +413,31 @@ function parseStatusHash(hash: Record<string, string>): Record<string, CellStatu
   return out;
 }
 
+const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'dead', 'lost']);
+
 /**
- * Each event's status in each group: the status hash (one HGETALL per event), filled where it
- * has no record from the group's position (not yet read: pending) and its PEL (XPENDING of that
- * one id: processing). Work is O(events × groups), bounded by the page size.
+ * Each event's status in each group: the status hash (one HGETALL per event) and the groups'
+ * success buckets (protocol 2: a plain success is a record there, not in the hash; one GET per
+ * group and second of the page), merged as `status()` merges them; filled where neither has a
+ * record from the group's position (not yet read: pending) and its PEL (XPENDING of that one id:
+ * processing). Work is O(events × groups), bounded by the page size.
  */
 export async function statusMatrix(redis: Redis, keys: TopicKeys, groups: Array<{ group: string; lastDeliveredId: string; retired?: boolean }>, ids: string[]): Promise<Record<string, Record<string, CellStatus>>> {
   const out: Record<string, Record<string, CellStatus>> = {};
   if (ids.length === 0) return out;
   const p = batch(redis);
   for (const id of ids) p.hgetall(keys.status(id));
-  const hashes = await run(p);
+  const [hashes, successes] = await Promise.all([run(p), readSuccessMatrix(redis, keys, ids, groups.filter((g) => !g.retired).map((g) => g.group))]);
   const ask: Array<[string, string]> = [];
   ids.forEach((id, i) => {
     const row = parseStatusHash((hashes[i]!.value ?? {}) as Record<string, string>);
+    // A success record wins over what the hash wrote before it (processing, failed: the attempts
+    // before the one that succeeded), not over a final state written after it (a replay's).
+    for (const [g, r] of successes.get(id) ?? []) {
+      const h = row[g];
+      if (h && FINAL_STATES.has(h.state) && (r.finishedAt === undefined || (h.updatedAt ?? 0) > r.finishedAt)) continue;
+      row[g] = { state: 'succeeded', attempts: Math.max(r.attempts, h?.attempts ?? 0), ...(h?.error ? { error: h.error } : {}), ...(r.finishedAt !== undefined ? { updatedAt: r.finishedAt } : {}) };
+    }
     for (const g of groups) {
       if (row[g.group] || g.retired) continue;
       if (g.lastDeliveredId && compareIds(id, g.lastDeliveredId) > 0) row[g.group] = { state: 'pending', attempts: 0 };
