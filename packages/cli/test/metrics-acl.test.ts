@@ -1,7 +1,7 @@
 import { defineTopic, Streamfan } from '@streamfan/core/internal';
 import { startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
 // The least-privilege roles the ACL fault test proves and ACL.md documents.
-import { ROLES, aclRules } from '../../faults/src/acl';
+import { ROLES, aclRulesForServer } from '../../faults/src/acl';
 import { buildCli, removeCli, startCli } from './run-cli';
 
 /** `streamfan metrics` run as a real Redis ACL user with exactly the cli role's rules. */
@@ -17,7 +17,7 @@ beforeAll(async () => {
   server = await startRedis();
   const admin = server.client();
   const cli = ROLES.find((r) => r.name === 'cli')!;
-  await admin.call('ACL', 'SETUSER', 'sf-cli', 'reset', 'on', `>${PASSWORD}`, ...aclRules(cli, prefix));
+  await admin.call('ACL', 'SETUSER', 'sf-cli', 'reset', 'on', `>${PASSWORD}`, ...(await aclRulesForServer(admin, cli, prefix)));
 });
 
 afterAll(async () => {

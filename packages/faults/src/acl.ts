@@ -92,6 +92,25 @@ export function aclRules(role: AclRole, prefix: string): string[] {
   return ['resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '-@all', ...role.commands.map((c) => `+${c}`)];
 }
 
+/**
+ * The rules of {@link aclRules} fitted to one server, for servers other than the Redis 7.0 that
+ * ACL.md's lines were proven on. Dropped where the server does not know them (`ACL SETUSER`
+ * refuses them): QUIT on Redis 6.2 (not in its command table; a client may always send it).
+ * Added where the server has it: CLIENT SETINFO, which ioredis sends on every connect (its
+ * library name and version); Redis 7.2+ refuses it under a role that lacks it and logs each
+ * refusal in ACL LOG, and 6.2 checks the rule before it finds the subcommand unknown. Asks
+ * `COMMAND INFO` once; where the server does not describe subcommands (6.2), subcommand rules
+ * are kept as they are.
+ */
+export async function aclRulesForServer(redis: { call(command: string, ...args: string[]): Promise<unknown> }, role: AclRole, prefix: string): Promise<string[]> {
+  const names = [...new Set([...role.commands, 'client|setinfo'])];
+  const info = (await redis.call('COMMAND', 'INFO', 'client|setname', ...names)) as unknown[];
+  const describesSubcommands = info[0] !== null;
+  const known = new Map(names.map((n, i) => [n, info[i + 1] !== null]));
+  const keep = (c: string): boolean => (c.includes('|') && !describesSubcommands) || known.get(c) !== false;
+  return aclRules({ ...role, commands: names.filter(keep) }, prefix);
+}
+
 /** The full `ACL SETUSER` line, as ACL.md shows it. */
 export function aclSetUser(role: AclRole, prefix: string, user: string, password: string): string {
   return `ACL SETUSER ${user} reset on >${password} ${aclRules(role, prefix).join(' ')}`;
