@@ -160,6 +160,15 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
         do {
           again = false;
           last = await readStatus(redis, prefix, topic, id);
+          // A default group retired before this waiter's subscription was active sent its
+          // `retired` notice to nobody: the retired hash says so (one HMGET, only while some
+          // group is unfinished).
+          const open = named ? [] : unfinished(last);
+          if (open.length > 0) {
+            const at = await redis.hmget(keys.retired, ...open);
+            const retired = new Set(open.filter((_, i) => at[i] !== null));
+            if (retired.size > 0) groups = groups.filter((g) => !retired.has(g));
+          }
           // A notice that came during the read (a retirement dropping a group, a settle) may
           // postdate it: read again before answering, so the answer is never older than a notice.
           if (!again && unfinished(last).length === 0) finish(undefined, last);
