@@ -199,7 +199,10 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
           return;
         }
         const list = ids.split(',');
-        if (list.includes(id) || (last?.eventId !== undefined && list.includes(last.eventId))) void check();
+        // A delayed id whose event id this waiter has not read yet (the read after `promoted` may
+        // still be on its way): any notice may be its event's, so read again.
+        const unresolvedDelayed = id.startsWith('delayed-') && last?.eventId === undefined;
+        if (unresolvedDelayed || list.includes(id) || (last?.eventId !== undefined && list.includes(last.eventId))) void check();
       },
       recheck: () => { void check(); },
     };
