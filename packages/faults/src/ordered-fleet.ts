@@ -1,5 +1,5 @@
 /**
- * Worker processes of the ordered-partition faults (14, 15) and the ordering check: spawn
+ * Worker processes of the ordered-partition faults (14–17) and the ordering check: spawn
  * {@link OrderedWorkerConfig} workers (an esbuild bundle of ordered-worker.ts), SIGKILL and
  * SIGTERM them, read their logs, and check per key that successful handlings follow publish
  * order and that no two handlings of one key overlap in time.
