@@ -47,8 +47,22 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
    *   consumer), so their acks count: nothing running is dropped or handed to a second consumer.
    * Handlers on a vanished stream's entries are aborted (the data is gone). A group retired for
    * good (Streamfan.retireGroup) is not recreated: the subscription stops (see stopRetired).
+   *
+   * One recovery at a time: the read loop and the reclaim tick often meet the same NOGROUP at
+   * once, and a second recovery running beside the first found the deliveries the first had just
+   * taken back pending for this very consumer, took that for another consumer's, and aborted
+   * their handlers (their leases then lapsed and another consumer ran them again: model seed 3
+   * with `+destroy`). A caller that comes while one runs waits for it.
    */
-  protected override async recover(reason: string): Promise<void> {
+  protected override recover(reason: string): Promise<void> {
+    if (!this.recovering) this.recovering = this.recoverOnce(reason).finally(() => { this.recovering = undefined; });
+    return this.recovering;
+  }
+
+  /** The recovery in progress, if any (see {@link recover}). */
+  private recovering: Promise<void> | undefined;
+
+  private async recoverOnce(reason: string): Promise<void> {
     try {
       const parts: string[] = [];
       let startedAt = '';
@@ -157,6 +171,9 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
       const chunk = mine.slice(i, i + 1000);
       const adopted = new Set(await runScript<string[]>(this.worker, 'adoptEntries', [stream],
         [this.group, this.consumer, ...chunk.flatMap((m) => [m.id, m.deliveries])]));
+      // Not taken back because this consumer holds it already (taken back a moment ago, or
+      // re-claimed by its lease keeper): it is kept, not another consumer's.
+      for (const id of await this.heldBySelf(stream, chunk.map((m) => m.id).filter((id) => !adopted.has(id)))) adopted.add(id);
       kept += adopted.size;
       for (const m of chunk) {
         if (adopted.has(m.id) || !m.f) continue;
@@ -167,6 +184,21 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
       if (lostHeld.size > 0) this.held = this.held.filter((h) => h.stream !== stream || !lostHeld.has(h.raw[0]));
     }
     return kept;
+  }
+
+  /** Of `ids`, those pending in the group for this consumer (one XPENDING id id 1 each, pipelined). */
+  protected async heldBySelf(stream: string, ids: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (ids.length === 0) return out;
+    const p = this.worker.pipeline();
+    for (const id of ids) p.xpending(stream, this.group, id, id, 1);
+    const replies = (await p.exec()) ?? [];
+    ids.forEach((id, i) => {
+      const [err, rows] = replies[i] ?? [];
+      const owner = !err && Array.isArray(rows) ? (rows as Array<[string, string]>)[0]?.[1] : undefined;
+      if (owner === this.consumer) out.add(id);
+    });
+    return out;
   }
 
   /**
