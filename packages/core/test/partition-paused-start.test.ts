@@ -1,10 +1,5 @@
-import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
 import { sleep, waitFor } from '@streamfan/testing';
-import { defineTopic, partitionKeys, resolveSubscribeOptions } from './partition-helpers';
-import { acquireLease, ownerId } from '../src/partitions/leases';
-import { OrderedPartition, type OrderedHost } from '../src/partitions/ordered-partition';
-import { luaSources } from '../src/scripts/lua.generated';
+import { orderedPartitionFixture } from './partition-helpers';
 import { useRedis } from './helpers';
 
 const env = useRedis();
@@ -23,69 +18,41 @@ test.each([
   ['the keeper then renews the lease (its token unchanged, nobody took it): the handler runs', 'renewed'],
 ] as const)('a start granted before a pause past the lease: %s', async (_what, then) => {
   const sf = env.client();
-  const topic = defineTopic<{ n: number }>('paused', { partitions: 1 });
-  const [id] = await sf.publishMany(topic, [{ n: 1 }], { keys: ['k'] });
-  const keys = partitionKeys(sf.prefix, 'paused', 0);
-  await sf.redis.xgroup('CREATE', keys.stream, 'g', '0', 'MKSTREAM');
-  await sf.redis.xgroup('CREATE', keys.redeliver('g'), 'g', '0', 'MKSTREAM');
-  const lease = await acquireLease(sf.redis, keys, 'g', ownerId('c', 'x1'), 60_000);
-  if (!lease.acquired) throw new Error('lease not acquired');
-
   // The reply of startOrdered comes back after a "pause" during which the lease went stale: the
   // keeper's last renewal is older than two thirds of the lease when the reply is handled.
-  let fresh = true;
-  const worker = sf.redis.duplicate();
-  const sha = createHash('sha1').update(luaSources.startOrdered.source).digest('hex');
-  const paused = Object.create(worker, {
-    evalsha: { value: async (...args: unknown[]) => {
-      // The script's first call may fail with NOSCRIPT (the runner then loads it): the pause
-      // follows whichever call ran it.
+  const fx = await orderedPartitionFixture(sf, 'paused', {
+    aroundStart: async (send, self) => {
       try {
-        return await (worker.evalsha as (...a: unknown[]) => Promise<unknown>)(...args);
+        return await send();
       } finally {
-        if (args[0] === sha) { await sleep(200); fresh = false; }
+        await sleep(200);
+        self.fresh = false;
       }
-    } },
-  }) as Redis;
-  const events: string[] = [];
-  let started = false;
-  const host: OrderedHost<{ n: number }> = {
-    redis: paused, topic, group: 'g', consumer: 'c', options: resolveSubscribeOptions({ blockMs: 100 }), statusTtlSeconds: 3600,
-    handler: async () => { events.push('handler'); },
-    maxHeld: 100, handlerTimeoutMs: 10_000, hold: false,
-    publishMode: () => 'P',
-    waitForNew: () => sleep(100),
-    leaveWait: () => undefined,
-    acquireSlot: async () => { started = true; },
-    releaseSlot: () => undefined,
-    leaseFresh: () => fresh,
-    emit: ((event: string) => { events.push(event); }) as OrderedHost<{ n: number }>['emit'],
-    report: (err) => { events.push(`error ${(err as Error).message}`); },
-    fenced: () => { events.push('fenced'); },
-  };
-  const part = new OrderedPartition(host, 0, lease.token, keys);
+    },
+  });
+  const { part, events, keys } = fx;
   try {
     part.start();
-    await waitFor(() => started, { timeoutMs: 5000 });
-    await waitFor(() => !fresh, { timeoutMs: 5000, message: 'startOrdered ran' });
+    await waitFor(() => fx.slotAsked, { timeoutMs: 5000 });
+    await waitFor(() => !fx.fresh, { timeoutMs: 5000, message: 'startOrdered ran' });
     await sleep(500);
-    expect(events).not.toContain('handler'); // not while the lease is stale
+    expect(events).not.toContain('handler start'); // not while the lease is stale
     if (then === 'lost') part.lose(); // what the keeper's 'revoked' (lost) does
-    else fresh = true; // the keeper's renewal went through
+    else fx.fresh = true; // the keeper's renewal went through
     await sleep(500);
   } finally {
     await part.drain(1000);
-    worker.disconnect();
+    fx.close();
   }
   const pending = Number(((await sf.redis.xpending(keys.stream, 'g')) as [number])[0]);
   if (then === 'lost') {
-    expect(events).not.toContain('handler');
+    expect(events).not.toContain('handler start');
     // Still pending (to the paused consumer, for the next owner to take over), not settled.
     expect(pending).toBe(1);
-    expect(['processing', 'pending', undefined]).toContain((await sf.status(topic, id!)).groups.g?.state);
+    expect(['processing', 'pending', undefined]).toContain((await sf.status(fx.topic, fx.id)).groups.g?.state);
   } else {
-    expect(events.filter((e) => e === 'handler')).toHaveLength(1);
+    expect(events.filter((e) => e === 'handler start')).toHaveLength(1);
     expect(pending).toBe(0);
-    expect((await sf.status(topic, id!)).groups.g?.state).toBe('succeeded');
+    expect((await sf.status(fx.topic, fx.id)).groups.g?.state).toBe('succeeded');
   }
 }, 20_000);
