@@ -193,6 +193,9 @@
       } else if (page === 'e') {
         setCrumbs([{ text: `topic ${a}`, href: `#/t/${enc(a)}` }, { text: `event ${b}` }]);
         await drawEvent(seq, a, b);
+      } else if (page === 'memory') {
+        setCrumbs(a ? [{ text: 'memory', href: '#/memory' }, { text: `topic ${a}` }] : [{ text: 'memory' }]);
+        await drawMemory(seq, a);
       } else if (page === 'search') {
         setCrumbs([{ text: 'search' }]);
         await drawSearch(seq, a || '');
@@ -218,6 +221,7 @@
     append(view, h('div', { class: 'page-head' },
       h('h1', { text: 'Topics' }),
       h('span', { class: 'muted', text: `prefix ${data.prefix} · ${topics.length} topic${topics.length === 1 ? '' : 's'}` }),
+      link('#/memory', 'Redis memory', { class: 'btn', 'data-testid': 'memory-link', title: 'Redis memory by topic and kind of key, as `streamfan memory` reports it' }),
       data.discovering ? h('span', { class: 'badge', 'data-testid': 'discovering', title: 'The keyspace is large: the topic listing goes round it in bounded steps (200 SCAN calls each), so some topics may not show yet.', text: 'still discovering topics…' }) : null));
     if (topics.length === 0) {
       append(view, h('p', { class: 'empty', 'data-testid': 'no-topics', text: `No topics under prefix "${data.prefix}" yet: publish an event and it shows here.` }));
@@ -259,7 +263,8 @@
     if (seq !== routeSeq) return;
     clear(view);
     if (d.kind === 'partitioned') {
-      append(view, h('div', { class: 'page-head' }, h('h1', { 'data-testid': 'topic-title', text: d.topic }), h('span', { class: 'badge', text: `${d.partitions} partitions` })));
+      append(view, h('div', { class: 'page-head' }, h('h1', { 'data-testid': 'topic-title', text: d.topic }), h('span', { class: 'badge', text: `${d.partitions} partitions` }),
+        link(`#/memory/${enc(d.topic)}`, 'Redis memory', { class: 'btn', 'data-testid': 'topic-memory-link' })));
       append(view, h('div', { class: 'cards' }, d.groups.map((g) => h('section', { class: 'card gcard', 'data-group': g.group },
         h('div', { class: 'card-head' }, h('h2', {}, link(`#/g/${enc(d.topic)}/${enc(g.group)}`, g.group)), h('span', { class: 'muted', text: 'all partitions' })),
         h('div', { class: 'kv' },
@@ -280,7 +285,8 @@
       h('h1', { 'data-testid': 'topic-title', text: d.home }),
       d.partition !== undefined ? h('span', { class: 'badge', text: `partition ${d.partition}` }) : null,
       h('span', { class: 'stat' }, h('span', { class: 'k', text: 'length' }), h('b', { 'data-testid': 'topic-length', text: fmtNum(d.length) })),
-      h('span', { class: 'stat' }, h('span', { class: 'k', text: 'delayed' }), h('b', { text: fmtNum(d.delayed) }))));
+      h('span', { class: 'stat' }, h('span', { class: 'k', text: 'delayed' }), h('b', { text: fmtNum(d.delayed) })),
+      link(`#/memory/${enc(d.topic || d.home)}`, 'Redis memory', { class: 'btn', 'data-testid': 'topic-memory-link' })));
     // Safe-trim floor against the stream's head.
     const tr = d.trim;
     append(view, h('section', { class: 'card', 'data-testid': 'trim' }, h('h2', { text: 'Retention' }),
@@ -322,6 +328,42 @@
           h('td', { class: 'nowrap', text: fmtWhen(x.dueAt, d.now) }),
           h('td', { class: 'preview mono', text: x.preview }))))))));
     schedule(() => { if (seq === routeSeq) render(); });
+  }
+
+  // ---------- memory (streamfan memory) ----------
+  const KIND_NAMES = { stream: 'topic stream', redelivery: 'redelivery streams', retry: 'retry sets', deadLetters: 'dead letters', status: 'status', idempotency: 'idempotency keys', delayed: 'delayed events', other: 'other' };
+  /** 1.5 GB, 12.0 MB, 512 B (powers of 1000, as `streamfan memory` prints them). */
+  function fmtBytes(n) {
+    const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+    let u = 0;
+    let v = Number(n);
+    while (Math.abs(v) >= 1000 && u < units.length - 1) { v /= 1000; u++; }
+    return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${units[u]}`;
+  }
+  async function drawMemory(seq, topic) {
+    const d = await api(topic ? `memory?topic=${enc(topic)}` : 'memory');
+    if (seq !== routeSeq) return;
+    clear(view);
+    const pct = (f) => `${(f * 100).toFixed(f < 0.1 ? 1 : 0)}%`;
+    append(view, h('div', { class: 'page-head' },
+      h('h1', { text: topic ? `Redis memory of ${topic}` : 'Redis memory' }),
+      h('span', { class: 'stat' }, h('span', { class: 'k', text: 'total' }), h('b', { 'data-testid': 'memory-total', text: `${fmtBytes(d.bytes)}${d.bytesError > 0 ? ` ± ${fmtBytes(d.bytesError)}` : ''}` })),
+      h('span', { class: 'stat' }, h('span', { class: 'k', text: 'server uses' }), h('b', { text: fmtBytes(d.usedMemory) })),
+      h('span', { class: 'stat' }, h('span', { class: 'k', text: 'maxmemory' }), h('b', { text: d.maxMemory > 0 ? `${fmtBytes(d.maxMemory)}${d.maxMemoryPolicy ? ` (${d.maxMemoryPolicy})` : ''}` : 'none' }))));
+    const rows = d.topics.flatMap((t) => t.kinds.filter((k) => k.keys > 0 || k.keysError > 0 || k.kind === 'stream').map((k) => h('tr', { 'data-topic': t.topic, 'data-kind': k.kind },
+      h('td', {}, link(`#/t/${enc(t.topic)}`, t.topic)),
+      h('td', { text: KIND_NAMES[k.kind] || k.kind }),
+      h('td', { class: 'num', 'data-k': 'keys', text: `${k.sampled ? '~' : ''}${fmtNum(k.keys)}` }),
+      h('td', { class: 'num', text: k.keysError > 0 ? fmtNum(k.keysError) : '–' }),
+      h('td', { class: 'num', 'data-k': 'entries', text: k.entries === undefined ? '–' : fmtNum(k.entries) }),
+      h('td', { class: 'num', 'data-k': 'bytes', 'data-bytes': String(k.bytes), text: fmtBytes(k.bytes) }),
+      h('td', { class: 'num', text: k.bytesError > 0 ? fmtBytes(k.bytesError) : '–' }),
+      h('td', { class: 'muted', text: k.sampled ? `sampled (${k.measured} measured)` : 'exact' }))));
+    append(view, h('section', { class: 'card' }, h('h2', { text: 'By topic and kind' }),
+      h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'memory' },
+        h('thead', {}, h('tr', {}, ['topic', 'kind', 'keys', '±95%', 'entries', 'bytes', '±95%', 'how'].map((c) => h('th', { text: c })))),
+        h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 8, class: 'muted', text: topic ? `topic "${topic}" has no keys` : 'no topics' }))))),
+      h('p', { class: 'muted', 'data-testid': 'memory-scan', text: `${d.scan.complete ? `${d.scan.pages} SCAN page(s) covered the whole keyspace: key counts are exact` : `${d.scan.pages} SCAN page(s) covered about ${pct(d.scan.fraction)} of the keyspace: per-event key counts (~) are extrapolated, with the 95% error shown${d.topicsComplete ? '' : '; topics with few keys may be missing (open one topic\'s memory)'}`}. Read ${fmtDur(d.ageMs)} ago; a report is reused for ${fmtDur(d.everyMs)} (the same figures as streamfan memory).` })));
   }
 
   async function olderEvents(home, before, groups) {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ASSET_TEXT } from './assets.generated';
 import type { RedisOptions } from 'ioredis';
 import { defineTopic, InvalidOptionError, Streamfan, StreamfanError, type Topic } from '@streamfan/core/internal';
+import { MemoryReports } from './memory';
 import { overview, RateSampler } from './overview';
 import { deadLetterPage, eventPage, groupPage, parseHome, partitionCount, partitionedGroupPage, pendingRows, pid, retryPage, search, splitPartitionedId, StreamDirectory, topicPage, type StreamRef } from './queries';
 import { checkAccess, checkCsrf, DashboardHttpError, randomToken, sameSecret, TOKEN_COOKIE } from './security';
@@ -51,6 +52,13 @@ export interface DashboardOptions {
    * URL with `{traceId}` where the id goes, e.g. 'https://jaeger.example/trace/{traceId}'.
    */
   traceUrl?: string;
+  /**
+   * How long a memory report (`/api/memory`, the Memory page: what `streamfan memory` reports, by
+   * topic and kind) is reused before Redis is asked again. One report is bounded work (at most 50
+   * SCAN calls of COUNT 1000 per node, MEMORY USAGE on a sample of 100 keys per sampled kind and
+   * topic), never a walk of the whole keyspace. @defaultValue 30000
+   */
+  memoryEveryMs?: number;
 }
 
 /** A mountable request handler: `(req, res, next?)`. Call `close()` on shutdown. */
@@ -259,6 +267,10 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   if (options.discoverEveryMs !== undefined && !(Number.isFinite(options.discoverEveryMs) && options.discoverEveryMs >= 0)) {
     throw new StreamfanError('INVALID_OPTION', `discoverEveryMs must be a number of milliseconds ≥ 0, got ${String(options.discoverEveryMs)}`);
   }
+  if (options.memoryEveryMs !== undefined && !(Number.isFinite(options.memoryEveryMs) && options.memoryEveryMs >= 0)) {
+    throw new StreamfanError('INVALID_OPTION', `memoryEveryMs must be a number of milliseconds ≥ 0, got ${String(options.memoryEveryMs)}`);
+  }
+  const memory = new MemoryReports(sf, options.memoryEveryMs ?? 30_000);
   const dir = new StreamDirectory(sf.redis, sf.prefix, options.discoverEveryMs ?? 5000);
   const sampler = new RateSampler();
   const live = new LivePush(() => overview(sf.redis, sf.prefix, dir, sampler), options.intervalMs ?? 2000);
@@ -376,6 +388,10 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       sendJson(res, 200, { prefix: sf.prefix, allowActions, csrf, intervalMs: options.intervalMs ?? 2000, traceUrl: options.traceUrl ?? null });
     } else if (seg.length === 1 && s0 === 'overview') {
       sendJson(res, 200, await overview(r, sf.prefix, dir, sampler));
+    } else if (seg.length === 1 && s0 === 'memory') {
+      // Every topic, or ?topic=<name> (a partitioned topic's partitions are counted under it).
+      const topic = q.get('topic');
+      sendJson(res, 200, await memory.get(topic === null || topic === '' ? undefined : topic));
     } else if (seg.length === 1 && s0 === 'live') {
       live.add(req, res);
     } else if (seg.length === 1 && s0 === 'search') {

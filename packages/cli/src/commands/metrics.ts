@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { duration, examples, type ActionFactory } from '../command-kit';
+import { duration, examples, positiveInt, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 import { startMetricsServer } from '../metrics/server';
 
@@ -7,6 +7,9 @@ interface MetricsOptions {
   port: number;
   host: string;
   discoverEvery: number;
+  memoryEvery: number;
+  memoryScanPages: number;
+  memory: boolean;
 }
 
 function port(text: string): number {
@@ -21,7 +24,7 @@ export function registerMetrics(program: Command, act: ActionFactory): void {
   program
     .command('metrics')
     .description(
-      'serve /metrics (Prometheus text format: lag, pending, oldest pending age, retrying, dead letters, consumers of every group; topic lengths) and /healthz until interrupted (Ctrl-C). Reads Redis at most once a second, with bounded work per scrape',
+      'serve /metrics (Prometheus text format: lag, pending, oldest pending age, retrying, dead letters, consumers of every group; topic lengths; Redis memory by topic and kind, as `streamfan memory` reports it) and /healthz until interrupted (Ctrl-C). Reads Redis at most once a second, with bounded work per scrape',
     )
     .requiredOption('--port <port>', 'port to listen on (0: any free port)', port)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
@@ -31,10 +34,24 @@ export function registerMetrics(program: Command, act: ActionFactory): void {
       duration,
       30_000,
     )
+    .option(
+      '--memory-every <duration>',
+      'read the memory figures (streamfan memory: a bounded SCAN, MEMORY USAGE on a sample of keys) at most this often; scrapes in between serve the last figures',
+      duration,
+      60_000,
+    )
+    .option(
+      '--memory-scan-pages <n>',
+      'most SCAN calls (COUNT 1000 each) per server for one memory reading, as streamfan memory --scan-pages',
+      positiveInt,
+      50,
+    )
+    .option('--no-memory', 'leave the memory metrics out')
     .addHelpText(
       'after',
       examples(
         'streamfan metrics --port 9464',
+        'streamfan metrics --port 9464 --memory-every 5m --memory-scan-pages 200',
         'REDIS_URL=rediss://ops:secret@redis.internal:6380 streamfan --tls-ca ca.pem metrics --port 9464 --host 0.0.0.0',
       ),
     )
@@ -45,7 +62,13 @@ export function registerMetrics(program: Command, act: ActionFactory): void {
         await sf.redis.ping();
         let running;
         try {
-          running = await startMetricsServer({ client: sf, host: opts.host, port: opts.port, discoverEveryMs: opts.discoverEvery });
+          running = await startMetricsServer({
+            client: sf,
+            host: opts.host,
+            port: opts.port,
+            discoverEveryMs: opts.discoverEvery,
+            memory: opts.memory ? { everyMs: opts.memoryEvery, maxScanPages: opts.memoryScanPages } : false,
+          });
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
           if (e.code === 'EADDRINUSE')

@@ -1,6 +1,7 @@
 import { defineTopic, type GroupInfo, type Streamfan, type TopicInfo } from '@streamfan/core';
 import { partitionKeys, topicKeys } from '@streamfan/core/internal';
 import { formatPrometheus, type MetricFamily, type MetricSample } from './exposition';
+import { createMemoryReader, memoryFamilies, type MemoryMetricsOptions, type TimedMemoryReport } from './memory';
 
 /**
  * Names of the metrics {@link collectMetrics} exports, for dashboards and alert rules that
@@ -18,6 +19,16 @@ export const METRIC_NAMES = [
   'streamfan_topic_delayed',
   'streamfan_topic_groups',
   'streamfan_scrape_duration_seconds',
+  // Redis memory by topic and kind, as `streamfan memory` reports it (read at most once per --memory-every).
+  'streamfan_memory_bytes',
+  'streamfan_memory_bytes_error',
+  'streamfan_memory_keys',
+  'streamfan_memory_entries',
+  'streamfan_memory_sampled',
+  'streamfan_memory_scan_fraction',
+  'streamfan_memory_report_age_seconds',
+  'streamfan_redis_used_memory_bytes',
+  'streamfan_redis_maxmemory_bytes',
 ] as const;
 
 /** One of {@link METRIC_NAMES}. */
@@ -37,6 +48,12 @@ export interface CollectMetricsOptions {
    * grows with the number of keys in the database, not with stream lengths.
    */
   topics?: readonly MetricsTopic[];
+  /**
+   * Add the memory figures of `streamfan memory` (`sf.memory()`: bytes, keys and entries by topic
+   * and kind, sampled): a report, or a reader of one (see `createMemoryReader`). Without it, no
+   * memory metrics.
+   */
+  memory?: TimedMemoryReport | (() => Promise<TimedMemoryReport>);
 }
 
 /**
@@ -51,11 +68,18 @@ export interface CollectMetricsOptions {
 export async function collectMetrics(sf: Streamfan, options: CollectMetricsOptions = {}): Promise<MetricFamily[]> {
   const started = performance.now();
   const topics = options.topics ? await topicCounts(sf, options.topics) : await discoverTopics(sf);
-  return families(sf, topics, started);
+  const memory = typeof options.memory === 'function' ? await options.memory() : options.memory;
+  return families(sf, topics, started, memory);
 }
 
 /** The metric families of these topics (counted) and their groups. */
-async function families(sf: Streamfan, topics: readonly CountedTopic[], started: number): Promise<MetricFamily[]> {
+async function families(
+  sf: Streamfan,
+  topics: readonly CountedTopic[],
+  started: number,
+  memory?: TimedMemoryReport,
+  now: () => number = Date.now,
+): Promise<MetricFamily[]> {
   const perTopic = await Promise.all(
     topics.map(async (t) => {
       const groups = await sf.groups(t.partitions !== undefined ? defineTopic(t.topic, { partitions: t.partitions }) : t.topic);
@@ -99,7 +123,20 @@ async function families(sf: Streamfan, topics: readonly CountedTopic[], started:
   }
   const took = g('streamfan_scrape_duration_seconds', 'Time spent reading these metrics from Redis, in seconds.');
   took.samples.push({ labels: {}, value: (performance.now() - started) / 1000 });
-  return [lag, lowerBound, pending, oldest, retrying, dead, consumers, length, delayed, groupCount, took];
+  return [
+    lag,
+    lowerBound,
+    pending,
+    oldest,
+    retrying,
+    dead,
+    consumers,
+    length,
+    delayed,
+    groupCount,
+    ...(memory ? memoryFamilies(memory, now()) : []),
+    took,
+  ];
 }
 
 /**
@@ -201,6 +238,12 @@ export interface MetricsCollectorOptions {
    * @defaultValue 30000
    */
   discoverEveryMs?: number;
+  /**
+   * The memory figures of `streamfan memory` (bounded SCAN, sampled MEMORY USAGE), read at most
+   * once per `memory.everyMs` (default 60000); false: no memory metrics.
+   * @defaultValue {}
+   */
+  memory?: Omit<MemoryMetricsOptions, 'now'> | false;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -208,12 +251,14 @@ export interface MetricsCollectorOptions {
 /**
  * A scrape function for a metrics endpoint: the Prometheus text of {@link collectMetrics},
  * cached for `cacheMs` (concurrent scrapes share one collection) with topic discovery reused
- * for `discoverEveryMs`.
+ * for `discoverEveryMs`, and the memory figures of `streamfan memory` read at most once per
+ * `memory.everyMs`.
  */
 export function createMetricsCollector(sf: Streamfan, options: MetricsCollectorOptions = {}): () => Promise<string> {
   const now = options.now ?? Date.now;
   const discoverEveryMs = options.discoverEveryMs ?? 30_000;
   let known: { at: number; topics: MetricsTopic[] } | undefined;
+  const memory = options.memory === false ? undefined : createMemoryReader(sf, { ...options.memory, now });
   return cachedCollector(
     async () => {
       const started = performance.now();
@@ -222,7 +267,7 @@ export function createMetricsCollector(sf: Streamfan, options: MetricsCollectorO
       const topics = reuse ? await topicCounts(sf, reuse) : await discoverTopics(sf);
       if (!reuse)
         known = { at, topics: topics.map(({ topic, partitions }) => ({ topic, ...(partitions !== undefined ? { partitions } : {}) })) };
-      return formatPrometheus(await families(sf, topics, started));
+      return formatPrometheus(await families(sf, topics, started, memory ? await memory() : undefined, now));
     },
     options.cacheMs ?? 1000,
     now,

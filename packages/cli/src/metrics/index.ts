@@ -16,4 +16,5 @@ export {
   METRIC_NAMES,
   type MetricName,
 } from './collect';
+export { createMemoryReader, memoryFamilies, type MemoryMetricsOptions, type TimedMemoryReport } from './memory';
 export { startMetricsServer, type MetricsServerOptions, type RunningMetricsServer } from './server';

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Streamfan } from '@streamfan/core';
-import { createMetricsCollector } from './collect';
+import { createMetricsCollector, type MetricsCollectorOptions } from './collect';
 import { PROMETHEUS_CONTENT_TYPE } from './exposition';
 
 /** Options of {@link startMetricsServer}. */
@@ -16,6 +16,8 @@ export interface MetricsServerOptions {
   cacheMs?: number;
   /** Discover topics (a SCAN over the prefix) at most this often. @defaultValue 30000 */
   discoverEveryMs?: number;
+  /** The memory metrics' reading (see {@link MetricsCollectorOptions.memory}); false: none. @defaultValue {} */
+  memory?: MetricsCollectorOptions['memory'];
 }
 
 /** A running metrics endpoint. */
@@ -36,6 +38,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   const scrape = createMetricsCollector(sf, {
     cacheMs: options.cacheMs ?? 1000,
     ...(options.discoverEveryMs !== undefined ? { discoverEveryMs: options.discoverEveryMs } : {}),
+    ...(options.memory !== undefined ? { memory: options.memory } : {}),
   });
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
