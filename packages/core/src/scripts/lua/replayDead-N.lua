@@ -23,6 +23,7 @@ local group = ARGV[1]
 -- @include entryFields
 -- @include checkArgs
 -- @include copyMap
+-- @include replayEntries
 local ttl = needCount('ttl', ARGV[2])
 if group == nil or group == '' then argError('group', group) end
 if #KEYS ~= #ARGV and #KEYS ~= #ARGV + 1 then argError('ids', 'need one status key per dead-letter id') end
@@ -34,26 +35,11 @@ for k = 3, #ARGV do needType(KEYS[k], 'hash') end
 if copies ~= nil then needType(copies, 'zset') end
 
 -- Read everything first: every check before the first write.
-local todo = {}
-for i = 3, #ARGV do
-  local f = entryFields(dlq, ARGV[i])
-  if f ~= nil and f['payload'] ~= nil and f['id'] ~= nil and string.match(f['id'], '^%d+%-%d+$') then
-    todo[#todo + 1] = { i = i, f = f }
-  end
-end
-
+local todo = replayable(dlq)
 local now = tostring(serverNowMs())
 for _, t in ipairs(todo) do
-  local f, i = t.f, t.i
-  local args = { redeliver, '*', 'payload', f['payload'], 'headers', f['headers'] or '', 'orig', f['id'], 'base', '0' }
-  if f['delayed'] ~= nil then args[#args + 1] = 'delayed'; args[#args + 1] = f['delayed'] end
-  -- A partitioned topic's event keeps its key: the replay is still that key's event.
-  if f['key'] ~= nil then args[#args + 1] = 'key'; args[#args + 1] = f['key'] end
-  local copyId = redis.call('XADD', unpack(args))
-  if copies ~= nil then recordCopy(copies, copyId, f['id']) end
-  redis.call('XDEL', dlq, ARGV[i])
-  redis.call('HDEL', KEYS[i], group .. ':deadLetterId', group .. ':finishedAt', group .. ':error', group .. ':result', group .. ':nextAttemptAt')
-  writeStatus(KEYS[i], group, ttl, { 'state', 'pending', 'attempts', '0', 'updatedAt', now, 'replayedAt', now })
+  local copy = replayEntry(dlq, redeliver, ARGV[t.i], t.f, KEYS[t.i], group, ttl, now)
+  if copies ~= nil then recordCopy(copies, copy, t.f['id']) end
 end
 if copies ~= nil and #todo > 0 then pruneCopies(copies, redeliver, group, ttl) end
 return #todo

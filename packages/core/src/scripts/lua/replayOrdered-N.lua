@@ -24,6 +24,7 @@ local group = ARGV[1]
 -- @include serverNowMs
 -- @include entryFields
 -- @include checkArgs
+-- @include replayEntries
 local ttl = needCount('ttl', ARGV[2])
 if group == nil or group == '' then argError('group', group) end
 if #KEYS ~= #ARGV + 1 then argError('ids', 'need one status key per dead-letter id') end
@@ -33,27 +34,13 @@ needType(blocked, 'hash')
 for k = 4, #KEYS do needType(KEYS[k], 'hash') end
 
 -- Read everything first: every check before the first write.
-local todo = {}
-for i = 3, #ARGV do
-  local f = entryFields(dlq, ARGV[i])
-  if f ~= nil and f['payload'] ~= nil and f['id'] ~= nil and string.match(f['id'], '^%d+%-%d+$') then
-    todo[#todo + 1] = { i = i, f = f }
-  end
-end
-
+local todo = replayable(dlq)
 local now = tostring(serverNowMs())
 for _, t in ipairs(todo) do
   local f, i = t.f, t.i
-  local args = { redeliver, '*', 'payload', f['payload'], 'headers', f['headers'] or '', 'orig', f['id'], 'base', '0' }
-  if f['delayed'] ~= nil then args[#args + 1] = 'delayed'; args[#args + 1] = f['delayed'] end
-  if f['key'] ~= nil then args[#args + 1] = 'key'; args[#args + 1] = f['key'] end
-  local copy = redis.call('XADD', unpack(args))
+  local copy = replayEntry(dlq, redeliver, ARGV[i], f, KEYS[i + 1], group, ttl, now)
   if f['key'] ~= nil and redis.call('HGET', blocked, f['key']) == ARGV[i] then
     redis.call('HSET', blocked, f['key'], 'replay:' .. copy)
   end
-  redis.call('XDEL', dlq, ARGV[i])
-  local st = KEYS[i + 1]
-  redis.call('HDEL', st, group .. ':deadLetterId', group .. ':finishedAt', group .. ':error', group .. ':result', group .. ':nextAttemptAt')
-  writeStatus(st, group, ttl, { 'state', 'pending', 'attempts', '0', 'updatedAt', now, 'replayedAt', now })
 end
 return #todo
