@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import { runScript } from '../scripts/runner';
 import { connectionDrops } from '../connection';
+import { isNoGroup } from '../errors';
 import { settledByResend } from './resend';
 import type { TopicKeys } from '../keys';
 import { DeliveryMap, type InFlight } from './in-flight';
@@ -18,7 +19,19 @@ export interface AckTarget {
   publishMode(): 'P' | 'S';
   acked(f: InFlight, result: unknown): void;
   stale(eventIds: string[]): void;
+  /** Events recorded lost here (optional: the subscription counts and emits them). */
+  lost?(eventIds: string[], reason: string): void;
   report(err: unknown, context: string): void;
+}
+
+function groupBy(list: readonly PendingAck[]): Map<string, PendingAck[]> {
+  const m = new Map<string, PendingAck[]>();
+  for (const a of list) {
+    const l = m.get(a.f.stream);
+    if (l) l.push(a);
+    else m.set(a.f.stream, [a]);
+  }
+  return m;
 }
 
 /** One finished delivery waiting for its ack: `encoded` is its result ('' for none). */
@@ -36,6 +49,16 @@ export class AckBatcher {
   private flushing: Promise<void> | undefined;
   private scheduled = false;
   private stopped = false;
+  /**
+   * Finished deliveries whose ack met NOGROUP: the group was destroyed (XGROUP DESTROY) or its
+   * stream deleted, and not recreated yet. Their pending records went with the old group, so
+   * nothing would ever deliver them again: they are kept (still counted in `queued`, so reclaim,
+   * sweeps and orphan checks leave them to this consumer) until the group is back, then taken
+   * back into its pending list and acknowledged (see {@link retryParked}).
+   */
+  private parked: PendingAck[] = [];
+  private parkTimer: NodeJS.Timeout | undefined;
+  private parkTries = 0;
 
   constructor(private readonly target: AckTarget) {}
 
@@ -54,28 +77,149 @@ export class AckBatcher {
   }
 
   /** No new timers; drain() still settles what is queued. */
-  stop(): void { this.stopped = true; }
+  stop(): void {
+    this.stopped = true;
+    if (this.parkTimer) clearTimeout(this.parkTimer);
+    this.parkTimer = undefined;
+  }
+
+  /** Deliveries whose ack waits for their destroyed group to come back. */
+  get parkedCount(): number { return this.parked.length; }
 
   async drain(): Promise<void> {
     while (this.flushing || this.queue.length > 0) {
       if (this.flushing) await this.flushing;
       else await this.flush();
     }
+    // Closing: one more try for acks that wait for their group (it may be back by now).
+    if (this.stopped && this.parked.length > 0) {
+      await this.retryParked();
+      while (this.flushing || this.queue.length > 0) {
+        if (this.flushing) await this.flushing;
+        else await this.flush();
+      }
+      if (this.parked.length > 0) {
+        this.target.report(new Error(`${this.parked.length} finished deliveries could not be acknowledged: their consumer group is gone (XGROUP DESTROY or a deleted stream) and was not recreated before this consumer closed; the consumer that recreates it takes them back and runs them again`), 'close: ack');
+        for (const a of this.parked.splice(0)) this.forget(a);
+      }
+    }
+  }
+
+  private forget(a: PendingAck): void {
+    const n = this.queued.get(a.f.stream, a.f.entryId) ?? 1;
+    if (n <= 1) this.queued.delete(a.f.stream, a.f.entryId);
+    else this.queued.set(a.f.stream, a.f.entryId, n - 1);
   }
 
   private flush(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return this.flushing ?? Promise.resolve();
     const batch = this.queue.splice(0, 1000);
     this.flushing = this.settle(batch).finally(() => {
-      for (const a of batch) {
-        const n = this.queued.get(a.f.stream, a.f.entryId) ?? 1;
-        if (n <= 1) this.queued.delete(a.f.stream, a.f.entryId);
-        else this.queued.set(a.f.stream, a.f.entryId, n - 1);
-      }
+      for (const a of batch) if (!this.parked.includes(a)) this.forget(a);
       this.flushing = undefined;
       if (this.queue.length > 0 && !this.stopped) void this.flush();
     });
     return this.flushing;
+  }
+
+  /** Keep `list` until its group is back (see {@link parked}); try again soon. */
+  private park(list: PendingAck[]): void {
+    this.parked.push(...list);
+    this.scheduleParked();
+  }
+
+  private scheduleParked(): void {
+    if (this.parkTimer || this.stopped || this.parked.length === 0) return;
+    // 50 ms, doubling to 1 s: the consumer's own read loop recreates the group within a read.
+    const delay = Math.min(1000, 50 * 2 ** Math.min(this.parkTries++, 5));
+    this.parkTimer = setTimeout(() => {
+      this.parkTimer = undefined;
+      void this.retryParked().catch((err) => this.target.report(err, 'ack after the group was recreated')).finally(() => this.scheduleParked());
+    }, delay);
+  }
+
+  /**
+   * Acks that met NOGROUP, once the group exists again: each entry still in the stream that no
+   * consumer holds is taken back into the group's pending list for this consumer (adoptEntries,
+   * with its delivery count) and acknowledged as usual; one this consumer holds already (its
+   * recovery took it back) likewise. One another consumer holds now is refused (`stale`: that
+   * consumer settles it). One deleted from the stream meanwhile (a trim while the group did not
+   * exist held nothing back) is recorded `lost` in the group: its payload is gone and no
+   * pending list holds it. While the group is still missing (adoptEntries meets NOGROUP), they
+   * wait; when it was retired for good, they are dropped.
+   */
+  async retryParked(): Promise<void> {
+    const t = this.target;
+    const list = this.parked.splice(0);
+    if (list.length === 0) return;
+    const requeue: PendingAck[] = [];
+    const stale: PendingAck[] = [];
+    const gone: PendingAck[] = [];
+    try {
+      for (const [stream, entries] of groupBy(list)) {
+        for (let i = 0; i < entries.length; i += 500) {
+          const chunk = entries.slice(i, i + 500);
+          const adopted = new Set(await runScript<string[]>(t.worker, 'adoptEntries', [stream],
+            [t.group, t.consumer, ...chunk.flatMap((a) => [a.f.entryId, Math.max(1, a.f.attempt - a.f.base)])]));
+          const rest = chunk.filter((a) => !adopted.has(a.f.entryId));
+          if (rest.length > 0) {
+            const p = t.worker.pipeline();
+            for (const a of rest) {
+              p.xpending(stream, t.group, a.f.entryId, a.f.entryId, 1);
+              p.xrange(stream, a.f.entryId, a.f.entryId);
+            }
+            const replies = (await p.exec()) ?? [];
+            rest.forEach((a, k) => {
+              const [e1, rows] = replies[2 * k] ?? [new Error('no reply')];
+              const [e2, found] = replies[2 * k + 1] ?? [new Error('no reply')];
+              if (e1 || e2) throw e1 ?? e2;
+              const owner = (rows as Array<[string, string]>)[0]?.[1];
+              if (owner === t.consumer) adopted.add(a.f.entryId);
+              else if (owner !== undefined) stale.push(a);
+              else if ((found as unknown[]).length === 0) gone.push(a);
+              else adopted.add(a.f.entryId); // neither held nor gone: adoptEntries raced a claim; the ack decides
+            });
+          }
+          for (const a of chunk) if (adopted.has(a.f.entryId)) requeue.push(a);
+        }
+      }
+    } catch (err) {
+      // Taken back so far: acknowledged below; the rest waits again (or is dropped when retired).
+      const done = new Set([...requeue, ...stale, ...gone]);
+      const waiting = list.filter((a) => !done.has(a));
+      if (isNoGroup(err) && (await t.worker.hexists(t.keys.retired, t.group).catch(() => 0)) === 1) {
+        for (const a of waiting) this.forget(a);
+      } else {
+        this.parked.push(...waiting);
+        if (!isNoGroup(err)) t.report(err, 'ack after the group was recreated');
+      }
+    }
+    this.parkTries = 0;
+    for (const a of stale) this.forget(a);
+    if (stale.length > 0) t.stale(stale.map((a) => a.f.eventId));
+    if (gone.length > 0) {
+      try {
+        await this.recordLost(gone);
+      } finally {
+        for (const a of gone) this.forget(a);
+      }
+    }
+    if (requeue.length > 0) {
+      // Back in the queue, still counted in `queued` from their first add.
+      this.queue.push(...requeue);
+      if (!this.flushing) void this.flush();
+    }
+  }
+
+  /** Entries deleted from the stream while their ack waited for the group: `lost` there (markLost). */
+  private async recordLost(gone: PendingAck[]): Promise<void> {
+    const t = this.target;
+    const reason = 'entry deleted from the stream while its consumer group did not exist (XGROUP DESTROY, not recreated yet); its handler had finished but the group never acknowledged it';
+    for (const [stream, entries] of groupBy(gone)) {
+      const [n] = await runScript<[number, string[]]>(t.worker, 'markLost', [stream, t.keys.waiters, ...entries.map((a) => t.keys.status(a.f.eventId))],
+        [t.group, t.consumer, t.statusTtlSeconds, t.keys.done, reason, t.publishMode(), ...entries.flatMap((a) => [a.f.entryId, a.f.eventId])]);
+      if (Number(n) > 0) t.lost?.(entries.map((a) => a.f.eventId), reason);
+    }
   }
 
   private async settle(batch: PendingAck[]): Promise<void> {
@@ -140,6 +284,12 @@ export class AckBatcher {
       }
       if (stale.length > 0) t.stale(stale);
     } catch (err) {
+      // The group is gone (destroyed, or its stream deleted): no pending list holds these any
+      // more. Kept until it is back (see parked).
+      if (isNoGroup(err)) {
+        this.park(list);
+        return;
+      }
       // Not acked: the entries stay pending and will be reclaimed and handled again
       // (a duplicate, never a loss). Say so.
       t.report(err, `ack of ${list.length} entries (they stay pending and will be redelivered)`);
