@@ -143,6 +143,7 @@ export abstract class SubscriptionState<T = unknown> extends EventEmitter<Subscr
       publishMode: () => this.publishMode,
       acked: (f, result) => this.onAcked(f, result),
       stale: (ids) => this.emit('stale', { ids }),
+      lost: (ids, reason) => { this.counters.lost += ids.length; this.emit('lost', { ids, reason }); },
       report: (err, context) => this.report(err, context),
     });
     this.reclaimer = new Reclaimer({
