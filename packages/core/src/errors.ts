@@ -28,7 +28,11 @@ export type ErrorCode =
   /** The group was retired for good (retireGroup): it is not recreated. */
   | 'GROUP_RETIRED'
   /** The prefix's data uses a wire protocol version this library does not speak (docs/PROTOCOL.md). */
-  | 'PROTOCOL_VERSION';
+  | 'PROTOCOL_VERSION'
+  /** A prioritized topic defined with other lanes (or another default lane) than those fixed at its creation. */
+  | 'LANE_MISMATCH'
+  /** A publish with a `priority` the topic does not declare. */
+  | 'UNKNOWN_LANE';
 
 /** Base class of every streamfan error. */
 export class StreamfanError extends Error {

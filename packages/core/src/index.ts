@@ -21,7 +21,7 @@ export type { EventStatus, GroupStatus, EventState } from './status';
 export type { WaitForOptions } from './wait-for';
 export type { DeadLetter, DeadLetterSelection } from './dead-letters';
 export type { RetentionOptions, TrimOptions, TrimReport } from './retention';
-export type { TopicInfo, GroupInfo, ConsumerInfo, PendingEntry, PendingQuery } from './inspect';
+export type { TopicInfo, GroupInfo, LaneGroupRow, ConsumerInfo, PendingEntry, PendingQuery } from './inspect';
 export type { EventDetails } from './admin/show';
 export type { PendingPage, PendingPageQuery, PendingRow } from './admin/pending-page';
 export type { ClaimedEntry } from './admin/claim';
@@ -42,3 +42,4 @@ export { PartitionCountMismatchError, InvalidPartitionedIdError, PartialPublishE
 export type { PartitionSubscribeOptions } from './partitions/options';
 export type { PartitionContext } from './partitions/partitioned-subscription';
 export type { PartitionedGroupInfo, PartitionGroupRow, PartitionedTrimReport, TopicRow } from './partitions/admin';
+export { LaneMismatchError, UnknownLaneError, InvalidLaneIdError, LaneOrderingError } from './lanes/errors';

@@ -43,6 +43,33 @@ export interface GroupInfo {
   retired?: true;
   /** When it was retired (server time), for a retired group. */
   retiredAt?: Date;
+  /**
+   * Prioritized topics: the group in each lane, highest first (the row's counts are their sums;
+   * docs/priorities.md §6).
+   */
+  lanes?: LaneGroupRow[];
+}
+
+/** One lane of a group of a prioritized topic ({@link GroupInfo.lanes}). */
+export interface LaneGroupRow {
+  /** The lane's name. */
+  lane: string;
+  /** Entries of the lane not yet delivered to the group (its stream and redelivery stream); null when unknown. */
+  lag: number | null;
+  /** Present (true) when the lane's lag is a lower bound (see {@link GroupInfo.lagIsLowerBound}). */
+  lagIsLowerBound?: true;
+  /** Entries of the lane delivered and not yet acknowledged. */
+  pending: number;
+  /** The lane's retries waiting for their backoff. */
+  retrying: number;
+  /** The group's dead letters of this lane. */
+  deadLetters: number;
+  /** The lane stream's length. */
+  length: number;
+  /** Age of the lane's oldest pending entry in ms, or null. */
+  oldestPendingIdleMs: number | null;
+  /** The lane's oldest pending entry (a lane id: `<lane>:…`, plain in the default lane), or null. */
+  oldestPendingId: string | null;
 }
 
 /** One consumer of a group. */

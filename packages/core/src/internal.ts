@@ -22,3 +22,6 @@ export { partitionKeys, partitionTag, topicMetaKeys, classifyStreamKey, type Par
 export { formatPartitionedId, parsePartitionedId, isPartitionedId } from './partitions/partitionKeys';
 export { murmur2, partitionForKey } from './partitions/hash';
 export { countLag, streamEnds, LAG_COUNT_CAP, type CountedLag, type StreamEnds } from './lag';
+export { laneKeys, laneHome, parseLaneHome, topicFromStreamKey, laneAwareScanPattern, LANE_SEPARATOR, LANE_NAME, MAX_LANES } from './keys';
+export { formatLaneId, parseLaneId, isLaneId, validateLanes, type LaneSet } from './lanes/ids';
+export { readLanes, ensureLanes, type StoredLanes } from './lanes/meta';

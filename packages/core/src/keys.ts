@@ -60,9 +60,16 @@ export interface TopicKeys {
   copies(group: string): string;
 }
 
-/** Build the keys of one topic. Names must already be validated. */
+/**
+ * Build the keys of one topic. Names must already be validated. `topic` may also be a
+ * partition's tag (`T#i`, see {@link partitionKeys}) or a lane's home (`T+L`, see
+ * {@link laneHome}): a lane's keys are under `<prefix>:{T}:lane:<L>`, except the idempotency
+ * markers and producer hashes, which every lane of the topic shares (docs/priorities.md §2).
+ */
 export function topicKeys(prefix: string, topic: string): TopicKeys {
-  const base = `${prefix}:{${topic}}`;
+  const lane = parseLaneHome(topic);
+  const shared = lane ? `${prefix}:{${lane.topic}}` : `${prefix}:{${topic}}`;
+  const base = lane ? `${shared}:lane:${lane.lane}` : shared;
   return {
     prefix,
     topic,
@@ -73,8 +80,8 @@ export function topicKeys(prefix: string, topic: string): TopicKeys {
     retentionLock: `${base}:retention-lock`,
     status: (eventId) => `${base}:status:${eventId}`,
     ok: (group, second) => `${base}:ok:${group}:${second}`,
-    idempotency: (key) => `${base}:idem:${key}`,
-    producer: (producerId) => `${base}:producer:${producerId}`,
+    idempotency: (key) => `${shared}:idem:${key}`,
+    producer: (producerId) => `${shared}:producer:${producerId}`,
     delayedRef: (delayedId) => `${base}:delayed-id:${delayedId}`,
     retry: (group) => `${base}:retry:${group}`,
     redeliver: (group) => `${base}:redeliver:${group}`,
@@ -94,17 +101,74 @@ export function capabilityProbeKey(prefix: string): string {
   return `${prefix}:{capabilities}`;
 }
 
-/** SCAN pattern that matches every topic stream under a prefix. */
+/** SCAN pattern that matches every topic stream under a prefix (not lane streams: see {@link laneAwareScanPattern}). */
 export function streamScanPattern(prefix: string): string {
   return `${prefix}:{*}:stream`;
 }
 
-/** The topic name inside a stream key built by {@link topicKeys}, or undefined. */
+/**
+ * SCAN pattern that matches every topic stream, partition stream and lane stream
+ * (`<prefix>:{T}:lane:L:stream`, which {@link streamScanPattern} does not match) under a prefix,
+ * in one pass; it also matches other keys ending in `stream` (a redelivery stream of a group
+ * named `…stream`): keep only what {@link classifyStreamKey} recognises.
+ */
+export function laneAwareScanPattern(prefix: string): string {
+  return `${prefix}:{*stream`;
+}
+
+/**
+ * The topic name (or partition tag) inside a stream key built by {@link topicKeys}, or
+ * undefined. A lane's stream (`<prefix>:{T}:lane:L:stream`, which `SCAN <prefix>:{*}:stream`
+ * also matches) gives its topic `T`; {@link classifyStreamKey} tells the lane.
+ */
 export function topicFromStreamKey(prefix: string, key: string): string | undefined {
   const head = `${prefix}:{`;
   const tail = '}:stream';
-  if (!key.startsWith(head) || !key.endsWith(tail)) return undefined;
+  if (!key.startsWith(head)) return undefined;
+  const lane = laneFromStreamKey(prefix, key);
+  if (lane) return lane.topic;
+  if (!key.endsWith(tail)) return undefined;
   return key.slice(head.length, key.length - tail.length);
+}
+
+/**
+ * Priority lanes (docs/priorities.md). Lane L of topic T is, for key names, a topic whose home
+ * is `T+L` (`+` cannot occur in a topic name); its keys are under `<prefix>:{T}:lane:<L>`, in
+ * the topic's own hash tag. The default lane's home is `T` itself: it keeps the topic's keys.
+ */
+export const LANE_SEPARATOR = '+';
+
+/** Lane names: short, lower case, never `p<digits>` (partition ids look like `p3:`). */
+export const LANE_NAME = /^[a-z][a-z0-9_-]{0,15}$/;
+
+/** Most lanes a topic may declare. */
+export const MAX_LANES = 8;
+
+/** The home of lane `lane` of `topic`: the topic itself for the default lane, else `T+L`. */
+export function laneHome(topic: string, lane: string, defaultLane: string): string {
+  return lane === defaultLane ? topic : `${topic}${LANE_SEPARATOR}${lane}`;
+}
+
+/** The topic and lane of a home built by {@link laneHome} (`T+L`); undefined for a topic's own name or a partition tag. */
+export function parseLaneHome(home: string): { topic: string; lane: string } | undefined {
+  const cut = home.lastIndexOf(LANE_SEPARATOR);
+  if (cut <= 0) return undefined;
+  const lane = home.slice(cut + 1);
+  return LANE_NAME.test(lane) ? { topic: home.slice(0, cut), lane } : undefined;
+}
+
+/**
+ * The keys of lane `lane` of `topic` (the topic's own keys for the default lane). Names must
+ * already be validated. See docs/priorities.md §2.
+ */
+export function laneKeys(prefix: string, topic: string, lane: string, defaultLane: string): TopicKeys {
+  return topicKeys(prefix, laneHome(topic, lane, defaultLane));
+}
+
+function laneFromStreamKey(prefix: string, key: string): { topic: string; lane: string } | undefined {
+  const m = /^(.*)\}:lane:([a-z][a-z0-9_-]{0,15}):stream$/.exec(key.slice(prefix.length + 2));
+  if (!key.startsWith(`${prefix}:{`) || !m || m[1]!.includes('}') || m[1]!.length === 0) return undefined;
+  return { topic: m[1]!, lane: m[2]! };
 }
 
 /**
@@ -236,9 +300,12 @@ export function metaScanPattern(prefix: string): string {
 
 /**
  * What a stream key found by `SCAN <prefix>:{*}:stream` is: an unpartitioned topic's stream,
- * or a partition's (listings then group partitions under their topic), or neither.
+ * a partition's (listings then group partitions under their topic), a lane's (`{ topic, lane }`,
+ * for `<prefix>:{T}:lane:L:stream`), or neither.
  */
-export function classifyStreamKey(prefix: string, key: string): { topic: string; partition?: number } | undefined {
+export function classifyStreamKey(prefix: string, key: string): { topic: string; partition?: number; lane?: string } | undefined {
+  const lane = laneFromStreamKey(prefix, key);
+  if (lane) return lane.topic.includes(PARTITION_SEPARATOR) ? undefined : lane;
   const tag = topicFromStreamKey(prefix, key);
   if (tag === undefined) return undefined;
   const p = parsePartitionTag(tag);

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { InvalidOptionError, InvalidPayloadError, PayloadTooLargeError, RedisUnavailableError, fromRedisError } from './errors';
-import { partitionTag, topicKeys } from './keys';
+import { laneHome, partitionTag, topicKeys } from './keys';
+import { UnknownLaneError } from './lanes/errors';
+import { formatLaneId, parseLaneId } from './lanes/ids';
+import { ensureLanesOnce } from './lanes/meta';
 import { PartialPublishError } from './partitions/errors';
 import { KeylessSpread, partitionForKey, validatePartitionKey } from './partitions/hash';
 import { ensureTopicMetaOnce } from './partitions/meta';
@@ -36,6 +39,14 @@ export interface PublishOptions {
    * Refused on an unpartitioned topic (it would promise an order nobody keeps).
    */
   key?: string;
+  /**
+   * Prioritized topics only: the lane to publish into, one of the topic's `priorities`
+   * (docs/priorities.md §4). Without it: the topic's `defaultPriority`. A non-default lane's ids
+   * are `<lane>:<id>`. Refused on a topic without priorities; a lane the topic does not have is an
+   * {@link UnknownLaneError}. With `idempotencyKey`, the key is one per topic: a repeat in any lane
+   * returns the first publish's id (with its lane).
+   */
+  priority?: string;
 }
 
 /** Options of {@link Streamfan.publishMany}: shared by every event of the batch. */
@@ -90,11 +101,26 @@ function checkKey(topic: Topic<unknown>, key: unknown): string | undefined {
   return validatePartitionKey(key);
 }
 
+/** A publish's lane on a prioritized topic (undefined on a topic without lanes). */
+function laneOf(topic: Topic<unknown>, priority: unknown): string | undefined {
+  if (topic.priorities === undefined) {
+    if (priority === undefined) return undefined;
+    throw new InvalidOptionError(`topic "${topic.name}" has no priority lanes, so { priority } would mean nothing: drop it, or define the topic with { priorities: [...] } (docs/priorities.md)`);
+  }
+  if (priority === undefined) return topic.defaultPriority!;
+  if (typeof priority !== 'string' || !topic.priorities.includes(priority)) throw new UnknownLaneError(topic.name, priority, topic.priorities);
+  return priority;
+}
+
 /**
- * The name whose keys hold a published delayed id (the topic, or the partition's tag), for
- * the client's promotion timer; undefined when `id` is not a delayed id.
+ * The name whose keys hold a published delayed id (the topic, the partition's tag, or the
+ * lane's home), for the client's promotion timer; undefined when `id` is not a delayed id.
  */
 export function delayedHome(topic: Topic<unknown>, id: string): string | undefined {
+  if (topic.priorities !== undefined) {
+    const { lane, localId } = parseLaneId(id, topic);
+    return localId.startsWith(DELAYED_ID_PREFIX) ? laneHome(topic.name, lane, topic.defaultPriority!) : undefined;
+  }
   if (id.startsWith(DELAYED_ID_PREFIX)) return topic.name;
   if (topic.partitions !== undefined && isPartitionedId(id)) {
     const cut = id.indexOf(':');
@@ -240,9 +266,11 @@ function flushWaiting(redis: Redis, ledger: ProducerLedger, target: (events: num
 /** Publish one event. See {@link Streamfan.publish}. */
 export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, payload: T, options: PublishOptions = {}): Promise<string> {
   const partitionKey = checkKey(topic as Topic<unknown>, options.key);
+  const lane = laneOf(topic as Topic<unknown>, options.priority);
   const encoded = encodeEvent(topic, payload, options.headers);
   const due = dueSpec(options);
   const P = topic.partitions;
+  if (lane !== undefined) return publishToLane(redis, ledger, prefix, topic, lane, encoded, due, options);
   if (options.idempotencyKey !== undefined) {
     const key = options.idempotencyKey;
     if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
@@ -297,6 +325,49 @@ export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix
   }
 }
 
+function checkIdempotency(options: PublishOptions): number | undefined {
+  if (options.idempotencyKey === undefined) return undefined;
+  const key = options.idempotencyKey;
+  if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
+    throw new InvalidOptionError('idempotencyKey must be a non-empty string of at most 512 characters');
+  }
+  const window = options.idempotencyWindowMs ?? 86_400_000;
+  if (!Number.isInteger(window) || window < 1) throw new InvalidOptionError(`idempotencyWindowMs must be a whole number ≥ 1, got ${String(window)}`);
+  return window;
+}
+
+/**
+ * {@link publishOne} on a prioritized topic: into lane `lane`'s stream (or delayed set), ids
+ * `<lane>:<id>` off the default lane. An idempotency marker is one per topic: the default lane
+ * runs publishOnce (its marker holds the plain id), other lanes publishLaneOnce (the marker
+ * holds `<lane>:<id>`), so a repeat in any lane returns the marker's value, the first id.
+ */
+async function publishToLane<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, lane: string, encoded: Encoded, due: string | undefined, options: PublishOptions): Promise<string> {
+  const window = checkIdempotency(options);
+  await ensureLanesOnce(redis, prefix, topic);
+  const def = topic.defaultPriority!;
+  const home = laneHome(topic.name, lane, def);
+  const show = (id: string) => formatLaneId(lane, id, def);
+  const keys = topicKeys(prefix, home);
+  try {
+    if (window !== undefined) {
+      const delayedId = due === undefined ? '' : `${DELAYED_ID_PREFIX}${randomUUID()}`;
+      const scriptKeys = [keys.stream, keys.idempotency(options.idempotencyKey!)];
+      if (delayedId) scriptKeys.push(keys.delayed, keys.delayedRef(delayedId));
+      const args: Array<string | number> = [
+        encoded.payload, encoded.headers, window, delayedId,
+        due?.startsWith('+') ? due.slice(1) : '0', due !== undefined && !due.startsWith('+') ? due : '',
+      ];
+      if (lane === def) return (await runScript<[number, string]>(redis, 'publishOnce', scriptKeys, args))[1];
+      return (await runScript<[number, string]>(redis, 'publishLaneOnce', scriptKeys, [...args, '', `${lane}:`]))[1];
+    }
+    if (due !== undefined) return show((await schedule(redis, prefix, home, [encoded], due))[0]!);
+    return await appendCoalesced(redis, ledger, home, encoded, () => ({ topic: home, format: show }));
+  } catch (err) {
+    throw fromRedisError(err, `publish to "${topic.name}" (lane ${lane})`, redis);
+  }
+}
+
 /**
  * Publish a batch in one round trip, atomically (one script): either every event is written or,
  * if Redis refuses (e.g. OOM), none is. Every payload is validated before anything is sent.
@@ -305,6 +376,7 @@ export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix
  */
 export async function publishBatch<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, payloads: readonly T[], options: PublishManyOptions = {}): Promise<string[]> {
   if (!Array.isArray(payloads)) throw new InvalidOptionError('publishMany takes an array of payloads');
+  const lane = laneOf(topic as Topic<unknown>, options.priority);
   if (options.key !== undefined && options.keys !== undefined) throw new InvalidOptionError('give either key (every event) or keys (one per event), not both');
   let keys: Array<string | undefined> | undefined;
   if (options.keys !== undefined) {
@@ -342,6 +414,17 @@ export async function publishBatch<T>(redis: Redis, ledger: ProducerLedger, pref
   }
   const due = dueSpec(options);
   if (topic.partitions !== undefined) return publishPartitioned(redis, ledger, prefix, topic, encoded, keys, due);
+  if (lane !== undefined) {
+    // One lane per batch: the batch stays one atomic script in one stream.
+    await ensureLanesOnce(redis, prefix, topic);
+    const home = laneHome(topic.name, lane, topic.defaultPriority!);
+    try {
+      const ids = due !== undefined ? await schedule(redis, prefix, home, encoded, due) : await appendOnce(redis, ledger, home, encoded);
+      return ids.map((id) => formatLaneId(lane, id, topic.defaultPriority!));
+    } catch (err) {
+      throw fromRedisError(err, `publishMany to "${topic.name}" (lane ${lane})`, redis);
+    }
+  }
   try {
     if (due !== undefined) return await schedule(redis, prefix, topic.name, encoded, due);
     return await appendOnce(redis, ledger, topic.name, encoded);

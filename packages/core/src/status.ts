@@ -7,7 +7,9 @@ import { fieldMap } from './consumer/entry';
 import { readDelayedRef } from './delayed';
 import { InvalidIdError } from './errors';
 import { DELAYED_ID_PREFIX, FIELD } from './publisher';
-import { partitionTag } from './keys';
+import { laneHome, partitionTag } from './keys';
+import { formatLaneId, parseLaneId } from './lanes/ids';
+import { ensureLanesOnce } from './lanes/meta';
 import { ensureTopicMetaOnce } from './partitions/meta';
 import { formatPartitionedId, parsePartitionedId } from './partitions/partitionKeys';
 import type { Topic } from './topic';
@@ -77,6 +79,8 @@ export interface EventStatus {
   dueAt?: Date;
   /** Partitioned topics: the event's partition (ids are then `p<partition>:…`). */
   partition?: number;
+  /** Prioritized topics: the event's lane (a non-default lane's ids are then `<lane>:…`). */
+  priority?: string;
   groups: Record<string, GroupStatus>;
 }
 
@@ -301,10 +305,16 @@ export async function groupInfos(redis: Redis, stream: string): Promise<Array<Re
 
 /**
  * Where a public id of `topic` lives: for a partitioned topic, its partition's tag and the id
- * inside the partition (`p3:1700000000000-0` → `T#3`, `1700000000000-0`); else the topic and id.
- * @throws InvalidPartitionedIdError (an InvalidIdError) for an id a partitioned topic cannot have
+ * inside the partition (`p3:1700000000000-0` → `T#3`, `1700000000000-0`); for a prioritized
+ * topic, its lane's home and the id inside the lane (`high:1700000000000-0` → `T+high`, …; a
+ * plain id is the default lane's, whose home is `T`); else the topic and id.
+ * @throws InvalidPartitionedIdError / InvalidLaneIdError (InvalidIdErrors) for an id the topic cannot have
  */
-export function locateId(topic: Topic<unknown>, id: string): { home: string; localId: string; partition?: number } {
+export function locateId(topic: Topic<unknown>, id: string): { home: string; localId: string; partition?: number; lane?: string } {
+  if (topic.priorities !== undefined) {
+    const { lane, localId } = parseLaneId(id, topic);
+    return { home: laneHome(topic.name, lane, topic.defaultPriority!), localId, lane };
+  }
   if (topic.partitions === undefined) return { home: topic.name, localId: id };
   const { partition, localId } = parsePartitionedId(id, topic.name, topic.partitions);
   return { home: partitionTag(topic.name, partition), localId, partition };
@@ -319,12 +329,26 @@ export function publicStatus(s: EventStatus, topic: string, id: string, partitio
   return out;
 }
 
+/** A status read in a lane, with its ids made public again (`<lane>:…` off the default lane) and the lane in `priority`. */
+export function publicLaneStatus(s: EventStatus, topic: Topic<unknown>, id: string, lane: string): EventStatus {
+  const def = topic.defaultPriority!;
+  const out: EventStatus = { ...s, id, topic: topic.name, priority: lane };
+  if (s.eventId !== undefined) out.eventId = formatLaneId(lane, s.eventId, def);
+  if (s.delayedId !== undefined) out.delayedId = formatLaneId(lane, s.delayedId, def);
+  return out;
+}
+
 /**
  * {@link readStatus} by a topic definition: a partitioned topic's ids are `p<i>:…` and the
- * status is read in that partition (its count checked once against Redis).
+ * status is read in that partition (its count checked once against Redis); a prioritized
+ * topic's are read in their lane (its lanes checked once).
  */
 export async function readTopicStatus(redis: Redis, prefix: string, topic: Topic<unknown>, id: string): Promise<EventStatus> {
   const at = locateId(topic, id);
+  if (at.lane !== undefined) {
+    await ensureLanesOnce(redis, prefix, topic);
+    return publicLaneStatus(await readStatus(redis, prefix, at.home, at.localId), topic, id, at.lane);
+  }
   if (at.partition === undefined) return readStatus(redis, prefix, topic.name, id);
   await ensureTopicMetaOnce(redis, prefix, topic.name, topic.partitions!);
   return publicStatus(await readStatus(redis, prefix, at.home, at.localId), topic.name, id, at.partition);

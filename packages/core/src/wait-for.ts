@@ -1,7 +1,8 @@
 import type Redis from 'ioredis';
 import { GroupRetiredError, WaitTimeoutError } from './errors';
 import { topicKeys, type TopicKeys } from './keys';
-import { assertStreamId, groupInfos, isFinalState, locateId, publicStatus, readStatus, type EventStatus } from './status';
+import { assertStreamId, groupInfos, isFinalState, locateId, publicLaneStatus, publicStatus, readStatus, type EventStatus } from './status';
+import { ensureLanesOnce } from './lanes/meta';
 import { ensureTopicMetaOnce } from './partitions/meta';
 import type { Topic } from './topic';
 
@@ -226,6 +227,16 @@ export async function waitForEvent(sub: Redis, redis: Redis, prefix: string, top
  */
 export async function waitForTopicEvent(sub: Redis, redis: Redis, prefix: string, topic: Topic<unknown>, id: string, options: WaitForOptions, mode: 'P' | 'S' = 'P'): Promise<EventStatus> {
   const at = locateId(topic, id);
+  if (at.lane !== undefined) {
+    await ensureLanesOnce(redis, prefix, topic);
+    try {
+      return publicLaneStatus(await waitForEvent(sub, redis, prefix, at.home, at.localId, options, mode), topic, id, at.lane);
+    } catch (err) {
+      if (err instanceof WaitTimeoutError) err.message = err.message.replace(`event ${at.localId} `, `event ${id} `);
+      if (err instanceof GroupRetiredError) (err as { topic: string }).topic = topic.name;
+      throw err;
+    }
+  }
   if (at.partition === undefined) return waitForEvent(sub, redis, prefix, topic.name, id, options, mode);
   await ensureTopicMetaOnce(redis, prefix, topic.name, topic.partitions!);
   try {

@@ -12,6 +12,7 @@ describe('public API', () => {
       'PayloadTooLargeError', 'ProtocolVersionError', 'RedisCommandError', 'RedisOutOfMemoryError', 'RedisUnavailableError', 'Streamfan',
       'StreamfanError', 'UnsupportedServerError', 'WaitTimeoutError', 'GroupRetiredError', 'defineTopic', 'jsonCodec',
       'PartitionCountMismatchError', 'InvalidPartitionedIdError', 'PartialPublishError', 'PartitionedTopicNotSupportedError',
+      'LaneMismatchError', 'UnknownLaneError', 'InvalidLaneIdError', 'LaneOrderingError',
     ].sort());
     for (const name of ['topicKeys', 'FIELD', 'resolveSubscribeOptions', 'Subscription', 'showEvent', 'claimEntries', 'fromRedisError', 'requireTopic']) {
       expect(api).not.toHaveProperty(name);

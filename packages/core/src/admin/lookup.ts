@@ -9,19 +9,25 @@ import type { AdminTarget } from './target';
 
 /**
  * The definition of topic `name` as Redis knows it: partitioned (with its partition count, from
- * the meta record written at its creation) or not. For tools that get a topic by name (the CLI),
+ * the meta record written at its creation), prioritized (with its lanes and default lane, from
+ * the same record) or neither. For tools that get a topic by name (the CLI),
  * so that each method reads the keys the topic really uses.
  */
 export async function lookupTopic(target: AdminTarget, name: string): Promise<Topic<unknown>> {
   validateTopicName(name);
-  let stored: string | null;
+  let stored: string | null | undefined;
+  let lanes: string | null | undefined;
+  let defaultLane: string | null | undefined;
   try {
-    stored = await target.redis.hget(topicMetaKeys(target.prefix, name).meta, 'partitions');
+    [stored, lanes, defaultLane] = await target.redis.hmget(topicMetaKeys(target.prefix, name).meta, 'partitions', 'lanes', 'defaultLane');
   } catch (err) {
     throw fromRedisError(err, `read topic "${name}"`);
   }
-  const partitions = stored === null ? NaN : Number(stored);
-  return Number.isInteger(partitions) && partitions >= 1 ? defineTopic(name, { partitions }) : defineTopic(name);
+  const partitions = stored == null ? NaN : Number(stored);
+  if (Number.isInteger(partitions) && partitions >= 1) return defineTopic(name, { partitions });
+  // A prioritized topic's meta hash records its lanes (docs/priorities.md §1).
+  if (lanes && defaultLane) return defineTopic(name, { priorities: lanes.split(','), defaultPriority: defaultLane });
+  return defineTopic(name);
 }
 
 function listed(kind: string, names: string[]): string {

@@ -31,18 +31,33 @@ export function fieldMap(flat: string[]): Map<string, string> {
 
 /**
  * Parse an entry written by streamfan, or by another program. Never throws: anything that
- * cannot be handled comes back as a {@link MalformedEntry}.
+ * cannot be handled comes back as a {@link MalformedEntry}. Runs for every delivery: the fields
+ * are read in one pass over the flat list (no Map per entry); a field given twice counts with its
+ * last value, as a Map would.
  */
 export function parseEntry<T>(raw: RawEntry, codec: Codec<T>, fromRedelivery: boolean): ParsedEntry<T> | MalformedEntry {
-  const [entryId, flat] = raw;
-  const fields = fieldMap(flat ?? []);
-  const orig = fields.get(FIELD.orig);
+  const entryId = raw[0];
+  const flat = raw[1];
+  let data: string | undefined;
+  let h: string | undefined;
+  let orig: string | undefined;
+  let baseText: string | undefined;
+  let delayed: string | undefined;
+  if (flat) {
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const name = flat[i];
+      if (name === FIELD.payload) data = flat[i + 1];
+      else if (name === FIELD.headers) h = flat[i + 1];
+      else if (name === FIELD.orig) orig = flat[i + 1];
+      else if (name === FIELD.base) baseText = flat[i + 1];
+      else if (name === FIELD.delayed) delayed = flat[i + 1];
+    }
+  }
   const eventId = fromRedelivery && orig && /^\d+-\d+$/.test(orig) ? orig : entryId;
-  const baseRaw = fromRedelivery ? Number(fields.get(FIELD.base) ?? '0') : 0;
+  const baseRaw = fromRedelivery ? Number(baseText ?? '0') : 0;
   const base = Number.isInteger(baseRaw) && baseRaw >= 0 ? baseRaw : 0;
-  const data = fields.get(FIELD.payload);
   if (data === undefined) {
-    const names = [...fields.keys()].slice(0, 8).join(', ') || 'none';
+    const names = [...fieldMap(flat ?? []).keys()].slice(0, 8).join(', ') || 'none';
     return { entryId, eventId, base, reason: `malformed entry: no "${FIELD.payload}" field (fields: ${names}); it was not written by streamfan's publish` };
   }
   let payload: T;
@@ -52,7 +67,6 @@ export function parseEntry<T>(raw: RawEntry, codec: Codec<T>, fromRedelivery: bo
     return { entryId, eventId, base, reason: `malformed entry: the payload cannot be decoded (${(err as Error).message})` };
   }
   let headers: Headers = {};
-  const h = fields.get(FIELD.headers);
   if (h) {
     try {
       const parsed: unknown = JSON.parse(h);
@@ -62,7 +76,6 @@ export function parseEntry<T>(raw: RawEntry, codec: Codec<T>, fromRedelivery: bo
       return { entryId, eventId, base, reason: `malformed entry: the headers are not a JSON object (${(err as Error).message})` };
     }
   }
-  const delayed = fields.get(FIELD.delayed);
   if (delayed) headers = { ...headers, 'streamfan-delayed-id': delayed };
   return { entryId, eventId, base, payload, headers };
 }

@@ -15,6 +15,17 @@ export interface InFlight {
   lost?: boolean;
   /** Still running when shutdown's grace period ended: left pending for reclaim, never settled here. */
   abandoned?: boolean;
+  /** The handler returned, threw or ran out of time: settled once (settler.ts handlerDone). */
+  ran?: boolean;
+  /** Its handlerTimeoutMs ran out: failed, while the handler still holds its slot until it returns. */
+  timedOut?: boolean;
+  /** The handlerTimeoutMs timer, while it runs. */
+  timer?: NodeJS.Timeout;
+  /** The handler called ctx.deadLetter(reason). */
+  deadReason?: string;
+  /** ctx.deadLetter and ctx.publishedAt, made on first use. */
+  deadLetter?: (reason: string) => never;
+  publishedAt?: Date;
 }
 
 /**

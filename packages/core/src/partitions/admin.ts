@@ -304,7 +304,16 @@ export async function listPartitionedPending(redis: Redis, prefix: string, topic
  * A row of {@link Streamfan.topics}: a partitioned topic also has its partition count and each
  * partition's stream length (index = partition; 0 for a partition with no stream yet).
  */
-export type TopicRow = TopicInfo & { partitions?: number; partitionLengths?: number[] };
+export type TopicRow = TopicInfo & {
+  partitions?: number;
+  partitionLengths?: number[];
+  /** Prioritized topics: the lanes, highest first (docs/priorities.md §6). The row's counts are summed over them. */
+  lanes?: string[];
+  /** Prioritized topics: the default lane. */
+  defaultLane?: string;
+  /** Prioritized topics: each lane's stream length, in the order of `lanes` (0 for a lane without a stream yet). */
+  laneLengths?: number[];
+};
 
 /**
  * Fold the partition streams a listing found (`T#0`, `T#1`, …) into one row per partitioned

@@ -31,6 +31,24 @@ export interface TopicShape {
 export async function ensureTopicMeta(redis: Redis, prefix: string, topic: string, partitions: number): Promise<TopicShape> {
   if (partitions !== 0) validatePartitionCount(partitions);
   const keys = topicMetaKeys(prefix, topic);
+  if (partitions !== 0) {
+    // A prioritized topic's meta hash records lanes and no partitions: partitioning it would
+    // add a count to that record (docs/priorities.md §1).
+    let lanes: string | null;
+    try {
+      lanes = await redis.hget(keys.meta, 'lanes');
+    } catch (err) {
+      // A key of another type: the script below refuses it with a clear message.
+      if (!/WRONGTYPE/.test((err as Error).message)) throw fromRedisError(err, `check the partitions of topic "${topic}"`, redis);
+      lanes = null;
+    }
+    if (lanes !== null) {
+      const e = new PartitionCountMismatchError(topic, 0, partitions);
+      e.message = `topic "${topic}" has the priority lanes [${lanes.split(',').join(', ')}], fixed when it was first used, but was defined with ${partitions} partitions: ` +
+        'a prioritized topic cannot be partitioned (this version); define it with its priorities, or use a new topic name for the partitioned one (docs/priorities.md §1)';
+      throw e;
+    }
+  }
   let reply: [string, number, string];
   try {
     reply = await runScript<[string, number, string]>(redis, 'ensureTopicMeta', [keys.meta, keys.unpartitionedStream], [partitions, PARTITION_HASH, PARTITION_LAYOUT]);
