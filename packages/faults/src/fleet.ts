@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { buildSync } from 'esbuild';
 import type { EventRecord, WorkerConfig } from './protocol';
 
@@ -10,21 +11,43 @@ export const REPO_ROOT = resolve(__dirname, '../../..');
 const WORKER_SCRIPT = join(REPO_ROOT, 'packages/faults/src/worker.ts');
 const TSCONFIG = join(REPO_ROOT, 'tsconfig.tests.json');
 
-let bundle: string | undefined;
+const bundles = new Map<string, string>();
 /**
- * The worker script bundled once per test process (the same sources tsx would run): a worker
- * then starts in a fraction of the time, which matters when a test spawns dozens of them.
- * FAULTS_WORKER_TSX=1 runs the sources through tsx instead.
+ * `script` bundled once per test process with esbuild (the same sources tsx would run), in a
+ * temporary folder removed at exit: a worker then starts in a fraction of the time, which
+ * matters when a test spawns dozens of them. Returns the bundle's path.
  */
-function workerCommand(): string[] {
-  if (process.env.FAULTS_WORKER_TSX) return ['--import', 'tsx', WORKER_SCRIPT];
-  if (!bundle) {
+export function bundled(script: string): string {
+  let out = bundles.get(script);
+  if (!out) {
     const dir = mkdtempSync(join(tmpdir(), 'streamfan-worker-'));
-    bundle = join(dir, 'worker.cjs');
-    buildSync({ entryPoints: [WORKER_SCRIPT], outfile: bundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs', tsconfig: TSCONFIG, logLevel: 'error' });
+    out = join(dir, `${basename(script, '.ts')}.cjs`);
+    buildSync({ entryPoints: [script], outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'cjs', tsconfig: TSCONFIG, logLevel: 'error' });
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    bundles.set(script, out);
   }
-  return [bundle];
+  return out;
+}
+
+/** Call `onValue` with each line `stream` writes that parses as JSON (other lines are skipped). */
+export function onJsonLines(stream: Readable | null, onValue: (value: unknown) => void): void {
+  let buf = '';
+  stream?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let value: unknown;
+      try { value = JSON.parse(line); } catch { continue; }
+      onValue(value);
+    }
+  });
+}
+
+/** The worker script's command line: its bundle, or with FAULTS_WORKER_TSX=1 the sources through tsx. */
+function workerCommand(): string[] {
+  return process.env.FAULTS_WORKER_TSX ? ['--import', 'tsx', WORKER_SCRIPT] : [bundled(WORKER_SCRIPT)];
 }
 
 /** One worker process (one incarnation: a respawn is a new WorkerProcess with a new consumer name). */
@@ -35,20 +58,9 @@ export class WorkerProcess {
   private stderr = '';
 
   constructor(readonly name: string, readonly config: WorkerConfig, private readonly child: ChildProcess) {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          this.events.push(JSON.parse(line) as EventRecord);
-        } catch {
-          continue;
-        }
-        for (const l of this.listeners) l();
-      }
+    onJsonLines(child.stdout, (e) => {
+      this.events.push(e as EventRecord);
+      for (const l of this.listeners) l();
     });
     child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
     this.exited = new Promise((res) => child.once('exit', (code, signal) => {

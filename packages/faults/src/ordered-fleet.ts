@@ -5,24 +5,12 @@
  * order and that no two handlings of one key overlap in time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
-import { REPO_ROOT } from './fleet';
+import { bundled, onJsonLines, REPO_ROOT } from './fleet';
 import type { OrderedRecord, OrderedWorkerConfig } from './ordered-protocol';
 
 const SCRIPT = join(REPO_ROOT, 'packages/faults/src/ordered-worker.ts');
-let bundle: string | undefined;
-function bundled(): string {
-  if (!bundle) {
-    const dir = mkdtempSync(join(tmpdir(), 'streamfan-oworker-'));
-    bundle = join(dir, 'ordered-worker.cjs');
-    buildSync({ entryPoints: [SCRIPT], outfile: bundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs', tsconfig: join(REPO_ROOT, 'tsconfig.tests.json'), logLevel: 'error' });
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  return bundle;
-}
 
 /** One ordered worker process (one incarnation, one consumer name). */
 export class OrderedWorker {
@@ -33,16 +21,7 @@ export class OrderedWorker {
   private stderr = '';
 
   constructor(readonly config: OrderedWorkerConfig, private readonly child: ChildProcess) {
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try { this.lines.push(JSON.parse(line) as { type: string; t: number }); } catch { /* not ours */ }
-      }
-    });
+    onJsonLines(child.stdout, (l) => this.lines.push(l as { type: string; t: number }));
     child.stderr?.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
     this.exited = new Promise((res) => child.once('exit', () => { this.endedAt ??= Date.now(); res(); }));
   }
@@ -94,7 +73,7 @@ export class OrderedFleet {
     this.n++;
     const consumer = `${name}-${this.n}`;
     const config: OrderedWorkerConfig = { ...this.base, consumer, log: join(this.runDir, `${consumer}.log`) };
-    const child = spawn(process.execPath, [bundled(), JSON.stringify(config)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bundled(SCRIPT), JSON.stringify(config)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const w = new OrderedWorker(config, child);
     this.all.push(w);
     return w;
