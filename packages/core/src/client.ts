@@ -32,6 +32,8 @@ import { retireGroup, unretireGroup, type RetireOptions, type RetireReport } fro
 import { splitPartitionOptions, type PartitionSubscribeOptions } from './partitions/options';
 import { topicAck, topicClaim, topicConsumers, topicDelayed, topicPendingPage, topicPrune, topicShow, topicTail } from './partitions/admin-ops';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
+import { subscribeLaned } from './lanes/laned-subscription';
+import { splitLaneOptions, type LaneSubscribeOptions } from './lanes/options';
 import { foldPartitionedTopics, type TopicRow, listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
 import { Telemetry, checkTelemetryOptions, type TelemetryOptions } from './telemetry/telemetry';
 import { instrumentPublish, traceGroupOperation } from './telemetry/tracing';
@@ -263,22 +265,35 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * On a partitioned topic the group is created on every partition, and the group's consumers
    * share the partitions through leases (`leaseMs`), rebalancing as consumers come and go;
    * event ids (handler `ctx.id`, events) are `p<i>:…` (docs/partitions.md).
+   *
+   * On a prioritized topic the group is worked in every lane, and the consumer's `concurrency`
+   * slots go to the highest lane with work first, with the `lowerLaneShare` starvation guard;
+   * `ctx.priority` is the event's lane and ids off the default lane are `<lane>:…`
+   * (docs/priorities.md). `ordering: 'key'` is refused there with {@link LaneOrderingError}.
    */
-  subscribe<T, R = unknown>(topic: Topic<T> | string, group: string, handler: Handler<T, R>, options: SubscribeOptions & PartitionSubscribeOptions = {}): Subscription<T> {
+  subscribe<T, R = unknown>(topic: Topic<T> | string, group: string, handler: Handler<T, R>, options: SubscribeOptions & PartitionSubscribeOptions & LaneSubscribeOptions = {}): Subscription<T> {
     this.assertOpen();
     if (this.unsupported) throw this.unsupported;
     const t = toTopic(topic);
     validateGroupName(group);
     if (typeof handler !== 'function') throw new InvalidOptionError('subscribe needs a handler function: (payload, ctx) => result');
-    const { rest, partition } = splitPartitionOptions(options, t.name, t.partitions);
+    const lanes = splitLaneOptions(options, t);
+    const { rest, partition } = splitPartitionOptions(lanes.rest, t.name, t.partitions);
     const resolved = resolveSubscribeOptions(this.options.logger && rest.logger === undefined ? { ...rest, logger: this.options.logger } : rest);
     // Read the stream's end now, on the command connection, so a publish made after this call
     // is always after it: a new group starts there (see captureStreamEnd).
-    const startAt = resolved.startFrom === 'latest' && t.partitions === undefined ? captureStreamEnd(this.redis, topicKeys(this.prefix, t.name).stream) : undefined;
+    const startAt = resolved.startFrom === 'latest' && t.partitions === undefined && t.priorities === undefined ? captureStreamEnd(this.redis, topicKeys(this.prefix, t.name).stream) : undefined;
     const retention = this.retention;
     const telemetry = new ConsumerTelemetry(this.telemetry, t.name, group);
     handler = telemetry.wrap(handler);
-    const sub = t.partitions !== undefined ? subscribePartitioned<T>(t, group, handler as Handler<T>, resolved, partition, {
+    const sub = t.priorities !== undefined ? subscribeLaned<T>(t, group, handler as Handler<T>, resolved, lanes.lowerLaneShare, {
+      connection: this.connection,
+      redisOptions: this.options.redisOptions ?? {},
+      prefix: this.prefix,
+      statusTtlSeconds: this.statusTtlSeconds,
+      commands: this.redis,
+      ...(retention ? { retentionFor: (home: string) => ({ intervalMs: retention.intervalMs, run: () => this.runRetention(home, retention) }) } : {}),
+    }) : t.partitions !== undefined ? subscribePartitioned<T>(t, group, handler as Handler<T>, resolved, partition, {
       connection: this.connection,
       redisOptions: this.options.redisOptions ?? {},
       prefix: this.prefix,

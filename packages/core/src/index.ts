@@ -43,3 +43,5 @@ export type { PartitionSubscribeOptions } from './partitions/options';
 export type { PartitionContext } from './partitions/partitioned-subscription';
 export type { PartitionedGroupInfo, PartitionGroupRow, PartitionedTrimReport, TopicRow } from './partitions/admin';
 export { LaneMismatchError, UnknownLaneError, InvalidLaneIdError, LaneOrderingError } from './lanes/errors';
+export type { LaneSubscribeOptions } from './lanes/options';
+export type { LaneActivity } from './lanes/laned-subscription';

@@ -187,6 +187,8 @@ export interface HandlerContext {
   readonly fencingToken?: number;
   /** Partitioned topics with `ordering: 'key'`: the event's key (undefined for an event without one). */
   readonly key?: string;
+  /** Prioritized topics: the event's lane (its id is `<lane>:…` off the default lane; docs/priorities.md §5). */
+  readonly priority?: string;
 }
 
 /** Handles one event for one group. Throw to fail the attempt; the return value is stored as the result. */

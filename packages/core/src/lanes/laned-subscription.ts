@@ -1,0 +1,308 @@
+/**
+ * A consumer of one group on a prioritized topic (docs/priorities.md §5).
+ *
+ * Each lane is worked by an ordinary {@link Subscription} on the lane's keys (a lane is, for key
+ * names, a topic whose home is `T+L`), so reading, batch acks, retries with backoff (in the
+ * lane's redelivery stream: a retry stays in its lane), dead letters (the lane's), lease renewal,
+ * reclaim of a crashed consumer's entries, recovery, delayed promotion and retention run per lane
+ * exactly as for a topic without lanes — the same, tested code. What is shared is the handler
+ * slots: one {@link LaneSlots} pool of `concurrency` slots, granted to the highest lane with an
+ * entry waiting, with the `lowerLaneShare` starvation guard. Each lane reads ahead (its
+ * subscription's own `concurrency` is {@link readAhead}), so when a slot frees the highest lane
+ * with work has an entry waiting for it.
+ *
+ * Costs: two connections per lane (a blocking reader and a worker), and up to
+ * {@link readAhead} entries per lane pending to this consumer while they wait for a slot (their
+ * leases kept, as a running handler's).
+ */
+import EventEmitter from 'eventemitter3';
+import type Redis from 'ioredis';
+import { ClosedError, fromRedisError } from '../errors';
+import { topicKeys } from '../keys';
+import { captureStreamEnd } from '../consumer/start-position';
+import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
+import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
+import type { Topic } from '../topic';
+import { lastErrorOf, probeSubscription, type HealthOptions, type LastError, type SubscriptionHealth } from '../health';
+import { formatLaneId } from './ids';
+import { ensureLanesOnce } from './meta';
+import { LaneSlots, type LaneSlotStats } from './slots';
+import { lanesOf, listLanedGroups } from './admin';
+
+/** Settings a laned subscription needs from its client. */
+export interface LanedSettings extends Omit<SubscriptionSettings, 'startAt' | 'retention'> {
+  /** Retention of one lane (its home), on its subscription's timer; undefined when off. */
+  retentionFor?: (home: string) => SubscriptionSettings['retention'];
+  /** The client's command connection: the lanes are checked and the start positions of `startFrom: 'latest'` read on it. */
+  commands: Redis;
+}
+
+/**
+ * Entries each lane reads ahead of the shared slots: 4 × concurrency + 50 (at most 10,000). A
+ * lane's reader settles what finished before it reads again, so a lane whose handlers are fast
+ * empties its read-ahead before its next read arrives, and the slots freed meanwhile go to lower
+ * lanes: the larger the read-ahead, the rarer those gaps (measured in lanes-consume.test).
+ */
+export function readAhead(concurrency: number): number {
+  return Math.min(10_000, 4 * concurrency + 50);
+}
+
+type Counters = { processed: number; failed: number; deadLettered: number; reclaimed: number; lost: number; errors: number };
+
+/** One lane's row of {@link LanedSubscription.lanes}. */
+export interface LaneActivity extends LaneSlotStats {
+  /** The lane. */
+  lane: string;
+}
+
+/** See the file comment. Created by {@link Streamfan.subscribe} for a topic with `priorities`. */
+export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEvents> {
+  readonly topic: string;
+  readonly group: string;
+  readonly consumer: string;
+  readonly options: Readonly<ResolvedSubscribeOptions & { lowerLaneShare: number }>;
+  /** The lanes, highest first. */
+  readonly priorities: readonly string[];
+  private readonly slots: LaneSlots;
+  private readonly subs: Array<Subscription<T> | undefined>;
+  private readonly startAt: Array<Promise<string | undefined>> | undefined;
+  private readonly executing = new Set<string>();
+  private readonly done: Counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
+  private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private isReady = false;
+  private stopping = false;
+  private lastError: LastError | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** @internal use {@link Streamfan.subscribe} */
+  constructor(
+    private readonly topicDef: Topic<T>,
+    group: string,
+    private readonly handler: Handler<T>,
+    options: ResolvedSubscribeOptions,
+    lowerLaneShare: number,
+    private readonly settings: LanedSettings,
+  ) {
+    super();
+    this.topic = topicDef.name;
+    this.group = group;
+    this.consumer = options.consumer;
+    this.priorities = topicDef.priorities!;
+    this.options = Object.freeze({ ...options, lowerLaneShare });
+    this.slots = new LaneSlots(options.concurrency, this.priorities.length, lowerLaneShare);
+    this.subs = this.priorities.map(() => undefined);
+    // Read every lane's end now, on the command connection, so an event published after
+    // subscribe() is after the position a new group starts at (as captureStreamEnd explains).
+    this.startAt = options.startFrom === 'latest'
+      ? lanesOf(topicDef as Topic<unknown>).map((l) => captureStreamEnd(settings.commands, topicKeys(settings.prefix, l.home).stream))
+      : undefined;
+    void this.start();
+  }
+
+  /** Counts since this subscription started, over every lane. */
+  get stats(): Readonly<Counters & { inFlight: number }> {
+    const s = { ...this.done, inFlight: this.executing.size };
+    for (const sub of this.subs) {
+      if (!sub) continue;
+      const x = sub.stats;
+      s.processed += x.processed; s.failed += x.failed; s.deadLettered += x.deadLettered;
+      s.reclaimed += x.reclaimed; s.lost += x.lost; s.errors += x.errors;
+    }
+    return s;
+  }
+
+  /** Per lane, highest first: entries waiting for a slot, handlers running, slots granted since start. */
+  get lanes(): LaneActivity[] {
+    return this.slots.snapshot().map((s, i) => ({ lane: this.priorities[i]!, ...s }));
+  }
+
+  /** Ids (`<lane>:…`, plain in the default lane) of the events whose handlers run now (not those waiting for a slot). */
+  get running(): string[] {
+    return [...this.executing];
+  }
+
+  /** See {@link Subscription.health}; lag and pending are summed over the lanes. */
+  health(options?: HealthOptions): Promise<SubscriptionHealth> {
+    return probeSubscription({
+      topic: this.topic, group: this.group, consumer: this.consumer,
+      connections: [this.settings.commands, ...this.subs.flatMap((s) => (s ? [s.worker] : []))],
+      started: this.isReady, closing: this.stopping, readFailing: false, retired: false, lastError: this.lastError,
+      groupInfo: async () => (await listLanedGroups(this.settings.commands, this.settings.prefix, this.topicDef as Topic<unknown>)).find((g) => g.group === this.group),
+    }, options);
+  }
+
+  /** Resolves when every lane's consumer reads; rejects with {@link ClosedError} if it closes first, or with the error that stopped it (e.g. {@link LaneMismatchError}). */
+  ready(): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    if (this.stopping) return Promise.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** @internal Report an error without throwing: to `error` listeners, else to the logger. */
+  report(err: unknown, context: string): void {
+    if (this.stopping && /Connection is closed/.test((err as Error)?.message ?? '')) return;
+    const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
+    this.done.errors++;
+    this.lastError = lastErrorOf(e);
+    if (this.listenerCount('error') > 0) { this.emit('error', e); return; }
+    try {
+      this.options.logger.error(`${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`, e);
+    } catch { /* a logger that throws must not break the consumer */ }
+  }
+
+  private async start(): Promise<void> {
+    try {
+      await ensureLanesOnce(this.settings.commands, this.settings.prefix, this.topicDef as Topic<unknown>);
+    } catch (err) {
+      this.report(err, 'start');
+      // A lane set that does not match is not going to change (a connection error may: close too,
+      // saying why; the application subscribes again).
+      for (const w of this.readyWaiters.splice(0)) w.reject(err as Error);
+      void this.close();
+      return;
+    }
+    if (this.stopping) return;
+    const lanes = lanesOf(this.topicDef as Topic<unknown>);
+    const ready = lanes.map((l) => this.startLane(l.lane, l.home, l.index));
+    const results = await Promise.allSettled(ready);
+    if (this.stopping) return;
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      for (const w of this.readyWaiters.splice(0)) w.reject(failed.reason as Error);
+      void this.close();
+      return;
+    }
+    this.isReady = true;
+    for (const w of this.readyWaiters.splice(0)) w.resolve();
+    this.emit('ready', { consumer: this.consumer, group: this.group, topic: this.topic });
+  }
+
+  /** Work lane `lane`: a subscription on its keys, its handlers run in the shared slots. */
+  private startLane(lane: string, home: string, index: number): Promise<void> {
+    const limit = this.options.handlerTimeoutMs;
+    const wrapped: Handler<T> = async (payload, ctx) => {
+      await this.slots.acquire(index, ctx.signal);
+      const c = this.publicContext(ctx, lane, limit);
+      this.executing.add(c.ctx.id);
+      const running = Promise.resolve().then(() => this.handler(payload, c.ctx));
+      // The slot is held until the handler returns, even past its time limit (concurrency bounds what runs).
+      void running.then(() => undefined, () => undefined).finally(() => {
+        c.stop();
+        this.executing.delete(c.ctx.id);
+        this.slots.release(index);
+      });
+      return c.timeout ? Promise.race([running, c.timeout]) : running;
+    };
+    const sub = new Subscription<T>({ ...this.topicDef, name: home }, this.group, wrapped, {
+      ...this.options,
+      // Each lane reads ahead of the shared slots; the time limit counts from the slot grant.
+      concurrency: readAhead(this.options.concurrency),
+      handlerTimeoutMs: 0,
+    }, {
+      connection: this.settings.connection,
+      redisOptions: this.settings.redisOptions,
+      prefix: this.settings.prefix,
+      statusTtlSeconds: this.settings.statusTtlSeconds,
+      ...(this.startAt ? { startAt: this.startAt[index]! } : {}),
+      ...(this.settings.retentionFor ? { retention: this.settings.retentionFor(home) } : {}),
+    });
+    this.subs[index] = sub;
+    this.forward(sub, lane);
+    return sub.ready();
+  }
+
+  /**
+   * The handler's context with public ids (`<lane>:…`), the topic's name and the lane; with
+   * `handlerTimeoutMs`, a signal that also fires when the limit (counted from the slot grant) ends.
+   */
+  private publicContext(ctx: HandlerContext, lane: string, limit: number): { ctx: HandlerContext; timeout?: Promise<never>; stop: () => void } {
+    const id = formatLaneId(lane, ctx.id, this.topicDef.defaultPriority!);
+    if (limit <= 0) {
+      return { ctx: Object.create(ctx, { id: { value: id, enumerable: true }, topic: { value: this.topic, enumerable: true }, priority: { value: lane, enumerable: true } }) as HandlerContext, stop: () => undefined };
+    }
+    const own = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`handler timed out after ${limit}ms (handlerTimeoutMs)`);
+        own.abort(err);
+        reject(err);
+      }, limit);
+    });
+    timeout.catch(() => undefined);
+    const signal = AbortSignal.any([ctx.signal, own.signal]);
+    return {
+      ctx: Object.create(ctx, {
+        id: { value: id, enumerable: true }, topic: { value: this.topic, enumerable: true }, priority: { value: lane, enumerable: true },
+        signal: { value: signal, enumerable: true },
+      }) as HandlerContext,
+      timeout,
+      stop: () => clearTimeout(timer),
+    };
+  }
+
+  /** Re-emit a lane's events with public ids. */
+  private forward(sub: Subscription<T>, lane: string): void {
+    const def = this.topicDef.defaultPriority!;
+    const id = (x: string) => formatLaneId(lane, x, def);
+    sub.on('processed', (e) => this.emit('processed', { ...e, id: id(e.id) }));
+    sub.on('failed', (e) => this.emit('failed', { ...e, id: id(e.id) }));
+    sub.on('deadLettered', (e) => this.emit('deadLettered', { ...e, id: id(e.id) }));
+    sub.on('reclaimed', (e) => this.emit('reclaimed', { ...e, ids: e.ids.map(id) }));
+    sub.on('lost', (e) => this.emit('lost', { ...e, ids: e.ids.map(id) }));
+    sub.on('leaseLost', (e) => this.emit('leaseLost', { id: id(e.id) }));
+    sub.on('stale', (e) => this.emit('stale', { ids: e.ids.map(id) }));
+    sub.on('recovered', (e) => this.emit('recovered', { ...e, reason: `lane ${lane}: ${e.reason}` }));
+    sub.on('disconnected', (e) => this.emit('disconnected', { connection: `${e.connection} (lane ${lane})` }));
+    sub.on('reconnected', (e) => this.emit('reconnected', { connection: `${e.connection} (lane ${lane})` }));
+    sub.on('pruned', (e) => this.emit('pruned', e));
+    sub.on('error', (err) => {
+      this.done.errors++;
+      this.lastError = lastErrorOf(err);
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else {
+        try { this.options.logger.error(`${err.name} in subscription ${this.group}@${this.topic} (lane ${lane}): ${err.message}`, err); } catch { /* ignore */ }
+      }
+    });
+    // A lane that stops by itself (its group retired) stops the whole consumer.
+    sub.once('closed', () => { if (!this.stopping) void this.close(); });
+  }
+
+  /**
+   * Stop reading in every lane, let running handlers finish within `graceMs` (what is left runs
+   * out as on an unprioritized topic: pending, for another consumer to reclaim), close the
+   * connections. Safe to call more than once.
+   */
+  close(graceMs: number = this.options.shutdownGraceMs): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown(graceMs);
+    return this.closing;
+  }
+
+  /** `await using sub = sf.subscribe(...)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
+    for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    let left = 0;
+    let deleted = true;
+    await Promise.all(this.subs.map(async (sub) => {
+      if (!sub) return;
+      const closed = new Promise<{ left: number; deleted: boolean }>((resolve) => sub.once('closed', (e) => resolve(e)));
+      await sub.close(graceMs);
+      const e = await closed;
+      left += e.left;
+      deleted &&= e.deleted;
+    }));
+    this.emit('closed', { consumer: this.consumer, left, deleted });
+  }
+}
+
+/** @internal {@link Streamfan.subscribe} of a prioritized topic, typed as the client returns it. */
+export function subscribeLaned<T>(topic: Topic<T>, group: string, handler: Handler<T>, options: ResolvedSubscribeOptions, lowerLaneShare: number, settings: LanedSettings): Subscription<T> {
+  // The client's subscriptions are typed Subscription; this class has its public surface
+  // (events, ready, close, stats, running, report, health), not its internals (keys, worker).
+  return new LanedSubscription<T>(topic, group, handler, options, lowerLaneShare, settings) as unknown as Subscription<T>;
+}
