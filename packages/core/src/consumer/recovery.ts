@@ -3,6 +3,7 @@ import { runScript } from '../scripts/runner';
 import { groupInfos, settledInGroup } from '../status';
 import { compareIds } from '../ids';
 import { sleep } from '../timing';
+import { nextId, noteKnownGroup } from '../retention/known-groups';
 import type { InFlight } from './in-flight';
 import type { RawEntry } from './entry';
 import { SubscriptionReader } from './reader';
@@ -132,6 +133,11 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
     if (this.options.trackStatus) {
       const upTo = await this.worker.get(this.keys.recreated(this.group));
       if (upTo !== null && /^\d+-\d+$/.test(upTo)) this.noteSettledUpTo(upTo);
+      // Where the group is, for retention while it may be missing after an XGROUP DESTROY
+      // (known-groups.ts): its oldest pending entry, or the one after its last-delivered id.
+      const last = this.groupPos.get(this.keys.stream);
+      const floor = this.pendingFloor ?? (last !== undefined ? nextId(last) : undefined);
+      if (onTopic && floor !== undefined) await noteKnownGroup(this.worker, this.keys.stream, this.group, floor);
     }
     return onTopic;
   }

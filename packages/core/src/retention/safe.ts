@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { runScript } from '../scripts/runner';
+import { lowestFloor, missingGroups } from './known-groups';
 
 /** Most entries one counting call reads (about 1.5 ms of Redis time per 1000). */
 const COUNT_STEP = 1000;
@@ -37,6 +38,17 @@ export async function trimStepLimit(redis: Redis): Promise<number> {
  */
 export async function trimSafely(redis: Redis, stream: string, approximate: boolean, limit: number, minAgeMs = 0): Promise<SafeTrim> {
   let removed = 0;
+  // A group destroyed and not recreated yet holds its entries back too (see known-groups.ts): its
+  // floor, taken as a minimum age (the script bounds the floor by `<now - minAge>-0`).
+  const held = lowestFloor(await missingGroups(redis, stream));
+  if (held !== undefined) {
+    const heldMs = Number(held.split('-')[0]);
+    // A group that still needs everything (floor in the first millisecond): nothing is removed.
+    if (heldMs <= 1) return { ...(await safeFloor(redis, stream)), floor: held };
+    const [sec, usec] = await redis.time();
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    minAgeMs = Math.max(minAgeMs, now - heldMs + 1);
+  }
   for (let step = 0; ; step++) {
     const [floor, n, length, groups] = await runScript<[string, number, number, number]>(redis, 'trimSafe', [stream],
       [approximate ? 'approx' : 'exact', limit, minAgeMs]);

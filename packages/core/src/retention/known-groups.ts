@@ -1,0 +1,103 @@
+import type Redis from 'ioredis';
+import { compareIds } from '../ids';
+import { groupInfos } from '../status';
+
+/**
+ * Groups that were seen working on a topic, and the lowest entry id each may still need, so that
+ * retention can tell a group that is missing for a moment (XGROUP DESTROY, not recreated yet by
+ * its consumers' recovery) from one that never was. Without this, while such a group is missing
+ * a safe trim removes the entries it had not handled (its floor is not there to hold them), and a
+ * hard cap records them `lost` only in the groups that exist: the recreated group never hears of
+ * them, and their status stays unknown for good (model seed 10 with `+destroy`).
+ *
+ * A sorted set beside the topic's stream (`<...>:stream` → `<...>:known-groups`, same hash tag):
+ * members `<group>|<floor>` scored by when they were written (ms), where floor is the group's
+ * oldest pending entry, or the id after its last-delivered one. Written by the consumers of a
+ * group that track status, at start and on every reclaim tick (ZADD, ZREM of the member this
+ * consumer wrote before, ZREMRANGEBYSCORE of members older than the window, EXPIRE: commands
+ * the consumer's ACL role has); read by retention (ZRANGEBYSCORE). A group not seen for
+ * {@link KNOWN_GROUP_WINDOW_MS} (destroyed for good by hand, or its consumers stopped) no longer
+ * counts; a retired group (retireGroup) never does.
+ * @internal
+ */
+export const KNOWN_GROUP_WINDOW_MS = 10 * 60_000;
+
+/** Lifetime of the sorted set, refreshed on every write. */
+const KNOWN_GROUPS_TTL_S = 2 * KNOWN_GROUP_WINDOW_MS / 1000;
+
+/** The known-groups sorted set of the topic whose stream key is `stream`; undefined for another stream. */
+export function knownGroupsKey(stream: string): string | undefined {
+  return stream.endsWith(':stream') ? `${stream.slice(0, -':stream'.length)}:known-groups` : undefined;
+}
+
+/** The retired hash of the topic whose stream key is `stream` (see keys.ts). */
+function retiredKey(stream: string): string {
+  return `${stream.slice(0, -':stream'.length)}:retired`;
+}
+
+/** The id right after `id` (`ms-seq` + 1). */
+export function nextId(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  return `${ms}-${(BigInt(seq) + 1n).toString()}`;
+}
+
+/** The member each (stream, group, writer) wrote last, so a writer replaces its own (see {@link noteKnownGroup}). */
+const lastWritten = new WeakMap<Redis, Map<string, string>>();
+
+/** Record where `group` is on `stream` (see {@link knownGroupsKey}); never throws. */
+export async function noteKnownGroup(redis: Redis, stream: string, group: string, floor: string): Promise<void> {
+  const key = knownGroupsKey(stream);
+  if (!key) return;
+  const member = `${group}|${floor}`;
+  let mine = lastWritten.get(redis);
+  if (!mine) lastWritten.set(redis, (mine = new Map()));
+  const before = mine.get(`${key}\n${group}`);
+  const now = Date.now();
+  try {
+    const p = redis.pipeline().zadd(key, now, member);
+    if (before !== undefined && before !== member) p.zrem(key, before);
+    await p.zremrangebyscore(key, '-inf', now - KNOWN_GROUP_WINDOW_MS).expire(key, KNOWN_GROUPS_TTL_S).exec();
+    mine.set(`${key}\n${group}`, member);
+  } catch { /* best effort: retention then just does not know this group */ }
+}
+
+/** A group retention knew on the stream that is not there now, and the lowest id it may still need. */
+export interface MissingGroup {
+  group: string;
+  floor: string;
+}
+
+/**
+ * Groups seen on `stream` within the window that are not among its groups now and were not
+ * retired: destroyed, and not recreated yet. Two reads (the hash and the retired hash) plus XINFO
+ * GROUPS when `present` is not given.
+ */
+export async function missingGroups(redis: Redis, stream: string, present?: readonly string[]): Promise<MissingGroup[]> {
+  const key = knownGroupsKey(stream);
+  if (!key) return [];
+  const rows = (await redis.zrangebyscore(key, Date.now() - KNOWN_GROUP_WINDOW_MS, '+inf', 'WITHSCORES')) as string[];
+  if (rows.length === 0) return [];
+  // Per group, the floor written last.
+  const latest = new Map<string, { floor: string; at: number }>();
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    const cut = rows[i]!.lastIndexOf('|');
+    const group = rows[i]!.slice(0, cut);
+    const floor = rows[i]!.slice(cut + 1);
+    const at = Number(rows[i + 1]);
+    if (cut <= 0 || !/^\d+-\d+$/.test(floor)) continue;
+    const seen = latest.get(group);
+    if (!seen || at > seen.at) latest.set(group, { floor, at });
+  }
+  const here = new Set(present ?? (await groupInfos(redis, stream)).map((g) => String(g.name)));
+  const candidates = [...latest.keys()].filter((g) => !here.has(g));
+  if (candidates.length === 0) return [];
+  const retired = await redis.hmget(retiredKey(stream), ...candidates);
+  return candidates.filter((_, i) => retired[i] === null).map((group) => ({ group, floor: latest.get(group)!.floor }));
+}
+
+/** The lowest floor of `groups`, if any. */
+export function lowestFloor(groups: readonly MissingGroup[]): string | undefined {
+  let low: string | undefined;
+  for (const g of groups) if (low === undefined || compareIds(g.floor, low) < 0) low = g.floor;
+  return low;
+}
