@@ -5,10 +5,13 @@
  * order and that no two handlings of one key overlap in time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Streamfan, defineTopic, type Topic } from '@streamfan/core';
+import { uniquePrefix } from '@streamfan/testing';
 import { bundled, onJsonLines, REPO_ROOT } from './fleet';
-import type { OrderedRecord, OrderedWorkerConfig } from './ordered-protocol';
+import type { KeyedPayload, OrderedRecord, OrderedWorkerConfig } from './ordered-protocol';
 
 const SCRIPT = join(REPO_ROOT, 'packages/faults/src/ordered-worker.ts');
 
@@ -93,6 +96,37 @@ export class OrderedFleet {
       }
     }
     return out;
+  }
+}
+
+/** Where an ordered fault's client and workers connect: one server's URL or a cluster's startup nodes. */
+export type OrderedRedis = { url: string } | { cluster: Array<{ host: string; port: number }> };
+
+/** What {@link withOrderedFleet} hands its body. */
+export interface OrderedRun { sf: Streamfan; topic: Topic<KeyedPayload>; prefix: string; fleet: OrderedFleet }
+
+/**
+ * Run `body` with a client and a fleet of ordered workers (`worker`: group, ordering, lease,
+ * handler behaviour) on a fresh prefix (`f<fault>…`) and topic `orders` of `worker.partitions`
+ * partitions, the workers' logs in a new temporary folder. After it, passed or failed, every
+ * worker still running is SIGKILLed, the client closed and the folder deleted (kept, and its
+ * path printed, with FAULTS_KEEP=1).
+ */
+export async function withOrderedFleet(fault: number, redis: OrderedRedis, worker: Omit<OrderedWorkerConfig, 'url' | 'cluster' | 'prefix' | 'topic' | 'consumer' | 'log'>, body: (run: OrderedRun) => Promise<void>): Promise<void> {
+  const prefix = uniquePrefix(`f${fault}`);
+  const topic = defineTopic<KeyedPayload>('orders', { partitions: worker.partitions });
+  const runDir = mkdtempSync(join(tmpdir(), `streamfan-f${fault}-`));
+  const [connection, target] = 'url' in redis ? [redis.url, { url: redis.url }] : [{ cluster: redis.cluster }, { url: '', cluster: redis.cluster }];
+  const sf = new Streamfan({ connection, prefix, retention: false });
+  sf.on('error', () => undefined);
+  const fleet = new OrderedFleet(runDir, { ...target, ...worker, prefix, topic: topic.name });
+  try {
+    await body({ sf, topic, prefix, fleet });
+  } finally {
+    await fleet.killAll();
+    await sf.close();
+    if (!process.env.FAULTS_KEEP) rmSync(runDir, { recursive: true, force: true });
+    else console.log(`fault ${fault}: worker logs in ${runDir}`);
   }
 }
 

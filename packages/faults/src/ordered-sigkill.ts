@@ -5,14 +5,10 @@
  * asserts with jest's `expect`).
  */
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Streamfan, defineTopic } from '@streamfan/core';
 import { partitionKeys } from '@streamfan/core/internal';
-import { sleep, uniquePrefix } from '@streamfan/testing';
-import { checkOrder, handlings, OrderedFleet } from './ordered-fleet';
-import type { KeyedPayload, OrderedWorkerConfig } from './ordered-protocol';
+import { sleep } from '@streamfan/testing';
+import { checkOrder, handlings, withOrderedFleet, type OrderedRedis } from './ordered-fleet';
+import type { OrderedWorkerConfig } from './ordered-protocol';
 
 /** One SIGKILL fault run of an ordered group. */
 export interface OrderedSigkillRun {
@@ -21,7 +17,7 @@ export interface OrderedSigkillRun {
   /** Printed after the number, e.g. `(3-master cluster)`. */
   label?: string;
   /** Where the test process and the workers connect: one server's URL or a cluster's startup nodes. */
-  redis: { url: string } | { cluster: Array<{ host: string; port: number }> };
+  redis: OrderedRedis;
   partitions: number;
   keys: number;
   events: number;
@@ -41,17 +37,10 @@ export interface OrderedSigkillRun {
  */
 export async function runOrderedSigkill(o: OrderedSigkillRun): Promise<void> {
   const { partitions: P, keys: KEYS, events: EVENTS } = o;
-  const prefix = uniquePrefix(`f${o.fault}`);
-  const topic = defineTopic<KeyedPayload>('orders', { partitions: P });
-  const runDir = mkdtempSync(join(tmpdir(), `streamfan-f${o.fault}-`));
-  const [connection, worker] = 'url' in o.redis ? [o.redis.url, { url: o.redis.url }] : [{ cluster: o.redis.cluster }, { url: '', cluster: o.redis.cluster }];
-  const sf = new Streamfan({ connection, prefix, retention: false });
-  sf.on('error', () => undefined);
-  const fleet = new OrderedFleet(runDir, {
-    ...worker, prefix, topic: topic.name, partitions: P, group: 'billing', ordering: o.ordering ?? 'key',
+  await withOrderedFleet(o.fault, o.redis, {
+    partitions: P, group: 'billing', ordering: o.ordering ?? 'key',
     leaseMs: 2000, concurrency: 8, maxLatencyMs: 20, failRate: 0.1, maxAttempts: 4, backoffMs: 20, blockMs: 200,
-  });
-  try {
+  }, async ({ sf, topic, prefix, fleet }) => {
     const first = [fleet.spawn(), fleet.spawn(), fleet.spawn()];
     await Promise.all(first.map((w) => w.ready()));
 
@@ -139,10 +128,5 @@ export async function runOrderedSigkill(o: OrderedSigkillRun): Promise<void> {
     expect(deadLetters).toBe(dead);
     expect(report.failedAttempts).toBeGreaterThan(0);
     expect(report.killedHandlings).toBeGreaterThan(0); // the kills landed mid-handler
-  } finally {
-    await fleet.killAll();
-    await sf.close();
-    if (!process.env.FAULTS_KEEP) rmSync(runDir, { recursive: true, force: true });
-    else console.log(`logs in ${runDir}`);
-  }
+  });
 }

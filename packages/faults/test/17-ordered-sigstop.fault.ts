@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Streamfan, defineTopic } from '@streamfan/core';
 import { partitionKeys } from '@streamfan/core/internal';
-import { sleep, startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
-import { checkOrder, handlings, OrderedFleet } from '../src/ordered-fleet';
-import type { KeyedPayload } from '../src/ordered-protocol';
+import { sleep, startRedis, type RedisServer } from '@streamfan/testing';
+import { checkOrder, handlings, withOrderedFleet } from '../src/ordered-fleet';
 
 let server: RedisServer;
 beforeAll(async () => { server = await startRedis(); });
@@ -25,16 +20,10 @@ afterAll(async () => { await server?.stop(); });
 test('17. ordered group, a consumer SIGSTOPped past its lease and resumed: its settles are fenced, key order kept', async () => {
   const P = 2;
   const LEASE = 1000;
-  const prefix = uniquePrefix('f17');
-  const topic = defineTopic<KeyedPayload>('orders', { partitions: P });
-  const runDir = mkdtempSync(join(tmpdir(), 'streamfan-f17-'));
-  const sf = new Streamfan({ connection: server.url, prefix, retention: false });
-  sf.on('error', () => undefined);
-  const fleet = new OrderedFleet(runDir, {
-    url: server.url, prefix, topic: topic.name, partitions: P, group: 'g', ordering: 'key',
+  await withOrderedFleet(17, { url: server.url }, {
+    partitions: P, group: 'g', ordering: 'key',
     leaseMs: LEASE, concurrency: 4, maxLatencyMs: 300, failRate: 0, maxAttempts: 6, backoffMs: 20, blockMs: 200,
-  });
-  try {
+  }, async ({ sf, topic, prefix, fleet }) => {
     const a = fleet.spawn('a');
     await a.ready();
     const b = fleet.spawn('b');
@@ -97,9 +86,5 @@ test('17. ordered group, a consumer SIGSTOPped past its lease and resumed: its s
       .toEqual({ zombieWon: [], outOfOrder: [], overlaps: [], neverHandled: [], pending: 0 });
     expect([...statuses.values()].every((s) => s.state === 'succeeded')).toBe(true);
     expect(zombie.length).toBeGreaterThan(0); // the pause landed mid-handler, else the fault did not bite
-  } finally {
-    await fleet.killAll();
-    await sf.close();
-    if (!process.env.FAULTS_KEEP) rmSync(runDir, { recursive: true, force: true });
-  }
+  });
 }, 240_000);
