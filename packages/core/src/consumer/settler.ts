@@ -115,8 +115,10 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
     // Delivered more than a visibility timeout ago (held for a slot while the process stalled):
     // another consumer may have reclaimed it, and finished it, meanwhile.
     const staleLease = now - leasedAt > this.options.visibilityTimeoutMs;
-    // A first delivery of an entry published before this consumer recovered from XGROUP DESTROY.
-    const maybeReplay = !fromRedelivery && deliveries === 1 && this.settledUpTo !== undefined && compareIds(f.entryId, this.settledUpTo) <= 0;
+    // A delivery of an entry published before this consumer recovered from XGROUP DESTROY (a
+    // reclaimed one too: its first consumer in the recreated group may have stalled before it
+    // could check and acknowledge it).
+    const maybeReplay = !fromRedelivery && this.settledUpTo !== undefined && compareIds(f.entryId, this.settledUpTo) <= 0;
     if (staleLease || maybeReplay) {
       void this.runUnlessSettled(f, parsed, staleLease);
       return;
@@ -164,7 +166,7 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
    * - its lease is stale (delivered more than a visibility timeout ago): when another consumer
    *   holds it now, it is dropped (that consumer runs it; nothing of this one's was refused, so no
    *   `stale` either);
-   * - a first delivery of a topic entry published before this consumer recovered from XGROUP
+   * - a delivery (first or reclaimed) of a topic entry published before this consumer recovered from XGROUP
    *   DESTROY (the recreated group starts where its position was last seen, so it may deliver
    *   again what the group had finished), or a stale one no consumer holds: when its status in
    *   this group says it is done (succeeded, dead, lost, or failed with its retry scheduled), it
