@@ -1,4 +1,4 @@
-/** What the ordered-partition faults (14, 15), their worker processes and their checks agree on. */
+/** What the ordered-partition faults (14–17), their worker processes and their checks agree on. */
 
 /** Configuration of one ordered worker process. */
 export interface OrderedWorkerConfig {

@@ -1,5 +1,5 @@
 /**
- * A worker process for the ordered-partition faults (fault 14, 15): one consumer of one group
+ * A worker process for the ordered-partition faults (14–17): one consumer of one group
  * with `ordering: 'key'` (or unordered) on a partitioned topic. Its handler sleeps a random
  * time, fails a share of its attempts, and appends one line when it starts and one when it
  * ends (synchronous writes, so a SIGKILL leaves at most a start without an end). Times are the
