@@ -203,9 +203,11 @@ describe("ordering: 'key'", () => {
     const b = await acquireLease(sf.redis, keys, 'g', ownerId('b', 'x2'), 5000);
     expect(b.acquired).toBe(true);
     const local = id!.split(':')[1]!;
+    // The success bucket of the event's second (protocol 2); record '' writes the status hash.
+    const bucket = Math.floor(Number(local.split('-')[0]) / 1000);
     const settle = await runScript<string[]>(sf.redis, 'settleOrdered',
-      [keys.lease('g'), keys.stream, keys.backoff('g'), keys.status(local), keys.waiters, keys.deadLetters('g')],
-      ['g', 'a', a.token, local, local, 'succeeded', 1, '', '', 0, 0, keys.done, '1', 'P']);
+      [keys.lease('g'), keys.stream, keys.backoff('g'), keys.status(local), keys.waiters, keys.deadLetters('g'), keys.ok('g', bucket)],
+      ['g', 'a', a.token, local, local, 'succeeded', 1, '', '', 0, 0, keys.done, '1', 'P', bucket * 1000, '']);
     expect(settle).toEqual(['fenced']);
     const start = await runScript<string[]>(sf.redis, 'startOrdered', [keys.lease('g'), keys.stream, keys.status(local)], ['g', 'a', a.token, local, 0, '1']);
     expect(start).toEqual(['fenced']);
@@ -215,8 +217,8 @@ describe("ordering: 'key'", () => {
     if (!b.acquired) throw new Error('not acquired');
     await runScript(sf.redis, 'adoptPending', [keys.lease('g'), keys.stream], ['g', 'b', b.token, '-', 10]);
     const ok = await runScript<string[]>(sf.redis, 'settleOrdered',
-      [keys.lease('g'), keys.stream, keys.backoff('g'), keys.status(local), keys.waiters, keys.deadLetters('g')],
-      ['g', 'b', b.token, local, local, 'succeeded', 1, '', '', 0, 0, keys.done, '1', 'P']);
+      [keys.lease('g'), keys.stream, keys.backoff('g'), keys.status(local), keys.waiters, keys.deadLetters('g'), keys.ok('g', bucket)],
+      ['g', 'b', b.token, local, local, 'succeeded', 1, '', '', 0, 0, keys.done, '1', 'P', bucket * 1000, '']);
     expect(ok).toEqual(['succeeded']);
     expect(await sf.status(topic, id!)).toMatchObject({ groups: { g: { state: 'succeeded', consumer: 'b' } } });
   });

@@ -7,7 +7,8 @@
  * Every step that touches the group's state is a fenced script (the lease token must be
  * current): reads (`readOwned`, never a blocking XREADGROUP: a paused reader's blocked read
  * would still take entries), starts (`startOrdered`), retries (`holdRetry`), settles
- * (`settleOrdered`: ack or dead letter) and takeover (`adoptPending`). A consumer paused past
+ * (`settleOrdered`: ack or dead letter; a plain success is a record in the group's success
+ * bucket, protocol 2) and takeover (`adoptPending`). A consumer paused past
  * its lease, whose partition another consumer took, cannot read, ack, retry or write status.
  *
  * Idle (§5.4): when a read finds nothing, the partition waits on a blocking `XREAD` of its
@@ -22,6 +23,7 @@ import type { DeadLetterReason, Handler, HandlerContext, ResolvedSubscribeOption
 import { DeadLetterError } from '../errors';
 import type { PartitionKeys } from '../keys';
 import { runScript } from '../scripts/runner';
+import { BUCKET_MS, encodeRecord, recordToken } from '../status-records';
 import { sleep } from '../timing';
 import type { Topic } from '../topic';
 import { KeyQueues } from './key-queues';
@@ -369,10 +371,15 @@ export class OrderedPartition<T> {
     let r: ['fenced'] | ['stale'] | ['lost'] | ['succeeded'] | ['dead', string];
     try {
       const held = this.heldMark(e);
+      // A plain success is a record in the group's success bucket of the event's second
+      // (protocol 2, as ackBatch writes them), not fields of the status hash.
+      const { second, token } = recordToken(e.eventId);
+      const record = outcome === 'succeeded' && text === '' && host.options.trackStatus ? encodeRecord(token, attempt) : '';
       r = await runScript(host.redis, 'settleOrdered',
-        [this.lease, e.stream, this.backoff, this.keys.status(e.eventId), this.keys.waiters, this.keys.deadLetters(host.group), ...(held ? [this.keys.blocked(host.group)] : [])],
+        [this.lease, e.stream, this.backoff, this.keys.status(e.eventId), this.keys.waiters, this.keys.deadLetters(host.group),
+          this.keys.ok(host.group, second), ...(held ? [this.keys.blocked(host.group)] : [])],
         [host.group, host.consumer, this.token, e.id, e.eventId, outcome, attempt, text, reason, host.options.deadLetterMaxLen,
-          host.statusTtlSeconds, this.keys.done, host.options.trackStatus ? '1' : '0', host.publishMode(), ...(held ? [held] : [])]);
+          host.statusTtlSeconds, this.keys.done, host.options.trackStatus ? '1' : '0', host.publishMode(), second * BUCKET_MS, record, ...(held ? [held] : [])]);
     } catch (err) {
       // Not settled: the entry stays pending and its key held; try again shortly (a resend of a
       // settle that did run finds the entry acked: 'stale', and the key moves on).

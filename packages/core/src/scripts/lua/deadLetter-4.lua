@@ -35,6 +35,7 @@ local err, reason, channel = ARGV[6], ARGV[7], ARGV[10]
 -- @include entryFields
 -- @include checkArgs
 -- @include orphaned
+-- @include deadLetters
 
 -- Every check before the first write: Lua does not roll back the XACK if XADD then raised.
 needId('entry id', entryId)
@@ -45,7 +46,7 @@ local ttl = needCount('ttl', ARGV[9])
 local checkOwner = needOneOf('check owner', ARGV[11], '1', '0') == '1'
 local track = needOneOf('track', ARGV[12], '1', '0') == '1'
 local mode = needOneOf('publish mode', ARGV[13], 'P', 'S')
-if reason ~= 'handler' and reason ~= 'attempts' and reason ~= 'malformed' and reason ~= 'hung' then argError('reason', reason) end
+needReason(reason)
 needType(dlq, 'stream')
 needType(statusKey, 'hash')
 
@@ -79,33 +80,7 @@ if flat == nil then
   end
   return { 'lost' }
 end
-local args = { dlq }
-if cap > 0 then
-  args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = cap
-end
-args[#args + 1] = '*'
-local function add(k, v) args[#args + 1] = k; args[#args + 1] = v end
-add('id', eventId)
-add('entry', entryId)
-if fields['payload'] ~= nil then
-  add('payload', fields['payload'])
-  add('headers', fields['headers'] or '')
-  if fields['delayed'] ~= nil then add('delayed', fields['delayed']) end
-  if fields['key'] ~= nil then add('key', fields['key']) end
-else
-  add('raw', cjson.encode(flat))
-end
-add('attempts', attempts)
-add('error', err)
-add('reason', reason)
-add('consumer', consumer)
-add('deadAt', now)
-local dlqId = redis.call('XADD', unpack(args))
-if track then
-  writeStatus(statusKey, group, ttl, {
-    'state', 'dead', 'attempts', attempts, 'error', err, 'consumer', consumer,
-    'updatedAt', now, 'finishedAt', now, 'deadLetterId', dlqId,
-  })
-end
+local dlqId = addDeadLetter(dlq, cap, eventId, entryId, fields, flat, attempts, err, reason, consumer, now)
+if track then writeDead(statusKey, group, ttl, attempts, err, consumer, now, dlqId) end
 notify('dead')
 return { 'dead', dlqId }

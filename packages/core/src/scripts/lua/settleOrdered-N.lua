@@ -1,6 +1,8 @@
 --[[
   An ordered group's attempt settled for good: succeeded (XACK, status `succeeded`), or dead
-  (copied to the group's dead letters with its key, XACK, status `dead`). Either way its entry
+  (copied to the group's dead letters with its key, XACK, status `dead`). A plain success (no
+  result) is a record in the group's success bucket of the event's second, as `ackBatch` writes
+  it (protocol 2, docs/PROTOCOL.md §5.2): no status hash is written for it. Either way its entry
   leaves the partition's backoff set, and waitFor is told. Only while the caller's lease token
   is current (a consumer paused past its lease cannot ack or write status: docs/partitions.md
   §5.2) and the entry is pending to it. An entry deleted from the stream meanwhile is
@@ -12,7 +14,9 @@
   KEYS[4]  status hash of the event
   KEYS[5]  waiters key: the completion notice is published only while it exists
   KEYS[6]  the group's dead-letter stream of this partition
-  KEYS[7]  optional (afterDeadLetter 'hold'): the group's blocked keys of this partition (a hash,
+  KEYS[7]  the group's success bucket of the event's second in this partition (a string,
+           `…:ok:<group>:<second>`), for a plain success's record
+  KEYS[8]  optional (afterDeadLetter 'hold'): the group's blocked keys of this partition (a hash,
            key → dead-letter id, or 'replay:<redelivery entry id>' while its replay runs)
 
   ARGV[1]  group
@@ -29,14 +33,17 @@
   ARGV[12] completion channel ('' to skip)
   ARGV[13] track status '1'/'0'
   ARGV[14] 'P' to PUBLISH, 'S' to SPUBLISH
-  ARGV[15] with KEYS[7]: the entry's key mark, 's=<key>' (topic stream) or 'r=<key>' (redelivery)
+  ARGV[15] the bucket's start (ms: its second × 1000)
+  ARGV[16] the success record of the event (`<token>[:<attempts>];`, §5.2), written for a
+           success without a result when status is tracked; '' to write the status hash instead
+  ARGV[17] with KEYS[8]: the entry's key mark, 's=<key>' (topic stream) or 'r=<key>' (redelivery)
            A dead letter blocks its key (HSET key → its dead-letter id); the success (or loss) of
            the replay that holds the block ('replay:<this entry id>') clears it.
 
   Reply: { 'fenced' } | { 'stale' } (not pending to this consumer) | { 'lost' }
        | { 'succeeded' } | { 'dead', dead-letter entry id }
 ]]
-local lease, stream, backoff, statusKey, waiters, dlq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local lease, stream, backoff, statusKey, waiters, dlq, bucket = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local group, consumer, token, entryId, eventId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local outcome, text, reason, channel = ARGV[6], ARGV[8], ARGV[9], ARGV[12]
 -- @include checkArgs
@@ -45,6 +52,7 @@ local outcome, text, reason, channel = ARGV[6], ARGV[8], ARGV[9], ARGV[12]
 -- @include serverNowMs
 -- @include writeStatus
 -- @include entryFields
+-- @include deadLetters
 needCount('token', token)
 needId('entry id', entryId)
 needId('event id', eventId)
@@ -55,17 +63,21 @@ local cap = needCount('cap', ARGV[10])
 local ttl = needCount('ttl', ARGV[11])
 local track = needOneOf('track', ARGV[13], '1', '0') == '1'
 local mode = needOneOf('publish mode', ARGV[14], 'P', 'S')
-if #KEYS ~= 6 and #KEYS ~= 7 then argError('keys', #KEYS) end
-local blocked, heldKey, kind = KEYS[7], nil, nil
+if #KEYS ~= 7 and #KEYS ~= 8 then argError('keys', #KEYS) end
+local bucketStart = needCount('bucket start', ARGV[15])
+local record = ARGV[16]
+if record == nil or (record ~= '' and not string.match(record, '^[0-9a-z]+%-?[0-9]*:?[0-9]*;$')) then argError('record', record) end
+local blocked, heldKey, kind = KEYS[8], nil, nil
 if blocked ~= nil then
-  kind, heldKey = string.match(ARGV[15] or '', '^([sr])=(.*)$')
-  if kind == nil then argError('key mark', ARGV[15]) end
+  kind, heldKey = string.match(ARGV[17] or '', '^([sr])=(.*)$')
+  if kind == nil then argError('key mark', ARGV[17]) end
   needType(blocked, 'hash')
 end
-if outcome == 'dead' and reason ~= 'handler' and reason ~= 'attempts' and reason ~= 'malformed' and reason ~= 'hung' then argError('reason', reason) end
+if outcome == 'dead' then needReason(reason) end
 needType(backoff, 'zset')
 needType(statusKey, 'hash')
 needType(dlq, 'stream')
+needType(bucket, 'string')
 if not leaseHeld(lease, token) then return { 'fenced' } end
 if ownedDeliveries(stream, group, consumer, entryId) == nil then return { 'stale' } end
 
@@ -97,7 +109,17 @@ if flat == nil then
   return { 'lost' }
 end
 if outcome == 'succeeded' then
-  if track then
+  if track and text == '' and record ~= '' then
+    -- A plain success: its record after a time marker (when it finished), as ackBatch appends
+    -- them. The bucket's TTL is set when it has none or less than a status window left, so the
+    -- record lives at least `ttl` seconds. The `processing` startOrdered wrote (and what a
+    -- failed attempt left) goes from the hash, but the last error, which readers keep beside
+    -- the record (§5.3): without other groups' fields the hash is gone, as for unordered groups.
+    redis.call('APPEND', bucket, '@' .. (tonumber(now) - bucketStart) .. ';' .. record)
+    if ttl > 0 and redis.call('TTL', bucket) < ttl then redis.call('EXPIRE', bucket, ttl + 1) end
+    redis.call('HDEL', statusKey, group .. ':state', group .. ':attempts', group .. ':consumer', group .. ':updatedAt',
+      group .. ':nextAttemptAt', group .. ':finishedAt', group .. ':deadLetterId', group .. ':result')
+  elseif track then
     redis.call('HDEL', statusKey, group .. ':nextAttemptAt', group .. ':error')
     local f = { 'state', 'succeeded', 'attempts', attempts, 'consumer', consumer, 'updatedAt', now }
     if text ~= '' then f[#f + 1] = 'result'; f[#f + 1] = text end
@@ -107,34 +129,10 @@ if outcome == 'succeeded' then
   notify('succeeded')
   return { 'succeeded' }
 end
-local args = { dlq }
-if cap > 0 then
-  args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = cap
-end
-args[#args + 1] = '*'
-local function add(k, v) args[#args + 1] = k; args[#args + 1] = v end
-add('id', eventId)
-add('entry', entryId)
-if fields['payload'] ~= nil then
-  add('payload', fields['payload'])
-  add('headers', fields['headers'] or '')
-  if fields['delayed'] ~= nil then add('delayed', fields['delayed']) end
-  if fields['key'] ~= nil then add('key', fields['key']) end
-else
-  add('raw', cjson.encode(flat))
-end
-add('attempts', attempts)
-add('error', text)
-add('reason', reason)
-add('consumer', consumer)
-add('deadAt', now)
-local dlqId = redis.call('XADD', unpack(args))
+local dlqId = addDeadLetter(dlq, cap, eventId, entryId, fields, flat, attempts, text, reason, consumer, now)
 if track then
   redis.call('HDEL', statusKey, group .. ':nextAttemptAt')
-  writeStatus(statusKey, group, ttl, {
-    'state', 'dead', 'attempts', attempts, 'error', text, 'consumer', consumer,
-    'updatedAt', now, 'finishedAt', now, 'deadLetterId', dlqId,
-  })
+  writeDead(statusKey, group, ttl, attempts, text, consumer, now, dlqId)
 end
 if blocked ~= nil then redis.call('HSET', blocked, heldKey, dlqId) end
 notify('dead')
