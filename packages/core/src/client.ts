@@ -33,6 +33,8 @@ import { splitPartitionOptions, type PartitionSubscribeOptions } from './partiti
 import { topicAck, topicClaim, topicConsumers, topicDelayed, topicPendingPage, topicPrune, topicShow, topicTail } from './partitions/admin-ops';
 import { subscribePartitioned } from './partitions/partitioned-subscription';
 import { subscribeLaned } from './lanes/laned-subscription';
+import { foldLanedTopics, listLanedGroups } from './lanes/admin';
+import { lanedDeadLetters, lanedPending, trimLaned } from './lanes/admin-ops';
 import { splitLaneOptions, type LaneSubscribeOptions } from './lanes/options';
 import { foldPartitionedTopics, type TopicRow, listPartitionedGroups, listPartitionedPending, partitionedDeadLetters, trimPartitioned } from './partitions/admin';
 import { Telemetry, checkTelemetryOptions, type TelemetryOptions } from './telemetry/telemetry';
@@ -417,6 +419,10 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   } {
     const t = toTopic(topic);
     validateGroupName(group);
+    if (t.priorities !== undefined) {
+      const l = lanedDeadLetters(this.redis, this.prefix, t, group, this.statusTtlSeconds);
+      return { ...l, replay: (s) => traceGroupOperation(this.telemetry, 'replay', t.name, group, () => l.replay(s)) };
+    }
     if (t.partitions !== undefined) {
       const p = partitionedDeadLetters(this.redis, this.prefix, t, group, this.statusTtlSeconds);
       return { ...p, replay: (s) => traceGroupOperation(this.telemetry, 'replay', t.name, group, () => p.replay(s)) };
@@ -434,6 +440,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     await this.checkServer();
     await loadScripts(this.redis, ['trimSafe', 'capTrim', 'countEntries']);
     const t = toTopic(topic);
+    if (t.priorities !== undefined) return trimLaned(this.redis, this.prefix, t as Topic<unknown>, options, this.statusTtlSeconds);
     if (t.partitions !== undefined) return trimPartitioned(this.redis, this.prefix, t.name, t.partitions, options, this.statusTtlSeconds);
     return trimTopic(this.redis, this.prefix, t.name, options, this.statusTtlSeconds);
   }
@@ -443,8 +450,13 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     return topicPrune(this.redis, this.prefix, toTopic(topic), validateGroupName(group), idleMs);
   }
 
-  /** Every topic under this prefix (a partitioned topic: one row, summed, with `partitions` and `partitionLengths`). */
-  async topics(): Promise<TopicRow[]> { return foldPartitionedTopics(this.redis, this.prefix, await listTopics(this.redis, this.prefix)); }
+  /**
+   * Every topic under this prefix (a partitioned topic: one row, summed, with `partitions` and
+   * `partitionLengths`; a prioritized topic: one row, summed, with `lanes`, `defaultLane` and `laneLengths`).
+   */
+  async topics(): Promise<TopicRow[]> {
+    return foldPartitionedTopics(this.redis, this.prefix, await foldLanedTopics(this.redis, this.prefix, await listTopics(this.redis, this.prefix)));
+  }
 
   /**
    * Redis memory of one topic, or of every topic under the prefix, by kind of key: topic stream,
@@ -459,10 +471,12 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   }
   /**
    * Every group of a topic: lag, pending, consumers, dead letters. On a partitioned topic the
-   * counts are summed over partitions, with one row per partition (owner, token) in `partitions`.
+   * counts are summed over partitions, with one row per partition (owner, token) in `partitions`;
+   * on a prioritized topic over lanes, with one row per lane in `lanes` (docs/priorities.md §6).
    */
   groups<T>(topic: Topic<T> | string): Promise<GroupInfo[]> {
     const t = toTopic(topic);
+    if (t.priorities !== undefined) return listLanedGroups(this.redis, this.prefix, t as Topic<unknown>);
     return t.partitions !== undefined ? listPartitionedGroups(this.redis, this.prefix, t.name, t.partitions) : listGroups(this.redis, this.prefix, t.name);
   }
   /** Consumers of a group. */
@@ -470,6 +484,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   /** One page of a group's pending entries. */
   async pending<T>(topic: Topic<T> | string, group: string, query?: PendingQuery): Promise<PendingEntry[]> {
     const t = toTopic(topic);
+    if (t.priorities !== undefined) return lanedPending(this.redis, this.prefix, t as Topic<unknown>, group, query);
     return t.partitions !== undefined ? listPartitionedPending(this.redis, this.prefix, t.name, t.partitions, group, query) : listPending(this.redis, this.prefix, t.name, group, query);
   }
 

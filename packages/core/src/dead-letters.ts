@@ -24,6 +24,8 @@ export interface DeadLetter<T = unknown> {
   deadAt: Date;
   /** The original entry's fields when it was malformed (written by another program). */
   raw?: string;
+  /** Prioritized topics: the lane it died in (`deadLetterId` and `id` are then lane ids). */
+  priority?: string;
 }
 
 /**

@@ -74,6 +74,8 @@ export interface DelayedEvent<T = unknown> {
   /** Decoded payload; undefined when it cannot be decoded. */
   payload: T | undefined;
   headers: Headers;
+  /** Prioritized topics: the lane it will be promoted into (`id` is then `<lane>:delayed-…` off the default lane). */
+  priority?: string;
 }
 
 /** The soonest `limit` delayed events of a topic (one ZRANGE and one pipelined HMGET per event). */

@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { compareIds } from './ids';
 import { clusterMasters } from './connection';
 import { countLag, streamEnds, type CountedLag } from './lag';
-import { streamScanPattern, topicFromStreamKey, topicKeys } from './keys';
+import { classifyStreamKey, laneAwareScanPattern, LANE_SEPARATOR, topicFromStreamKey, topicKeys } from './keys';
 import { groupInfos, parseInfoRows } from './status';
 
 /** A topic under a prefix, as `streamfan topics` shows it. */
@@ -89,9 +89,11 @@ export interface PendingEntry {
   deliveries: number;
   /** Which stream holds it: the topic, or the group's redelivery stream (retries, replays). */
   source: 'topic' | 'redelivery';
+  /** Prioritized topics: the entry's lane (`id` is then a lane id). */
+  priority?: string;
 }
 
-/** Every topic under a prefix (SCAN, never KEYS). */
+/** Every topic stream under a prefix (SCAN, never KEYS): partitions as `T#i`, lanes as `T+L` rows (see foldPartitionedTopics, foldLanedTopics). */
 export async function listTopics(redis: Redis, prefix: string): Promise<TopicInfo[]> {
   const names = new Set<string>();
   // SCAN is per node: on a cluster, scan every master.
@@ -99,11 +101,15 @@ export async function listTopics(redis: Redis, prefix: string): Promise<TopicInf
   for (const node of nodes) {
     let cursor = '0';
     do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', streamScanPattern(prefix), 'COUNT', 1000, 'TYPE', 'stream');
+      // One pass finds topic, partition and lane streams (`{T}:lane:L:stream`, listed as `T+L`:
+      // folded into their topic's row by foldLanedTopics); other keys ending in `stream` are skipped.
+      const [next, batch] = await node.scan(cursor, 'MATCH', laneAwareScanPattern(prefix), 'COUNT', 1000, 'TYPE', 'stream');
       cursor = next;
       for (const k of batch) {
+        const c = classifyStreamKey(prefix, k);
+        if (c?.lane !== undefined) { names.add(`${c.topic}${LANE_SEPARATOR}${c.lane}`); continue; }
         const t = topicFromStreamKey(prefix, k);
-        if (t !== undefined) names.add(t);
+        if (t !== undefined && k.endsWith('}:stream')) names.add(t);
       }
     } while (cursor !== '0');
   }

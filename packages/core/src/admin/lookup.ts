@@ -1,8 +1,9 @@
 import { GroupRetiredError, NotFoundError, fromRedisError } from '../errors';
-import { partitionKeys, topicKeys, topicMetaKeys } from '../keys';
+import { laneKeys, partitionKeys, topicKeys, topicMetaKeys } from '../keys';
 import { listTopics } from '../inspect';
 import { validateGroupName, validateTopicName } from '../names';
 import { foldPartitionedTopics } from '../partitions/admin';
+import { foldLanedTopics } from '../lanes/admin';
 import { groupInfos } from '../status';
 import { defineTopic, type Topic } from '../topic';
 import type { AdminTarget } from './target';
@@ -50,6 +51,15 @@ export async function requireTopic(target: AdminTarget, topic: string): Promise<
       throw fromRedisError(err, `read topic "${topic}"`);
     }
   }
+  if (t.priorities !== undefined) {
+    // A prioritized topic exists once its meta record does; its groups are those of any lane.
+    try {
+      const per = await Promise.all(t.priorities.map((lane) => groupInfos(target.redis, laneKeys(target.prefix, topic, lane, t.defaultPriority!).stream).catch(() => [])));
+      return [...new Set(per.flat().map((r) => String(r.name)))];
+    } catch (err) {
+      throw fromRedisError(err, `read topic "${topic}"`);
+    }
+  }
   const keys = topicKeys(target.prefix, topic);
   let exists: number;
   let groups: string[];
@@ -62,7 +72,7 @@ export async function requireTopic(target: AdminTarget, topic: string): Promise<
     throw fromRedisError(err, `read topic "${topic}"`);
   }
   if (exists === 0) {
-    const topics = (await foldPartitionedTopics(target.redis, target.prefix, await listTopics(target.redis, target.prefix))).map((r) => r.topic);
+    const topics = (await foldPartitionedTopics(target.redis, target.prefix, await foldLanedTopics(target.redis, target.prefix, await listTopics(target.redis, target.prefix)))).map((r) => r.topic);
     throw new NotFoundError(`topic "${topic}" not found under prefix "${target.prefix}"; ${listed('topics', topics)}`);
   }
   return groups;

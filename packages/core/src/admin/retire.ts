@@ -145,12 +145,19 @@ export async function assertNotRetired(target: AdminTarget, topic: string, group
  * Reads the topic's meta record (one HGET), so a topic given by name is refused too.
  */
 async function refusePartitioned(target: AdminTarget, topic: string, operation: 'retireGroup' | 'unretireGroup'): Promise<void> {
-  let stored: string | null;
+  let stored: string | null | undefined;
+  let lanes: string | null | undefined;
   try {
-    stored = await target.redis.hget(topicMetaKeys(target.prefix, topic).meta, 'partitions');
+    [stored, lanes] = await target.redis.hmget(topicMetaKeys(target.prefix, topic).meta, 'partitions', 'lanes');
   } catch (err) {
     throw fromRedisError(err, `${operation}: read the partition count of topic "${topic}"`);
   }
+  if (lanes) {
+    // A prioritized topic's group lives on every lane's stream: not wired in this version.
+    throw new InvalidOptionError(`${operation} is not supported on topics with priority lanes, and topic "${topic}" has [${lanes.split(',').join(', ')}] (nothing was done): ` +
+      (operation === 'retireGroup' ? 'stop the group\'s consumers for good instead (close them and do not deploy them again); docs/priorities.md §6' : 'a group of a prioritized topic cannot be retired, so there is nothing to take back'));
+  }
+  stored ??= null;
   const partitions = Number(stored);
   if (stored === null || !Number.isInteger(partitions) || partitions < 1) return;
   throw new PartitionedTopicNotSupportedError(operation, topic, partitions, operation === 'retireGroup'

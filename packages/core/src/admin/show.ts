@@ -27,6 +27,8 @@ export interface EventDetails {
   groups: Record<string, GroupStatus>;
   /** Partitioned topics: the partition the event is in (its ids are `p<partition>:…`). */
   partition?: number;
+  /** Prioritized topics: the event's lane (its ids are `<lane>:…` off the default lane). */
+  priority?: string;
 }
 
 function decode(data: string | undefined): unknown {

@@ -16,6 +16,8 @@ export interface TailedEvent {
   partition?: number;
   /** Partitioned topics: the event's key, when it was published with one. */
   key?: string;
+  /** Prioritized topics: the event's lane (its id is `<lane>:…` off the default lane). */
+  priority?: string;
 }
 
 /** Options of {@link Streamfan.tail}. */

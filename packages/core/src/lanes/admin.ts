@@ -4,8 +4,11 @@
  * with the per-lane rows kept and ids made public (`<lane>:…` off the default lane).
  */
 import type Redis from 'ioredis';
-import { listGroups, type GroupInfo, type LaneGroupRow } from '../inspect';
-import { laneHome, topicKeys } from '../keys';
+import { compareIds } from '../ids';
+import { listGroups, type GroupInfo, type LaneGroupRow, type TopicInfo } from '../inspect';
+import { laneHome, parseLaneHome, PARTITION_SEPARATOR, topicKeys } from '../keys';
+import type { TopicRow } from '../partitions/admin';
+import { readLanes } from './meta';
 import type { Topic } from '../topic';
 import { formatLaneId } from './ids';
 
@@ -57,4 +60,54 @@ export async function listLanedGroups(redis: Redis, prefix: string, topic: Topic
     if (rows.every((r) => r.g.retired)) { info.retired = true; if (base.retiredAt) info.retiredAt = base.retiredAt; }
     return info;
   });
+}
+
+/**
+ * Fold the lane streams a listing found (`T+L` rows) and the default lanes (`T` rows) of
+ * prioritized topics into one row per topic: lengths and delayed counts summed, groups the most
+ * any lane has, first and last ids over the lanes (lane ids), and `lanes`, `defaultLane`,
+ * `laneLengths` from the topic's meta hash (one HMGET per topic listed). Other rows pass unchanged.
+ */
+export async function foldLanedTopics(redis: Redis, prefix: string, rows: TopicInfo[]): Promise<TopicRow[]> {
+  const lanesByTopic = new Map<string, Map<string, TopicInfo>>();
+  const plain = new Map<string, TopicInfo>();
+  const other: TopicInfo[] = [];
+  for (const r of rows) {
+    const h = parseLaneHome(r.topic);
+    if (h) {
+      const m = lanesByTopic.get(h.topic) ?? new Map<string, TopicInfo>();
+      m.set(h.lane, r);
+      lanesByTopic.set(h.topic, m);
+    } else if (r.topic.includes(PARTITION_SEPARATOR)) other.push(r);
+    else plain.set(r.topic, r);
+  }
+  const names = [...new Set([...plain.keys(), ...lanesByTopic.keys()])];
+  const stored = await Promise.all(names.map((n) => readLanes(redis, prefix, n).catch(() => undefined)));
+  const out: TopicRow[] = [...other];
+  names.forEach((name, i) => {
+    const s = stored[i];
+    const found = lanesByTopic.get(name);
+    if (!s && !found) { out.push(plain.get(name)!); return; }
+    const lanes = s?.lanes ?? [...found!.keys()].sort();
+    const def = s?.defaultLane ?? '';
+    const row = (lane: string): TopicInfo | undefined => (lane === def ? plain.get(name) : found?.get(lane));
+    const parts = lanes.map((lane) => ({ lane, r: row(lane) })).filter((x): x is { lane: string; r: TopicInfo } => x.r !== undefined);
+    const ends = (pick: (r: TopicInfo) => string | null, later: boolean) => {
+      const list = parts.filter((p) => pick(p.r) !== null).sort((a, b) => compareIds(pick(a.r)!, pick(b.r)!));
+      const p = later ? list.at(-1) : list[0];
+      return p ? formatLaneId(p.lane, pick(p.r)!, def) : null;
+    };
+    out.push({
+      topic: name,
+      length: parts.reduce((n, p) => n + p.r.length, 0),
+      firstId: ends((r) => r.firstId, false),
+      lastId: ends((r) => r.lastId, true),
+      groups: Math.max(0, ...parts.map((p) => p.r.groups)),
+      delayed: parts.reduce((n, p) => n + p.r.delayed, 0),
+      lanes,
+      ...(def ? { defaultLane: def } : {}),
+      laneLengths: lanes.map((lane) => row(lane)?.length ?? 0),
+    });
+  });
+  return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
 }

@@ -29,6 +29,7 @@ import { pruneConsumers } from '../retention';
 import type { Topic } from '../topic';
 import { ensureTopicMetaOnce } from './meta';
 import { formatPartitionedId, parsePartitionedId } from './partitionKeys';
+import { lanedAck, lanedClaim, lanedConsumers, lanedDelayed, lanedPendingPage, lanedPrune, lanedShow, lanedTail } from '../lanes/admin-ops';
 
 /** The id just before `id` in stream order, so an exclusive `after` of it includes `id`. */
 function before(id: string): string {
@@ -302,41 +303,49 @@ export async function partitionedPrune(redis: Redis, prefix: string, topic: Topi
 export function topicPendingPage(target: AdminTarget, topic: Topic<unknown>, group: string, q?: PendingPageQuery): Promise<PendingPage> {
   validateGroupName(group);
   if (topic.partitions !== undefined) return partitionedPendingPage(target, topic, group, q);
+  if (topic.priorities !== undefined) return lanedPendingPage(target, topic, group, q);
   validateTopicName(topic.name);
   return pendingPage(target, topic.name, group, q);
 }
 
 /** {@link showEvent}, or {@link partitionedShow} for a partitioned topic. */
 export function topicShow(target: AdminTarget, topic: Topic<unknown>, id: string): Promise<EventDetails> {
+  if (topic.priorities !== undefined) return lanedShow(target, topic, id);
   return topic.partitions !== undefined ? partitionedShow(target, topic, id) : showEvent(target, topic.name, id);
 }
 
 /** {@link claimEntries}, or {@link partitionedClaim} for a partitioned topic. */
 export function topicClaim(target: AdminTarget, topic: Topic<unknown>, group: string, ids: readonly string[], consumer: string): Promise<ClaimedEntry[]> {
+  if (topic.priorities !== undefined) return lanedClaim(target, topic, group, ids, consumer);
   return topic.partitions !== undefined ? partitionedClaim(target, topic, group, ids, consumer) : claimEntries(target, topic.name, group, ids, consumer);
 }
 
 /** {@link ackEntries}, or {@link partitionedAck} for a partitioned topic. */
 export function topicAck(target: AdminTarget, topic: Topic<unknown>, group: string, ids: readonly string[], options?: AckOptions): Promise<AckedEntry[]> {
+  if (topic.priorities !== undefined) return lanedAck(target, topic, group, ids, options);
   return topic.partitions !== undefined ? partitionedAck(target, topic, group, ids, options) : ackEntries(target, topic.name, group, ids, options);
 }
 
 /** The soonest delayed events of a topic, over every partition of a partitioned one. */
 export function topicDelayed<T>(redis: Redis, prefix: string, topic: Topic<T>, limit: number): Promise<DelayedEvent<T>[]> {
+  if (topic.priorities !== undefined) return lanedDelayed(redis, prefix, topic, limit);
   return topic.partitions !== undefined ? partitionedDelayed(redis, prefix, topic, limit) : listDelayed(redis, topicKeys(prefix, topic.name), (s) => topic.codec.decode(s), limit);
 }
 
 /** {@link tailTopic}, or {@link partitionedTail} for a partitioned topic. */
 export function topicTail(blocking: Redis, prefix: string, topic: Topic<unknown>, options?: TailOptions): AsyncGenerator<TailedEvent> {
+  if (topic.priorities !== undefined) return lanedTail(blocking, prefix, topic, options);
   return topic.partitions !== undefined ? partitionedTail(blocking, prefix, topic, options) : tailTopic(blocking, prefix, topic.name, options);
 }
 
 /** Consumers of a group; for a partitioned topic merged over partitions ({@link PartitionedConsumerInfo}). */
 export function topicConsumers(redis: Redis, prefix: string, topic: Topic<unknown>, group: string): Promise<ConsumerInfo[]> {
+  if (topic.priorities !== undefined) return lanedConsumers(redis, prefix, topic, group);
   return topic.partitions !== undefined ? partitionedConsumers(redis, prefix, topic, group) : listConsumers(redis, prefix, topic.name, group);
 }
 
 /** {@link pruneConsumers}, in every partition of a partitioned topic. */
 export function topicPrune(redis: Redis, prefix: string, topic: Topic<unknown>, group: string, idleMs: number): Promise<string[]> {
+  if (topic.priorities !== undefined) return lanedPrune(redis, prefix, topic, group, idleMs);
   return topic.partitions !== undefined ? partitionedPrune(redis, prefix, topic, group, idleMs) : pruneConsumers(redis, prefix, topic.name, group, idleMs);
 }
