@@ -12,7 +12,7 @@
 import type Redis from 'ioredis';
 import { clusterMasters } from './connection';
 import { InvalidOptionError } from './errors';
-import { parsePartitionTag, topicKeys, topicMetaKeys } from './keys';
+import { parsePartitionTag, topicKeys, topicMetaKeys, type TopicKeys } from './keys';
 import { validateTopicName } from './names';
 
 /** A kind of key streamfan keeps for a topic. */
@@ -385,7 +385,9 @@ export function estimate(seen: number, fraction: number, sizes: number[], comple
  *
  * Measured with `pnpm bench` on Redis 7.0 (bench/RESULTS.md, run of 2026-12-01 22:59: 3 groups,
  * 34 B of status per event at about 20,000 events/s, 36 B at 1,000/s, 48 B at 100/s; the model
- * gives 39, 40 and 44). `rate` is events per second (default 1: one event per bucket, the worst case).
+ * gives 39, 40 and 44). Ordered groups (`ordering: 'key'`) write the same records, one time marker
+ * each (they settle one entry per call): 18–19 B per group per event measured (run of
+ * 2026-12-02 02:58), a little over the model's 13. `rate` is events per second (default 1: one event per bucket, the worst case).
  */
 export function modelStatusBytes(groups: number, options: { rate?: number; hashed?: boolean } = {}): number {
   const g = Math.max(1, groups);
@@ -511,34 +513,73 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
+/** A reading of a topic's streams (summed over partitions), and the keys of the oldest entry's home. */
+interface TopicReading extends StreamReading {
+  firstKeys?: TopicKeys;
+}
+
+/**
+ * Where a topic's events are: its own keys, or one home per partition (`T#i`) when its meta
+ * record says it is partitioned (one HGET).
+ */
+async function topicHomes(redis: Redis, prefix: string, topic: string): Promise<TopicKeys[]> {
+  // Refused or failed: read it as an unpartitioned topic (as before partitions were known here).
+  const partitions = Number(await redis.hget(topicMetaKeys(prefix, topic).meta, 'partitions').catch(() => null)) || 0;
+  return partitions > 0 ? Array.from({ length: partitions }, (_, i) => topicKeys(prefix, `${topic}#${i}`)) : [topicKeys(prefix, topic)];
+}
+
+/**
+ * One reading of every home's stream, combined: lengths summed, the oldest first entry, the most
+ * groups any stream has, the latest server time. Undefined when any read failed.
+ */
+async function readTopic(redis: Redis, homes: readonly TopicKeys[]): Promise<TopicReading | undefined> {
+  const readings = await Promise.all(homes.map((k) => readStream(redis, k.stream)));
+  if (readings.some((r) => r === undefined)) return undefined;
+  let out: TopicReading | undefined;
+  readings.forEach((r, i) => {
+    if (!r) return;
+    if (!out) { out = { ...r, ...(r.firstId ? { firstKeys: homes[i]! } : {}) }; return; }
+    const older = r.firstId !== undefined && (out.firstId === undefined || idMs(r.firstId) < idMs(out.firstId));
+    out = {
+      atMs: Math.max(out.atMs, r.atMs),
+      length: out.length + r.length,
+      groups: Math.max(out.groups, r.groups),
+      ...(older ? { firstId: r.firstId, firstKeys: homes[i]! } : out.firstId ? { firstId: out.firstId, firstKeys: out.firstKeys! } : {}),
+    };
+  });
+  return out;
+}
+
 /**
  * Check once whether `topic`'s status would outgrow half of `maxmemory` at its observed
  * publish rate: at once from what the stream retains (when it spans at least 10 s), else after
- * `windowMs` from the entries added meanwhile. Four cheap commands per reading, INFO once; calls
- * `warn` at most once. Returns a function that cancels a check not yet run.
+ * `windowMs` from the entries added meanwhile. A partitioned topic is read over all its
+ * partitions (its meta record says how many; ordered and unordered groups alike write success
+ * records). Four cheap commands per stream per reading, INFO once; calls `warn` at most once.
+ * Returns a function that cancels a check not yet run.
  */
 export function watchStatusMemory(redis: Redis, prefix: string, topic: string, statusTtlSeconds: number, warn: (message: string) => void, windowMs = 10_000): () => void {
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
-  const keys = topicKeys(prefix, topic);
-  const stream = keys.stream;
-  const judge = async (rate: number | undefined, reading: StreamReading): Promise<void> => {
+  const judge = async (rate: number | undefined, reading: TopicReading): Promise<void> => {
     if (cancelled || rate === undefined) return;
     // Which layout the topic's statuses take: the oldest retained event (finished, most likely)
     // has a status hash when its handlers return results or fail; else plain successes, in buckets.
-    const hashed = reading.firstId ? (await redis.exists(keys.status(reading.firstId)).catch(() => 0)) === 1 : false;
+    const hashed = reading.firstId && reading.firstKeys ? (await redis.exists(reading.firstKeys.status(reading.firstId)).catch(() => 0)) === 1 : false;
     const r = await projectStatusMemory(redis, topic, statusTtlSeconds, rate, reading, hashed).catch(() => undefined);
     if (r?.message && !cancelled) warn(r.message);
   };
   void (async () => {
-    const first = await readStream(redis, stream);
+    const homes = await topicHomes(redis, prefix, topic);
+    if (cancelled) return;
+    const first = await readTopic(redis, homes);
     if (cancelled) return;
     const now = first ? retainedRate(first) : undefined;
     if (first && now !== undefined) { await judge(now, first); return; }
     if (!first) return; // refused or unreachable: nothing to judge with
     timer = setTimeout(() => {
       void (async () => {
-        const second = await readStream(redis, stream);
+        const second = await readTopic(redis, homes);
         if (second) await judge(windowRate(first, second), second);
       })();
     }, windowMs);
