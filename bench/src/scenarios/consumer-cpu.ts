@@ -8,7 +8,8 @@
  *     --url redis://127.0.0.1:6390   a running server (default: a private one is started)
  *     --events 50000 --groups 3 --rounds 5 --concurrency 200 --payload 100
  *     --systems streamfan,floor       alternated round by round
- *     --variant off|tracing|sampled|metrics|both   streamfan's telemetry (telemetry-child.ts's variants)
+ *     --variant off|tracing|sampled|metrics|both   streamfan's telemetry (telemetry-setup.ts)
+ *     --handler sync|async            streamfan's empty handler returns at once, or is an async function
  *     --prof <dir>                    a V8 CPU profile of every consumer process (drain only)
  *     --commands                      Redis commands per delivery (INFO commandstats) of each run
  *   CONSUMER_CPU_NODE_FLAGS='--trace-gc'  more node flags for the consumer process
@@ -43,7 +44,7 @@ function arg(name: string, dflt: string): string {
 
 /** The child: drain the backlog with one system's consumers, report CPU µs. */
 async function child(): Promise<void> {
-  const [, , , system, url, prefix, eventsArg, groupsArg, concurrencyArg, variant] = process.argv;
+  const [, , , system, url, prefix, eventsArg, groupsArg, concurrencyArg, variant, handlerKind] = process.argv;
   const events = Number(eventsArg);
   const groups = Array.from({ length: Number(groupsArg) }, (_, i) => `svc${i}`);
   const telemetry = variant && variant !== 'off' ? setupTelemetry(variant) : undefined;
@@ -75,7 +76,7 @@ async function child(): Promise<void> {
   } else {
     const sf = new Streamfan({ connection: { host: job.host, port: job.port }, prefix: job.prefix, statusTtlSeconds: job.statusTtlSeconds, retention: false });
     for (const group of groups) {
-      const sub = sf.subscribe(job.topic, group, () => undefined, { concurrency: job.concurrency, blockMs: job.blockMs, startFrom: 'beginning' });
+      const sub = sf.subscribe(job.topic, group, handlerKind === 'async' ? async () => undefined : () => undefined, { concurrency: job.concurrency, blockMs: job.blockMs, startFrom: 'beginning' });
       // As the fan-out's child: count a burst of 'processed' once.
       let burst = 0;
       sub.on('processed', () => {
@@ -110,6 +111,7 @@ async function parent(): Promise<void> {
   const payload = Number(arg('payload', '100'));
   const systems = arg('systems', 'streamfan,floor').split(',') as System[];
   const variant = arg('variant', 'off');
+  const handlerKind = arg('handler', 'sync');
   const prof = arg('prof', '');
   const verbose = process.argv.includes('--commands');
   let url = arg('url', '');
@@ -141,7 +143,7 @@ async function parent(): Promise<void> {
       const cpu0 = await redisCpu(admin);
       const stats0 = await commandStats(admin);
       const r = await new Promise<ChildResult>((resolve, reject) => {
-        const c = fork(__filename, ['child', system, url, prefix, String(events), String(groups), concurrency, variant], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const c = fork(__filename, ['child', system, url, prefix, String(events), String(groups), concurrency, variant, handlerKind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         let result: ChildResult | undefined;
         c.on('message', (m: { type?: string; result?: ChildResult }) => { if (m.type === 'drain-result') result = m.result; });
         c.on('exit', (code) => (result ? resolve(result) : reject(new Error(`consumer-cpu child (${system}) exited with code ${code}`))));

@@ -29,6 +29,37 @@ export interface InFlight {
 }
 
 /**
+ * The {@link InFlight} of a delivery the consumer dispatched: every field set in the constructor
+ * (one shape for all), and its {@link LazyAbort} made only when something reads or aborts it.
+ */
+export class Delivery implements InFlight {
+  leaseLost = false;
+  lost = false;
+  abandoned = false;
+  ran = false;
+  timedOut = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  deadReason: string | undefined = undefined;
+  deadLetter: ((reason: string) => never) | undefined = undefined;
+  publishedAt: Date | undefined = undefined;
+  private lazyAbort: LazyAbort | undefined = undefined;
+
+  constructor(
+    readonly entryId: string,
+    readonly eventId: string,
+    readonly stream: string,
+    readonly base: number,
+    readonly attempt: number,
+    public startedAt: number,
+    public leasedAt: number,
+  ) {}
+
+  get abort(): LazyAbort {
+    return (this.lazyAbort ??= new LazyAbort());
+  }
+}
+
+/**
  * Values keyed by delivery: (stream, entry id). Each stream numbers its ids on its own, so a
  * topic entry and a retry copy in the redelivery stream can share an id: every table of
  * deliveries must include the stream. One map per stream (a consumer reads two), so no key
@@ -37,17 +68,32 @@ export interface InFlight {
 export class DeliveryMap<V> {
   private readonly byStream = new Map<string, Map<string, V>>();
   private count = 0;
+  /** The map of the stream used last (a consumer's deliveries come mostly from one stream). */
+  private lastStream: string | undefined;
+  private lastMap: Map<string, V> | undefined;
   get size(): number { return this.count; }
-  get(stream: string, id: string): V | undefined { return this.byStream.get(stream)?.get(id); }
-  has(stream: string, id: string): boolean { return this.byStream.get(stream)?.has(id) ?? false; }
+  private mapOf(stream: string): Map<string, V> | undefined {
+    if (stream === this.lastStream) return this.lastMap;
+    const m = this.byStream.get(stream);
+    if (m) { this.lastStream = stream; this.lastMap = m; }
+    return m;
+  }
+  get(stream: string, id: string): V | undefined { return this.mapOf(stream)?.get(id); }
+  has(stream: string, id: string): boolean { return this.mapOf(stream)?.has(id) ?? false; }
   set(stream: string, id: string, v: V): void {
-    let m = this.byStream.get(stream);
-    if (!m) this.byStream.set(stream, (m = new Map()));
-    if (!m.has(id)) this.count++;
+    let m = this.mapOf(stream);
+    if (!m) {
+      this.byStream.set(stream, (m = new Map()));
+      this.lastStream = stream;
+      this.lastMap = m;
+    }
+    // One lookup, not has() then set(): the size says whether the id was new.
+    const before = m.size;
     m.set(id, v);
+    this.count += m.size - before;
   }
   delete(stream: string, id: string): boolean {
-    const done = this.byStream.get(stream)?.delete(id) ?? false;
+    const done = this.mapOf(stream)?.delete(id) ?? false;
     if (done) this.count--;
     return done;
   }

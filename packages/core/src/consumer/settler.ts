@@ -4,7 +4,7 @@ import { DeadLetterError, isNoGroup } from '../errors';
 import { runScript } from '../scripts/runner';
 import { promoteDelayed } from '../delayed';
 import { renewLeases } from './lease-keeper';
-import { LazyAbort, type InFlight } from './in-flight';
+import { Delivery, type InFlight } from './in-flight';
 import { settledByResend } from './resend';
 import { monotonicMs } from '../timing';
 import { compareIds } from '../ids';
@@ -103,14 +103,7 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
       return;
     }
     const now = monotonicMs();
-    // Every field set here, so each delivery has one shape (no field added later, no
-    // property store grown per delivery).
-    const f: InFlight = {
-      entryId: parsed.entryId, eventId: parsed.eventId, stream, base: parsed.base, attempt,
-      startedAt: now, leasedAt: Math.min(now, leasedAt), abort: new LazyAbort(), leaseLost: false,
-      lost: false, abandoned: false, ran: false, timedOut: false, timer: undefined,
-      deadReason: undefined, deadLetter: undefined, publishedAt: undefined,
-    };
+    const f: InFlight = new Delivery(parsed.entryId, parsed.eventId, stream, parsed.base, attempt, now, Math.min(now, leasedAt));
     this.inFlight.set(f.stream, f.entryId, f);
     // Delivered more than a visibility timeout ago (held for a slot while the process stalled):
     // another consumer may have reclaimed it, and finished it, meanwhile.
@@ -145,11 +138,15 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
 
   /** Deliveries begun and not started yet: (InFlight, ParsedEntry) pairs, in order. */
   private starting: Array<InFlight | ParsedEntry<T>> = [];
+  /** The other of two lists swapped at each start (so neither is grown again for every batch). */
+  private spareStarting: Array<InFlight | ParsedEntry<T>> = [];
 
   /** Start every delivery begun since the last microtask (one closure per subscription, made once). */
   private readonly startBegun = (): void => {
     const list = this.starting;
-    this.starting = [];
+    // Deliveries begun while these start (a handler that returns at once frees its slot, and a
+    // held entry begins) go to the other list and a microtask of their own.
+    this.starting = this.spareStarting;
     for (let i = 0; i < list.length; i += 2) {
       try {
         this.run(list[i] as InFlight, list[i + 1] as ParsedEntry<T>);
@@ -158,6 +155,8 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
         this.report(err, 'starting a handler');
       }
     }
+    list.length = 0;
+    this.spareStarting = list;
   };
 
   /**
