@@ -1,21 +1,14 @@
-import { startCluster, uniquePrefix, waitFor, type RedisCluster } from '@streamfan/testing';
+import { waitFor } from '@streamfan/testing';
 import { Cluster } from 'ioredis';
-import { defineTopic, Streamfan, topicKeys } from '../src/internal';
+import { defineTopic, topicKeys } from '../src/internal';
+import { useCluster } from './cluster-helpers';
 
 // Every key of a topic shares the hash tag {<topic>}: on a cluster each topic lives on one
 // node, so every multi-key script (ack, retry, dead-letter, promote, trim) runs there.
-let cluster: RedisCluster;
-let sf: Streamfan;
-beforeAll(async () => {
-  cluster = await startCluster(3);
-  sf = new Streamfan({ connection: { cluster: cluster.startupNodes }, prefix: uniquePrefix('c'), retention: false });
-}, 60_000);
-afterAll(async () => {
-  await sf?.close();
-  await cluster?.stop();
-});
+const used = useCluster();
 
 test('topics spread over the cluster fan out to every group, with retries, dead letters, delays, status and waitFor', async () => {
+  const { sf } = used;
   const names = ['orders', 'users', 'payments', 'emails', 'audit', 'search'];
   const topics = names.map((n) => defineTopic<{ n: number; fail?: boolean }>(n));
   const slots = new Set<string>();

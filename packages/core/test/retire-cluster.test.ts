@@ -1,20 +1,13 @@
-import { startCluster, uniquePrefix, waitFor, type RedisCluster } from '@streamfan/testing';
-import { defineTopic, GroupRetiredError, Streamfan } from '../src/internal';
+import { waitFor } from '@streamfan/testing';
+import { defineTopic, GroupRetiredError } from '../src/internal';
+import { useCluster } from './cluster-helpers';
 
 // retireGroup's and createGroup's keys share the topic's hash tag: both run on a cluster, and the
 // `retired` notice to a waiting waitFor goes by SPUBLISH where the servers have it.
-let cluster: RedisCluster;
-let sf: Streamfan;
-beforeAll(async () => {
-  cluster = await startCluster(3);
-  sf = new Streamfan({ connection: { cluster: cluster.startupNodes }, prefix: uniquePrefix('c'), retention: false });
-}, 60_000);
-afterAll(async () => {
-  await sf?.close();
-  await cluster?.stop();
-});
+const used = useCluster();
 
 test('on a cluster: retiring a group stops its consumer, a waitFor waiting on it resolves with the other group, groups() lists it retired', async () => {
+  const { sf } = used;
   const topic = defineTopic<string>('retire.cluster');
   const keep = sf.subscribe(topic, 'keep', () => undefined, { blockMs: 200 });
   const gone = sf.subscribe(topic, 'gone', (_p, ctx) => new Promise((r) => ctx.signal.addEventListener('abort', r)), { blockMs: 200, reclaimIntervalMs: 100 });
