@@ -1,18 +1,19 @@
 import type { Command } from 'commander';
 import { NotFoundError, lookupTopic, releaseHeldKey, requireGroup, type DeadLetter } from '@streamfan/core/internal';
-import { entryId, examples, positiveInt, type ActionFactory } from '../command-kit';
+import { examples, positiveInt, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
+import { isEntryId, laneEntryId, laneOf } from '../format/ids';
 import { formatPairs, formatTable, truncate } from '../format/table';
 import { formatRelative, formatTime } from '../format/time';
 
-/** A dead-letter id; a partitioned topic's carry their partition (p3:1700000000000-0). */
-const DEAD_LETTER_ID = /^(p(0|[1-9]\d{0,3}):)?\d+-\d+$/;
+// Dead-letter ids: a partitioned topic's carry their partition (p3:1700000000000-0), a prioritized
+// topic's their lane outside the default one (high:1700000000000-0): see isEntryId.
 
 function selection(ids: string[], all: boolean | undefined, verb: string): string[] | undefined {
   if (ids.length > 0 && all) throw new UsageError(`give dead-letter ids or --all, not both`);
   if (ids.length === 0 && !all)
     throw new UsageError(`say which dead letters to ${verb}: give their ids (see \`streamfan dlq list\`) or --all`);
-  const bad = ids.filter((id) => !DEAD_LETTER_ID.test(id));
+  const bad = ids.filter((id) => !isEntryId(id));
   if (bad.length > 0)
     throw new UsageError(`${bad.join(', ')}: not a dead-letter id; ids look like 1700000000000-0 (see \`streamfan dlq list\`)`);
   return ids.length > 0 ? ids : undefined;
@@ -30,15 +31,16 @@ export function registerDlq(program: Command, act: ActionFactory): void {
     .argument('<topic>', 'topic name')
     .argument('<group>', 'group name')
     .option('--limit <n>', 'at most this many, oldest first', positiveInt, 100)
-    .option('--after <deadLetterId>', 'start after this dead-letter id (the next page)', entryId)
+    .option('--after <deadLetterId>', 'start after this dead-letter id (the next page)', laneEntryId)
     .description('list dead letters: dead-letter id, event id, reason, attempts, error')
     .addHelpText('after', examples('streamfan dlq list user.signup email', 'streamfan dlq list user.signup email --json --limit 1000'))
     .action(
       act(async (ctx, topic: string, group: string, opts: { limit: number; after?: string }) => {
         const sf = ctx.sf();
         await requireGroup(sf, topic, group, { allowRetired: true });
-        // A partitioned topic: every partition, merged by dead-letter id; ids p<i>:…
-        const box = sf.deadLetters(await lookupTopic(sf, topic), group);
+        // A partitioned topic: every partition, merged by dead-letter id; ids p<i>:…; a prioritized topic: every lane, ids <lane>:…
+        const t = await lookupTopic(sf, topic);
+        const box = sf.deadLetters(t, group);
         const [rows, total] = await Promise.all([box.list({ start: opts.after ? `(${opts.after}` : '-', count: opts.limit }), box.count()]);
         ctx.print({ topic, group, total, deadLetters: rows }, () => {
           if (rows.length === 0) return `no dead letters in group "${group}" of topic "${topic}"${opts.after ? ' after that id' : ''}`;
@@ -48,6 +50,15 @@ export function registerDlq(program: Command, act: ActionFactory): void {
               [
                 { header: 'DEAD-LETTER-ID', value: (d) => d.deadLetterId },
                 { header: 'EVENT-ID', value: (d) => d.id },
+                ...(t.priorities
+                  ? [
+                      {
+                        header: 'LANE',
+                        value: (d: DeadLetter) =>
+                          (d as { priority?: string }).priority ?? laneOf(d.deadLetterId) ?? t.defaultPriority ?? '-',
+                      },
+                    ]
+                  : []),
                 { header: 'REASON', value: (d) => d.reason },
                 { header: 'ATTEMPTS', value: (d) => String(d.attempts), align: 'right' },
                 { header: 'DIED', value: (d) => formatRelative(d.deadAt, now) },
@@ -70,11 +81,12 @@ export function registerDlq(program: Command, act: ActionFactory): void {
     .addHelpText('after', examples('streamfan dlq show user.signup email 1700000000000-0'))
     .action(
       act(async (ctx, topic: string, group: string, id: string) => {
-        if (!DEAD_LETTER_ID.test(id))
+        if (!isEntryId(id))
           throw new UsageError(`${id}: not a dead-letter id; ids look like 1700000000000-0 (see \`streamfan dlq list ${topic} ${group}\`)`);
         const sf = ctx.sf();
         await requireGroup(sf, topic, group, { allowRetired: true });
-        const [d] = await sf.deadLetters(await lookupTopic(sf, topic), group).list({ start: id, count: 1 });
+        const t = await lookupTopic(sf, topic);
+        const [d] = await sf.deadLetters(t, group).list({ start: id, count: 1 });
         if (!d || d.deadLetterId !== id)
           throw new NotFoundError(
             `no dead letter ${id} in group "${group}" of topic "${topic}": list them with \`streamfan dlq list ${topic} ${group}\``,
@@ -83,6 +95,9 @@ export function registerDlq(program: Command, act: ActionFactory): void {
           formatPairs([
             ['dead-letter id', d.deadLetterId],
             ['event id', d.id],
+            ...(t.priorities
+              ? [['lane', (d as { priority?: string }).priority ?? laneOf(d.deadLetterId) ?? t.defaultPriority ?? '-'] as const]
+              : []),
             ['reason', d.reason],
             ['attempts', String(d.attempts)],
             ['consumer', d.consumer],
@@ -104,7 +119,11 @@ export function registerDlq(program: Command, act: ActionFactory): void {
     .description('deliver dead letters again, to this group only, with attempts reset')
     .addHelpText(
       'after',
-      examples('streamfan dlq replay user.signup email 1700000000000-0', 'streamfan dlq replay user.signup email --all'),
+      examples(
+        'streamfan dlq replay user.signup email 1700000000000-0',
+        'streamfan dlq replay emails sender high:1700000000000-0',
+        'streamfan dlq replay user.signup email --all',
+      ),
     )
     .action(
       act(async (ctx, topic: string, group: string, ids: string[], opts: { all?: boolean }) => {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { lookupTopic, requireTopic, type PartitionedGroupInfo } from '@streamfan/core/internal';
+import { lookupTopic, requireTopic, type LaneGroupRow, type PartitionedGroupInfo } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
+import { laneBacklog, laneBacklogs } from '../format/lanes';
 import { formatTable } from '../format/table';
 import { idDate } from '../format/time';
 
@@ -11,15 +12,21 @@ export function registerGroups(program: Command, act: ActionFactory): void {
     .command('groups')
     .argument('<topic>', 'topic name')
     .description(
-      'list the groups of a topic: consumers, pending, lag, last-delivered id, oldest pending age, retrying, dead letters (summed over the partitions of a partitioned topic)',
+      'list the groups of a topic: consumers, pending, lag, last-delivered id, oldest pending age, retrying, dead letters (summed over the partitions of a partitioned topic, over the lanes of a prioritized one, with the backlog of each lane)',
     )
     .option('--partitions', 'partitioned topics: also one row per group and partition (lease owner, token, pending, lag)')
+    .option('--lanes', 'prioritized topics: also one row per group and lane (lag, pending, retrying, dead letters, length)')
     .addHelpText(
       'after',
-      examples('streamfan groups user.signup', 'streamfan groups user.signup --json', 'streamfan groups orders --partitions'),
+      examples(
+        'streamfan groups user.signup',
+        'streamfan groups user.signup --json',
+        'streamfan groups orders --partitions',
+        'streamfan groups emails --lanes',
+      ),
     )
     .action(
-      act(async (ctx, topic: string, opts: { partitions?: boolean }) => {
+      act(async (ctx, topic: string, opts: { partitions?: boolean; lanes?: boolean }) => {
         const sf = ctx.sf();
         await requireTopic(sf, topic);
         const t = await lookupTopic(sf, topic);
@@ -28,29 +35,43 @@ export function registerGroups(program: Command, act: ActionFactory): void {
           ...g,
           oldestPendingAgeMs: g.oldestPendingId ? Math.max(0, now - idDate(g.oldestPendingId).getTime()) : null,
         }));
-        ctx.print({ topic, ...(t.partitions !== undefined ? { partitions: t.partitions } : {}), groups }, () =>
-          groups.length === 0
-            ? `topic "${topic}" has no groups yet (a group is created by its first subscribe)`
-            : formatTable(
-                [
-                  { header: 'GROUP', value: (g) => (g.retired ? `${g.group} (retired)` : g.group) },
-                  { header: 'CONSUMERS', value: (g) => String(g.consumers), align: 'right' },
-                  { header: 'PENDING', value: (g) => String(g.pending), align: 'right' },
-                  {
-                    header: 'LAG',
-                    value: (g) => (g.retired ? '-' : g.lag === null ? '?' : g.lagIsLowerBound ? `≥${g.lag}` : String(g.lag)),
-                    align: 'right',
-                  },
-                  { header: 'LAST-DELIVERED', value: (g) => g.lastDeliveredId },
-                  { header: 'OLDEST-PENDING', value: (g) => formatDuration(g.oldestPendingAgeMs), align: 'right' },
-                  { header: 'RETRYING', value: (g) => String(g.retrying), align: 'right' },
-                  { header: 'DEAD', value: (g) => String(g.deadLetters), align: 'right' },
-                ],
-                groups,
-              ) +
-              (t.partitions !== undefined
-                ? partitionLines(t.partitions, groups as unknown as PartitionedGroupInfo[], opts.partitions === true)
-                : ''),
+        const laned = groups.some((g) => laneRows(g).length > 0);
+        const lanes = laned ? (t.priorities ?? [...new Set(groups.flatMap((g) => laneRows(g).map((l) => l.lane)))]) : undefined;
+        ctx.print(
+          { topic, ...(t.partitions !== undefined ? { partitions: t.partitions } : {}), ...(lanes ? { lanes } : {}), groups },
+          () =>
+            groups.length === 0
+              ? `topic "${topic}" has no groups yet (a group is created by its first subscribe)`
+              : formatTable(
+                  [
+                    { header: 'GROUP', value: (g) => (g.retired ? `${g.group} (retired)` : g.group) },
+                    { header: 'CONSUMERS', value: (g) => String(g.consumers), align: 'right' },
+                    { header: 'PENDING', value: (g) => String(g.pending), align: 'right' },
+                    {
+                      header: 'LAG',
+                      value: (g) => (g.retired ? '-' : g.lag === null ? '?' : g.lagIsLowerBound ? `≥${g.lag}` : String(g.lag)),
+                      align: 'right',
+                    },
+                    { header: 'LAST-DELIVERED', value: (g) => g.lastDeliveredId },
+                    { header: 'OLDEST-PENDING', value: (g) => formatDuration(g.oldestPendingAgeMs), align: 'right' },
+                    { header: 'RETRYING', value: (g) => String(g.retrying), align: 'right' },
+                    { header: 'DEAD', value: (g) => String(g.deadLetters), align: 'right' },
+                    // Prioritized topics: each lane's backlog (lag + pending), highest lane first.
+                    ...(laned
+                      ? [
+                          {
+                            header: 'BACKLOG BY LANE',
+                            value: (g: (typeof groups)[number]) => (g.retired ? '-' : laneBacklogs(laneRows(g))),
+                          },
+                        ]
+                      : []),
+                  ],
+                  groups,
+                ) +
+                (laned && opts.lanes ? laneLines(groups) : '') +
+                (t.partitions !== undefined
+                  ? partitionLines(t.partitions, groups as unknown as PartitionedGroupInfo[], opts.partitions === true)
+                  : ''),
         );
       }),
     );
@@ -83,4 +104,29 @@ function partitionLines(partitions: number, groups: PartitionedGroupInfo[], perP
       );
   }
   return out;
+}
+
+function laneRows(g: { lanes?: LaneGroupRow[] }): LaneGroupRow[] {
+  return g.lanes ?? [];
+}
+
+/** --lanes: one row per group and lane. */
+function laneLines(groups: ReadonlyArray<{ group: string; retired?: true; lanes?: LaneGroupRow[] }>): string {
+  const rows = groups.filter((g) => !g.retired).flatMap((g) => laneRows(g).map((l) => ({ ...l, group: g.group })));
+  return (
+    '\n\n' +
+    formatTable(
+      [
+        { header: 'GROUP', value: (r) => r.group },
+        { header: 'LANE', value: (r) => r.lane },
+        { header: 'LAG', value: (r) => (r.lag === null ? '?' : `${r.lagIsLowerBound ? '≥' : ''}${r.lag}`), align: 'right' },
+        { header: 'PENDING', value: (r) => String(r.pending), align: 'right' },
+        { header: 'BACKLOG', value: (r) => laneBacklog(r), align: 'right' },
+        { header: 'RETRYING', value: (r) => String(r.retrying), align: 'right' },
+        { header: 'DEAD', value: (r) => String(r.deadLetters), align: 'right' },
+        { header: 'LENGTH', value: (r) => String(r.length), align: 'right' },
+      ],
+      rows,
+    )
+  );
 }

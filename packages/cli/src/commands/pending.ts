@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { lookupTopic, requireGroup, type PendingRow } from '@streamfan/core/internal';
-import { duration, entryId, examples, positiveInt, type ActionFactory } from '../command-kit';
+import { duration, examples, positiveInt, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
+import { laneEntryId, laneOf } from '../format/ids';
 import { formatTable, truncate, type Column } from '../format/table';
 
 interface PendingOptions {
@@ -24,7 +25,11 @@ export function registerPending(program: Command, act: ActionFactory): void {
     .option('--consumer <name>', 'only entries held by this consumer')
     .option('--min-idle <duration>', 'only entries idle at least this long (e.g. 30s, 5m)', duration)
     .option('--limit <n>', 'entries per page', positiveInt, 100)
-    .option('--after <id>', 'start after this entry id (the next page; p3:… on a partitioned topic)', entryId)
+    .option(
+      '--after <id>',
+      'start after this entry id (the next page; p3:… on a partitioned topic, high:… on a prioritized one)',
+      laneEntryId,
+    )
     .option('--payload', "show each entry's payload")
     .addHelpText(
       'after',
@@ -38,8 +43,9 @@ export function registerPending(program: Command, act: ActionFactory): void {
       act(async (ctx, topic: string, group: string, opts: PendingOptions) => {
         const sf = ctx.sf();
         await requireGroup(sf, topic, group);
-        // A partitioned topic: every partition merged, ids p<i>:…
-        const page = await sf.pendingPage(await lookupTopic(sf, topic), group, {
+        // A partitioned topic: every partition merged, ids p<i>:…; a prioritized one: every lane, ids <lane>:… outside the default lane.
+        const t = await lookupTopic(sf, topic);
+        const page = await sf.pendingPage(t, group, {
           consumer: opts.consumer,
           minIdleMs: opts.minIdle,
           limit: opts.limit,
@@ -51,6 +57,14 @@ export function registerPending(program: Command, act: ActionFactory): void {
             return `no pending entries in group "${group}" of topic "${topic}"${opts.consumer || opts.minIdle || opts.after ? ' that match' : ''}`;
           const columns: Array<Column<PendingRow>> = [
             { header: 'ID', value: (e) => e.id },
+            ...(t.priorities
+              ? [
+                  {
+                    header: 'LANE',
+                    value: (e: PendingRow) => (e as { priority?: string }).priority ?? laneOf(e.id) ?? t.defaultPriority ?? '-',
+                  },
+                ]
+              : []),
             { header: 'CONSUMER', value: (e) => e.consumer },
             { header: 'IDLE', value: (e) => formatDuration(e.idleMs), align: 'right' },
             { header: 'DELIVERIES', value: (e) => String(e.deliveries), align: 'right' },

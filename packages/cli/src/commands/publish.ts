@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { NotFoundError, requireTopic, type PublishOptions } from '@streamfan/core/internal';
+import { NotFoundError, lookupTopic, requireTopic, type PublishOptions } from '@streamfan/core/internal';
 import { collect, duration, examples, type ActionFactory } from '../command-kit';
 import { UsageError } from '../errors';
 import { parseJsonInput } from '../format/json-input';
@@ -10,6 +10,7 @@ interface PublishCliOptions {
   header?: string[];
   delay?: number;
   key?: string;
+  priority?: string;
   create?: boolean;
 }
 
@@ -24,6 +25,7 @@ export function registerPublish(program: Command, act: ActionFactory): void {
     .option('--header <key=value>', 'a header (repeatable)', collect)
     .option('--delay <duration>', 'deliver after this long (e.g. 30s, 5m)', duration)
     .option('--key <idempotencyKey>', 'idempotency key: a repeat publish with it returns the first id')
+    .option('--priority <lane>', "a prioritized topic's lane (e.g. high); without it the topic's default lane (see `streamfan topics`)")
     .option('--create', 'publish even if the topic does not exist yet (creates it); without it a misspelt topic is refused')
     .addHelpText(
       'after',
@@ -32,6 +34,7 @@ export function registerPublish(program: Command, act: ActionFactory): void {
         `streamfan publish user.signup.v2 '{"userId":"u1"}' --create`,
         'streamfan publish user.signup --file event.json --header traceId=abc',
         `echo '{"userId":"u2"}' | streamfan publish user.signup --delay 30s`,
+        `streamfan publish emails '{"to":"ada@example.com"}' --priority high`,
       ),
     )
     .action(
@@ -68,6 +71,13 @@ export function registerPublish(program: Command, act: ActionFactory): void {
         }
         if (opts.delay !== undefined) options.delayMs = opts.delay;
         if (opts.key !== undefined) options.idempotencyKey = opts.key;
+        if (opts.priority !== undefined) {
+          if (!/^[a-z][a-z0-9_-]{0,15}$/.test(opts.priority) || /^p\d+$/.test(opts.priority))
+            throw new UsageError(
+              `--priority ${JSON.stringify(opts.priority)} is not a lane name: lanes are 1-16 of a-z 0-9 _ -, starting with a letter (see \`streamfan topics\` for a topic's lanes)`,
+            );
+          options.priority = opts.priority;
+        }
         const sf = ctx.sf();
         if (!opts.create) {
           // A typo would otherwise create a topic nobody reads: only --create may make a new one.
@@ -79,7 +89,8 @@ export function registerPublish(program: Command, act: ActionFactory): void {
             throw err;
           }
         }
-        const id = await sf.publish(topic, payload, options);
+        // The topic as recorded (its lanes or partitions), so --priority is checked against its lanes.
+        const id = await sf.publish(await lookupTopic(sf, topic), payload, options);
         ctx.print({ topic, id }, () => id);
       }),
     );

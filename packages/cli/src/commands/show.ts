@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { DELAYED_ID_PREFIX, lookupTopic, requireTopic, type GroupStatus } from '@streamfan/core/internal';
-import { eventId, examples, type ActionFactory } from '../command-kit';
+import { examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
+import { laneEventId, laneOf } from '../format/ids';
 import { formatPairs, formatTable, truncate } from '../format/table';
 import { formatRelative, formatTime } from '../format/time';
 
@@ -10,21 +11,36 @@ export function registerShow(program: Command, act: ActionFactory): void {
   program
     .command('show')
     .argument('<topic>', 'topic name')
-    .argument('<id>', 'event id (e.g. 1700000000000-0, or a delayed-… id; p3:… on a partitioned topic)', eventId)
+    .argument(
+      '<id>',
+      'event id (e.g. 1700000000000-0, or a delayed-… id; p3:… on a partitioned topic, high:… in a priority lane)',
+      laneEventId,
+    )
     .description('show an event: payload, headers and its status in every group (state, attempts, result, error, times)')
-    .addHelpText('after', examples('streamfan show user.signup 1700000000000-0', 'streamfan show user.signup 1700000000000-0 --json'))
+    .addHelpText(
+      'after',
+      examples(
+        'streamfan show user.signup 1700000000000-0',
+        'streamfan show user.signup 1700000000000-0 --json',
+        'streamfan show emails high:1700000000000-0',
+      ),
+    )
     .action(
       act(async (ctx, topic: string, id: string) => {
         const sf = ctx.sf();
         // A delayed event's topic may have no stream yet: showEvent looks in the delayed set.
         if (!id.startsWith(DELAYED_ID_PREFIX)) await requireTopic(sf, topic);
-        const ev = await sf.show(await lookupTopic(sf, topic), id);
-        ctx.print(ev, () => {
+        const t = await lookupTopic(sf, topic);
+        const ev = await sf.show(t, id);
+        // A prioritized topic: the event's lane (core's `priority`, else from its id; a plain id is the default lane's).
+        const lane = t.priorities ? ((ev as { priority?: string }).priority ?? laneOf(ev.id) ?? t.defaultPriority) : undefined;
+        ctx.print(lane !== undefined && (ev as { priority?: string }).priority === undefined ? { ...ev, priority: lane } : ev, () => {
           const now = Date.now();
           const head = formatPairs([
             ['id', ev.id],
             ['topic', ev.topic],
             ...(ev.partition !== undefined ? [['partition', String(ev.partition)] as const] : []),
+            ...(lane !== undefined ? [['lane', lane] as const] : []),
             ['published', formatTime(ev.publishedAt, now)],
             ...(ev.dueAt ? [['due', formatTime(ev.dueAt, now)] as const] : []),
             ['in stream', ev.inStream ? 'yes' : `no${ev.payloadFrom === 'deadLetters' ? ' (payload read from dead letters)' : ''}`],
