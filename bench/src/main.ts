@@ -35,8 +35,9 @@ import { sustainScenario } from './scenarios/sustain';
 import { ackCostScenario } from './scenarios/ackcost';
 import { shardsScenario } from './scenarios/scaling-shards';
 import { telemetryScenario } from './scenarios/telemetry';
+import { priorityScenario } from './scenarios/priority';
 
-const SCENARIOS = ['fanout', 'publish', 'latency', 'scaling', 'reclaim', 'memory', 'rss', 'sustain', 'ackcost', 'telemetry', 'shards'] as const;
+const SCENARIOS = ['fanout', 'publish', 'latency', 'scaling', 'reclaim', 'memory', 'rss', 'sustain', 'ackcost', 'telemetry', 'shards', 'priority'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Args { config: BenchConfig; only: Set<Scenario>; out: string; quiet: boolean; json: boolean; servers: BenchServer[] | undefined }
@@ -142,6 +143,7 @@ async function runOn(args: Args, server: BenchServer | undefined, commit: string
     if (on('ackcost')) results.ackCost = await ackCostScenario(ctx);
     if (on('shards')) Object.assign(results, { shards: await shardsScenario(ctx) }); // issue 12: 1 shard vs 3 (table on stderr)
     if (on('telemetry')) results.telemetry = await telemetryScenario(ctx);
+    if (on('priority')) Object.assign(results, { priority: await priorityScenario(ctx) }); // issue 16: lanes under a backlog (table on stderr)
     results.durationSeconds = (Date.now() - started) / 1000;
     results.machine.loadEnd = Math.round(loadavg()[0]! * 100) / 100;
     const markdown = renderMarkdown(results);
