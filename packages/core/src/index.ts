@@ -45,3 +45,4 @@ export type { PartitionedGroupInfo, PartitionGroupRow, PartitionedTrimReport, To
 export { LaneMismatchError, UnknownLaneError, InvalidLaneIdError, LaneOrderingError } from './lanes/errors';
 export type { LaneSubscribeOptions } from './lanes/options';
 export type { LaneActivity } from './lanes/laned-subscription';
+export type { LanedTrimReport } from './lanes/admin-ops';

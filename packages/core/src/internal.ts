@@ -27,4 +27,9 @@ export { formatLaneId, parseLaneId, isLaneId, validateLanes, type LaneSet } from
 export { readLanes, ensureLanes, type StoredLanes } from './lanes/meta';
 export { LanedSubscription, readAhead } from './lanes/laned-subscription';
 export { LaneSlots, type LaneSlotStats } from './lanes/slots';
-export { listLanedGroups, lanesOf } from './lanes/admin';
+export { listLanedGroups, lanesOf, foldLanedTopics } from './lanes/admin';
+export {
+  lanedDeadLetters, lanedPending, lanedPendingPage, lanedShow, lanedAck, lanedClaim, lanedDelayed, lanedTail, lanedConsumers, lanedPrune, trimLaned,
+  type LanedDeadLetters, type LanedTrimReport,
+} from './lanes/admin-ops';
+export { splitLaneOptions, DEFAULT_LOWER_LANE_SHARE } from './lanes/options';

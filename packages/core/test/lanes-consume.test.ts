@@ -150,6 +150,28 @@ describe('consuming a prioritized topic', () => {
     await b.close();
   }, 60_000);
 
+  test("a delayed event is promoted into its lane by the lane's consumers, and handled there; stats, running and health sum the lanes", async () => {
+    const publisher = env.client({ promoteIntervalMs: 3_600_000 }); // its own promotion timer never fires in this test
+    const sf = env.client({ prefix: publisher.prefix });
+    const t = defineTopic<{ n: number }>('mail', { priorities: ['high', 'low'] });
+    const got: Array<[string, string]> = [];
+    const sub = sf.subscribe(t, 'send', (_p, ctx) => { got.push([ctx.id, ctx.priority!]); }, { startFrom: 'beginning', reclaimIntervalMs: 50 });
+    await sub.ready();
+    const id = await publisher.publish(t, { n: 1 }, { priority: 'high', delayMs: 100 });
+    const now = await publisher.publish(t, { n: 2 });
+    const st = await sf.waitFor(t, id, { timeoutMs: 20_000 });
+    await sf.waitFor(t, now, { timeoutMs: 20_000 });
+    expect(st.eventId).toMatch(/^high:\d+-\d+$/);
+    expect(got).toContainEqual([st.eventId, 'high']);
+    expect(got).toContainEqual([now, 'low']);
+    expect(sub.stats.processed).toBe(2);
+    expect(sub.running).toEqual([]);
+    const health = await sub.health();
+    expect(health.healthy).toBe(true);
+    expect(health.lag).toBe(0);
+    await sub.close();
+  }, 60_000);
+
   test("ordering: 'key' is refused, saying why; lowerLaneShare is checked and refused without lanes", async () => {
     const sf = env.client();
     const t = defineTopic('mail', { priorities: ['high', 'low'] });
