@@ -172,6 +172,31 @@ describe('consuming a prioritized topic', () => {
     await sub.close();
   }, 60_000);
 
+  test('handlerTimeoutMs counts from the slot grant, not from the read: waiting for a slot is not the handler\'s time', async () => {
+    const sf = env.client();
+    const t = defineTopic<{ hang?: boolean }>('mail', { priorities: ['high', 'low'] });
+    const failed: Array<{ id: string; error: string }> = [];
+    const aborted: string[] = [];
+    const sub = sf.subscribe(t, 'send', async (p, ctx) => {
+      if (p.hang && ctx.attempt === 1) {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => { aborted.push(ctx.id); resolve(); }));
+        return;
+      }
+      await sleep(600);
+    }, { startFrom: 'beginning', concurrency: 1, handlerTimeoutMs: 1000, backoff: { type: 'fixed', delayMs: 50 }, reclaimIntervalMs: 50 });
+    sub.on('failed', (e) => failed.push({ id: e.id, error: e.error }));
+    await sub.ready();
+    // One slot: the second waits about 600 ms for it, then runs 600 ms (1200 ms after it was read).
+    const ids = await sf.publishMany(t, [{}, {}], { priority: 'low' });
+    const hang = await sf.publish(t, { hang: true }, { priority: 'high' });
+    for (const id of ids) expect((await sf.waitFor(t, id, { timeoutMs: 20_000 })).groups.send).toEqual(expect.objectContaining({ state: 'succeeded', attempts: 1 }));
+    const st = await sf.waitFor(t, hang, { timeoutMs: 20_000 });
+    expect(st.groups.send).toEqual(expect.objectContaining({ state: 'succeeded', attempts: 2 }));
+    expect(failed).toEqual([{ id: hang, error: expect.stringMatching(/handler timed out after 1000ms/) as unknown as string }]);
+    expect(aborted).toEqual([hang]);
+    await sub.close();
+  }, 60_000);
+
   test("ordering: 'key' is refused, saying why; lowerLaneShare is checked and refused without lanes", async () => {
     const sf = env.client();
     const t = defineTopic('mail', { priorities: ['high', 'low'] });
