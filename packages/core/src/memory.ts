@@ -12,7 +12,7 @@
 import type Redis from 'ioredis';
 import { clusterMasters } from './connection';
 import { InvalidOptionError } from './errors';
-import { parsePartitionTag, topicKeys, topicMetaKeys, type TopicKeys } from './keys';
+import { laneHome, parsePartitionTag, topicKeys, topicMetaKeys, type TopicKeys } from './keys';
 import { validateTopicName } from './names';
 
 /** A kind of key streamfan keeps for a topic. */
@@ -64,6 +64,8 @@ export interface TopicMemory {
   topic: string;
   /** Partitions of a partitioned topic (absent for an unpartitioned one). */
   partitions?: number;
+  /** Priority lanes of a prioritized topic, highest first (absent otherwise): their keys are counted under the topic. */
+  lanes?: string[];
   /** Groups found on the topic stream(s). */
   groups: string[];
   bytes: number;
@@ -137,6 +139,22 @@ export function scanFraction(cursor: string): number {
   return Number(r) / 2 ** 64;
 }
 
+/**
+ * The homes (names `topicKeys` takes) of a topic's events, from its meta record (one HMGET): one
+ * per partition (`T#i`) of a partitioned topic, one per lane (`T+L`; the default lane is `T`) of
+ * a prioritized one, else the topic itself. A meta record that cannot be read counts as none.
+ */
+async function topicHomeNames(redis: Redis, prefix: string, topic: string): Promise<{ homes: string[]; partitions: number; lanes?: string[] }> {
+  const [p, lanes, defaultLane] = ((await redis.hmget(topicMetaKeys(prefix, topic).meta, 'partitions', 'lanes', 'defaultLane').catch(() => [])) ?? []) as Array<string | null | undefined>;
+  const partitions = Number(p) || 0;
+  if (partitions > 0) return { homes: Array.from({ length: partitions }, (_, i) => `${topic}#${i}`), partitions };
+  if (lanes && defaultLane) {
+    const list = lanes.split(',').filter((l) => l !== '');
+    return { homes: list.map((l) => laneHome(topic, l, defaultLane)), partitions: 0, lanes: list };
+  }
+  return { homes: [topic], partitions: 0 };
+}
+
 type Fixed = Exclude<MemoryKind, 'status' | 'idempotency' | 'other'>;
 interface Seen { count: number; sample: string[] }
 interface TopicAcc {
@@ -144,6 +162,7 @@ interface TopicAcc {
   sampled: Map<'status' | 'idempotency' | 'delayed' | 'other', Seen>;
   groups: Set<string>;
   partitions?: number;
+  lanes?: string[];
 }
 
 /** What a key under the prefix is: its topic (partitions grouped under theirs) and kind. */
@@ -153,10 +172,13 @@ function classify(prefix: string, key: string): { topic: string; partition?: num
   const close = key.indexOf('}:', head.length);
   if (close < 0) return undefined;
   const tag = key.slice(head.length, close);
-  const rest = key.slice(close + 2);
+  let rest = key.slice(close + 2);
   const p = parsePartitionTag(tag);
   const topic = p ? p.topic : tag;
   const partition = p?.partition;
+  // A priority lane's keys (`{T}:lane:<L>:…`) are the topic's, of the same kinds.
+  const lane = /^lane:[a-z][a-z0-9_-]{0,15}:(.+)$/.exec(rest);
+  if (lane) rest = lane[1]!;
   if (rest === 'stream') return { topic, partition, kind: 'stream' };
   if (rest === 'delayed') return { topic, partition, kind: 'delayed' };
   if (rest.startsWith('status:') || rest.startsWith('ok:')) return { topic, partition, kind: 'status' };
@@ -244,13 +266,14 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
   const fraction = Math.min(...fractions);
   const complete = fraction >= 1;
 
-  // 2. Fixed keys by name: the stream(s), the schedule and, per group, three keys.
+  // 2. Fixed keys by name: the stream(s), the schedule and, per group, three keys (per
+  // partition of a partitioned topic, per lane of a prioritized one).
   for (const [name, a] of topics) {
-    const meta = topicMetaKeys(prefix, name).meta;
-    const partitions = Number(await redis.hget(meta, 'partitions').catch(() => null)) || 0;
+    const homes = await topicHomeNames(redis, prefix, name);
     commands++;
-    if (partitions > 0) a.partitions = partitions;
-    const tags = partitions > 0 ? Array.from({ length: partitions }, (_, i) => `${name}#${i}`) : [name];
+    if (homes.partitions > 0) a.partitions = homes.partitions;
+    if (homes.lanes) a.lanes = homes.lanes;
+    const tags = homes.homes;
     for (const tag of tags) {
       const k = topicKeys(prefix, tag);
       a.fixed.set(k.stream, { kind: 'stream', length: 'xlen' });
@@ -330,7 +353,7 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
     const list = [...kinds.values()].map((k) => ({ ...k, keys: Math.round(k.keys), keysError: Math.round(k.keysError), bytes: Math.round(k.bytes), bytesError: Math.round(k.bytesError) }));
     const bytes = list.reduce((s, k) => s + k.bytes, 0);
     const bytesError = Math.round(Math.hypot(...list.map((k) => k.bytesError)));
-    report.push({ topic: name, ...(a.partitions ? { partitions: a.partitions } : {}), groups: [...a.groups].sort(), bytes, bytesError, kinds: list });
+    report.push({ topic: name, ...(a.partitions ? { partitions: a.partitions } : {}), ...(a.lanes ? { lanes: a.lanes } : {}), groups: [...a.groups].sort(), bytes, bytesError, kinds: list });
   }
 
   const info = await redis.info('memory').catch(() => '');
@@ -518,14 +541,9 @@ interface TopicReading extends StreamReading {
   firstKeys?: TopicKeys;
 }
 
-/**
- * Where a topic's events are: its own keys, or one home per partition (`T#i`) when its meta
- * record says it is partitioned (one HGET).
- */
+/** Where a topic's events are: its own keys, one home per partition, or one per priority lane (see {@link topicHomeNames}). */
 async function topicHomes(redis: Redis, prefix: string, topic: string): Promise<TopicKeys[]> {
-  // Refused or failed: read it as an unpartitioned topic (as before partitions were known here).
-  const partitions = Number(await redis.hget(topicMetaKeys(prefix, topic).meta, 'partitions').catch(() => null)) || 0;
-  return partitions > 0 ? Array.from({ length: partitions }, (_, i) => topicKeys(prefix, `${topic}#${i}`)) : [topicKeys(prefix, topic)];
+  return (await topicHomeNames(redis, prefix, topic)).homes.map((home) => topicKeys(prefix, home));
 }
 
 /**
