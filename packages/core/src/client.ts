@@ -10,7 +10,7 @@ import { assertSupportedServer } from './capabilities';
 import { ClosedError, InvalidOptionError, ProtocolVersionError, UnsupportedServerError, fromRedisError } from './errors';
 import { ProtocolGuard } from './protocol';
 import { listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo, type PendingEntry, type PendingQuery } from './inspect';
-import { topicKeys } from './keys';
+import { parseLaneHome, topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
 import { ProducerLedger } from './producer';
 import { delayedHome, publishBatch, publishOne, type PublishManyOptions, type PublishOptions } from './publisher';
@@ -331,10 +331,16 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     await loadScripts(this.redis, ['trimSafe', 'capTrim', 'countEntries']);
     const report = await runRetention(this.redis, this.prefix, topic, r, this.statusTtlSeconds);
     if (!report) return; // another subscription or process ran it this interval
+    const lane = parseLaneHome(topic);
+    if (lane) {
+      // A lane's run (its home is `T+L`): report the topic's name and lane ids (docs/priorities.md §3).
+      report.topic = lane.topic;
+      report.lostIds = report.lostIds.map((id) => `${lane.lane}:${id}`);
+    }
     if (report.removed > 0) this.emit('trimmed', report);
     if (report.lostToCap > 0) {
       if (this.listenerCount('capLoss') > 0) this.emit('capLoss', report);
-      else logWarning(this.options.logger ?? defaultLogger, `retention's maxLen cap removed ${report.lostToCap} entries of "${topic}" that some group had not acknowledged: they are recorded lost (${JSON.stringify(report.lostByGroup ?? {})})`);
+      else logWarning(this.options.logger ?? defaultLogger, `retention's maxLen cap removed ${report.lostToCap} entries of "${report.topic}"${lane ? ` (lane ${lane.lane})` : ''} that some group had not acknowledged: they are recorded lost (${JSON.stringify(report.lostByGroup ?? {})})`);
     }
   }
 

@@ -154,4 +154,20 @@ describe('admin of a prioritized topic', () => {
     expect(seen).toEqual([[a, 'high'], [b, 'normal']]);
     await expect(sf.retireGroup(t, 'send')).rejects.toThrow(/not supported on topics with priority lanes/);
   });
+
+  test("retention runs per lane on the client's timer (its own lock per lane) and reports the topic's name", async () => {
+    const sf = env.client({ retention: { intervalMs: 100, approximate: false, minAgeMs: 0 } });
+    const t = defineTopic<{ n: number }>('mail', { priorities: LANES });
+    const trimmed: Array<{ topic: string; removed: number }> = [];
+    sf.on('trimmed', (r) => trimmed.push({ topic: r.topic, removed: r.removed }));
+    const sub = sf.subscribe(t, 'send', () => undefined, { startFrom: 'beginning' });
+    await sub.ready();
+    const ids = [...await sf.publishMany(t, [{ n: 1 }, { n: 2 }, { n: 3 }], { priority: 'high' }), ...await sf.publishMany(t, [{ n: 4 }, { n: 5 }], { priority: 'low' })];
+    await Promise.all(ids.map((id) => sf.waitFor(t, id, { timeoutMs: 10_000 })));
+    const len = (lane: string) => sf.redis.xlen(laneKeys(sf.prefix, 'mail', lane, 'normal').stream);
+    await until('both lanes trimmed and reported', async () => (await len('high')) === 0 && (await len('low')) === 0 && trimmed.reduce((n, r) => n + r.removed, 0) >= 5);
+    expect(trimmed.every((r) => r.topic === 'mail')).toBe(true);
+    expect(trimmed.reduce((n, r) => n + r.removed, 0)).toBe(5);
+    await sub.close();
+  });
 });

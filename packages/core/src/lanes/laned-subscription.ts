@@ -23,6 +23,7 @@ import { captureStreamEnd } from '../consumer/start-position';
 import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
 import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
 import type { Topic } from '../topic';
+import { sleep } from '../timing';
 import { lastErrorOf, probeSubscription, type HealthOptions, type LastError, type SubscriptionHealth } from '../health';
 import { formatLaneId } from './ids';
 import { ensureLanesOnce } from './meta';
@@ -151,15 +152,21 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   }
 
   private async start(): Promise<void> {
-    try {
-      await ensureLanesOnce(this.settings.commands, this.settings.prefix, this.topicDef as Topic<unknown>);
-    } catch (err) {
-      this.report(err, 'start');
-      // A lane set that does not match is not going to change (a connection error may: close too,
-      // saying why; the application subscribes again).
-      for (const w of this.readyWaiters.splice(0)) w.reject(err as Error);
-      void this.close();
-      return;
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        await ensureLanesOnce(this.settings.commands, this.settings.prefix, this.topicDef as Topic<unknown>);
+        break;
+      } catch (err) {
+        this.report(err, 'start');
+        // A lane set that does not match is not going to change: stop. Anything else (Redis
+        // unreachable) is tried again, as a Subscription's start is.
+        if ((err as { code?: string }).code === 'LANE_MISMATCH') {
+          for (const w of this.readyWaiters.splice(0)) w.reject(err as Error);
+          void this.close();
+          return;
+        }
+        await sleep(Math.min(100 * 2 ** attempt, 5000));
+      }
     }
     if (this.stopping) return;
     const lanes = lanesOf(this.topicDef as Topic<unknown>);
