@@ -15,13 +15,10 @@
  * 2.3 KB document (work of its own, about 50 µs of CPU each here), against which the telemetry's
  * cost is measured too.
  */
-import { context, metrics, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Streamfan, defineTopic } from '../lib';
+import { setupTelemetry, type TelemetryVariant } from './telemetry-setup';
 
-export type TelemetryVariant = 'off' | 'tracing' | 'sampled' | 'metrics' | 'both';
+export type { TelemetryVariant } from './telemetry-setup';
 
 export interface TelemetryChildResult {
   variant: TelemetryVariant;
@@ -41,32 +38,7 @@ const work = Number(workArg ?? 0);
 const events = Number(eventsArg);
 const groups = Number(groupsArg);
 const variant = variantArg as TelemetryVariant;
-
-let spans = 0;
-const shutdowns: Array<() => Promise<void>> = [];
-if (variant === 'tracing' || variant === 'sampled' || variant === 'both') {
-  const drop: SpanExporter = {
-    export: (batch, done) => { spans += batch.length; done({ code: 0 }); },
-    shutdown: () => Promise.resolve(),
-  };
-  // sampled: 1 trace in 100 (by trace id; a delivery's span is the root of its own trace, linked to the publish).
-  const sampler = variant === 'sampled' ? new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.01) }) : new AlwaysOnSampler();
-  const provider = new BasicTracerProvider({ sampler, spanProcessors: [new BatchSpanProcessor(drop, { maxQueueSize: 65_536, maxExportBatchSize: 2048, scheduledDelayMillis: 200 })] });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-  shutdowns.push(() => provider.shutdown());
-}
-if (variant === 'metrics' || variant === 'both') {
-  const drop: PushMetricExporter = {
-    export: (_m, done) => done({ code: 0 }),
-    forceFlush: () => Promise.resolve(),
-    shutdown: () => Promise.resolve(),
-    selectAggregationTemporality: () => AggregationTemporality.CUMULATIVE,
-  };
-  const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: drop, exportIntervalMillis: 1000 })] });
-  metrics.setGlobalMeterProvider(provider);
-  shutdowns.push(() => provider.shutdown());
-}
+const telemetry = setupTelemetry(variant);
 
 /** A handler's own work, a fixed amount of CPU whatever the load: `n` JSON round trips of a 2.3 KB order. */
 const ORDER = { items: Array.from({ length: 40 }, (_, i) => ({ id: `item-${i}`, qty: i, price: i * 1.5, tags: ['a', 'b', 'c'] })) };
@@ -97,8 +69,8 @@ async function run(): Promise<TelemetryChildResult> {
   const cpu = process.cpuUsage(cpu0);
   await sf.close();
   if (sink < 0) process.stderr.write('');
-  for (const s of shutdowns) await s();
-  return { variant, work, deliveries: total, seconds, perSec: total / seconds, cpuPerDelivery: (cpu.user + cpu.system) / total, spans };
+  await telemetry.shutdown();
+  return { variant, work, deliveries: total, seconds, perSec: total / seconds, cpuPerDelivery: (cpu.user + cpu.system) / total, spans: telemetry.spans() };
 }
 
 run().then((r) => {
