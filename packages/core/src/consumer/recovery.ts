@@ -2,7 +2,7 @@ import { GroupRetiredError } from '../errors';
 import { runScript } from '../scripts/runner';
 import { groupInfos, settledInGroup } from '../status';
 import { compareIds } from '../ids';
-import { sleep } from '../timing';
+import { monotonicMs, sleep } from '../timing';
 import { nextId, noteKnownGroup } from '../retention/known-groups';
 import type { InFlight } from './in-flight';
 import type { RawEntry } from './entry';
@@ -98,6 +98,7 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
           this.noteSettledUpTo(last);
           const ttl = this.settings.statusTtlSeconds > 0 ? this.settings.statusTtlSeconds : RECREATED_TTL_S;
           await this.worker.set(this.keys.recreated(this.group), this.settledUpTo ?? last, 'EX', ttl);
+          this.recreatedSeen = this.settledUpTo ?? last; // its own: adoptRunning below takes back what it runs
         }
         const start = this.lastKnown(stream) ?? (isTopic ? '$' : '0');
         const created = !had && (await this.createGroup(stream, start))[0] === 'created';
@@ -131,8 +132,7 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
   protected override async noteGroupPositions(): Promise<boolean> {
     const onTopic = await super.noteGroupPositions();
     if (this.options.trackStatus) {
-      const upTo = await this.worker.get(this.keys.recreated(this.group));
-      if (upTo !== null && /^\d+-\d+$/.test(upTo)) this.noteSettledUpTo(upTo);
+      await this.checkRecreated();
       // Where the group is, for retention while it may be missing after an XGROUP DESTROY
       // (known-groups.ts): its oldest pending entry, or the one after its last-delivered id.
       const last = this.groupPos.get(this.keys.stream);
@@ -140,6 +140,45 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
       if (onTopic && floor !== undefined) await noteKnownGroup(this.worker, this.keys.stream, this.group, floor);
     }
     return onTopic;
+  }
+
+  /**
+   * Before the lease renewal of long handlers: when the group was recreated since this consumer
+   * last looked (another consumer's recovery, while this one stalled through the NOGROUP and
+   * never met it), take its running deliveries back first. The renewal would otherwise find them
+   * pending for no one and, once this consumer had become a member of the new group (any read
+   * does that), call their leases lost, though no one else has them (model seed 10 with
+   * `+destroy`: a `hang` handler's event stayed unknown in the recreated group). One GET per
+   * renewal, only while handlers run long enough to need one.
+   */
+  protected override async keepLeases(): Promise<void> {
+    if (this.options.trackStatus && !this.stopping) {
+      const now = monotonicMs();
+      const half = this.options.visibilityTimeoutMs / 2;
+      let due = this.held.some((h) => now - h.leasedAt >= half);
+      if (!due) for (const f of this.inFlight.values()) if (!f.leaseLost && now - f.leasedAt >= half) { due = true; break; }
+      if (due) await this.checkRecreated().catch((err) => this.report(err, 'checking whether the group was recreated'));
+    }
+    return super.keepLeases();
+  }
+
+  /** The recreated key's value as this consumer last read it ('' when absent), see {@link checkRecreated}. */
+  private recreatedSeen: string | undefined;
+
+  /**
+   * Read the recreated key: a value this consumer has not seen means the group was recreated
+   * after an XGROUP DESTROY since it last looked (the first read, at start, only notes it): raise
+   * settledUpTo, and take back the deliveries this consumer runs or holds (adoptRunning).
+   */
+  protected async checkRecreated(): Promise<void> {
+    const value = await this.worker.get(this.keys.recreated(this.group));
+    const upTo = value !== null && /^\d+-\d+$/.test(value) ? value : '';
+    if (upTo === this.recreatedSeen) return;
+    const first = this.recreatedSeen === undefined;
+    this.recreatedSeen = upTo;
+    if (upTo === '') return;
+    this.noteSettledUpTo(upTo);
+    if (!first && (this.inFlight.size > 0 || this.held.length > 0)) await this.adoptRunning(this.keys.stream);
   }
 
   /** Raise settledUpTo to `id` (never lower it). */
