@@ -3,7 +3,7 @@
 // Runs the model-based sequences (packages/model/test/*.model.ts) through jest, one seed per test:
 //   --seeds N     N seeds from --from (default 1): N sequences
 //   --seed 7,12   exactly these seeds
-//   --commands    command mix: '+destroy', '-redisRestart', 'all' (see test/sequences.model.ts)
+//   --commands    command mix: '-destroy', '-redisRestart', 'all' (see test/sequences.model.ts)
 //   --skip-checks a,b   do not fail on these checks (counted in the stats)
 //   --harsh       shorter visibility timeout, 3× the faults and misbehaving handlers
 //   --shrink      on failure, shrink the sequence with fast-check (each try is a full run)

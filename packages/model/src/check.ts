@@ -122,17 +122,22 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
         // The later run is the stale one: its process read the entry, stalled past the visibility
         // timeout (the entry was reclaimed meanwhile), then started it; its ack is refused (`stale`).
         if (stalls.some((x) => x.consumer === b.consumer && overlaps(x.from, x.to, b.start - settings.visibilityTimeoutMs, b.start + 50)) && told(b.consumer, b.id)) continue;
-        const destroyed = model.destroys.find((d) => d.g === a.g && a.start <= d.t && d.t <= b.start);
-        if (destroyed) {
-          add('destroy-overlap', `${key}: ${a.consumer} still ran attempt ${a.attempt} when ${a.g} was destroyed at +${rel(sys, destroyed.t)}; the recreated group gave it to ${b.consumer} at +${rel(sys, b.start)}`);
-          continue;
-        }
         // A stall up to a visibility timeout before the run counts too: the delivery aged in the
         // stalled process before its handler started.
         const v = settings.visibilityTimeoutMs;
         const excused = stalls.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start - v, b.start))
           || model.stops.some((s) => s.consumer === a.consumer && overlaps(s.from, s.to, a.start - v, b.start))
           || model.redisDown.some((w) => overlaps(w.from, w.to, a.start - settings.visibilityTimeoutMs, b.start));
+        const destroyed = model.destroys.find((d) => d.g === a.g && a.start <= d.t && d.t <= b.start);
+        if (destroyed) {
+          // The same promise as without a destroy: a live handler keeps its entry through the
+          // recovery; one whose process stalled (or whose Redis went down) past the visibility
+          // timeout may lose it, as to any reclaim, and is told (stale / leaseLost).
+          if (!excused || !told(a.consumer, a.id)) {
+            add('destroy-overlap', `${key}: ${a.consumer} still ran attempt ${a.attempt} when ${a.g} was destroyed at +${rel(sys, destroyed.t)}; the recreated group gave it to ${b.consumer} at +${rel(sys, b.start)}${excused ? `; ${a.consumer} had stalled but was never told` : `, though ${a.consumer} never stalled and Redis stayed up`}`);
+          }
+          continue;
+        }
         const what = `${key}: ${a.consumer} ran attempt ${a.attempt} from +${rel(sys, a.start)} to +${rel(sys, a.end)}; ${b.consumer} started attempt ${b.attempt} at +${rel(sys, b.start)}`;
         if (!excused) add('live-lease-stolen', `${what}, though ${a.consumer} never stalled and Redis stayed up`);
         const diedFirst = (sys.fleet.exits.get(a.consumer) ?? Infinity) <= b.start + 1;

@@ -8,18 +8,24 @@ import { describeResult, runSequence } from '../src/sequence';
  * sequence (fast-check), runs it on a fresh redis-server with real worker processes, and
  * checks the end state against the model. `pnpm test:model --seeds N` (see bin/run.mjs) or:
  *   MODEL_SEEDS=1,2,3            which seeds (default: the CI set)
- *   MODEL_COMMANDS=+destroy      command mix: the default set plus/minus names (+destroy,-join); names alone: exactly those; `all`
+ *   MODEL_COMMANDS=-destroy      command mix: the default set (every command) minus/plus names (-destroy,-join); names alone: exactly those; `all`
  *   MODEL_SKIP_CHECKS=a,b       do not fail on these checks (known defects not fixed yet); they are counted in the stats
  *   MODEL_PROFILE=harsh         shorter visibility timeout, lower concurrency, 3× the faults and misbehaving handlers
  *   MODEL_SHRINK=1               on failure, let fast-check shrink the sequence (each try is a full run)
  *   MODEL_SEQUENCE='[…]'          run this exact sequence (JSON, as a failure prints it) instead of generating
- *   MODEL_QUIESCE_MS=10000       bound on settling (default 60 s, the CI set 30 s; shorter makes shrinking faster)
+ *   MODEL_QUIESCE_MS=10000       bound on settling (default 60 s, the CI set 45 s; shorter makes shrinking faster)
  *   MODEL_VERBOSE=1 MODEL_KEEP=1  narrate commands; keep worker logs
  */
-/** CI seeds: each settles in under 15 s on a loaded 2-core machine (seed 6 took 28 s of the 30 s bound: left out). */
+/**
+ * CI seeds (with every command, `destroy` included): each settles in under 15 s on a loaded 2-core
+ * machine but seed 3 (twenty `stuck` handlers of 7.4 s each: 29 s) and seed 10 (14 s); the CI bound
+ * is 45 s (see the package README, "The CI set").
+ */
 const CI_SEEDS = [1, 2, 3, 4, 5, 7, 8, 9, 10, 12, 13, 15];
-/** Commands every default run uses; the rest need MODEL_COMMANDS (see the package README for why). */
-export const DEFAULT_COMMANDS: readonly CommandName[] = ALL_COMMANDS.filter((c) => c !== 'destroy');
+/** Commands every default run uses: all of them (`-destroy` and the like leave some out). */
+export const DEFAULT_COMMANDS: readonly CommandName[] = ALL_COMMANDS;
+/** Bound on settling for the CI set and MODEL_SEQUENCE replays (runs of chosen seeds: 60 s). */
+const CI_QUIESCE_MS = 45_000;
 
 function commandMix(spec: string | undefined): Set<CommandName> {
   const set = new Set<CommandName>(DEFAULT_COMMANDS);
@@ -46,8 +52,8 @@ const settings: RunSettings = {
   ...profile,
   verbose: !!process.env.MODEL_VERBOSE,
   keep: !!process.env.MODEL_KEEP,
-  // The CI set settles in under 15 s: bound it (and MODEL_SEQUENCE replays) at 30 s; runs of chosen seeds get 60 s.
-  ...(process.env.MODEL_SEEDS ? {} : { quiesceTimeoutMs: 30_000 }),
+  // The CI set settles in under 30 s: bound it (and MODEL_SEQUENCE replays) at 45 s; runs of chosen seeds get 60 s.
+  ...(process.env.MODEL_SEEDS ? {} : { quiesceTimeoutMs: CI_QUIESCE_MS }),
   ...(process.env.MODEL_QUIESCE_MS ? { quiesceTimeoutMs: Number(process.env.MODEL_QUIESCE_MS) } : {}),
   skipChecks: (process.env.MODEL_SKIP_CHECKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
 };
@@ -72,7 +78,7 @@ describe(`model-based sequences (commands: ${[...enabled].join(', ')})`, () => {
       const r = await runSequence(cmds, settings);
       const said = `seed ${seed}, run ${runs}: ${cmds.length} commands\n${describeSequence(cmds)}\n${describeResult(r)}`;
       // One line per sequence, so a run of many seeds says what it covered and which skipped checks fired.
-      process.stdout.write(`seed ${seed} run ${runs}: ${r.violations.length ? `FAIL (${[...new Set(r.violations.map((x) => x.check))].join(', ')})` : 'pass'} in ${(r.ms / 1000).toFixed(1)} s, ${cmds.length} commands, ${JSON.stringify(r.stats)}\n`);
+      process.stdout.write(`seed ${seed} run ${runs}: ${r.violations.length ? `FAIL (${[...new Set(r.violations.map((x) => x.check))].join(', ')})` : 'pass'} in ${(r.ms / 1000).toFixed(1)} s, ${cmds.length} commands (${cmds.filter((c) => c.c === 'destroy').length} destroy), ${JSON.stringify(r.stats)}\n`);
       if (r.violations.length) throw new Error(said);
       if (process.env.MODEL_VERBOSE) process.stdout.write(`${said}\n`);
     });
