@@ -194,7 +194,8 @@ export class AckBatcher {
         if (!isNoGroup(err)) t.report(err, 'ack after the group was recreated');
       }
     }
-    this.parkTries = 0;
+    // Back off (50 ms doubling to 1 s) only while the group is still missing.
+    if (this.parked.length === 0) this.parkTries = 0;
     for (const a of stale) this.forget(a);
     if (stale.length > 0) t.stale(stale.map((a) => a.f.eventId));
     if (gone.length > 0) {
