@@ -3,7 +3,7 @@ import { runScript } from '../scripts/runner';
 import { groupInfos, settledInGroup } from '../status';
 import { compareIds } from '../ids';
 import { monotonicMs, sleep } from '../timing';
-import { nextId, noteKnownGroup } from '../retention/known-groups';
+import { knownPosition, nextId, noteKnownGroup } from '../retention/known-groups';
 import type { InFlight } from './in-flight';
 import type { RawEntry } from './entry';
 import { SubscriptionReader } from './reader';
@@ -100,7 +100,16 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
           await this.worker.set(this.keys.recreated(this.group), this.settledUpTo ?? last, 'EX', ttl);
           this.recreatedSeen = this.settledUpTo ?? last; // its own: adoptRunning below takes back what it runs
         }
-        const start = this.lastKnown(stream) ?? (isTopic ? '$' : '0');
+        // The furthest position known: this consumer's, or one another consumer of the group
+        // recorded since (known-groups.ts): entries up to it were delivered before the destroy;
+        // those still running elsewhere are taken back by their consumers, those left with dead
+        // ones by the sweep below. Resuming earlier delivered them again as new, to a second
+        // consumer while the first still ran them (model seed 3: destroy-overlap a|11..13).
+        let start = this.lastKnown(stream) ?? (isTopic ? '$' : '0');
+        if (isTopic && !had && this.options.trackStatus) {
+          const known = await knownPosition(this.worker, stream, this.group);
+          if (known !== undefined && (start === '$' || compareIds(known, start) > 0)) start = known;
+        }
         const created = !had && (await this.createGroup(stream, start))[0] === 'created';
         if (created && isTopic && start !== '$') this.scheduleSweep(this.pendingFloor ?? this.groupPos.get(stream) ?? '-', start);
         this.reclaimer.reset(stream);
@@ -137,7 +146,7 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
       // (known-groups.ts): its oldest pending entry, or the one after its last-delivered id.
       const last = this.groupPos.get(this.keys.stream);
       const floor = this.pendingFloor ?? (last !== undefined ? nextId(last) : undefined);
-      if (onTopic && floor !== undefined) await noteKnownGroup(this.worker, this.keys.stream, this.group, floor);
+      if (onTopic && floor !== undefined) await noteKnownGroup(this.worker, this.keys.stream, this.group, floor, last ?? '');
     }
     return onTopic;
   }

@@ -11,8 +11,8 @@ import { groupInfos } from '../status';
  * them, and their status stays unknown for good (model seed 10 with `+destroy`).
  *
  * A sorted set beside the topic's stream (`<...>:stream` → `<...>:known-groups`, same hash tag):
- * members `<group>|<floor>` scored by when they were written (ms), where floor is the group's
- * oldest pending entry, or the id after its last-delivered one. Written by the consumers of a
+ * members `<group>|<floor>|<last-delivered id>` scored by when they were written (ms), where floor
+ * is the group's oldest pending entry, or the id after its last-delivered one. Written by the consumers of a
  * group that track status, at start and on every reclaim tick (ZADD, ZREM of the member this
  * consumer wrote before, ZREMRANGEBYSCORE of members older than the window, EXPIRE: commands
  * the consumer's ACL role has); read by retention (ZRANGEBYSCORE). A group not seen for
@@ -45,10 +45,10 @@ export function nextId(id: string): string {
 const lastWritten = new WeakMap<Redis, Map<string, string>>();
 
 /** Record where `group` is on `stream` (see {@link knownGroupsKey}); never throws. */
-export async function noteKnownGroup(redis: Redis, stream: string, group: string, floor: string): Promise<void> {
+export async function noteKnownGroup(redis: Redis, stream: string, group: string, floor: string, lastDelivered = ''): Promise<void> {
   const key = knownGroupsKey(stream);
   if (!key) return;
-  const member = `${group}|${floor}`;
+  const member = `${group}|${floor}|${lastDelivered}`;
   let mine = lastWritten.get(redis);
   if (!mine) lastWritten.set(redis, (mine = new Map()));
   const before = mine.get(`${key}\n${group}`);
@@ -75,24 +75,53 @@ export interface MissingGroup {
 export async function missingGroups(redis: Redis, stream: string, present?: readonly string[]): Promise<MissingGroup[]> {
   const key = knownGroupsKey(stream);
   if (!key) return [];
-  const rows = (await redis.zrangebyscore(key, Date.now() - KNOWN_GROUP_WINDOW_MS, '+inf', 'WITHSCORES')) as string[];
-  if (rows.length === 0) return [];
-  // Per group, the floor written last.
-  const latest = new Map<string, { floor: string; at: number }>();
-  for (let i = 0; i + 1 < rows.length; i += 2) {
-    const cut = rows[i]!.lastIndexOf('|');
-    const group = rows[i]!.slice(0, cut);
-    const floor = rows[i]!.slice(cut + 1);
-    const at = Number(rows[i + 1]);
-    if (cut <= 0 || !/^\d+-\d+$/.test(floor)) continue;
-    const seen = latest.get(group);
-    if (!seen || at > seen.at) latest.set(group, { floor, at });
-  }
+  const latest = await readKnown(redis, key);
+  if (latest.size === 0) return [];
   const here = new Set(present ?? (await groupInfos(redis, stream)).map((g) => String(g.name)));
   const candidates = [...latest.keys()].filter((g) => !here.has(g));
   if (candidates.length === 0) return [];
   const retired = await redis.hmget(retiredKey(stream), ...candidates);
   return candidates.filter((_, i) => retired[i] === null).map((group) => ({ group, floor: latest.get(group)!.floor }));
+}
+
+/** Per group, what was written last (floor, last-delivered id or '', when). */
+async function readKnown(redis: Redis, key: string): Promise<Map<string, { floor: string; last: string; at: number }>> {
+  const rows = (await redis.zrangebyscore(key, Date.now() - KNOWN_GROUP_WINDOW_MS, '+inf', 'WITHSCORES')) as string[];
+  const latest = new Map<string, { floor: string; last: string; at: number }>();
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    const parts = rows[i]!.split('|');
+    if (parts.length < 3) continue;
+    const last = parts.pop()!;
+    const floor = parts.pop()!;
+    const group = parts.join('|');
+    const at = Number(rows[i + 1]);
+    if (!group || !/^\d+-\d+$/.test(floor)) continue;
+    const seen = latest.get(group);
+    if (!seen || at > seen.at) latest.set(group, { floor, last: /^\d+-\d+$/.test(last) ? last : '', at });
+  }
+  return latest;
+}
+
+/**
+ * The furthest last-delivered id of `group` on `stream` that its consumers recorded within the
+ * window (each on its reclaim ticks), if any: every entry up to it was delivered to some consumer
+ * before. A consumer that recreates a destroyed group resumes from there when it is further than
+ * its own view, so entries other consumers still run are not delivered again as new.
+ */
+export async function knownPosition(redis: Redis, stream: string, group: string): Promise<string | undefined> {
+  const key = knownGroupsKey(stream);
+  if (!key) return undefined;
+  const rows = (await redis.zrangebyscore(key, Date.now() - KNOWN_GROUP_WINDOW_MS, '+inf')) as string[];
+  let best: string | undefined;
+  for (const m of rows) {
+    const parts = m.split('|');
+    if (parts.length < 3) continue;
+    const last = parts.pop()!;
+    parts.pop();
+    if (parts.join('|') !== group || !/^\d+-\d+$/.test(last)) continue;
+    if (best === undefined || compareIds(last, best) > 0) best = last;
+  }
+  return best;
 }
 
 /** The lowest floor of `groups`, if any. */
