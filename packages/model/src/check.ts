@@ -133,7 +133,9 @@ export async function checkAll(sys: System, settled: { left: string[]; ms: numbe
           // The same promise as without a destroy: a live handler keeps its entry through the
           // recovery; one whose process stalled (or whose Redis went down) past the visibility
           // timeout may lose it, as to any reclaim, and is told (stale / leaseLost).
-          if (!excused || !told(a.consumer, a.id)) {
+          // A run cut short by its process's death could not be told (as for overlap-untold).
+          const untold = !((sys.fleet.exits.get(a.consumer) ?? Infinity) <= b.start + 1) && a.outcome !== 'cut' && a.end !== Infinity && !told(a.consumer, a.id);
+          if (!excused || untold) {
             add('destroy-overlap', `${key}: ${a.consumer} still ran attempt ${a.attempt} when ${a.g} was destroyed at +${rel(sys, destroyed.t)}; the recreated group gave it to ${b.consumer} at +${rel(sys, b.start)}${excused ? `; ${a.consumer} had stalled but was never told` : `, though ${a.consumer} never stalled and Redis stayed up`}`);
           }
           continue;
