@@ -1,7 +1,9 @@
 /**
  * The partition keeper of one consumer in one group (docs/partitions.md §5.3): it heartbeats
  * in the group's member set, renews its leases, and every `leaseMs / 3` gives up its surplus
- * and takes free partitions up to its quota. It knows nothing about reading or handling:
+ * and takes free partitions up to its quota. With `notices`, it also runs that round at once
+ * when another keeper of the group says it released partitions or joined (a rebalance notice),
+ * and says so itself. It knows nothing about reading or handling:
  * the subscription asks it which partitions (and tokens) it owns, tells it which partitions
  * are busy, and drains a partition when asked to before it is given up.
  * Used by PartitionedSubscription (partitioned-subscription.ts).
@@ -11,9 +13,10 @@ import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
 import { InvalidOptionError } from '../errors';
 import { monotonicMs } from '../timing';
-import { acquireLease, heartbeat, leaveGroup, ownerId, readLeases, releaseLease, renewLease } from './leases';
+import { acquireLease, heartbeat, leaveGroup, ownerId, readLeases, rebalanceChannel, releaseLease, renewLease } from './leases';
 import { partitionKeys, topicMetaKeys, validatePartitionCount, type PartitionKeys } from './partitionKeys';
 import { planShares } from './quotas';
+import { sendRebalance } from './rebalance-notice';
 
 /** Events of a {@link PartitionKeeper}. */
 export interface KeeperEvents {
@@ -43,6 +46,22 @@ export interface KeeperOptions {
   busy?: () => ReadonlySet<number>;
   /** Called before a partition is given up (rebalance or close): stop reading it and let its handlers settle. */
   drain?: (partition: number) => Promise<void>;
+  /**
+   * Rebalance notices on the group's channel ({@link rebalanceChannel}). The keeper sends one
+   * (PUBLISH, or SPUBLISH in mode `S`) after it released partitions (a rebalance, or close after
+   * leaving the member set) and after a first round that left it below its quota (a join), and
+   * runs a round at once when another keeper's notice comes. A notice only wakes: one lost (or
+   * `listen` failing) costs at most a tick. Without this, changes are seen at the next tick.
+   */
+  notices?: KeeperNotices;
+}
+
+/** How a {@link PartitionKeeper} sends and hears rebalance notices (see {@link KeeperOptions.notices}). */
+export interface KeeperNotices {
+  /** `P` (PUBLISH) or `S` (SPUBLISH), as the completion notices (notice.ts); read at {@link PartitionKeeper.start}. */
+  mode: () => 'P' | 'S';
+  /** Subscribe to `channel`; resolve once subscribed, to a function that stops listening. */
+  listen: (channel: string, mode: 'P' | 'S', onNotice: (message: string) => void) => Promise<() => Promise<void>>;
 }
 
 /** Keeps one consumer's share of a group's partitions. */
@@ -59,6 +78,14 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
   /** Short re-ticks left while below quota (see {@link round}). */
   private retries = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** A notice came while a round ran: run another one after it (it may have read the leases before the release). */
+  private again = false;
+  /** Rebalance notices: the mode fixed at start, and how to stop listening. */
+  private noticeMode: 'P' | 'S' | undefined;
+  private listening: Promise<(() => Promise<void>) | undefined> | undefined;
+  private rounds = 0;
+  /** The group's rebalance notice channel. */
+  readonly channel: string;
 
   constructor(private readonly options: KeeperOptions) {
     super();
@@ -67,6 +94,7 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     if (!Number.isInteger(this.leaseMs) || this.leaseMs < 30) throw new InvalidOptionError(`leaseMs must be a whole number ≥ 30, got ${String(options.leaseMs)}`);
     this.owner = ownerId(options.consumer, options.incarnation ?? randomBytes(6).toString('hex'));
     this.keys = Array.from({ length: options.partitions }, (_, i) => partitionKeys(options.prefix, options.topic, i));
+    this.channel = rebalanceChannel(topicMetaKeys(options.prefix, options.topic), options.group);
   }
 
   /** Partitions owned now, with their fencing tokens. */
@@ -74,11 +102,51 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     return new Map([...this.owned].map(([p, o]) => [p, o.token]));
   }
 
-  /** Tick now, then every `leaseMs / 3`. */
+  /** Tick now, then every `leaseMs / 3` (and at once on another keeper's rebalance notice). */
   start(): void {
     if (this.timer || this.closed) return;
     this.timer = setInterval(() => void this.tick(), Math.max(10, Math.floor(this.leaseMs / 3)));
+    const notices = this.options.notices;
+    if (notices) {
+      const mode = notices.mode();
+      this.noticeMode = mode;
+      // Not awaited: until the subscribe is in effect, changes are seen at the ticks, as without notices.
+      this.listening = notices.listen(this.channel, mode, (from) => { if (from !== this.owner) this.wake(); })
+        .catch((err: unknown) => { this.emit('error', err); return undefined; });
+    }
     void this.tick();
+  }
+
+  /** Another keeper released partitions or joined: run a round now, or right after the one running. */
+  private wake(): void {
+    if (this.closed || !this.timer) return;
+    if (this.running) this.again = true;
+    else void this.tick();
+  }
+
+  /**
+   * Send a rebalance notice (when notices are on); a failure is reported, never thrown. Refused
+   * by an ACL (NOPERM): reported once, and no more are sent (the others then see changes at their ticks).
+   */
+  private async notify(): Promise<void> {
+    const mode = this.noticeMode;
+    if (!mode) return;
+    try {
+      await sendRebalance(this.options.redis, this.channel, mode, this.owner);
+    } catch (err) {
+      if (/NOPERM/.test(String((err as Error)?.message))) {
+        if (this.noticeMode === undefined) return;
+        this.noticeMode = undefined;
+      }
+      this.emit('error', err);
+    }
+  }
+
+  private async stopListening(): Promise<void> {
+    const listening = this.listening;
+    this.listening = undefined;
+    const stop = await listening;
+    await stop?.();
   }
 
   /**
@@ -96,7 +164,10 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
   tick(): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (!this.running) {
-      this.running = this.round().catch((err: unknown) => { this.emit('error', err); }).finally(() => { this.running = undefined; });
+      this.running = this.round().catch((err: unknown) => { this.emit('error', err); }).finally(() => {
+        this.running = undefined;
+        if (this.again) { this.again = false; void this.tick(); }
+      });
     }
     return this.running;
   }
@@ -141,6 +212,12 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
       this.owned.set(p, { token: r.token, renewedAt: sentAt });
       this.emit('assigned', { partition: p, token: r.token });
     }
+    // A newcomer below its quota after its first round: tell the others, so they give up their
+    // surplus now rather than at their next tick. Sent once its own subscribe is in effect (or
+    // failed): their release notices, which wake it in turn, would be lost before that.
+    if (this.rounds++ === 0 && got < plan.wanted && !this.closed) {
+      void Promise.resolve(this.listening).then(() => (this.closed ? undefined : this.notify()));
+    }
     // Below quota (a newcomer waiting for others to give up their surplus): look again soon,
     // every 100 ms for at most one tick, so a partition released by its previous owner is taken
     // within about 100 ms instead of at the next tick (it is not worked meanwhile).
@@ -166,10 +243,15 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     if (!o) return;
     await this.options.drain?.(p);
     this.drop(p, reason);
-    await releaseLease(this.options.redis, this.keys[p]!, this.options.group, this.owner, o.token);
+    const released = await releaseLease(this.options.redis, this.keys[p]!, this.options.group, this.owner, o.token);
+    // A rebalance: the consumer below its quota can take it now. (close() notifies once, after leaving.)
+    if (released && reason === 'rebalance') await this.notify();
   }
 
-  /** Stop ticking, give every partition up (after draining it), and leave the member set. Idempotent. */
+  /**
+   * Stop ticking, give every partition up (after draining it), leave the member set, and (with
+   * `notices`) tell the group's other keepers, so they take the partitions now. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -178,8 +260,14 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     await this.running;
     await Promise.all(this.releasing.values());
     const errors: unknown[] = [];
-    for (const p of [...this.owned.keys()]) await this.giveUp(p, 'close').catch((e: unknown) => errors.push(e));
-    await leaveGroup(this.options.redis, topicMetaKeys(this.options.prefix, this.options.topic), this.options.group, this.owner).catch((e: unknown) => errors.push(e));
+    // Drained and released side by side (on a cluster the leases are on every node).
+    await Promise.all([...this.owned.keys()].map((p) => this.giveUp(p, 'close').catch((e: unknown) => { errors.push(e); })));
+    const left = await leaveGroup(this.options.redis, topicMetaKeys(this.options.prefix, this.options.topic), this.options.group, this.owner)
+      .then(() => true, (e: unknown) => { errors.push(e); return false; });
+    // Only once out of the member set: a keeper woken earlier would still count this one and
+    // leave its share alone. (Without the notice, they see it at their next tick.)
+    if (left) await this.notify();
+    await this.stopListening().catch((e: unknown) => { errors.push(e); });
     for (const e of errors) this.emit('error', e);
   }
 
@@ -189,5 +277,6 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     if (this.timer) clearInterval(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.owned.clear();
+    void this.stopListening().catch(() => undefined);
   }
 }

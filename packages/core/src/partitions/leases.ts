@@ -124,7 +124,15 @@ export async function heartbeat(redis: Redis, meta: TopicMetaKeys, group: string
   }
 }
 
-/** Leave the member set at once (close()); the others rebalance at their next tick. */
+/**
+ * The group's rebalance notice channel (rebalance-notice.ts), `<prefix>:{T}:rebalance:<g>`: in the
+ * topic's tag, the slot of the member set, so an SPUBLISH on a Cluster goes to that one shard.
+ */
+export function rebalanceChannel(meta: TopicMetaKeys, group: string): string {
+  return `${meta.meta.slice(0, -':meta'.length)}:rebalance:${group}`;
+}
+
+/** Leave the member set at once (close()); the others see it at their next round (woken by the keeper's rebalance notice, else at their next tick). */
 export async function leaveGroup(redis: Redis, meta: TopicMetaKeys, group: string, owner: string): Promise<void> {
   try {
     await redis.zrem(meta.consumers(group), owner);

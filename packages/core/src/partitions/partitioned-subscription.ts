@@ -34,6 +34,7 @@ import { loadScripts } from '../scripts/runner';
 import { sleep } from '../timing';
 import type { Topic } from '../topic';
 import { PartitionKeeper } from './keeper';
+import { listenRebalance } from './rebalance-notice';
 import { ensureTopicMetaOnce } from './meta';
 import { noticeMode } from '../notice';
 import { promoteDelayed } from '../delayed';
@@ -147,6 +148,15 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
       // An ordered partition is released only once no handler of it runs: a handler past its
       // time limit counts as settled (its late settle is fenced once another consumer holds it).
       drain: (p) => this.stopPartition(p, partition.ordering === 'key' ? this.orderedTimeoutMs : options.shutdownGraceMs),
+      // Rebalance notices on one subscriber connection shared by the client's partitioned consumers.
+      notices: {
+        mode: () => this.mode,
+        listen: (channel, mode, onNotice) => listenRebalance(settings.commands, () => {
+          const sub = openConnection(settings.connection, 'subscriber', settings.redisOptions);
+          sub.on('error', () => { /* a lost notice costs a tick; the keeper's ticks go on */ });
+          return sub;
+        }, channel, mode, onNotice),
+      },
     });
     this.keeper.on('assigned', ({ partition: p, token }) => this.startPartition(p, token));
     this.keeper.on('revoked', ({ partition: p, reason }) => {
