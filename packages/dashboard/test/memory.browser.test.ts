@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDashboard, type RunningDashboard } from '../src';
 import { HOSTILE, startFixture, type Fixture } from './fixture';
@@ -48,6 +49,9 @@ test('overview → Redis memory: one row per topic and kind with the API\'s byte
   expect(rows.some((r) => r.topic === HOSTILE.topic)).toBe(true);
   expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
   expect(await page.textContent('[data-testid="memory-scan"]')).toContain('covered the whole keyspace');
+  const shots = join(__dirname, '..', '..', '..', 'docs', 'dashboard');
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, 'memory.png'), fullPage: true });
 
   await page.goto(`${dash.url}#/t/orders`);
   await page.waitForSelector('[data-testid="topic-memory-link"]');
