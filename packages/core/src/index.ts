@@ -44,5 +44,5 @@ export type { PartitionContext } from './partitions/partitioned-subscription';
 export type { PartitionedGroupInfo, PartitionGroupRow, PartitionedTrimReport, TopicRow } from './partitions/admin';
 export { LaneMismatchError, UnknownLaneError, InvalidLaneIdError, LaneOrderingError } from './lanes/errors';
 export type { LaneSubscribeOptions } from './lanes/options';
-export type { LaneActivity } from './lanes/laned-subscription';
+export type { LaneActivity, LanedSubscription, LanedStats } from './lanes/laned-subscription';
 export type { LanedTrimReport } from './lanes/admin-ops';

@@ -202,9 +202,13 @@ export async function trimLaned(redis: Redis, prefix: string, topic: Topic<unkno
 
 /** The dead letters of a group on a prioritized topic, as {@link Streamfan.deadLetters} returns them. */
 export interface LanedDeadLetters<T> {
+  /** Highest lane first, then by dead-letter id; `start` is a lane dead-letter id (or `(` and one, to list after it). */
   list(options?: { start?: string; count?: number }): Promise<DeadLetter<T>[]>;
+  /** Dead letters of the group over every lane. */
   count(): Promise<number>;
+  /** Replay `{ ids }` (lane ids), the first `{ limit }` of {@link LanedDeadLetters.list}, or `{ all: true }`, each into its own lane. */
   replay(selection: DeadLetterSelection): Promise<number>;
+  /** Delete `{ ids }` (lane ids), the first `{ limit }` of {@link LanedDeadLetters.list}, or `{ all: true }`. */
   purge(selection: DeadLetterSelection): Promise<number>;
 }
 

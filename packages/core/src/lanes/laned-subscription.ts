@@ -48,7 +48,17 @@ export function readAhead(concurrency: number): number {
   return Math.min(10_000, 4 * concurrency + 50);
 }
 
-type Counters = { processed: number; failed: number; deadLettered: number; reclaimed: number; lost: number; errors: number };
+/** Counts of a {@link LanedSubscription} since it started, over every lane (as a Subscription's `stats`). */
+export interface LanedStats {
+  processed: number;
+  failed: number;
+  deadLettered: number;
+  reclaimed: number;
+  lost: number;
+  /** Errors reported, listened for or not. */
+  errors: number;
+}
+
 
 /** One lane's row of {@link LanedSubscription.lanes}. */
 export interface LaneActivity extends LaneSlotStats {
@@ -68,7 +78,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   private readonly subs: Array<Subscription<T> | undefined>;
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
   private readonly executing = new Set<string>();
-  private readonly done: Counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
+  private readonly done: LanedStats = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private isReady = false;
   private stopping = false;
@@ -101,7 +111,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   }
 
   /** Counts since this subscription started, over every lane. */
-  get stats(): Readonly<Counters & { inFlight: number }> {
+  get stats(): Readonly<LanedStats & { inFlight: number }> {
     const s = { ...this.done, inFlight: this.executing.size };
     for (const sub of this.subs) {
       if (!sub) continue;
