@@ -146,6 +146,7 @@ function buildCard(g) {
       <div class="stat" title="events a crashed worker held that another worker reclaimed and took over"><div class="v" data-stat="takeovers" data-testid="${g}-recovered">0</div><div class="k">recovered</div></div>
       <div class="stat wide" title="every entry the library took with XAUTOCLAIM: from crashed workers, and entries a busy worker handed back (it read two streams with one free slot)"><div class="txt"><div class="v" data-stat="reclaimed" data-testid="${g}-reclaimed">0</div><div class="k">reclaimed (XAUTOCLAIM)</div></div></div>
     </div>
+    <div class="lanes" data-field="lanes" data-testid="${g}-lanes" title="this group's backlog in each priority lane: not yet delivered (lag) plus delivered and not yet acknowledged (pending); high lane first"></div>
     <div class="workers" data-field="workers"></div>
     <div class="controls">
       ${control(g, 'workers', 'Workers', { min: 0, max: 16, step: 1 })}
@@ -234,6 +235,11 @@ function renderGroup(g, published) {
   $('[data-stat="takeovers"]', el).parentElement.classList.toggle('good', s.takeovers > 0);
   sparkline($('[data-field="spark"]', el), g.series);
 
+  const lanesEl = $('[data-field="lanes"]', el);
+  const lhtml = (s.lanes || []).length === 0 ? '' : `<span class="k">backlog by lane</span>${s.lanes.map((l) =>
+    `<span class="lane lane-${esc(l.lane)}${l.backlog > 0 ? ' busy' : ''}" data-lane="${esc(l.lane)}" title="${esc(l.lane)}: lag ${l.lag === null ? '?' : fmtInt(l.lag)}, pending ${fmtInt(l.pending)}">${esc(l.lane)} <b>${l.backlog === null ? '?' : fmtInt(l.backlog)}</b></span>`).join('')}`;
+  if (lanesEl._html !== lhtml) { lanesEl.innerHTML = lhtml; lanesEl._html = lhtml; }
+
   const workersEl = $('[data-field="workers"]', el);
   const whtml = g.workers.length === 0
     ? `<span class="no-workers">${g.settings.running ? 'no workers: events wait (lag grows)' : 'stopped: events wait in the stream'}</span>`
@@ -266,7 +272,7 @@ function renderEvents(snap) {
   const body = $('#events-body');
   $('#events-empty').hidden = snap.events.length > 0;
   syncRows(body, snap.events, (r) => r.signupId, (r) => [
-    `<span class="mono">${esc(r.signupId)}</span><span class="kind ${esc(r.kind)}">${esc(r.kind)}</span>`,
+    `<span class="mono">${esc(r.signupId)}</span><span class="kind ${esc(r.kind)}">${esc(r.kind)}</span>${r.priority && r.priority !== 'normal' ? `<span class="kind lane-${esc(r.priority)}" data-testid="event-lane">${esc(r.priority)}</span>` : ''}`,
     r.eventId ? `<span class="mono">${esc(r.eventId)}</span>` : `<span class="sub">delayed · due ${r.dueAt ? clock(r.dueAt) : '?'}</span>`,
     `<span class="sub">${ago(r.publishedAt)}</span>`,
     ...GROUPS.map((g) => { const s = r.groups[g]; return s ? pill(s.state, s.attempts) : '<span class="sub">–</span>'; }),
@@ -343,6 +349,7 @@ function render() {
   if (!snap) return;
   $('#meta').innerHTML = `<b>${esc(snap.redis)}</b> · prefix <b>${esc(snap.prefix)}</b> · topic <b>${esc(snap.topic)}</b>`;
   setText(document, '#t-published', fmtInt(snap.totals.published));
+  setText(document, '#t-lanes', (snap.totals.lanes || []).map((l) => `${l.lane} ${fmtInt(l.length)}`).join(' · '));
   setText(document, '#t-stream', fmtInt(snap.totals.streamLength));
   setText(document, '#t-delayed', fmtInt(snap.totals.delayed));
   setText(document, '#t-vt', `${snap.visibilityTimeoutMs / 1000} s`);
@@ -441,7 +448,8 @@ function wire() {
     const count = Number($('#publish-count').value);
     const kind = $('#publish-kind').value;
     const delaySeconds = Number($('#publish-delay').value) || 0;
-    act(() => api('POST', '/api/publish', { count, kind, delaySeconds }), (r) => `published ${r.published} ${kind} signup${r.published === 1 ? '' : 's'}${r.delayed ? `, due in ${delaySeconds} s` : ''}`);
+    const priority = $('#publish-priority').value;
+    act(() => api('POST', '/api/publish', { count, kind, delaySeconds, priority }), (r) => `published ${r.published} ${kind} signup${r.published === 1 ? '' : 's'} to the ${priority} lane${r.delayed ? `, due in ${delaySeconds} s` : ''}`);
   });
   $('#publish-orders').addEventListener('click', () => act(() => api('POST', '/api/orders', { rounds: 1 }), (r) => `published ${r.published} order updates (one per order)`));
   for (const chip of document.querySelectorAll('.presets .chip')) chip.addEventListener('click', () => { $('#publish-count').value = chip.dataset.count; });

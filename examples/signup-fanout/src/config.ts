@@ -14,8 +14,13 @@ export interface Signup {
 export const SIGNUP_KINDS = ['free', 'pro', 'team', 'card-declined'] as const;
 export type SignupKind = (typeof SIGNUP_KINDS)[number];
 
-/** The topic every signup is published to, once. */
-export const signups = defineTopic<Signup>('user.signup');
+/** Priority lanes of `user.signup`, highest first (docs/priorities.md); a publish without one goes to `normal`. */
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export const DEFAULT_PRIORITY: Priority = 'normal';
+
+/** The topic every signup is published to, once, in one of its lanes. */
+export const signups = defineTopic<Signup>('user.signup', { priorities: [...PRIORITIES], defaultPriority: DEFAULT_PRIORITY });
 
 /** The three services: each is a consumer group with its own worker pool. */
 export const GROUPS = ['email', 'billing', 'analytics'] as const;
@@ -71,6 +76,10 @@ export const DEMO_BACKOFF = { type: 'exponential', baseMs: 250, factor: 2, maxMs
 
 export function isGroupName(name: string): name is GroupName {
   return (GROUPS as readonly string[]).includes(name);
+}
+
+export function isPriority(p: unknown): p is Priority {
+  return typeof p === 'string' && (PRIORITIES as readonly string[]).includes(p);
 }
 
 export function isSignupKind(kind: unknown): kind is SignupKind {

@@ -1,6 +1,6 @@
-import { Streamfan, pendingPage, showEvent, topicKeys, type EventDetails, type GroupInfo, type TrimReport } from '@streamfan/core/internal';
+import { Streamfan, laneKeys, type EventDetails, type GroupInfo, type TrimReport } from '@streamfan/core/internal';
 import { Activity } from './activity';
-import { DEFAULT_SETTINGS, DEMO_VISIBILITY_TIMEOUT_MS, GROUPS, signups, type GroupName, type GroupSettings, type SignupKind } from './config';
+import { DEFAULT_PRIORITY, DEFAULT_SETTINGS, DEMO_VISIBILITY_TIMEOUT_MS, GROUPS, PRIORITIES, signups, type GroupName, type GroupSettings, type Priority, type SignupKind } from './config';
 import { fakeSignup } from './simulation';
 import { GroupPool } from './worker-pool';
 import { OrdersDemo } from './orders';
@@ -127,23 +127,23 @@ export class Demo {
     if (p && p.eventId === null) p.eventId = eventId;
   }
 
-  /** Publish `count` signups of one kind in one batch, now or after `delaySeconds`. */
-  async publish(count: number, kind: SignupKind, delaySeconds = 0): Promise<{ ids: string[]; delayed: boolean }> {
+  /** Publish `count` signups of one kind in one batch to one priority lane, now or after `delaySeconds`. */
+  async publish(count: number, kind: SignupKind, delaySeconds = 0, priority: Priority = DEFAULT_PRIORITY): Promise<{ ids: string[]; delayed: boolean }> {
     await this.settled();
     const sf = this.client();
     const payloads = Array.from({ length: count }, () => fakeSignup(++this.seq, kind));
-    const ids = await sf.publishMany(signups, payloads, delaySeconds > 0 ? { delayMs: delaySeconds * 1000 } : {});
+    const ids = await sf.publishMany(signups, payloads, { priority, ...(delaySeconds > 0 ? { delayMs: delaySeconds * 1000 } : {}) });
     const now = Date.now();
     payloads.forEach((p, i) => {
       const id = ids[i]!;
       const delayed = delaySeconds > 0;
-      const row: Published = { signupId: p.signupId, kind, publishedAt: now, eventId: delayed ? null : id, delayedId: delayed ? id : null, dueAt: delayed ? now + delaySeconds * 1000 : null };
+      const row: Published = { signupId: p.signupId, kind, priority, publishedAt: now, eventId: delayed ? null : id, delayedId: delayed ? id : null, dueAt: delayed ? now + delaySeconds * 1000 : null };
       this.recent.push(row);
       this.bySignup.set(p.signupId, row);
     });
     for (const old of this.recent.splice(0, Math.max(0, this.recent.length - RECENT))) this.bySignup.delete(old.signupId);
     this.published += count;
-    this.activity.add('publish', `published ${count} ${kind} signup${count === 1 ? '' : 's'}${delaySeconds > 0 ? `, due in ${delaySeconds} s` : ''} (one XADD each, ${GROUPS.length} groups read each)`);
+    this.activity.add('publish', `published ${count} ${kind} signup${count === 1 ? '' : 's'} to the ${priority} lane${delaySeconds > 0 ? `, due in ${delaySeconds} s` : ''} (one XADD each, ${GROUPS.length} groups read each)`);
     return { ids, delayed: delaySeconds > 0 };
   }
 
@@ -182,7 +182,7 @@ export class Demo {
   async pending(name: GroupName, limit = PANEL_ROWS): Promise<PendingView[]> {
     await this.settled();
     const pool = this.pool(name);
-    const page = await pendingPage(this.client(), signups.name, name, { limit });
+    const page = await this.client().pendingPage(signups, name, { limit }); // every lane, lane ids
     const live = pool.liveConsumers();
     const crashed = pool.crashedConsumers();
     return page.entries.map((e) => ({
@@ -203,7 +203,7 @@ export class Demo {
     await this.settled();
     const sf = this.client();
     const pool = this.pool(name);
-    const all = (await pendingPage(sf, signups.name, name, { limit: 1000 })).entries;
+    const all = (await sf.pendingPage(signups, name, { limit: 1000 })).entries;
     let chosen: typeof all;
     if (ids) {
       const known = new Set(all.map((e) => e.id));
@@ -214,10 +214,12 @@ export class Demo {
       const live = pool.liveConsumers();
       chosen = all.filter((e) => !live.has(e.consumer));
     }
-    const keys = topicKeys(sf.prefix, signups.name);
     for (const e of chosen) {
+      // A priority lane's entry (`high:1700000000000-0`) lives in that lane's streams.
+      const { lane, entry } = splitLane(e.id);
+      const keys = laneKeys(sf.prefix, signups.name, lane, DEFAULT_PRIORITY);
       const stream = e.source === 'topic' ? keys.stream : keys.redeliver(name);
-      await sf.redis.xclaim(stream, name, e.consumer, 0, e.id, 'IDLE', 86_400_000, 'JUSTID');
+      await sf.redis.xclaim(stream, name, e.consumer, 0, entry, 'IDLE', 86_400_000, 'JUSTID');
     }
     if (chosen.length > 0) this.activity.add('reclaim', `${name}: ${chosen.length} entr${chosen.length === 1 ? 'y' : 'ies'} released for reclaim now (${chosen.map((e) => `${e.eventId} from ${e.consumer}`).slice(0, 3).join(', ')}${chosen.length > 3 ? ', …' : ''})`, name);
     return { reclaimed: chosen.map((e) => e.id) };
@@ -255,7 +257,7 @@ export class Demo {
   /** One event: payload and its status in every group; plus whether a crashed worker holds it. */
   async event(id: string): Promise<EventView> {
     await this.settled();
-    const d: EventDetails = await showEvent(this.client(), signups.name, id);
+    const d: EventDetails = await this.client().show(signups, id); // lane ids too
     const crashed = new Set<string>();
     for (const p of this.pools.values()) for (const c of p.crashedConsumers()) crashed.add(c);
     const groups: EventView['groups'] = {};
@@ -311,11 +313,12 @@ export class Demo {
   async snapshot(): Promise<Snapshot> {
     await this.settled();
     const sf = this.client();
-    const keys = topicKeys(sf.prefix, signups.name);
-    const [infos, streamLength, delayed, events, panels, orders] = await Promise.all([
+    // Each lane has its own stream and delayed set (docs/priorities.md §2).
+    const lanes = PRIORITIES.map((lane) => laneKeys(sf.prefix, signups.name, lane, DEFAULT_PRIORITY));
+    const [infos, laneLengths, delayed, events, panels, orders] = await Promise.all([
       sf.groups(signups),
-      sf.redis.xlen(keys.stream),
-      sf.redis.zcard(keys.delayed),
+      Promise.all(lanes.map((k) => sf.redis.xlen(k.stream))),
+      Promise.all(lanes.map((k) => sf.redis.zcard(k.delayed))).then((n) => n.reduce((a, b) => a + b, 0)),
       this.eventRows(sf),
       Promise.all(GROUPS.map(async (g) => [await this.pending(g), await this.deadLetters(g)] as const)),
       this.orders ? this.orders.view() : Promise.resolve(null),
@@ -332,6 +335,10 @@ export class Demo {
           takeovers: c.takeovers, stale: c.stale, errors: c.errors,
           lag: info?.lag ?? null, pending: info?.pending ?? 0, consumers: info?.consumers ?? 0, retrying: info?.retrying ?? 0,
           deadLetters: info?.deadLetters ?? 0, oldestPendingIdleMs: info?.oldestPendingIdleMs ?? null,
+          lanes: PRIORITIES.map((lane) => {
+            const l = info?.lanes?.find((x) => x.lane === lane);
+            return { lane, lag: l ? l.lag : null, pending: l?.pending ?? 0, backlog: l && l.lag !== null ? l.lag + l.pending : null };
+          }),
           throughput: Math.round(pool.throughput.rate() * 10) / 10,
         },
         series: pool.throughput.series(60),
@@ -342,7 +349,10 @@ export class Demo {
     });
     return {
       at: Date.now(), prefix: this.prefix, topic: signups.name, redis: sf.url, visibilityTimeoutMs: this.visibilityTimeoutMs,
-      totals: { published: this.published, streamLength, delayed },
+      totals: {
+        published: this.published, streamLength: laneLengths.reduce((a, n) => a + n, 0), delayed,
+        lanes: PRIORITIES.map((lane, i) => ({ lane, length: laneLengths[i]! })),
+      },
       groups, events, activity: this.activity.list(), orders,
     };
   }
@@ -357,7 +367,7 @@ export class Demo {
       } else {
         for (const g of GROUPS) states[g] = { state: 'scheduled', attempts: 0 };
       }
-      return { signupId: r.signupId, kind: r.kind, publishedAt: r.publishedAt, eventId: r.eventId, delayedId: r.delayedId, dueAt: r.dueAt, groups: states };
+      return { signupId: r.signupId, kind: r.kind, priority: r.priority, publishedAt: r.publishedAt, eventId: r.eventId, delayedId: r.delayedId, dueAt: r.dueAt, groups: states };
     }));
   }
 
@@ -369,6 +379,13 @@ export class Demo {
       await this.shutdownClient(graceMs);
     });
   }
+}
+
+/** `high:1700000000000-0` → lane high, entry 1700000000000-0; a plain id is the default lane's. */
+function splitLane(id: string): { lane: Priority; entry: string } {
+  const cut = id.indexOf(':');
+  const lane = id.slice(0, cut);
+  return cut > 0 && (PRIORITIES as readonly string[]).includes(lane) ? { lane: lane as Priority, entry: id.slice(cut + 1) } : { lane: DEFAULT_PRIORITY, entry: id };
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

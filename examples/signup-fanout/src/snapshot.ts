@@ -1,5 +1,5 @@
 import type { ActivityItem } from './activity';
-import type { GroupSettings, SignupKind } from './config';
+import type { GroupSettings, Priority, SignupKind } from './config';
 import type { OrdersView } from './orders';
 import type { PoolCounters, WorkerView } from './worker-pool';
 
@@ -46,6 +46,8 @@ export interface GroupView {
     oldestPendingIdleMs: number | null;
     /** Events handled per second over the last 5 s. */
     throughput: number;
+    /** The group's backlog in each priority lane, highest first: lag (not yet delivered) + pending; null when the lag is unknown. */
+    lanes: Array<{ lane: Priority; lag: number | null; pending: number; backlog: number | null }>;
   };
   /** Events handled in each of the last 60 seconds. */
   series: number[];
@@ -58,6 +60,8 @@ export interface GroupView {
 export interface EventRow {
   signupId: string;
   kind: SignupKind;
+  /** The lane it was published to. */
+  priority: Priority;
   publishedAt: number;
   /** Stream id; null for a delayed event no worker has seen yet. */
   eventId: string | null;
@@ -98,7 +102,8 @@ export interface Snapshot {
   topic: string;
   redis: string;
   visibilityTimeoutMs: number;
-  totals: { published: number; streamLength: number; delayed: number };
+  /** streamLength: entries in every lane's stream; lanes: each lane's stream length, highest first. */
+  totals: { published: number; streamLength: number; delayed: number; lanes: Array<{ lane: Priority; length: number }> };
   groups: GroupView[];
   events: EventRow[];
   activity: ActivityItem[];

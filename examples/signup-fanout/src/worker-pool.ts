@@ -1,6 +1,6 @@
-import { topicKeys, type HandlerContext, type Streamfan, type Subscription } from '@streamfan/core/internal';
+import { laneKeys, topicKeys, type HandlerContext, type Streamfan, type Subscription } from '@streamfan/core/internal';
 import type { Activity } from './activity';
-import { DEMO_BACKOFF, GROUP_DESCRIPTIONS, LIMITS, signups, type GroupName, type GroupSettings, type Signup } from './config';
+import { DEFAULT_PRIORITY, DEMO_BACKOFF, GROUP_DESCRIPTIONS, LIMITS, PRIORITIES, signups, type GroupName, type GroupSettings, type Signup } from './config';
 import { SimulatedFailure, businessResult, never, work } from './simulation';
 import { Throughput } from './throughput';
 
@@ -299,6 +299,12 @@ export class GroupPool {
     const keys = topicKeys(sf.prefix, signups.name);
     await sf.redis.xgroup('DELCONSUMER', keys.stream, this.name, name);
     await sf.redis.xgroup('DELCONSUMER', keys.redeliver(this.name), this.name, name).catch(() => 0);
+    // The other priority lanes' streams (the default lane's are the topic's own keys).
+    for (const lane of PRIORITIES.filter((l) => l !== DEFAULT_PRIORITY)) {
+      const lk = laneKeys(sf.prefix, signups.name, lane, DEFAULT_PRIORITY);
+      await sf.redis.xgroup('DELCONSUMER', lk.stream, this.name, name).catch(() => 0);
+      await sf.redis.xgroup('DELCONSUMER', lk.redeliver(this.name), this.name, name).catch(() => 0);
+    }
     this.deps.activity.add('scale', `${this.name}: removed consumer ${name} of the crashed worker (it holds nothing now)`, this.name);
   }
 

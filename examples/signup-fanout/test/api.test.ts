@@ -334,7 +334,7 @@ describe('trim and reset', () => {
     const r = await post('/api/reset');
     expect(r.status).toBe(200);
     const s = await state();
-    expect(s.totals).toEqual({ published: 0, streamLength: 0, delayed: 0 });
+    expect(s.totals).toEqual({ published: 0, streamLength: 0, delayed: 0, lanes: [{ lane: 'high', length: 0 }, { lane: 'normal', length: 0 }, { lane: 'low', length: 0 }] });
     expect(s.events).toHaveLength(0);
     expect(group(s, 'email').settings).toMatchObject({ workers: 3, latencyMs: 150 });
     for (const g of s.groups) expect(g.stats).toMatchObject({ processed: 0, retries: 0, deadLetters: 0, pending: 0, crashes: 0 });

@@ -194,9 +194,11 @@ describe('layout at 400, 1024 and 1280 px', () => {
     await shot.demo.publish(30, 'pro');
     await waitFor(async () => {
       const s = await shot.demo.snapshot();
-      return s.groups.find((g) => g.name === 'email')!.pending.filter((e) => e.owner === 'crashed').length === 2
+      // At least 2: user.signup has priority lanes, and a laned consumer reads ahead, so a crashed
+      // worker may hold more than the entry it froze on (core's read-ahead; see the issue 16 report).
+      return s.groups.find((g) => g.name === 'email')!.pending.filter((e) => e.owner === 'crashed').length >= 2
         && s.groups.find((g) => g.name === 'billing')!.stats.deadLetters >= 3;
-    }, { timeoutMs: 30_000, message: '2 crashed entries pending in email, 3 dead letters in billing' });
+    }, { timeoutMs: 30_000, message: 'crashed entries pending in email, 3 dead letters in billing' });
     p = await browser.newPage({ viewport: { width: 400, height: 900 } });
     await p.goto(shot.url);
     await p.waitForSelector('body[data-ready="true"]');
@@ -266,7 +268,8 @@ describe('layout at 400, 1024 and 1280 px', () => {
   test("1280 px: the pending panel's Reclaim buttons are in view", async () => {
     await p.setViewportSize({ width: 1280, height: 900 });
     await p.waitForTimeout(300);
-    expect(await p.locator('#pending-body [data-action="reclaim"]').count()).toBe(2);
+    // One per entry held by a crashed worker: 2 or more (a laned consumer reads ahead, see above).
+    expect(await p.locator('#pending-body [data-action="reclaim"]').count()).toBeGreaterThanOrEqual(2);
     expect(await problems()).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { LIMITS, SIGNUP_KINDS, isGroupName, isSignupKind, type GroupName, type GroupSettings } from '../config';
+import { DEFAULT_PRIORITY, LIMITS, PRIORITIES, SIGNUP_KINDS, isGroupName, isPriority, isSignupKind, type GroupName, type GroupSettings } from '../config';
 import type { Demo } from '../demo';
 import { BadRequest, NotFound } from './errors';
 import { boolField, checkEventId, idsField, intField, numberField, onlyFields, readJson } from './validate';
@@ -44,13 +44,15 @@ export const routes: Route[] = [
     method: 'POST', path: '/api/publish',
     async handle(ctx) {
       const body = await readJson(ctx.req);
-      onlyFields(body, ['count', 'kind', 'delaySeconds']);
+      onlyFields(body, ['count', 'kind', 'delaySeconds', 'priority']);
       const count = intField(body, 'count', LIMITS.publishCount, true)!;
       const kind = body.kind ?? 'free';
       if (!isSignupKind(kind)) throw new BadRequest(`"kind" must be one of ${SIGNUP_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
       const delaySeconds = intField(body, 'delaySeconds', LIMITS.delaySeconds) ?? 0;
-      const { ids, delayed } = await ctx.demo.publish(count, kind, delaySeconds);
-      return { published: ids.length, delayed, ids };
+      const priority = body.priority === undefined ? DEFAULT_PRIORITY : body.priority;
+      if (!isPriority(priority)) throw new BadRequest(`"priority" must be one of ${PRIORITIES.join(', ')} (the lanes of user.signup), got ${JSON.stringify(priority)}`);
+      const { ids, delayed } = await ctx.demo.publish(count, kind, delaySeconds, priority);
+      return { published: ids.length, delayed, priority, ids };
     },
   },
   {

@@ -5,7 +5,8 @@ import { BadRequest, HttpError, PayloadTooLarge } from './errors';
 export type Body = Record<string, unknown>;
 
 const MAX_BODY = 64 * 1024;
-const ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
+/** A stream entry id, with its priority lane outside the default lane (`high:1700000000000-0`). */
+const ENTRY_ID = /^(?:[a-z][a-z0-9_-]{0,15}:)?\d{1,20}-\d{1,20}$/;
 
 /**
  * Read a JSON object body. An empty body is `{}`. POST bodies must say
@@ -79,14 +80,14 @@ export function boolField(body: Body, name: string): boolean | undefined {
 export function idsField(body: Body, name = 'ids'): string[] | undefined {
   const v = body[name];
   if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.length === 0 || v.length > 1000) throw new BadRequest(`"${name}" must be a list of 1 to 1000 entry ids like "1700000000000-0", or absent for all`);
+  if (!Array.isArray(v) || v.length === 0 || v.length > 1000) throw new BadRequest(`"${name}" must be a list of 1 to 1000 entry ids like "1700000000000-0" (or "high:1700000000000-0" in a priority lane), or absent for all`);
   const bad = v.filter((id) => typeof id !== 'string' || !ENTRY_ID.test(id));
   if (bad.length > 0) throw new BadRequest(`"${name}" has ids that are not stream ids (like "1700000000000-0"): ${bad.slice(0, 3).map((b) => JSON.stringify(b)).join(', ')}`);
   return v as string[];
 }
 
-/** An event id in a path: a stream id, or a delayed id as publish returns it. */
+/** An event id in a path: a stream id (with its lane outside the default one), or a delayed id as publish returns it. */
 export function checkEventId(id: string): string {
-  if (ENTRY_ID.test(id) || /^delayed-[0-9a-f-]{36}$/.test(id)) return id;
-  throw new BadRequest(`"${id}" is not an event id: ids look like 1700000000000-0 (or delayed-<uuid> for a delayed event)`);
+  if (ENTRY_ID.test(id) || /^(?:[a-z][a-z0-9_-]{0,15}:)?delayed-[0-9a-f-]{36}$/.test(id)) return id;
+  throw new BadRequest(`"${id}" is not an event id: ids look like 1700000000000-0 (high:1700000000000-0 in the high lane, or delayed-<uuid> for a delayed event)`);
 }
