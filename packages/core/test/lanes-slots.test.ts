@@ -1,0 +1,57 @@
+/**
+ * The shared slot pool of a laned consumer (lanes/slots.ts), without Redis: the order in which
+ * freed slots are granted to waiting lanes, the starvation guard's period and rotation, strict
+ * priority, FIFO within a lane, and aborts while waiting.
+ */
+import { LaneSlots } from '../src/internal';
+
+/** Queue `n` waiters per lane (index 0 highest) on a pool whose only slot is taken, then free it `grants` times. */
+async function order(share: number, perLane: number[], grants: number): Promise<number[]> {
+  const slots = new LaneSlots(1, perLane.length, share);
+  const signal = new AbortController().signal;
+  await slots.acquire(0, signal); // the one slot is busy
+  const got: number[] = [];
+  const waiting: Array<Promise<void>> = [];
+  perLane.forEach((n, lane) => {
+    for (let i = 0; i < n; i++) waiting.push(slots.acquire(lane, signal).then(() => { got.push(lane); }));
+  });
+  for (let i = 0; i < grants; i++) {
+    slots.release(got.length === 0 ? 0 : got[got.length - 1]!);
+    await new Promise((r) => setImmediate(r));
+  }
+  return got;
+}
+
+describe('LaneSlots', () => {
+  test('a freed slot goes to the highest waiting lane; 1 grant in round(1/share) goes to a waiting lower lane, in turn', async () => {
+    expect(await order(0.25, [20, 20, 20], 12)).toEqual([0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1]);
+    expect(await order(0.1, [30, 30], 20)).toEqual([...Array(9).fill(0), 1, ...Array(9).fill(0), 1]);
+  });
+
+  test('share 0 is strict priority; a lane runs once every higher lane is empty; FIFO within a lane', async () => {
+    expect(await order(0, [3, 2, 2], 7)).toEqual([0, 0, 0, 1, 1, 2, 2]);
+    const slots = new LaneSlots(1, 2, 0);
+    const signal = new AbortController().signal;
+    await slots.acquire(1, signal);
+    const seen: string[] = [];
+    const a = slots.acquire(1, signal).then(() => seen.push('a'));
+    const b = slots.acquire(1, signal).then(() => seen.push('b'));
+    slots.release(1); await a;
+    slots.release(1); await b;
+    expect(seen).toEqual(['a', 'b']);
+    expect(slots.snapshot()).toEqual([{ waiting: 0, running: 0, granted: 0 }, { waiting: 0, running: 1, granted: 3 }]);
+  });
+
+  test('an entry whose signal aborts while it waits leaves the queue (its lease was lost, or shutdown)', async () => {
+    const slots = new LaneSlots(1, 2, 0.1);
+    await slots.acquire(0, new AbortController().signal);
+    const ac = new AbortController();
+    const waiting = slots.acquire(1, ac.signal);
+    expect(slots.snapshot()[1]!.waiting).toBe(1);
+    ac.abort(new Error('lease lost'));
+    await expect(waiting).rejects.toThrow('lease lost');
+    expect(slots.snapshot()[1]!.waiting).toBe(0);
+    slots.release(0);
+    expect(slots.snapshot()).toEqual([{ waiting: 0, running: 0, granted: 1 }, { waiting: 0, running: 0, granted: 0 }]);
+  });
+});
