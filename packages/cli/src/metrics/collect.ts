@@ -1,5 +1,5 @@
-import { defineTopic, type GroupInfo, type Streamfan, type TopicInfo } from '@streamfan/core';
-import { partitionKeys, topicKeys } from '@streamfan/core/internal';
+import { defineTopic, type GroupInfo, type Streamfan } from '@streamfan/core';
+import { laneKeys, partitionKeys, topicKeys } from '@streamfan/core/internal';
 import { formatPrometheus, type MetricFamily, type MetricSample } from './exposition';
 import { createMemoryReader, memoryFamilies, type MemoryMetricsOptions, type TimedMemoryReport } from './memory';
 
@@ -18,6 +18,9 @@ export const METRIC_NAMES = [
   'streamfan_topic_length',
   'streamfan_topic_delayed',
   'streamfan_topic_groups',
+  // Prioritized topics (docs/priorities.md §7): the series above are summed over lanes; these split them.
+  'streamfan_lane_lag',
+  'streamfan_lane_length',
   'streamfan_scrape_duration_seconds',
   // Redis memory by topic and kind, as `streamfan memory` reports it (read at most once per --memory-every).
   'streamfan_memory_bytes',
@@ -38,6 +41,24 @@ export type MetricName = (typeof METRIC_NAMES)[number];
 export interface MetricsTopic {
   topic: string;
   partitions?: number;
+  /** A prioritized topic's lanes, highest first, and its default lane (docs/priorities.md). */
+  lanes?: readonly string[];
+  defaultLane?: string;
+}
+
+/** The topic definition `sf.groups()` needs: its partitions or lanes as recorded. */
+function definition(t: MetricsTopic): ReturnType<typeof defineTopic> | string {
+  if (t.partitions !== undefined) return defineTopic(t.topic, { partitions: t.partitions });
+  if (t.lanes !== undefined)
+    return defineTopic(t.topic, { priorities: [...t.lanes], ...(t.defaultLane ? { defaultPriority: t.defaultLane } : {}) });
+  return t.topic;
+}
+
+/** The stream keys of a topic: one per partition, one per lane, or the topic's. */
+function streamKeys(prefix: string, t: MetricsTopic): ReturnType<typeof topicKeys>[] {
+  if (t.partitions !== undefined) return Array.from({ length: t.partitions }, (_, i) => partitionKeys(prefix, t.topic, i));
+  if (t.lanes !== undefined) return t.lanes.map((lane) => laneKeys(prefix, t.topic, lane, t.defaultLane ?? t.lanes![t.lanes!.length - 1]!));
+  return [topicKeys(prefix, t.topic)];
 }
 
 /** Options of {@link collectMetrics}. */
@@ -82,7 +103,7 @@ async function families(
 ): Promise<MetricFamily[]> {
   const perTopic = await Promise.all(
     topics.map(async (t) => {
-      const groups = await sf.groups(t.partitions !== undefined ? defineTopic(t.topic, { partitions: t.partitions }) : t.topic);
+      const groups = await sf.groups(definition(t));
       return { topic: t, groups, redelivery: await redeliveryOldest(sf, t, groups) };
     }),
   );
@@ -103,9 +124,15 @@ async function families(
   const length = g('streamfan_topic_length', 'Entries in the topic stream (summed over partitions).');
   const delayed = g('streamfan_topic_delayed', 'Delayed events of the topic not yet published.');
   const groupCount = g('streamfan_topic_groups', 'Live consumer groups of the topic.');
+  const laneLag = g(
+    'streamfan_lane_lag',
+    "Prioritized topics: entries of one lane not yet delivered to the group (the lane's stream and redelivery stream).",
+  );
+  const laneLength = g('streamfan_lane_length', "Prioritized topics: entries in one lane's stream.");
   for (const { topic: t, groups, redelivery } of perTopic) {
     const tl = { topic: t.topic };
     length.samples.push({ labels: tl, value: t.length });
+    (t.lanes ?? []).forEach((lane, i) => laneLength.samples.push({ labels: { topic: t.topic, lane }, value: t.laneLengths?.[i] ?? 0 }));
     delayed.samples.push({ labels: tl, value: t.delayed });
     const live = groups.filter((x) => x.retired !== true);
     groupCount.samples.push({ labels: tl, value: live.length });
@@ -119,6 +146,7 @@ async function families(
       add(retrying, x.retrying);
       add(dead, x.deadLetters);
       add(consumers, x.consumers);
+      for (const l of x.lanes ?? []) if (l.lag !== null) laneLag.samples.push({ labels: { ...labels, lane: l.lane }, value: l.lag });
     }
   }
   const took = g('streamfan_scrape_duration_seconds', 'Time spent reading these metrics from Redis, in seconds.');
@@ -134,6 +162,7 @@ async function families(
     length,
     delayed,
     groupCount,
+    ...(laneLag.samples.length > 0 || laneLength.samples.length > 0 ? [laneLag, laneLength] : []),
     ...(memory ? memoryFamilies(memory, now()) : []),
     took,
   ];
@@ -168,10 +197,7 @@ export function cachedCollector<T>(collect: () => Promise<T>, ttlMs = 1000, now:
  */
 async function redeliveryOldest(sf: Streamfan, t: MetricsTopic, groups: readonly GroupInfo[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const keys =
-    t.partitions === undefined
-      ? [topicKeys(sf.prefix, t.topic)]
-      : Array.from({ length: t.partitions }, (_, i) => partitionKeys(sf.prefix, t.topic, i));
+  const keys = streamKeys(sf.prefix, t);
   await Promise.all(
     groups
       .filter((g) => g.retired !== true && g.pending > 0)
@@ -194,17 +220,20 @@ async function redeliveryOldest(sf: Streamfan, t: MetricsTopic, groups: readonly
   return out;
 }
 
-type CountedTopic = MetricsTopic & { length: number; delayed: number };
+type CountedTopic = MetricsTopic & { length: number; delayed: number; laneLengths?: number[] };
 
 /** Every topic under the prefix, with lengths (partitioned ones folded), as `streamfan topics` lists them. */
 async function discoverTopics(sf: Streamfan): Promise<CountedTopic[]> {
-  // topics() lists a partitioned topic once, with its partition count (typed as TopicInfo).
-  const rows = (await sf.topics()) as Array<TopicInfo & { partitions?: number }>;
+  // topics() lists a partitioned or prioritized topic once, with its partition count or lanes.
+  const rows = await sf.topics();
   return rows.map((r) => ({
     topic: r.topic,
     length: r.length,
     delayed: r.delayed,
     ...(r.partitions !== undefined ? { partitions: r.partitions } : {}),
+    ...(r.lanes !== undefined
+      ? { lanes: r.lanes, laneLengths: r.laneLengths ?? [], ...(r.defaultLane ? { defaultLane: r.defaultLane } : {}) }
+      : {}),
   }));
 }
 
@@ -213,15 +242,13 @@ async function topicCounts(sf: Streamfan, topics: readonly MetricsTopic[]): Prom
   // Separate commands, not one pipeline: topics live in different hash slots on a cluster.
   return Promise.all(
     topics.map(async (t) => {
-      const keys =
-        t.partitions === undefined
-          ? [topicKeys(sf.prefix, t.topic)]
-          : Array.from({ length: t.partitions }, (_, i) => partitionKeys(sf.prefix, t.topic, i));
+      const keys = streamKeys(sf.prefix, t);
       const counts = await Promise.all(keys.map(async (k) => Promise.all([sf.redis.xlen(k.stream), sf.redis.zcard(k.delayed)])));
       return {
         ...t,
         length: counts.reduce((n, [len]) => n + len, 0),
         delayed: counts.reduce((n, [, d]) => n + d, 0),
+        ...(t.lanes !== undefined ? { laneLengths: counts.map(([len]) => len) } : {}),
       };
     }),
   );
@@ -266,7 +293,14 @@ export function createMetricsCollector(sf: Streamfan, options: MetricsCollectorO
       const reuse = known !== undefined && at - known.at < discoverEveryMs ? known.topics : undefined;
       const topics = reuse ? await topicCounts(sf, reuse) : await discoverTopics(sf);
       if (!reuse)
-        known = { at, topics: topics.map(({ topic, partitions }) => ({ topic, ...(partitions !== undefined ? { partitions } : {}) })) };
+        known = {
+          at,
+          topics: topics.map(({ topic, partitions, lanes, defaultLane }) => ({
+            topic,
+            ...(partitions !== undefined ? { partitions } : {}),
+            ...(lanes !== undefined ? { lanes, ...(defaultLane ? { defaultLane } : {}) } : {}),
+          })),
+        };
       return formatPrometheus(await families(sf, topics, started, memory ? await memory() : undefined, now));
     },
     options.cacheMs ?? 1000,
