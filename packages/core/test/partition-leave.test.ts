@@ -1,5 +1,5 @@
 import { sleep, uniquePrefix, waitFor } from '@streamfan/testing';
-import type { Cluster } from 'ioredis';
+import Redis, { type Cluster } from 'ioredis';
 import { defineTopic, partitionForKey, partitionKeys, topicMetaKeys, type Streamfan } from './partition-helpers';
 import { PartitionKeeper, type KeeperNotices } from '../src/partitions/keeper';
 import { readLeases } from '../src/partitions/leases';
@@ -105,6 +105,21 @@ describe('graceful leave: the remaining consumer takes every partition', () => {
 });
 
 describe('rebalance notices only wake', () => {
+  test('a listener whose subscriber cannot connect stops at once (a close is not held up), and the connection stops trying', async () => {
+    const sub = new Redis({ host: '127.0.0.1', port: 1, maxRetriesPerRequest: null, retryStrategy: () => 50 });
+    let attempts = 0;
+    sub.on('error', () => { attempts++; });
+    const listener = listenRebalance({}, () => sub, 'nowhere', 'P', () => undefined);
+    let settled = false;
+    void listener.subscribed.then(() => { settled = true; }, () => { settled = true; });
+    await waitFor(() => attempts >= 2, { message: 'the subscriber retries meanwhile' });
+    expect(settled).toBe(false); // the subscribe waits for a connection
+    listener.stop(); // returns at once
+    const after = attempts;
+    await sleep(300);
+    expect(attempts).toBe(after);
+  });
+
   test('the notice comes after the leaver released its leases and left; a keeper that hears no notice still takes over at its tick', async () => {
     const server = env.server();
     const redis = server.client();
@@ -120,7 +135,7 @@ describe('rebalance notices only wake', () => {
     const deafErrors: unknown[] = [];
     const leaverErrors: unknown[] = [];
     // Deaf: its subscribe is refused (as under an ACL without `subscribe`), so it hears nothing.
-    const deaf = make('deaf', () => Promise.reject(new Error("NOPERM this user has no permissions to run the 'subscribe' command")), deafErrors);
+    const deaf = make('deaf', () => ({ subscribed: Promise.reject(new Error("NOPERM this user has no permissions to run the 'subscribe' command")), stop: () => undefined }), deafErrors);
     const leaver = make('leaver', real, leaverErrors);
     const watcher = server.client();
     const heard: Array<{ from: string; leaverLeases: number; member: string | null }> = [];

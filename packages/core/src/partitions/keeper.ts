@@ -60,8 +60,8 @@ export interface KeeperOptions {
 export interface KeeperNotices {
   /** `P` (PUBLISH) or `S` (SPUBLISH), as the completion notices (notice.ts); read at {@link PartitionKeeper.start}. */
   mode: () => 'P' | 'S';
-  /** Subscribe to `channel`; resolve once subscribed, to a function that stops listening. */
-  listen: (channel: string, mode: 'P' | 'S', onNotice: (message: string) => void) => Promise<() => Promise<void>>;
+  /** Listen to `channel`: `subscribed` resolves once the subscribe is in effect (rejects when refused); `stop` stops at once. */
+  listen: (channel: string, mode: 'P' | 'S', onNotice: (message: string) => void) => { subscribed: Promise<void>; stop(): void };
 }
 
 /** Keeps one consumer's share of a group's partitions. */
@@ -82,7 +82,9 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
   private again = false;
   /** Rebalance notices: the mode fixed at start, and how to stop listening. */
   private noticeMode: 'P' | 'S' | undefined;
-  private listening: Promise<(() => Promise<void>) | undefined> | undefined;
+  /** Settles once this keeper's subscribe is in effect or failed (never rejects). */
+  private listening: Promise<void> | undefined;
+  private stopListening: (() => void) | undefined;
   private rounds = 0;
   /** The group's rebalance notice channel. */
   readonly channel: string;
@@ -111,8 +113,9 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
       const mode = notices.mode();
       this.noticeMode = mode;
       // Not awaited: until the subscribe is in effect, changes are seen at the ticks, as without notices.
-      this.listening = notices.listen(this.channel, mode, (from) => { if (from !== this.owner) this.wake(); })
-        .catch((err: unknown) => { this.emit('error', err); return undefined; });
+      const listener = notices.listen(this.channel, mode, (from) => { if (from !== this.owner) this.wake(); });
+      this.stopListening = () => listener.stop();
+      this.listening = listener.subscribed.catch((err: unknown) => { if (!this.closed) this.emit('error', err); });
     }
     void this.tick();
   }
@@ -140,13 +143,6 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
       }
       this.emit('error', err);
     }
-  }
-
-  private async stopListening(): Promise<void> {
-    const listening = this.listening;
-    this.listening = undefined;
-    const stop = await listening;
-    await stop?.();
   }
 
   /**
@@ -267,7 +263,7 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     // Only once out of the member set: a keeper woken earlier would still count this one and
     // leave its share alone. (Without the notice, they see it at their next tick.)
     if (left) await this.notify();
-    await this.stopListening().catch((e: unknown) => { errors.push(e); });
+    this.stopListening?.();
     for (const e of errors) this.emit('error', e);
   }
 
@@ -277,6 +273,6 @@ export class PartitionKeeper extends EventEmitter<KeeperEvents> {
     if (this.timer) clearInterval(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.owned.clear();
-    void this.stopListening().catch(() => undefined);
+    this.stopListening?.();
   }
 }

@@ -20,13 +20,22 @@ interface Shared {
 
 const shared = new WeakMap<object, Shared>();
 
+/** A listener of {@link listenRebalance}. */
+export interface RebalanceListener {
+  /** Resolves once the (S)SUBSCRIBE is in effect; rejects when it failed (e.g. no `subscribe` permission), listening to nothing. */
+  readonly subscribed: Promise<void>;
+  /**
+   * Stop listening, at once: never waits for a subscribe still on its way (a subscriber that
+   * cannot connect must not hold a close up). The last listener closes the connection.
+   */
+  stop(): void;
+}
+
 /**
  * Listen to `channel` on the subscriber connection shared under `owner` (one per client; `open`
- * makes it at first use). Resolves once the (S)SUBSCRIBE is in effect, to a function that stops
- * listening (and closes the connection when nothing else listens on it); rejects when the
- * subscribe failed (e.g. no `subscribe` permission), listening to nothing.
+ * makes it at first use, and it is closed when its last listener stops).
  */
-export async function listenRebalance(owner: object, open: () => Redis, channel: string, mode: 'P' | 'S', onNotice: OnNotice): Promise<() => Promise<void>> {
+export function listenRebalance(owner: object, open: () => Redis, channel: string, mode: 'P' | 'S', onNotice: OnNotice): RebalanceListener {
   let s = shared.get(owner);
   if (!s) {
     const sub = open();
@@ -47,10 +56,12 @@ export async function listenRebalance(owner: object, open: () => Redis, channel:
     entry = { listeners: new Set(), subscribed: mode === 'S' ? hub.sub.ssubscribe(channel) : hub.sub.subscribe(channel) };
     hub.channels.set(channel, entry);
   }
-  entry.listeners.add(onNotice);
+  // A wrapper per call, so the same function listening twice stops twice.
+  const listener: OnNotice = (m) => onNotice(m);
+  entry.listeners.add(listener);
   const mine = entry;
-  const stop = async (): Promise<void> => {
-    if (!mine.listeners.delete(onNotice) || mine.listeners.size > 0) return;
+  const stop = (): void => {
+    if (!mine.listeners.delete(listener) || mine.listeners.size > 0) return;
     if (hub.channels.get(channel) === mine) hub.channels.delete(channel);
     if (hub.channels.size === 0) {
       // Nothing listens any more: close the connection (a later listener opens a new one).
@@ -58,15 +69,13 @@ export async function listenRebalance(owner: object, open: () => Redis, channel:
       hub.sub.disconnect();
       return;
     }
-    await (mode === 'S' ? hub.sub.sunsubscribe(channel) : hub.sub.unsubscribe(channel)).catch(() => undefined);
+    void (mode === 'S' ? hub.sub.sunsubscribe(channel) : hub.sub.unsubscribe(channel)).catch(() => undefined);
   };
-  try {
-    await mine.subscribed;
-  } catch (err) {
-    await stop();
+  const subscribed = mine.subscribed.then(() => undefined, (err: unknown) => {
+    stop();
     throw err;
-  }
-  return stop;
+  });
+  return { subscribed, stop };
 }
 
 /** Say on `channel` that `owner` released partitions (or joined); `mode` as {@link listenRebalance}'s. */
