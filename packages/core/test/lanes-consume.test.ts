@@ -197,6 +197,23 @@ describe('consuming a prioritized topic', () => {
     await sub.close();
   }, 60_000);
 
+  test("startFrom 'latest' (the default): events published in any lane before subscribe() are not delivered, those published right after it returns are", async () => {
+    const sf = env.client();
+    const t = defineTopic<{ n: number }>('mail', { priorities: ['high', 'normal', 'low'] });
+    await sf.publish(t, { n: 0 }, { priority: 'high' });
+    await sf.publish(t, { n: 0 }, { priority: 'low' });
+    const got: number[] = [];
+    const sub = sf.subscribe(t, 'send', (p) => { got.push(p.n); });
+    const ids = [
+      await sf.publish(t, { n: 1 }, { priority: 'high' }),
+      await sf.publish(t, { n: 2 }),
+      await sf.publish(t, { n: 3 }, { priority: 'low' }),
+    ];
+    for (const id of ids) expect((await sf.waitFor(t, id, { groups: ['send'], timeoutMs: 20_000 })).groups.send!.state).toBe('succeeded');
+    expect(got.sort()).toEqual([1, 2, 3]);
+    await sub.close();
+  }, 60_000);
+
   test("ordering: 'key' is refused, saying why; lowerLaneShare is checked and refused without lanes", async () => {
     const sf = env.client();
     const t = defineTopic('mail', { priorities: ['high', 'low'] });
