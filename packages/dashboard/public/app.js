@@ -229,8 +229,10 @@
     }
     for (const t of topics) {
       const rows = t.groups.map((g) => h('tr', { 'data-group': g.group },
-        h('td', {}, link(`#/g/${enc(t.topic)}/${enc(g.group)}`, g.group, { 'data-testid': 'group-link', title: t.partitions ? `summed over the ${t.partitions} partitions` : undefined }),
+        h('td', {}, link(`#/g/${enc(t.topic)}/${enc(g.group)}`, g.group, { 'data-testid': 'group-link', title: t.partitions ? `summed over the ${t.partitions} partitions` : t.lanes ? `summed over the lanes ${t.lanes.map((l) => l.lane).join(', ')}` : undefined }),
           g.retired ? h('span', { class: 'badge', text: 'retired' }) : null,
+          t.lanes && !g.retired ? h('span', { class: 'lane-backlog muted', 'data-testid': 'group-lanes', title: 'backlog (lag + pending) in each priority lane, highest first' },
+            t.lanes.map((l) => { const x = l.groups.find((y) => y.group === g.group); return x && x.lag !== null ? `${l.lane} ${fmtNum(x.lag + x.pending)}` : `${l.lane} ?`; }).join(' · ')) : null,
           !g.retired && g.consumers === 0 ? h('span', { class: 'badge warn', 'data-testid': 'no-consumers', text: 'no consumers' }) : null),
         h('td', { class: 'num', 'data-k': 'consumers', text: fmtNum(g.consumers) }),
         h('td', { class: `num${g.lagCounted ? ' counted' : ''}`, 'data-k': 'lag', title: lagTitle(g), text: fmtLag(g) }),
@@ -247,12 +249,16 @@
         h('div', { class: 'card-head' },
           h('h2', {}, link(`#/t/${enc(t.topic)}`, t.topic, { 'data-testid': 'topic-link' })),
           t.partitions ? h('span', { class: 'badge', text: `${t.partitions} partitions` }) : null,
+          t.lanes ? h('span', { class: 'badge', 'data-testid': 'lanes-badge', text: `${t.lanes.length} lanes` }) : null,
           h('span', { class: 'stat' }, h('span', { class: 'k', text: 'length' }), h('b', { 'data-testid': 'topic-length', text: fmtNum(t.length) })),
           h('span', { class: 'stat' }, h('span', { class: 'k', text: 'delayed' }), h('b', { text: fmtNum(t.delayed) })),
           h('span', { class: 'stat' }, h('span', { class: 'k', text: 'published' }), spark(t.publishRate, 'publish-rate'))),
         t.parts ? h('div', { class: 'parts', 'data-testid': 'partitions' }, h('span', { class: 'k', text: 'partitions' }),
           t.parts.map((p) => link(`#/t/${enc(p.home)}`, `#${p.partition} · ${fmtNum(p.length)}`, { class: 'part', 'data-partition': p.partition,
             title: `partition ${p.partition}: ${fmtNum(p.length)} entries; ${p.groups.map((g) => `${g.group} ${fmtNum(g.pending)} pending, lag ${fmtLag(g)}`).join('; ')}` }))) : null,
+        t.lanes ? h('div', { class: 'parts', 'data-testid': 'lanes' }, h('span', { class: 'k', text: 'lanes' }),
+          t.lanes.map((l) => link(`#/t/${enc(l.home)}`, `${l.lane}${l.default ? '*' : ''} · ${fmtNum(l.length)}`, { class: 'part', 'data-lane': l.lane,
+            title: `lane ${l.lane}${l.default ? ' (the default lane)' : ''}: ${fmtNum(l.length)} entries; ${l.groups.map((g) => `${g.group} lag ${g.lag === null ? '?' : fmtNum(g.lag)}, ${fmtNum(g.pending)} pending`).join('; ')}` }))) : null,
         table));
     }
   }

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { readLanes } from '@streamfan/core/internal';
 import { readStreams, sumGroups, type GroupRow, type StreamDirectory, type StreamRow } from './queries';
 
 /** Samples kept per series: with a 2 s interval, the last minute. */
@@ -55,6 +56,21 @@ export interface OverviewTopic {
   groups: OverviewGroup[];
   /** A partitioned topic's partitions, each with its groups. */
   parts?: StreamRow[];
+  /**
+   * A prioritized topic's lanes, highest first (the topic's counts and groups are summed over
+   * them): each lane's home (its page), stream length and, per group, its backlog in the lane.
+   */
+  lanes?: OverviewLane[];
+}
+
+/** One priority lane of a topic on the overview. */
+export interface OverviewLane {
+  lane: string;
+  /** The lane's page: the topic for the default lane, else `<topic>+<lane>`. */
+  home: string;
+  default: boolean;
+  length: number;
+  groups: Array<{ group: string; lag: number | null; pending: number }>;
 }
 
 /** Every topic under the prefix with its groups and rates; each call also records one sample. */
@@ -70,7 +86,10 @@ export async function overview(redis: Redis, prefix: string, dir: StreamDirector
   const topics: OverviewTopic[] = [];
   for (const [topic, list] of byTopic) {
     const partitioned = list.some((r) => r.partition !== undefined);
-    const groups = partitioned ? sumGroups(list.map((r) => r.groups)) : list[0]!.groups;
+    // A prioritized topic: its lanes' streams (one HGET of the meta hash for their order and default lane).
+    const meta = list.some((r) => r.lane !== undefined) ? await readLanes(redis, prefix, topic) : undefined;
+    const laned = meta !== undefined;
+    const groups = partitioned || laned ? sumGroups(list.map((r) => r.groups)) : list[0]!.groups;
     const added = list.reduce((n, r) => n + r.addedTotal, 0);
     sampler.add(`pub\n${topic}`, added);
     for (const g of groups) {
@@ -84,13 +103,29 @@ export async function overview(redis: Redis, prefix: string, dir: StreamDirector
       partitions: partitioned ? list.length : null,
       length: list.reduce((n, r) => n + r.length, 0),
       delayed: list.reduce((n, r) => n + r.delayed, 0),
-      firstId: partitioned ? null : (firsts[0] ?? null),
-      lastId: partitioned ? null : (lasts[0] ?? null),
+      firstId: partitioned || laned ? null : (firsts[0] ?? null),
+      lastId: partitioned || laned ? null : (lasts[0] ?? null),
       publishRate: sampler.rates(`pub\n${topic}`),
       groups: groups.map((g) => ({ ...g, processedRate: sampler.rates(`done\n${topic}\n${g.group}`), deadRate: sampler.rates(`dead\n${topic}\n${g.group}`) })),
       ...(partitioned ? { parts: list } : {}),
+      ...(meta ? { lanes: laneRows(topic, meta, list) } : {}),
     });
   }
   // discovering: the keyspace has not been gone round yet (millions of keys), topics may be missing.
   return { prefix, now, topics, discovering: !dir.complete };
+}
+
+/** A prioritized topic's lanes in the meta hash's order (highest first); a lane without a stream yet shows empty. */
+function laneRows(topic: string, meta: { lanes: readonly string[]; defaultLane: string }, list: readonly StreamRow[]): OverviewLane[] {
+  return meta.lanes.map((lane) => {
+    const isDefault = lane === meta.defaultLane;
+    const row = list.find((r) => (isDefault ? r.lane === undefined : r.lane === lane));
+    return {
+      lane,
+      home: isDefault ? topic : `${topic}+${lane}`,
+      default: isDefault,
+      length: row?.length ?? 0,
+      groups: (row?.groups ?? []).filter((g) => !g.retired).map((g) => ({ group: g.group, lag: g.lag, pending: g.pending })),
+    };
+  });
 }

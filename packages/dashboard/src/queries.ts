@@ -7,12 +7,14 @@ import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, readSuccessMatrix
 import { traceOf } from './trace';
 import { batch, scanNodes, compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
 
-/** A stream the dashboard shows: an unpartitioned topic, or one partition of a partitioned topic. */
+/** A stream the dashboard shows: an unpartitioned topic, one partition of a partitioned topic, or one priority lane of a prioritized topic. */
 export interface StreamRef {
-  /** The name keys are built from: the topic, or `<topic>#<partition>`. */
+  /** The name keys are built from: the topic, `<topic>#<partition>`, or `<topic>+<lane>` (a lane other than the default). */
   home: string;
   topic: string;
   partition?: number;
+  /** A priority lane other than the topic's default one (the default lane's stream is the topic's own). */
+  lane?: string;
 }
 
 /** Parse and validate a `home` given in a URL: `topic` or `topic#<partition>`. */
@@ -60,6 +62,8 @@ export interface StreamRow {
   home: string;
   topic: string;
   partition?: number;
+  /** A priority lane other than the default (see {@link StreamRef.lane}). */
+  lane?: string;
   length: number;
   firstId: string | null;
   lastId: string | null;
@@ -75,7 +79,7 @@ export const MAX_SCAN_PAGES = 200;
 export const MAX_STREAMS = 500;
 
 /**
- * The streams under a prefix, found with SCAN MATCH <prefix>:{*}:stream TYPE stream COUNT 1000.
+ * The streams under a prefix, found with SCAN MATCH <prefix>:{*stream TYPE stream (topics, partitions and priority lanes) COUNT 1000.
  * A listing is kept a few seconds; one listing makes at most {@link MAX_SCAN_PAGES} SCAN calls
  * and resumes where it stopped next time, so a keyspace of millions of status keys costs a
  * bounded amount per request.
@@ -117,12 +121,14 @@ export class StreamDirectory {
       if (this.at === 0 && this.passes === 0) await this.running;
       else this.running.catch(() => undefined);
     }
-    return [...this.known.values()].sort((a, b) => a.topic.localeCompare(b.topic) || (a.partition ?? -1) - (b.partition ?? -1)).slice(0, MAX_STREAMS);
+    return [...this.known.values()].sort((a, b) => a.topic.localeCompare(b.topic) || (a.partition ?? -1) - (b.partition ?? -1) || (a.lane ?? '').localeCompare(b.lane ?? '')).slice(0, MAX_STREAMS);
   }
 
 
   private async refresh(): Promise<void> {
-    const pattern = `${this.prefix}:{*}:stream`;
+    // `{*stream`, not `{*}:stream`: a lane's stream {T}:lane:L:stream has no `}` before `:stream`
+    // (classifyStreamKey sorts out topics, partitions and lanes).
+    const pattern = `${this.prefix}:{*stream`;
     // SCAN is per server: on a Redis Cluster every master is scanned (its own cursor), within
     // one budget of MAX_SCAN_PAGES calls per listing.
     const nodes = scanNodes(this.redis);
@@ -140,8 +146,10 @@ export class StreamDirectory {
         for (const k of keys) {
           const c = classifyStreamKey(this.prefix, k);
           if (!c) continue;
-          const home = c.partition === undefined ? c.topic : `${c.topic}#${c.partition}`;
-          this.found.set(home, c.partition === undefined ? { home, topic: c.topic } : { home, topic: c.topic, partition: c.partition });
+          // A priority lane's stream ({T}:lane:L:stream) is its own home T+L (docs/priorities.md §2).
+          const lane = (c as { lane?: string }).lane;
+          const home = lane !== undefined ? `${c.topic}+${lane}` : c.partition === undefined ? c.topic : `${c.topic}#${c.partition}`;
+          this.found.set(home, lane !== undefined ? { home, topic: c.topic, lane } : c.partition === undefined ? { home, topic: c.topic } : { home, topic: c.topic, partition: c.partition });
         }
         cursor = next;
       } while (cursor !== '0' && budget > 0);
@@ -271,6 +279,7 @@ export async function readStreams(redis: Redis, prefix: string, refs: StreamRef[
       home: s.r.home,
       topic: s.r.topic,
       ...(s.r.partition !== undefined ? { partition: s.r.partition } : {}),
+      ...(s.r.lane !== undefined ? { lane: s.r.lane } : {}),
       length: Number(s.info.length ?? 0),
       firstId: first?.[0] ?? null,
       lastId: last?.[0] ?? null,

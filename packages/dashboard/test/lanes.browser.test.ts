@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { defineTopic, Streamfan } from '@streamfan/core/internal';
+import { startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
+import { startDashboard, type RunningDashboard } from '../src';
+
+jest.setTimeout(120_000);
+
+/** A prioritized topic on the overview in a real browser: its lanes with their lengths, and each group's backlog per lane. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const emails = defineTopic<{ n: number }>('emails', { priorities: ['high', 'normal', 'low'], defaultPriority: 'normal' });
+let redis: RedisServer;
+let sf: Streamfan;
+let dash: RunningDashboard;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it or set CHROMIUM_PATH`);
+  redis = await startRedis();
+  sf = new Streamfan({ connection: redis.url, prefix: uniquePrefix('dashlb'), retention: false });
+  const sub = sf.subscribe(emails, 'sender', () => undefined, { startFrom: 'beginning', blockMs: 50 });
+  await sub.ready();
+  await sub.close();
+  await sf.publishMany(emails, [{ n: 1 }, { n: 2 }], { priority: 'high' });
+  await sf.publishMany(emails, [{ n: 3 }, { n: 4 }, { n: 5 }], { priority: 'low' });
+  await sf.publish(emails, { n: 6 });
+  dash = await startDashboard({ client: sf, port: 0, intervalMs: 400 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(20_000);
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(e.message));
+});
+afterAll(async () => {
+  await browser?.close();
+  await dash?.close();
+  await sf?.close();
+  await redis?.stop();
+});
+
+test('overview: a prioritized topic shows its lanes (default marked) and each group backlog per lane; a lane opens its page', async () => {
+  await page.goto(`${dash.url}#/`);
+  const card = page.locator('[data-topic="emails"]');
+  await card.locator('[data-testid="lanes"] [data-lane="low"]').waitFor();
+  expect(await card.getByTestId('lanes-badge').textContent()).toBe('3 lanes');
+  expect(await card.locator('[data-testid="lanes"] [data-lane]').allTextContents()).toEqual(['high · 2', 'normal* · 1', 'low · 3']);
+  expect(await card.getByTestId('topic-length').textContent()).toBe('6');
+  expect(await card.locator('tr[data-group="sender"] [data-testid="group-lanes"]').textContent()).toBe('high 2 · normal 1 · low 3');
+  await card.locator('[data-testid="lanes"] [data-lane="high"]').click();
+  await page.waitForFunction(() => location.hash === `#/t/${encodeURIComponent('emails+high')}`);
+  await page.getByTestId('topic-title').waitFor();
+  expect(problems).toEqual([]);
+});
