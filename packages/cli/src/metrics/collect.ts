@@ -32,6 +32,7 @@ export const METRIC_NAMES = [
   'streamfan_memory_report_age_seconds',
   'streamfan_redis_used_memory_bytes',
   'streamfan_redis_maxmemory_bytes',
+  'streamfan_memory_read_failures_total',
 ] as const;
 
 /** One of {@link METRIC_NAMES}. */
@@ -285,7 +286,27 @@ export function createMetricsCollector(sf: Streamfan, options: MetricsCollectorO
   const now = options.now ?? Date.now;
   const discoverEveryMs = options.discoverEveryMs ?? 30_000;
   let known: { at: number; topics: MetricsTopic[] } | undefined;
-  const memory = options.memory === false ? undefined : createMemoryReader(sf, { ...options.memory, now });
+  // A memory report that cannot be read (e.g. a user refused MEMORY USAGE) must not fail the
+  // scrape: its gauges are left out and the failed reads counted.
+  let memoryFailures = 0;
+  const memory =
+    options.memory === false
+      ? undefined
+      : createMemoryReader(sf, {
+          ...options.memory,
+          now,
+          onError: () => {
+            memoryFailures++;
+          },
+        });
+  const readMemory = async (): Promise<TimedMemoryReport | undefined> => {
+    if (!memory) return undefined;
+    try {
+      return await memory();
+    } catch {
+      return undefined;
+    }
+  };
   return cachedCollector(
     async () => {
       const started = performance.now();
@@ -301,7 +322,18 @@ export function createMetricsCollector(sf: Streamfan, options: MetricsCollectorO
             ...(lanes !== undefined ? { lanes, ...(defaultLane ? { defaultLane } : {}) } : {}),
           })),
         };
-      return formatPrometheus(await families(sf, topics, started, memory ? await memory() : undefined, now));
+      const report = await readMemory();
+      const failures: MetricFamily[] = memory
+        ? [
+            {
+              name: 'streamfan_memory_read_failures_total' satisfies MetricName,
+              help: 'Memory reports (streamfan memory) that could not be read since this endpoint started: the memory gauges are left out, or the last report is served, meanwhile.',
+              type: 'counter',
+              samples: [{ labels: {}, value: memoryFailures }],
+            },
+          ]
+        : [];
+      return formatPrometheus([...(await families(sf, topics, started, report, now)), ...failures]);
     },
     options.cacheMs ?? 1000,
     now,

@@ -15,6 +15,8 @@ export interface MemoryMetricsOptions {
   sampleSize?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** Called with the error of every failed read (also one whose previous report is served instead). */
+  onError?: (err: unknown) => void;
 }
 
 /** The last memory report and when it was read (ms, by the reader's clock). */
@@ -42,10 +44,16 @@ export function createMemoryReader(sf: Streamfan, options: MemoryMetricsOptions 
         ...(options.maxScanPages !== undefined ? { maxScanPages: options.maxScanPages } : {}),
         ...(options.sampleSize !== undefined ? { sampleSize: options.sampleSize } : {}),
       })
-      .then((report) => {
-        last = { report, at: now() };
-        return last;
-      })
+      .then(
+        (report) => {
+          last = { report, at: now() };
+          return last;
+        },
+        (err: unknown) => {
+          options.onError?.(err);
+          throw err;
+        },
+      )
       .finally(() => {
         running = undefined;
       });
