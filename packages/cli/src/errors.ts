@@ -11,7 +11,7 @@ export class UsageError extends Error {
 /** Exit codes of the `streamfan` command. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const USAGE_CODES = new Set(['INVALID_NAME', 'INVALID_OPTION', 'INVALID_PAYLOAD', 'PAYLOAD_TOO_LARGE', 'INVALID_ID']);
+const USAGE_CODES = new Set(['INVALID_NAME', 'INVALID_OPTION', 'INVALID_PAYLOAD', 'PAYLOAD_TOO_LARGE', 'INVALID_ID', 'UNKNOWN_LANE']);
 
 /** The exit code and stable error code for an error that ended a command. */
 export function classify(err: unknown): { exitCode: number; code: string } {

@@ -57,12 +57,12 @@ test('publish --priority writes to that lane; topics lists the lanes; groups sho
   expect(ids.normal![0]).toMatch(/^\d+-\d+$/);
   expect((await sf.show(emails, ids.high![0]!)).payload).toEqual({ n: 0 });
 
-  // Wrong lanes: not a lane name and --priority on a plain topic (usage, exit 2), a lane the topic lacks (exit 1, UNKNOWN_LANE).
+  // Wrong lanes: not a lane name, --priority on a plain topic, a lane the topic lacks (UNKNOWN_LANE): usage errors, exit 2.
   const badName = await runCli([...base, 'publish', 'emails', '{}', '--priority', 'High!']);
   expect(badName.code).toBe(2);
   expect(badName.stderr).toMatch(/--priority "High!" is not a lane name/);
   const unknownLane = await runCli([...base, 'publish', 'emails', '{}', '--priority', 'urgent']);
-  expect(unknownLane.code).toBe(1);
+  expect(unknownLane.code).toBe(2);
   expect(unknownLane.stderr).toMatch(/urgent/);
   const plainTopic = await runCli([...base, 'publish', 'plain', '{}', '--priority', 'high']);
   expect(plainTopic.code).toBe(2);
@@ -185,4 +185,27 @@ test('pending, show and dead letters take and print lane ids', async () => {
     { timeoutMs: 20_000 },
   );
   await sub.close();
+});
+
+test('ack and claim take lane ids: each entry is found in its lane', async () => {
+  const alerts = defineTopic<Mail>('alerts', { priorities: ['high', 'low'] });
+  const sub = sf.subscribe(alerts, 'pager', () => undefined, { consumer: 'c0', blockMs: 50 });
+  await sub.ready();
+  await sub.close();
+  const ids = [await sf.publish(alerts, { n: 1 }, { priority: 'high' }), await sf.publish(alerts, { n: 2 }, { priority: 'high' })];
+  expect(ids[0]).toMatch(/^high:\d+-\d+$/);
+  // A consumer that read them and died: pending to 'ghost' in the high lane.
+  await sf.redis.xreadgroup('GROUP', 'pager', 'ghost', 'COUNT', 10, 'STREAMS', `${prefix}:{alerts}:lane:high:stream`, '>');
+  const claimed = json<{ claimed: Array<{ id: string }> }>(
+    await runCli([...base, '--json', 'claim', 'alerts', 'pager', ids[0]!, '--to', 'c9', '--yes']),
+  );
+  expect(claimed.claimed.map((c) => c.id)).toEqual([ids[0]]);
+  const acked = json<{ acked: Array<{ id: string }> }>(
+    await runCli([...base, '--json', 'ack', 'alerts', 'pager', ids[0]!, ids[1]!, '--yes']),
+  );
+  expect(acked.acked.map((a) => a.id).sort()).toEqual([...ids].sort());
+  expect((await sf.groups(alerts)).find((g) => g.group === 'pager')?.pending).toBe(0);
+  // A plain stream id on this topic names the default lane (low), where nothing is pending: refused, nothing acked.
+  const wrong = await runCli([...base, 'ack', 'alerts', 'pager', ids[0]!.replace(/^high:/, ''), '--yes']);
+  expect(wrong.code).not.toBe(0);
 });

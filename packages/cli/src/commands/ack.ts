@@ -22,7 +22,7 @@ export function registerAck(program: Command, act: ActionFactory): void {
       act(async (ctx, topic: string, group: string, ids: string[], opts: { yes?: boolean }) => {
         const sf = ctx.sf();
         const t = await lookupTopic(sf, topic);
-        if (t.partitions === undefined) assertEntryIds(ids); // a partitioned topic's p<i>: ids are checked by ack
+        if (t.partitions === undefined && t.priorities === undefined) assertEntryIds(ids); // p<i>: and lane ids are checked by ack
         await requireGroup(sf, topic, group);
         await ctx.confirm(
           `acknowledge ${ids.length} entr${ids.length === 1 ? 'y' : 'ies'} of group "${group}" in topic "${topic}" without handling ${ids.length === 1 ? 'it' : 'them'}`,

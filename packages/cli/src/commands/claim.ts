@@ -27,7 +27,7 @@ export function registerClaim(program: Command, act: ActionFactory): void {
         validateConsumerName(opts.to);
         const sf = ctx.sf();
         const t = await lookupTopic(sf, topic);
-        if (t.partitions === undefined) assertEntryIds(ids); // a partitioned topic's p<i>: ids are checked by claim
+        if (t.partitions === undefined && t.priorities === undefined) assertEntryIds(ids); // p<i>: and lane ids are checked by claim
         await requireGroup(sf, topic, group);
         await ctx.confirm(
           `claim ${ids.length} entr${ids.length === 1 ? 'y' : 'ies'} of group "${group}" in topic "${topic}" for consumer "${opts.to}"`,
