@@ -2,7 +2,6 @@ import type Redis from 'ioredis';
 import { runScript } from '../scripts/runner';
 import { connectionDrops } from '../connection';
 import { isNoGroup } from '../errors';
-import { monotonicMs } from '../timing';
 import { settledByResend } from './resend';
 import type { TopicKeys } from '../keys';
 import { DeliveryMap, type InFlight } from './in-flight';
@@ -20,12 +19,6 @@ export interface AckTarget {
   publishMode(): 'P' | 'S';
   acked(f: InFlight, result: unknown): void;
   stale(eventIds: string[]): void;
-  /**
-   * The visibility timeout: a parked ack whose lease is older than this (its process stalled)
-   * may have been reclaimed by another consumer before the destroy, which no record shows now: it
-   * is not taken back but refused (`stale`). Without it every parked ack is taken back.
-   */
-  readonly visibilityTimeoutMs?: number;
   /** Events recorded lost here (optional: the subscription counts and emits them). */
   lost?(eventIds: string[], reason: string): void;
   report(err: unknown, context: string): void;
@@ -42,13 +35,7 @@ function groupBy(list: readonly PendingAck[]): Map<string, PendingAck[]> {
 }
 
 /** One finished delivery waiting for its ack: `encoded` is its result ('' for none). */
-export interface PendingAck {
-  f: InFlight;
-  encoded: string;
-  result: unknown;
-  /** Monotonic ms when its ack first met NOGROUP (see AckBatcher's parked). */
-  parkedAt?: number;
-}
+export interface PendingAck { f: InFlight; encoded: string; result: unknown }
 
 /**
  * Collects finished entries and settles them in one ackBatch script call per source stream.
@@ -137,8 +124,6 @@ export class AckBatcher {
 
   /** Keep `list` until its group is back (see {@link parked}); try again soon. */
   private park(list: PendingAck[]): void {
-    const now = monotonicMs();
-    for (const a of list) a.parkedAt ??= now;
     this.parked.push(...list);
     this.scheduleParked();
   }
@@ -170,20 +155,13 @@ export class AckBatcher {
     const requeue: PendingAck[] = [];
     const stale: PendingAck[] = [];
     const gone: PendingAck[] = [];
-    // Leases that lapsed before the ack (the process stalled past the visibility timeout): another
-    // consumer may have reclaimed and run the entry before the destroy, and the recreated group
-    // has no record of it. Never taken back: refused (stale), or lost when deleted meanwhile; if
-    // no one had it, the recovery sweep takes it back and runs it again.
-    const vt = t.visibilityTimeoutMs;
-    const lapsed = new Set(vt === undefined ? [] : list.filter((a) => a.parkedAt !== undefined && a.parkedAt - a.f.leasedAt > vt));
     try {
       for (const [stream, entries] of groupBy(list)) {
         for (let i = 0; i < entries.length; i += 500) {
           const chunk = entries.slice(i, i + 500);
-          const fresh = chunk.filter((a) => !lapsed.has(a));
-          const adopted = new Set(fresh.length === 0 ? [] : await runScript<string[]>(t.worker, 'adoptEntries', [stream],
-            [t.group, t.consumer, ...fresh.flatMap((a) => [a.f.entryId, Math.max(1, a.f.attempt - a.f.base)])]));
-          const rest = chunk.filter((a) => !adopted.has(a.f.entryId) || lapsed.has(a));
+          const adopted = new Set(await runScript<string[]>(t.worker, 'adoptEntries', [stream],
+            [t.group, t.consumer, ...chunk.flatMap((a) => [a.f.entryId, Math.max(1, a.f.attempt - a.f.base)])]));
+          const rest = chunk.filter((a) => !adopted.has(a.f.entryId));
           if (rest.length > 0) {
             const p = t.worker.pipeline();
             for (const a of rest) {
@@ -196,14 +174,13 @@ export class AckBatcher {
               const [e2, found] = replies[2 * k + 1] ?? [new Error('no reply')];
               if (e1 || e2) throw e1 ?? e2;
               const owner = (rows as Array<[string, string]>)[0]?.[1];
-              if (owner === t.consumer && !lapsed.has(a)) adopted.add(a.f.entryId);
+              if (owner === t.consumer) adopted.add(a.f.entryId);
               else if (owner !== undefined) stale.push(a);
               else if ((found as unknown[]).length === 0) gone.push(a);
-              else if (lapsed.has(a)) stale.push(a);
               else adopted.add(a.f.entryId); // neither held nor gone: adoptEntries raced a claim; the ack decides
             });
           }
-          for (const a of chunk) if (adopted.has(a.f.entryId) && !lapsed.has(a)) requeue.push(a);
+          for (const a of chunk) if (adopted.has(a.f.entryId)) requeue.push(a);
         }
       }
     } catch (err) {
