@@ -140,7 +140,6 @@ export abstract class SubscriptionState<T = unknown> extends EventEmitter<Subscr
     this.acks = new AckBatcher({
       worker: this.worker, keys: this.keys, group, consumer: this.consumer,
       statusTtlSeconds: settings.statusTtlSeconds, trackStatus: this.options.trackStatus,
-      visibilityTimeoutMs: this.options.visibilityTimeoutMs,
       publishMode: () => this.publishMode,
       acked: (f, result) => this.onAcked(f, result),
       stale: (ids) => this.emit('stale', { ids }),
