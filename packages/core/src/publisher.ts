@@ -339,8 +339,9 @@ function checkIdempotency(options: PublishOptions): number | undefined {
 /**
  * {@link publishOne} on a prioritized topic: into lane `lane`'s stream (or delayed set), ids
  * `<lane>:<id>` off the default lane. An idempotency marker is one per topic: the default lane
- * runs publishOnce (its marker holds the plain id), other lanes publishLaneOnce (the marker
- * holds `<lane>:<id>`), so a repeat in any lane returns the marker's value, the first id.
+ * runs publishOnce (its marker holds the plain id), other lanes publishOnce with the lane's id
+ * prefix (the marker holds `<lane>:<id>`), so a repeat in any lane returns the marker's value,
+ * the first id.
  */
 async function publishToLane<T>(redis: Redis, ledger: ProducerLedger, prefix: string, topic: Topic<T>, lane: string, encoded: Encoded, due: string | undefined, options: PublishOptions): Promise<string> {
   const window = checkIdempotency(options);
@@ -358,8 +359,7 @@ async function publishToLane<T>(redis: Redis, ledger: ProducerLedger, prefix: st
         encoded.payload, encoded.headers, window, delayedId,
         due?.startsWith('+') ? due.slice(1) : '0', due !== undefined && !due.startsWith('+') ? due : '',
       ];
-      if (lane === def) return (await runScript<[number, string]>(redis, 'publishOnce', scriptKeys, args))[1];
-      return (await runScript<[number, string]>(redis, 'publishLaneOnce', scriptKeys, [...args, '', `${lane}:`]))[1];
+      return (await runScript<[number, string]>(redis, 'publishOnce', scriptKeys, lane === def ? args : [...args, '', `${lane}:`]))[1];
     }
     if (due !== undefined) return show((await schedule(redis, prefix, home, [encoded], due))[0]!);
     return await appendCoalesced(redis, ledger, home, encoded, () => ({ topic: home, format: show }));

@@ -16,14 +16,20 @@
   ARGV[6]  absolute due time in ms, or ''
   ARGV[7]  key mark (optional): '' or absent for no key, '=' followed by the key (partitioned
            topics: the entry, or the delayed event, gets a `key` field)
+  ARGV[8]  lane id prefix (optional): '' or absent for an unprioritized topic or the default
+           lane; '<lane>:' for another lane of a prioritized topic (docs/priorities.md §4). The
+           marker, shared by every lane of the topic, then remembers the PUBLIC id
+           '<lane>:<id>', so a repeat in any lane returns the first publish's id with its lane.
 
-  Reply: { 1 if written else 0, id }
+  Reply: { 1 if written else 0, id } (the public id with its lane prefix, or the marker's value on a repeat)
 ]]
 local stream, marker, set, ref = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local payload, headers, delayedId = ARGV[1], ARGV[2], ARGV[4]
 local mark = ARGV[7] or ''
+local lanePrefix = ARGV[8] or ''
 -- @include serverNowMs
 -- @include checkArgs
+if lanePrefix ~= '' and not string.match(lanePrefix, '^[a-z][a-z0-9_-]*:$') then argError('lane prefix', lanePrefix) end
 local window = needCount('window', ARGV[3])
 if window < 1 then argError('window', ARGV[3]) end
 local due
@@ -50,5 +56,5 @@ else
   redis.call('ZADD', set, due, delayedId)
   id = delayedId
 end
-redis.call('SET', marker, id, 'PX', window)
-return { 1, id }
+redis.call('SET', marker, lanePrefix .. id, 'PX', window)
+return { 1, lanePrefix .. id }
