@@ -21,6 +21,7 @@ import { ClosedError, fromRedisError } from '../errors';
 import { topicKeys } from '../keys';
 import { captureStreamEnd } from '../consumer/start-position';
 import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
+import { emitOrLog, forwardSubscriptionEvents } from '../consumer/forward';
 import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
 import type { Topic } from '../topic';
 import { sleep } from '../timing';
@@ -155,10 +156,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
     this.done.errors++;
     this.lastError = lastErrorOf(e);
-    if (this.listenerCount('error') > 0) { this.emit('error', e); return; }
-    try {
-      this.options.logger.error(`${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`, e);
-    } catch { /* a logger that throws must not break the consumer */ }
+    emitOrLog(this, this.options.logger, e, `${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`);
   }
 
   private async start(): Promise<void> {
@@ -261,25 +259,10 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   /** Re-emit a lane's events with public ids. */
   private forward(sub: Subscription<T>, lane: string): void {
     const def = this.topicDef.defaultPriority!;
-    const id = (x: string) => formatLaneId(lane, x, def);
-    sub.on('processed', (e) => this.emit('processed', { ...e, id: id(e.id) }));
-    sub.on('failed', (e) => this.emit('failed', { ...e, id: id(e.id) }));
-    sub.on('deadLettered', (e) => this.emit('deadLettered', { ...e, id: id(e.id) }));
-    sub.on('reclaimed', (e) => this.emit('reclaimed', { ...e, ids: e.ids.map(id) }));
-    sub.on('lost', (e) => this.emit('lost', { ...e, ids: e.ids.map(id) }));
-    sub.on('leaseLost', (e) => this.emit('leaseLost', { id: id(e.id) }));
-    sub.on('stale', (e) => this.emit('stale', { ids: e.ids.map(id) }));
-    sub.on('recovered', (e) => this.emit('recovered', { ...e, reason: `lane ${lane}: ${e.reason}` }));
-    sub.on('disconnected', (e) => this.emit('disconnected', { connection: `${e.connection} (lane ${lane})` }));
-    sub.on('reconnected', (e) => this.emit('reconnected', { connection: `${e.connection} (lane ${lane})` }));
-    sub.on('pruned', (e) => this.emit('pruned', e));
-    sub.on('error', (err) => {
+    forwardSubscriptionEvents(sub, this, `lane ${lane}`, (x) => formatLaneId(lane, x, def), (err) => {
       this.done.errors++;
       this.lastError = lastErrorOf(err);
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else {
-        try { this.options.logger.error(`${err.name} in subscription ${this.group}@${this.topic} (lane ${lane}): ${err.message}`, err); } catch { /* ignore */ }
-      }
+      emitOrLog(this, this.options.logger, err, `${err.name} in subscription ${this.group}@${this.topic} (lane ${lane}): ${err.message}`);
     });
     // A lane that stops by itself (its group retired) stops the whole consumer.
     sub.once('closed', () => { if (!this.stopping) void this.close(); });

@@ -29,6 +29,7 @@ import { ClosedError, fromRedisError } from '../errors';
 import { partitionKeys, partitionTag } from '../keys';
 import { captureStreamEnd } from '../consumer/start-position';
 import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
+import { emitOrLog, forwardSubscriptionEvents } from '../consumer/forward';
 import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
 import { loadScripts } from '../scripts/runner';
 import { sleep } from '../timing';
@@ -252,10 +253,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
     this.done.errors++;
     this.lastError = lastErrorOf(e);
-    if (this.listenerCount('error') > 0) { this.emit('error', e); return; }
-    try {
-      this.options.logger.error(`${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`, e);
-    } catch { /* a logger that throws must not break the consumer */ }
+    emitOrLog(this, this.options.logger, e, `${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`);
   }
 
   /** Create the group (and its redelivery stream) on every partition, so no partition misses events published meanwhile. */
@@ -381,25 +379,10 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
 
   /** Re-emit a partition's events with public ids. */
   private forward(sub: Subscription<T>, p: number): void {
-    const id = (x: string) => formatPartitionedId(p, x);
-    sub.on('processed', (e) => this.emit('processed', { ...e, id: id(e.id) }));
-    sub.on('failed', (e) => this.emit('failed', { ...e, id: id(e.id) }));
-    sub.on('deadLettered', (e) => this.emit('deadLettered', { ...e, id: id(e.id) }));
-    sub.on('reclaimed', (e) => this.emit('reclaimed', { ...e, ids: e.ids.map(id) }));
-    sub.on('lost', (e) => this.emit('lost', { ...e, ids: e.ids.map(id) }));
-    sub.on('leaseLost', (e) => this.emit('leaseLost', { id: id(e.id) }));
-    sub.on('stale', (e) => this.emit('stale', { ids: e.ids.map(id) }));
-    sub.on('recovered', (e) => this.emit('recovered', { ...e, reason: `partition ${p}: ${e.reason}` }));
-    sub.on('disconnected', (e) => this.emit('disconnected', { connection: `${e.connection} (partition ${p})` }));
-    sub.on('reconnected', (e) => this.emit('reconnected', { connection: `${e.connection} (partition ${p})` }));
-    sub.on('pruned', (e) => this.emit('pruned', e));
-    sub.on('error', (err) => {
+    forwardSubscriptionEvents(sub, this, `partition ${p}`, (x) => formatPartitionedId(p, x), (err) => {
       this.done.errors++;
       this.lastError = lastErrorOf(err);
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-      else {
-        try { this.options.logger.error(`${err.name} in subscription ${this.group}@${this.topic} (partition ${p}): ${err.message}`, err); } catch { /* ignore */ }
-      }
+      emitOrLog(this, this.options.logger, err, `${err.name} in subscription ${this.group}@${this.topic} (partition ${p}): ${err.message}`);
     });
   }
 
