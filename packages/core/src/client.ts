@@ -288,21 +288,18 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
     const retention = this.retention;
     const telemetry = new ConsumerTelemetry(this.telemetry, t.name, group);
     handler = telemetry.wrap(handler);
-    const sub = t.priorities !== undefined ? subscribeLaned<T>(t, group, handler as Handler<T>, resolved, lanes.lowerLaneShare, {
+    // A lane or a partition is worked by a Subscription on its home ('T+L', 'T#i'), each with its retention.
+    const composite = {
       connection: this.connection,
       redisOptions: this.options.redisOptions ?? {},
       prefix: this.prefix,
       statusTtlSeconds: this.statusTtlSeconds,
       commands: this.redis,
       ...(retention ? { retentionFor: (home: string) => ({ intervalMs: retention.intervalMs, run: () => this.runRetention(home, retention) }) } : {}),
-    }) : t.partitions !== undefined ? subscribePartitioned<T>(t, group, handler as Handler<T>, resolved, partition, {
-      connection: this.connection,
-      redisOptions: this.options.redisOptions ?? {},
-      prefix: this.prefix,
-      statusTtlSeconds: this.statusTtlSeconds,
-      commands: this.redis,
-      ...(retention ? { retentionFor: (home: string) => ({ intervalMs: retention.intervalMs, run: () => this.runRetention(home, retention) }) } : {}),
-    }) : new Subscription<T>(t, group, handler as Handler<T>, resolved, {
+    };
+    const sub = t.priorities !== undefined ? subscribeLaned<T>(t, group, handler as Handler<T>, resolved, lanes.lowerLaneShare, composite)
+      : t.partitions !== undefined ? subscribePartitioned<T>(t, group, handler as Handler<T>, resolved, partition, composite)
+      : new Subscription<T>(t, group, handler as Handler<T>, resolved, {
       connection: this.connection,
       redisOptions: this.options.redisOptions ?? {},
       prefix: this.prefix,
