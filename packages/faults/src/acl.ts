@@ -57,6 +57,9 @@ export const ROLES: readonly AclRole[] = [
       // (heartbeatMember: ZREMRANGEBYSCORE of expired members, ZCARD, PEXPIRE), the ordered read
       // (readOwned: XREVRANGE for the streams' last ids) and the ordered idle wait (XREAD, blocking)
       'hincrby', 'zremrangebyscore', 'zcard', 'pexpire', 'xrevrange', 'xread',
+      // partitioned topics: the rebalance notice (a consumer that leaves or gives partitions up
+      // wakes the others; SSUBSCRIBE/SPUBLISH in notice mode S, on a cluster)
+      'subscribe', 'unsubscribe', 'ssubscribe', 'sunsubscribe', 'spublish',
     ],
   },
   {
