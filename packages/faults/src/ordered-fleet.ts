@@ -34,6 +34,30 @@ export class OrderedWorker {
   /** Lifecycle events of one type this worker reported. */
   seen(type: string): Array<{ type: string; t: number; data?: unknown }> { return this.lines.filter((l) => l.type === type); }
 
+  /** Whether a handler of this process has started and not ended now (its log is written synchronously). */
+  busy(): boolean {
+    const open = new Set<string>();
+    let text: string;
+    try { text = readFileSync(this.config.log, 'utf8'); } catch { return false; }
+    for (const line of text.split('\n')) {
+      let r: OrderedRecord;
+      try { r = JSON.parse(line) as OrderedRecord; } catch { continue; } // empty, or a line being written
+      if (r.k === 's') open.add(`${r.id}|${r.attempt}`);
+      else if (r.k === 'e') open.delete(`${r.id}|${r.attempt}`);
+    }
+    return open.size > 0;
+  }
+
+  /** Wait (polling every 2 ms, at most `timeoutMs`) until a handler of this process runs; false if none did. */
+  async untilBusy(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (this.alive && Date.now() < end) {
+      if (this.busy()) return true;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return false;
+  }
+
   async ready(timeoutMs = 30_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (this.seen('ready').length === 0) {

@@ -29,7 +29,8 @@ export interface OrderedSigkillRun {
  * Group `billing` (`leaseMs` 2000, handlers 0–20 ms, 10 % of attempts throw, 4 attempts) on a
  * topic of `partitions` partitions; 3 worker processes, then publish `events` events over
  * `keys` random keys (batches of 20 every 150 ms, a seq per key in publish order) while every
- * 2 s one process (never the last) is SIGKILLed and a new one started (3–4 alive), and two
+ * 2 s one process (never the last; while one of its handlers runs, when one does within 1 s) is
+ * SIGKILLed and a new one started (3–4 alive), and two
  * more kills after the last publish. Asserted: every event ends succeeded or dead within
  * 120 s; per key, successes follow publish order and no two handlings overlap (a killed one
  * ends at its kill); nothing pending or waiting for a retry on any partition; as many dead
@@ -69,7 +70,11 @@ export async function runOrderedSigkill(o: OrderedSigkillRun): Promise<void> {
       await sleep(2000);
       const alive = fleet.alive;
       if (alive.length > 1) {
-        await alive[randomInt(alive.length)]!.kill();
+        // Kill mid-handler where it can (handlers run 0–20 ms; at random moments 10 kills all
+        // landed between handlers in a CI rehearsal): wait up to 1 s for the victim to be busy.
+        const victim = alive[randomInt(alive.length)]!;
+        await victim.untilBusy(1000);
+        await victim.kill();
         kills++;
       }
       fleet.spawn();
