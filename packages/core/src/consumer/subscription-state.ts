@@ -20,6 +20,8 @@ export interface SubscriptionStats {
   deadLettered: number;
   reclaimed: number;
   lost: number;
+  /** Events older than `skipOlderThanMs` when read: acknowledged without running the handler (status `skipped`). */
+  skipped: number;
   /** Errors reported, listened for or not (unobserved ones go to the `logger`). */
   errors: number;
   /** Handlers running now (timed-out ones still running included). */
@@ -116,7 +118,7 @@ export abstract class SubscriptionState<T = unknown> extends EventEmitter<Subscr
   /** The last error reported, and whether the last read failed (health()). */
   protected lastError: LastError | undefined;
   protected readFailing = false;
-  protected counters: Omit<SubscriptionStats, 'inFlight'> = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
+  protected counters: Omit<SubscriptionStats, 'inFlight'> = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, skipped: 0, errors: 0 };
 
   /** @internal see {@link Subscription} */
   constructor(
