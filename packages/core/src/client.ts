@@ -377,8 +377,9 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   }
 
   /**
-   * Resolve when the named groups have finished the event (succeeded, dead or lost). `id` is
-   * the id publish returned: a stream id, or a delayed id (followed to its event once promoted).
+   * Resolve when the named groups have finished the event (succeeded, dead, lost, or skipped:
+   * older than a group's `skipOlderThanMs`, acknowledged without running; final but not a
+   * success, so check each group's `state`). `id` is the id publish returned: a stream id, or a delayed id (followed to its event once promoted).
    *
    * Default groups: the topic's streamfan groups at call time (those a streamfan subscriber
    * created; they have a redelivery stream). A group another program created on the stream is
