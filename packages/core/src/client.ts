@@ -320,7 +320,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
       void sub.close();
     });
     void this.checkEvictionPolicy();
-    if (resolved.trackStatus) this.watchMemory(t.name);
+    if (resolved.trackStatus) this.watchMemory(t.name, t.partitions !== undefined && partition.ordering === 'key' ? group : undefined);
     return sub;
   }
 
@@ -345,12 +345,12 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    * Once per topic: warn when its status hashes, at the publish rate observed on its stream and
    * kept for statusTtlSeconds, would take over half of Redis' maxmemory (issue 17).
    */
-  private watchMemory(topic: string): void {
+  private watchMemory(topic: string, orderedGroup?: string): void {
     if (this.memoryWatches.has(topic)) return;
     this.memoryWatches.set(topic, watchStatusMemory(this.redis, this.prefix, topic, this.statusTtlSeconds, (message) => {
       if (this.listenerCount('warning') > 0) this.emit('warning', { message });
       else logWarning(this.options.logger ?? defaultLogger, message);
-    }));
+    }, undefined, orderedGroup === undefined ? [] : [orderedGroup]));
   }
 
   /** Warn once when Redis may evict stream keys under memory pressure. */

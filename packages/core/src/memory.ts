@@ -12,7 +12,7 @@
 import type Redis from 'ioredis';
 import { clusterMasters } from './connection';
 import { InvalidOptionError } from './errors';
-import { laneHome, parsePartitionTag, topicKeys, topicMetaKeys, type TopicKeys } from './keys';
+import { laneHome, parsePartitionTag, partitionKeys, topicKeys, topicMetaKeys, type TopicKeys } from './keys';
 import { validateTopicName } from './names';
 
 /** A kind of key streamfan keeps for a topic. */
@@ -410,13 +410,16 @@ export function estimate(seen: number, fraction: number, sizes: number[], comple
  * 34 B of status per event at about 20,000 events/s, 36 B at 1,000/s, 48 B at 100/s; the model
  * gives 39, 40 and 44). Ordered groups (`ordering: 'key'`) write the same records, one time marker
  * each (they settle one entry per call): 18–19 B per group per event measured (run of
- * 2026-12-02 02:58), a little over the model's 13. `rate` is events per second (default 1: one event per bucket, the worst case).
+ * 2026-12-02 02:58): `ordered` of the `groups` are counted at {@link ORDERED_STATUS_RECORD_BYTES}
+ * per record instead of {@link STATUS_RECORD_BYTES}. `rate` is events per second (default 1: one
+ * event per bucket, the worst case).
  */
-export function modelStatusBytes(groups: number, options: { rate?: number; hashed?: boolean } = {}): number {
+export function modelStatusBytes(groups: number, options: { rate?: number; hashed?: boolean; ordered?: number } = {}): number {
   const g = Math.max(1, groups);
   if (options.hashed) return STATUS_BASE_BYTES + STATUS_GROUP_BYTES * g;
   const perBucket = Math.max(1, options.rate ?? 1);
-  return g * (STATUS_RECORD_BYTES + STATUS_BUCKET_KEY_BYTES / perBucket);
+  const ordered = Math.min(g, Math.max(0, Math.floor(options.ordered ?? 0)));
+  return (g - ordered) * STATUS_RECORD_BYTES + ordered * ORDERED_STATUS_RECORD_BYTES + g * (STATUS_BUCKET_KEY_BYTES / perBucket);
 }
 /** A status hash's fixed cost (key, dictionary and expiry entries, listpack header). */
 export const STATUS_BASE_BYTES = 165;
@@ -427,6 +430,12 @@ export const STATUS_GROUP_BYTES = 100;
  * below 1 MB) and the batch markers: 11–14 B measured (used_memory freed ÷ events ÷ groups).
  */
 export const STATUS_RECORD_BYTES = 13;
+/**
+ * One success record of an ordered group (`ordering: 'key'` on a partitioned topic): each record
+ * carries its own time marker, since an ordered group settles one entry per call: 18–19 B
+ * measured (bench/RESULTS.md, run of 2026-12-02 02:58); the higher figure, so the warning is not late.
+ */
+export const ORDERED_STATUS_RECORD_BYTES = 19;
 /** One success bucket key's fixed cost (key name, dictionary and expiry entries, string header). */
 export const STATUS_BUCKET_KEY_BYTES = 150;
 
@@ -440,6 +449,8 @@ export interface StreamReading {
   atMs: number;
   length: number;
   groups: number;
+  /** The groups' names (XINFO GROUPS). */
+  groupNames?: string[];
   firstId?: string;
 }
 
@@ -455,7 +466,11 @@ export async function readStream(redis: Redis, stream: string): Promise<StreamRe
       }),
       redis.time(),
     ]);
-    return { atMs: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000), length, groups: groups.length, firstId: first[0]?.[0] };
+    const groupNames = (groups as unknown[][]).map((row) => {
+      for (let i = 0; i + 1 < row.length; i += 2) if (row[i] === 'name') return String(row[i + 1]);
+      return '';
+    }).filter((n) => n !== '');
+    return { atMs: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000), length, groups: groups.length, groupNames, firstId: first[0]?.[0] };
   } catch {
     return undefined;
   }
@@ -491,6 +506,8 @@ export interface StatusMemoryProjection {
   /** The layout projected: success buckets (plain successes) or status hashes (results, failures). */
   layout: 'buckets' | 'hashes';
   groups: number;
+  /** How many of the groups are ordered (`ordering: 'key'`): their records are {@link ORDERED_STATUS_RECORD_BYTES}. */
+  orderedGroups: number;
   statusTtlSeconds: number;
   /** rate × statusTtlSeconds × bytesPerEvent (Infinity when status is kept for ever and events arrive). */
   projectedBytes: number;
@@ -511,18 +528,19 @@ async function maxMemoryOf(redis: Redis): Promise<number | undefined> {
  * Project the status memory of `topic` at `rate` events/s over the status window, and say
  * whether it would exceed half of `maxmemory` (the message to warn with), or undefined.
  */
-export async function projectStatusMemory(redis: Redis, topic: string, statusTtlSeconds: number, rate: number, reading: StreamReading, hashed = false): Promise<{ projection: StatusMemoryProjection; message?: string } | undefined> {
+export async function projectStatusMemory(redis: Redis, topic: string, statusTtlSeconds: number, rate: number, reading: StreamReading, hashed = false, orderedGroups = 0): Promise<{ projection: StatusMemoryProjection; message?: string } | undefined> {
   const maxMemory = await maxMemoryOf(redis);
   if (maxMemory === undefined) return undefined;
   // The model, not MEMORY USAGE of a status key: the consumer role may not run MEMORY.
   const groups = Math.max(1, reading.groups);
-  const bytesPerEvent = modelStatusBytes(groups, { rate, hashed });
+  const ordered = Math.min(groups, Math.max(0, orderedGroups));
+  const bytesPerEvent = modelStatusBytes(groups, { rate, hashed, ordered });
   const projectedBytes = rate <= 0 ? 0 : statusTtlSeconds === 0 ? Number.POSITIVE_INFINITY : rate * statusTtlSeconds * bytesPerEvent;
-  const projection: StatusMemoryProjection = { topic, rate, bytesPerEvent, layout: hashed ? 'hashes' : 'buckets', groups, statusTtlSeconds, projectedBytes, maxMemory };
+  const projection: StatusMemoryProjection = { topic, rate, bytesPerEvent, layout: hashed ? 'hashes' : 'buckets', groups, orderedGroups: ordered, statusTtlSeconds, projectedBytes, maxMemory };
   if (maxMemory <= 0 || projectedBytes <= maxMemory / 2) return { projection };
   const window = statusTtlSeconds === 0 ? 'kept for ever (statusTtlSeconds 0)' : `kept for statusTtlSeconds (${statusTtlSeconds} s)`;
   const amount = Number.isFinite(projectedBytes) ? `about ${formatBytes(projectedBytes)}` : `${formatBytes(rate * 3600 * bytesPerEvent)} more every hour, without end`;
-  const message = `topic "${topic}": at the observed publish rate of ${rate.toFixed(rate < 10 ? 1 : 0)} events/s, status records ${window} at about ${Math.round(bytesPerEvent)} B per event${hashed ? ' (status hashes: handlers return results, or fail)' : ''} (${groups} group${groups > 1 ? 's' : ''}) would take ${amount} of Redis memory, over half of maxmemory (${formatBytes(maxMemory)}); publishes fail once Redis is full. Lower statusTtlSeconds, set trackStatus: false for groups whose status nobody reads, or raise maxmemory (README, "Memory model").`;
+  const message = `topic "${topic}": at the observed publish rate of ${rate.toFixed(rate < 10 ? 1 : 0)} events/s, status records ${window} at about ${Math.round(bytesPerEvent)} B per event${hashed ? ' (status hashes: handlers return results, or fail)' : ''} (${groups} group${groups > 1 ? 's' : ''}${ordered === 0 || hashed ? '' : groups === 1 ? ', ordered' : `, ${ordered} ordered`}) would take ${amount} of Redis memory, over half of maxmemory (${formatBytes(maxMemory)}); publishes fail once Redis is full. Lower statusTtlSeconds, set trackStatus: false for groups whose status nobody reads, or raise maxmemory (README, "Memory model").`;
   return { projection, message };
 }
 
@@ -541,9 +559,17 @@ interface TopicReading extends StreamReading {
   firstKeys?: TopicKeys;
 }
 
-/** Where a topic's events are: its own keys, one home per partition, or one per priority lane (see {@link topicHomeNames}). */
-async function topicHomes(redis: Redis, prefix: string, topic: string): Promise<TopicKeys[]> {
-  return (await topicHomeNames(redis, prefix, topic)).homes.map((home) => topicKeys(prefix, home));
+/**
+ * How many of a topic's groups are ordered: those in `known`, and on a partitioned topic those
+ * whose lease of partition 0 records `ordering` key (a group is ordered only on a partitioned
+ * topic). One HGET per other group; a refused or failed read counts as unordered.
+ */
+async function countOrdered(redis: Redis, prefix: string, topic: string, partitioned: boolean, groups: readonly string[], known: readonly string[]): Promise<number> {
+  const all = [...new Set([...groups, ...known])];
+  if (!partitioned) return 0;
+  const keys = partitionKeys(prefix, topic, 0);
+  const modes = await Promise.all(all.map((g) => (known.includes(g) ? Promise.resolve('key') : redis.hget(keys.lease(g), 'ordering').catch(() => null))));
+  return modes.filter((m) => m === 'key').length;
 }
 
 /**
@@ -562,6 +588,7 @@ async function readTopic(redis: Redis, homes: readonly TopicKeys[]): Promise<Top
       atMs: Math.max(out.atMs, r.atMs),
       length: out.length + r.length,
       groups: Math.max(out.groups, r.groups),
+      groupNames: [...new Set([...(out.groupNames ?? []), ...(r.groupNames ?? [])])],
       ...(older ? { firstId: r.firstId, firstKeys: homes[i]! } : out.firstId ? { firstId: out.firstId, firstKeys: out.firstKeys! } : {}),
     };
   });
@@ -573,10 +600,12 @@ async function readTopic(redis: Redis, homes: readonly TopicKeys[]): Promise<Top
  * publish rate: at once from what the stream retains (when it spans at least 10 s), else after
  * `windowMs` from the entries added meanwhile. A partitioned topic is read over all its
  * partitions (its meta record says how many; ordered and unordered groups alike write success
- * records). Four cheap commands per stream per reading, INFO once; calls `warn` at most once.
- * Returns a function that cancels a check not yet run.
+ * records; an ordered group's are larger: `ordered` names groups known to be ordered, e.g. the
+ * subscribing one, and on a partitioned topic a group whose lease of partition 0 records
+ * `ordering` key is counted ordered too: one HGET per group). Four cheap commands per stream per
+ * reading, INFO once; calls `warn` at most once. Returns a function that cancels a check not yet run.
  */
-export function watchStatusMemory(redis: Redis, prefix: string, topic: string, statusTtlSeconds: number, warn: (message: string) => void, windowMs = 10_000): () => void {
+export function watchStatusMemory(redis: Redis, prefix: string, topic: string, statusTtlSeconds: number, warn: (message: string) => void, windowMs = 10_000, ordered: readonly string[] = []): () => void {
   let timer: NodeJS.Timeout | undefined;
   let cancelled = false;
   const judge = async (rate: number | undefined, reading: TopicReading): Promise<void> => {
@@ -584,11 +613,15 @@ export function watchStatusMemory(redis: Redis, prefix: string, topic: string, s
     // Which layout the topic's statuses take: the oldest retained event (finished, most likely)
     // has a status hash when its handlers return results or fail; else plain successes, in buckets.
     const hashed = reading.firstId && reading.firstKeys ? (await redis.exists(reading.firstKeys.status(reading.firstId)).catch(() => 0)) === 1 : false;
-    const r = await projectStatusMemory(redis, topic, statusTtlSeconds, rate, reading, hashed).catch(() => undefined);
+    const orderedGroups = await countOrdered(redis, prefix, topic, partitioned, reading.groupNames ?? [], ordered);
+    const r = await projectStatusMemory(redis, topic, statusTtlSeconds, rate, reading, hashed, orderedGroups).catch(() => undefined);
     if (r?.message && !cancelled) warn(r.message);
   };
+  let partitioned = false;
   void (async () => {
-    const homes = await topicHomes(redis, prefix, topic);
+    const names = await topicHomeNames(redis, prefix, topic);
+    partitioned = names.partitions > 0;
+    const homes = names.homes.map((home) => topicKeys(prefix, home));
     if (cancelled) return;
     const first = await readTopic(redis, homes);
     if (cancelled) return;

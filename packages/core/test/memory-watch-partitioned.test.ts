@@ -54,3 +54,33 @@ test('watchStatusMemory sums the partitions: a rate no single partition shows', 
   await waitFor(() => flat.length > 0, { timeoutMs: 20_000, message: 'the unpartitioned warning' });
   stop2();
 });
+
+/**
+ * An ordered group's success record is 18–19 B (one time marker per record: it settles one entry
+ * per call), not the 13 B of an unordered group's (bench/RESULTS.md, run of 2026-12-02 02:58):
+ * the projection uses the figure of each group's kind. Before, every group was projected at 13 B,
+ * a third low for ordered groups.
+ */
+test('the projection counts an ordered group\'s records at their own size: the subscribing group, and groups whose leases say ordering key', async () => {
+  const sf = env.client();
+  const heard: string[] = [];
+  sf.on('warning', (w) => { if (/status records/.test(w.message)) heard.push(w.message); });
+  const topic = defineTopic<{ n: number }>('kinds', { partitions: 2 });
+  await sf.redis.hset(topicMetaKeys(sf.prefix, 'kinds').meta, 'partitions', 2, 'hash', 'murmur2', 'layout', '1', 'createdAt', Date.now());
+  for (let i = 0; i < 2; i++) await steadyStream(sf.redis, partitionKeys(sf.prefix, 'kinds', i).stream, 1000, 20_000);
+  // ~100 events/s, 1 group: 13 + 150/100 ≈ 15 B unordered, 19 + 1.5 ≈ 21 B ordered.
+  const sub = sf.subscribe(topic, 'ship', () => undefined, { ordering: 'key' });
+  await waitFor(() => heard.length > 0, { timeoutMs: 20_000, message: 'the status-memory warning' });
+  expect(heard[0]).toMatch(/at about (20|21) B per event \(1 group, ordered\)/);
+  await waitFor(async () => (await sf.redis.hget(partitionKeys(sf.prefix, 'kinds', 0).lease('ship'), 'ordering')) === 'key', { timeoutMs: 20_000, message: 'ship holds partition 0' });
+  await sub.close();
+
+  // Another process's groups: an ordered one is known by its lease ('ordering' key), an unordered one by none.
+  const warned: string[] = [];
+  await sf.redis.xgroup('CREATE', partitionKeys(sf.prefix, 'kinds', 0).stream, 'plain', '0');
+  const stop = watchStatusMemory(sf.redis, sf.prefix, 'kinds', 86_400, (m) => warned.push(m), 60_000);
+  await waitFor(() => warned.length > 0, { timeoutMs: 20_000, message: 'the warning with two groups' });
+  stop();
+  // ship (ordered, its lease says so) + plain (unordered): 19 + 13 + 2 × 1.5 ≈ 35 B.
+  expect(warned[0]).toMatch(/at about (34|35|36) B per event \(2 groups, 1 ordered\)/);
+});

@@ -2,7 +2,7 @@ import { waitFor } from '@streamfan/testing';
 import type Redis from 'ioredis';
 import { defineTopic, InvalidNameError, InvalidOptionError, type KindMemory, type MemoryReport } from '../src';
 import { topicKeys } from '../src/keys';
-import { STATUS_BASE_BYTES, STATUS_BUCKET_KEY_BYTES, STATUS_GROUP_BYTES, STATUS_RECORD_BYTES, estimate, formatBytes, modelStatusBytes, projectStatusMemory, readStream, scanFraction, watchStatusMemory } from '../src/memory';
+import { ORDERED_STATUS_RECORD_BYTES, STATUS_BASE_BYTES, STATUS_BUCKET_KEY_BYTES, STATUS_GROUP_BYTES, STATUS_RECORD_BYTES, estimate, formatBytes, modelStatusBytes, projectStatusMemory, readStream, scanFraction, watchStatusMemory } from '../src/memory';
 import { useRedis } from './helpers';
 
 // A small maxmemory: the status-memory projection has something to exceed.
@@ -163,6 +163,9 @@ describe('sf.memory: Redis memory by topic and kind', () => {
     expect(modelStatusBytes(3, { rate: 1000 })).toBeLessThan(40);
     expect(modelStatusBytes(1, { rate: 0.01 })).toBe(STATUS_RECORD_BYTES + STATUS_BUCKET_KEY_BYTES); // one event per bucket at most
     expect(modelStatusBytes(3, { hashed: true })).toBe(STATUS_BASE_BYTES + 3 * STATUS_GROUP_BYTES);
+    // Ordered groups' records are larger (a time marker each): 2 unordered + 1 ordered.
+    expect(modelStatusBytes(3, { rate: 1000, ordered: 1 })).toBeCloseTo(2 * STATUS_RECORD_BYTES + ORDERED_STATUS_RECORD_BYTES + 3 * (STATUS_BUCKET_KEY_BYTES / 1000));
+    expect(ORDERED_STATUS_RECORD_BYTES).toBeGreaterThanOrEqual(18);
   });
 
   test('scanFraction, estimate and formatBytes', () => {
