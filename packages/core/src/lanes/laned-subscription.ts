@@ -56,6 +56,8 @@ export interface LanedStats {
   deadLettered: number;
   reclaimed: number;
   lost: number;
+  /** Events skipped as older than `skipOlderThanMs`, over every lane. */
+  skipped: number;
   /** Errors reported, listened for or not. */
   errors: number;
 }
@@ -79,7 +81,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   private readonly subs: Array<Subscription<T> | undefined>;
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
   private readonly executing = new Set<string>();
-  private readonly done: LanedStats = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
+  private readonly done: LanedStats = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, skipped: 0, errors: 0 };
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private isReady = false;
   private stopping = false;
@@ -118,7 +120,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
       if (!sub) continue;
       const x = sub.stats;
       s.processed += x.processed; s.failed += x.failed; s.deadLettered += x.deadLettered;
-      s.reclaimed += x.reclaimed; s.lost += x.lost; s.errors += x.errors;
+      s.reclaimed += x.reclaimed; s.lost += x.lost; s.skipped += x.skipped; s.errors += x.errors;
     }
     return s;
   }
