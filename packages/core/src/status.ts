@@ -38,6 +38,11 @@ export type EventState =
   | 'dead'
   /** Trimmed from the stream before this group handled it. */
   | 'lost'
+  /**
+   * Older than the group's `skipOlderThanMs` when read: acknowledged without running the handler.
+   * Final (waitFor resolves with it), and not a success.
+   */
+  | 'skipped'
   /** Read and acknowledged, but no status is kept (status expired or tracking off). */
   | 'unknown';
 
@@ -84,7 +89,7 @@ export interface EventStatus {
   groups: Record<string, GroupStatus>;
 }
 
-const FINAL: ReadonlySet<EventState> = new Set(['succeeded', 'dead', 'lost']);
+const FINAL: ReadonlySet<EventState> = new Set(['succeeded', 'dead', 'lost', 'skipped']);
 
 /** True for states after which nothing more happens to the event in that group. */
 export function isFinalState(state: EventState): boolean {
@@ -243,12 +248,12 @@ export async function readSuccessMatrix(redis: Redis, keys: TopicKeys, ids: read
 }
 
 /** States after which a recovery sweep must not take an entry back (see {@link settledInGroup}). */
-const SETTLED_FOR_SWEEP: ReadonlySet<string> = new Set(['succeeded', 'dead', 'lost', 'failed']);
+const SETTLED_FOR_SWEEP: ReadonlySet<string> = new Set(['succeeded', 'dead', 'lost', 'skipped', 'failed']);
 
 /**
  * Of `ids` (topic entry ids, which are their event ids), those whose status in `group` says the
  * group is done with that entry: succeeded (in the status hash, or a success record of protocol
- * 2), dead, lost, or failed with its retry scheduled. An id whose status could not be read counts
+ * 2), dead, lost, skipped, or failed with its retry scheduled. An id whose status could not be read counts
  * as settled (a sweep must not take back what it cannot judge). Work: one HGET per id and one GET
  * per distinct second of the ids (their success buckets), in one pipeline.
  */

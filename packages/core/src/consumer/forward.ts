@@ -39,6 +39,7 @@ export function forwardSubscriptionEvents<T>(
   sub.on('lost', (e) => to.emit('lost', { ...e, ids: e.ids.map(id) }));
   sub.on('leaseLost', (e) => to.emit('leaseLost', { id: id(e.id) }));
   sub.on('stale', (e) => to.emit('stale', { ids: e.ids.map(id) }));
+  sub.on('skipped', (e) => to.emit('skipped', { ids: e.ids.map(id) }));
   sub.on('recovered', (e) => to.emit('recovered', { ...e, reason: `${where}: ${e.reason}` }));
   sub.on('disconnected', (e) => to.emit('disconnected', { connection: `${e.connection} (${where})` }));
   sub.on('reconnected', (e) => to.emit('reconnected', { connection: `${e.connection} (${where})` }));

@@ -72,6 +72,20 @@ export interface SubscribeOptions {
    * @defaultValue 3600000 (1 hour)
    */
   pruneIdleConsumersMs?: number;
+  /**
+   * Skip what went stale: an event older than this many ms when this consumer reads it is
+   * acknowledged without running the handler, and its status in this group reads `skipped` (a
+   * final state: {@link Streamfan.waitFor} resolves with it, and it is not a success). The age is
+   * now minus the time the event was published (its id's ms; for a retry or a replay, the
+   * original event's, not the copy's), on the Redis server's clock. The group still reads in
+   * order: nothing is reordered, so on a partitioned topic with `ordering: 'key'` the events a key
+   * keeps still run in its order; on a prioritized topic each lane skips its own stale events.
+   * For groups that only care about fresh events (live views, cache warmers, push notifiers)
+   * and, when they fall behind, should catch up rather than work through a backlog.
+   * Whole ms from 1 to 30 days; unset: nothing is skipped.
+   * @example sf.subscribe(prices, 'ticker', render, { skipOlderThanMs: 60_000 })
+   */
+  skipOlderThanMs?: number;
 }
 
 /** Receives errors and warnings nobody listens for (console and pino satisfy it). */
@@ -92,13 +106,26 @@ export const defaultLogger: Logger = {
 };
 
 /** A subscription's options with every default filled in and validated (`sub.options`). */
-export type ResolvedSubscribeOptions = Required<Omit<SubscribeOptions, 'reclaimIntervalMs'>> & { reclaimIntervalMs: number };
+export type ResolvedSubscribeOptions = Required<Omit<SubscribeOptions, 'reclaimIntervalMs' | 'skipOlderThanMs'>> & { reclaimIntervalMs: number; skipOlderThanMs?: number };
 
 const KNOWN_OPTIONS: ReadonlyArray<keyof SubscribeOptions> = [
   'concurrency', 'visibilityTimeoutMs', 'maxAttempts', 'backoff', 'startFrom', 'recoverFrom', 'consumer', 'blockMs',
   'reclaimIntervalMs', 'handlerTimeoutMs', 'shutdownGraceMs', 'trackStatus', 'maxResultBytes', 'deadLetterMaxLen',
-  'logger', 'pruneIdleConsumersMs',
+  'logger', 'pruneIdleConsumersMs', 'skipOlderThanMs',
 ];
+
+/** Most {@link SubscribeOptions.skipOlderThanMs}: 30 days. */
+export const MAX_SKIP_OLDER_THAN_MS = 30 * 86_400_000;
+
+/** `skipOlderThanMs` checked: undefined (skip nothing) or whole ms from 1 to 30 days. */
+function skipBound(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_SKIP_OLDER_THAN_MS) {
+    throw new InvalidOptionError(`skipOlderThanMs must be a whole number of milliseconds from 1 to ${MAX_SKIP_OLDER_THAN_MS} (30 days), got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}: ` +
+      'events older than it when read are acknowledged without running the handler (status skipped); leave it out to handle every event');
+  }
+  return value;
+}
 
 /** A whole number in [min, max]: rejects NaN, Infinity, fractions and non-numbers, naming the option. */
 function int(name: string, value: unknown, min: number, max: number, hint = ''): number {
@@ -140,6 +167,7 @@ export function resolveSubscribeOptions(o: SubscribeOptions = {}): ResolvedSubsc
   checkLogger(logger, 'logger');
   const concurrency = int('concurrency', o.concurrency ?? 10, 1, 10_000, 'handlers running at once in this consumer');
   const blockMs = int('blockMs', o.blockMs ?? 5000, 1, 600_000);
+  const skipOlderThanMs = skipBound(o.skipOlderThanMs);
   return {
     concurrency,
     visibilityTimeoutMs,
@@ -157,6 +185,7 @@ export function resolveSubscribeOptions(o: SubscribeOptions = {}): ResolvedSubsc
     deadLetterMaxLen: int('deadLetterMaxLen', o.deadLetterMaxLen ?? 100_000, 0, 1_000_000_000, '0 for no cap'),
     logger,
     pruneIdleConsumersMs: int('pruneIdleConsumersMs', o.pruneIdleConsumersMs ?? 3_600_000, 0, 30 * 86_400_000, '0 turns pruning off; keep it above the blockMs of every consumer of the group'),
+    ...(skipOlderThanMs !== undefined ? { skipOlderThanMs } : {}),
   };
 }
 
@@ -213,6 +242,11 @@ export interface SubscriptionEvents {
   lost: [info: { ids: string[]; reason: string }];
   /** A running handler's entry was taken by another consumer; its signal fired and its ack will be refused. */
   leaseLost: [info: { id: string }];
+  /**
+   * Events older than `skipOlderThanMs` when read were acknowledged without running the handler;
+   * their status in this group is `skipped`. `ids`: event ids (for a retry or replay, its event's).
+   */
+  skipped: [info: { ids: string[] }];
   /** Acks refused because another consumer owns the entries now. */
   stale: [info: { ids: string[] }];
   /**

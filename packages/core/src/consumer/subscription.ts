@@ -9,6 +9,9 @@ import { listGroups } from '../inspect';
 import { probeSubscription, type HealthOptions, type SubscriptionHealth } from '../health';
 import { SubscriptionRecovery } from './recovery';
 import type { SubscriptionSettings, SubscriptionStats } from './subscription-state';
+import type { RawEntry } from './entry';
+import { idTime } from './entry';
+import { eventIdOf, ServerClock, Skipper } from './skipper';
 
 export type { SubscriptionSettings, SubscriptionStats } from './subscription-state';
 
@@ -33,10 +36,43 @@ async function detectPublishMode(redis: Redis): Promise<'P' | 'S'> {
  * (`subscription-state.ts`); this file holds its start, public surface and shutdown.
  */
 export class Subscription<T = unknown> extends SubscriptionRecovery<T> {
+  /** `skipOlderThanMs`: the server's clock, and the batcher of skips (undefined when the option is unset). */
+  private readonly clock: ServerClock;
+  private readonly skipper: Skipper | undefined;
+
   /** @internal use {@link Streamfan.subscribe} */
   constructor(topicDef: Topic<T>, group: string, handler: Handler<T>, options: ResolvedSubscribeOptions, settings: SubscriptionSettings) {
     super(topicDef, group, handler, options, settings);
+    this.clock = new ServerClock(this.worker);
+    if (this.options.skipOlderThanMs !== undefined) {
+      this.skipper = new Skipper({
+        worker: this.worker, keys: this.keys, group: this.group, consumer: this.consumer,
+        statusTtlSeconds: settings.statusTtlSeconds, trackStatus: this.options.trackStatus,
+        publishMode: () => this.publishMode,
+        skipped: (ids) => { this.counters.skipped += ids.length; this.emit('skipped', { ids }); },
+        stale: (ids) => this.emit('stale', { ids }),
+        track: (p) => this.track(p),
+      });
+    }
     void this.start();
+  }
+
+  /**
+   * `skipOlderThanMs`: a delivery whose event is older than the bound (server clock) is skipped
+   * (acknowledged, status `skipped`) with the others of its read, not run; any other is
+   * dispatched as usual. Judged when the delivery is dispatched: when read, or when a slot frees
+   * for an entry held meanwhile.
+   */
+  protected override dispatch(stream: string, raw: RawEntry, deliveries: number, leasedAt?: number): void {
+    const bound = this.options.skipOlderThanMs;
+    if (bound !== undefined && this.skipper) {
+      const ev = eventIdOf(raw, stream !== this.keys.stream);
+      if (ev && this.clock.now() - idTime(ev.eventId) > bound) {
+        this.skipper.add(stream, { entryId: raw[0], eventId: ev.eventId, base: ev.base });
+        return;
+      }
+    }
+    super.dispatch(stream, raw, deliveries, leasedAt);
   }
 
   /**
@@ -86,6 +122,7 @@ export class Subscription<T = unknown> extends SubscriptionRecovery<T> {
       try {
         await loadScripts(this.worker);
         this.publishMode = await detectPublishMode(this.worker);
+        if (this.skipper) await this.clock.sync();
         await this.ensureGroups(await this.startId(this.options.startFrom));
         await this.noteGroupPositions();
         break;

@@ -25,6 +25,7 @@ import type { PartitionKeys } from '../keys';
 import { runScript } from '../scripts/runner';
 import { BUCKET_MS, encodeRecord, recordToken } from '../status-records';
 import { sleep } from '../timing';
+import type { ServerClock } from '../consumer/skipper';
 import type { Topic } from '../topic';
 import { KeyQueues } from './key-queues';
 import { formatPartitionedId } from './partitionKeys';
@@ -59,6 +60,9 @@ export interface OrderedHost<T> {
   emit(event: 'deadLettered', e: { id: string; attempt: number; reason: DeadLetterReason; error: string }): void;
   emit(event: 'stale', e: { ids: string[] }): void;
   emit(event: 'lost', e: { ids: string[]; reason: string }): void;
+  emit(event: 'skipped', e: { ids: string[] }): void;
+  /** The Redis server's clock (skipOlderThanMs judges an event's age on it). */
+  readonly clock: ServerClock;
   report(err: unknown, context: string): void;
   /** Whether the partition's lease was renewed recently enough to start a handler under it. */
   leaseFresh(partition: number): boolean;
@@ -78,11 +82,11 @@ interface Entry {
 }
 
 /** Counts of one partition's work. */
-export interface OrderedCounters { processed: number; failed: number; deadLettered: number; lost: number }
+export interface OrderedCounters { processed: number; failed: number; deadLettered: number; lost: number; skipped: number }
 
 /** See the file comment. */
 export class OrderedPartition<T> {
-  readonly counters: OrderedCounters = { processed: 0, failed: 0, deadLettered: 0, lost: 0 };
+  readonly counters: OrderedCounters = { processed: 0, failed: 0, deadLettered: 0, lost: 0, skipped: 0 };
   private readonly queues: KeyQueues;
   private readonly entries = new Map<string, Entry>();
   /** Handlers running now, by entry ref. */
@@ -238,6 +242,11 @@ export class OrderedPartition<T> {
   /** Start (or restart) an entry at the head of its key: a slot, then startOrdered, then the handler. */
   private async begin(e: Entry): Promise<void> {
     if (!this.active) return;
+    const bound = this.host.options.skipOlderThanMs;
+    if (bound !== undefined && this.host.clock.now() - idTime(e.eventId) > bound) {
+      await this.skip(e);
+      return;
+    }
     this.waitingForSlot++;
     try {
       await this.host.acquireSlot(this.stop.signal);
@@ -310,6 +319,23 @@ export class OrderedPartition<T> {
     }
   }
 
+  /**
+   * skipOlderThanMs: the event is stale when its key's turn comes (its first run, or a retry in
+   * place): settled `skipped` without a slot or a handler (fenced, as any settle), and the key's
+   * next event goes on, so key order holds. Counted as running until settled (a drain waits).
+   */
+  private async skip(e: Entry): Promise<void> {
+    let finished!: () => void;
+    const done = new Promise<void>((r) => { finished = r; });
+    this.running.set(e.ref, { entry: e, abort: new AbortController(), done });
+    try {
+      await this.settle(e, 'skipped', e.base, '', '');
+    } finally {
+      this.running.delete(e.ref);
+      finished();
+    }
+  }
+
   private async run(e: Entry, attempt: number, payload: T, headers: Record<string, string>, free: () => void, abort: AbortController): Promise<void> {
     let deadReason: string | undefined;
     const host = this.host;
@@ -366,9 +392,9 @@ export class OrderedPartition<T> {
     }
   }
 
-  private async settle(e: Entry, outcome: 'succeeded' | 'dead', attempt: number, text: string, reason: DeadLetterReason | '', result?: unknown, durationMs = 0): Promise<void> {
+  private async settle(e: Entry, outcome: 'succeeded' | 'dead' | 'skipped', attempt: number, text: string, reason: DeadLetterReason | '', result?: unknown, durationMs = 0): Promise<void> {
     const host = this.host;
-    let r: ['fenced'] | ['stale'] | ['lost'] | ['succeeded'] | ['dead', string];
+    let r: ['fenced'] | ['stale'] | ['lost'] | ['succeeded'] | ['skipped'] | ['dead', string];
     try {
       const held = this.heldMark(e);
       // A plain success is a record in the group's success bucket of the event's second
@@ -398,6 +424,9 @@ export class OrderedPartition<T> {
     } else if (r[0] === 'succeeded') {
       this.counters.processed++;
       host.emit('processed', { id: this.publicId(e), attempt, durationMs, result });
+    } else if (r[0] === 'skipped') {
+      this.counters.skipped++;
+      host.emit('skipped', { ids: [this.publicId(e)] });
     } else {
       this.counters.deadLettered++;
       host.emit('deadLettered', { id: this.publicId(e), attempt, reason: reason as DeadLetterReason, error: text });

@@ -44,6 +44,7 @@ import { OrderedPartition, type OrderedHost } from './ordered-partition';
 import type { ResolvedPartitionOptions } from './options';
 import { formatPartitionedId } from './partitionKeys';
 import { listPartitionedGroups } from './admin';
+import { ServerClock } from '../consumer/skipper';
 import { lastErrorOf, probeSubscription, type HealthOptions, type LastError, type SubscriptionHealth } from '../health';
 
 /** What a handler of a partitioned topic gets besides the {@link HandlerContext}. */
@@ -87,7 +88,7 @@ class Slots {
   }
 }
 
-type Counters = { processed: number; failed: number; deadLettered: number; reclaimed: number; lost: number; errors: number };
+type Counters = { processed: number; failed: number; deadLettered: number; reclaimed: number; lost: number; skipped: number; errors: number };
 
 /** See the file comment. Created by {@link Streamfan.subscribe} for a topic with `partitions`. */
 export class PartitionedSubscription<T = unknown> extends EventEmitter<SubscriptionEvents> {
@@ -110,7 +111,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   /** Unordered: public ids of the handlers running now (not those read and waiting for a slot). */
   private readonly executing = new Set<string>();
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
-  private readonly done: Counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, errors: 0 };
+  private readonly done: Counters = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, skipped: 0, errors: 0 };
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private isReady = false;
   private stopping = false;
@@ -177,6 +178,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         statusTtlSeconds: settings.statusTtlSeconds, handler, maxHeld: partition.maxHeldPerPartition,
         handlerTimeoutMs: this.orderedTimeoutMs,
         publishMode: () => this.mode,
+        clock: new ServerClock(this.redis),
         waitForNew: (p, streams, ids) => this.idleWait!.wait(p, streams, ids),
         leaveWait: (p) => this.idleWait?.leave(p),
         hold: partition.afterDeadLetter === 'hold',
@@ -206,12 +208,12 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     for (const { sub, ordered } of this.parts.values()) {
       if (ordered) {
         const c = ordered.counters;
-        s.processed += c.processed; s.failed += c.failed; s.deadLettered += c.deadLettered; s.lost += c.lost; s.inFlight += ordered.inFlight;
+        s.processed += c.processed; s.failed += c.failed; s.deadLettered += c.deadLettered; s.lost += c.lost; s.skipped += c.skipped; s.inFlight += ordered.inFlight;
       }
       if (!sub) continue;
       const x = sub.stats;
       s.processed += x.processed; s.failed += x.failed; s.deadLettered += x.deadLettered;
-      s.reclaimed += x.reclaimed; s.lost += x.lost; s.errors += x.errors; s.inFlight += x.inFlight;
+      s.reclaimed += x.reclaimed; s.lost += x.lost; s.skipped += x.skipped; s.errors += x.errors; s.inFlight += x.inFlight;
     }
     return s;
   }
@@ -395,7 +397,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
       if (ordered) {
         this.left += await ordered.drain(graceMs);
         const c = ordered.counters;
-        this.done.processed += c.processed; this.done.failed += c.failed; this.done.deadLettered += c.deadLettered; this.done.lost += c.lost;
+        this.done.processed += c.processed; this.done.failed += c.failed; this.done.deadLettered += c.deadLettered; this.done.lost += c.lost; this.done.skipped += c.skipped;
         this.parts.delete(p);
         return;
       }
@@ -406,7 +408,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
       this.deleted &&= deleted;
       const x = sub!.stats;
       this.done.processed += x.processed; this.done.failed += x.failed; this.done.deadLettered += x.deadLettered;
-      this.done.reclaimed += x.reclaimed; this.done.lost += x.lost; this.done.errors += x.errors;
+      this.done.reclaimed += x.reclaimed; this.done.lost += x.lost; this.done.skipped += x.skipped; this.done.errors += x.errors;
       this.parts.delete(p);
     })();
     return part.closing;

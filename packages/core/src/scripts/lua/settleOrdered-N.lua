@@ -1,6 +1,8 @@
 --[[
   An ordered group's attempt settled for good: succeeded (XACK, status `succeeded`), or dead
-  (copied to the group's dead letters with its key, XACK, status `dead`). A plain success (no
+  (copied to the group's dead letters with its key, XACK, status `dead`), or skipped (its event
+  older than the group's `skipOlderThanMs` when its turn came: XACK, status `skipped`, no handler
+  run; docs/PROTOCOL.md §6.10). A plain success (no
   result) is a record in the group's success bucket of the event's second, as `ackBatch` writes
   it (protocol 2, docs/PROTOCOL.md §5.2): no status hash is written for it. Either way its entry
   leaves the partition's backoff set, and waitFor is told. Only while the caller's lease token
@@ -24,8 +26,9 @@
   ARGV[3]  lease token
   ARGV[4]  entry id
   ARGV[5]  event id
-  ARGV[6]  outcome: 'succeeded' or 'dead'
-  ARGV[7]  attempts made
+  ARGV[6]  outcome: 'succeeded', 'dead' or 'skipped'
+  ARGV[7]  attempts made; for 'skipped', the entry's base attempts (the script adds its
+           deliveries - 1: the reads and starts before, not this turn, which runs nothing)
   ARGV[8]  result (succeeded; '' for none) or last error (dead)
   ARGV[9]  dead-letter reason (handler | attempts | malformed | hung; '' when succeeded)
   ARGV[10] dead-letter stream cap (approximate MAXLEN, 0: none)
@@ -41,7 +44,7 @@
            the replay that holds the block ('replay:<this entry id>') clears it.
 
   Reply: { 'fenced' } | { 'stale' } (not pending to this consumer) | { 'lost' }
-       | { 'succeeded' } | { 'dead', dead-letter entry id }
+       | { 'succeeded' } | { 'dead', dead-letter entry id } | { 'skipped' }
 ]]
 local lease, stream, backoff, statusKey, waiters, dlq, bucket = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local group, consumer, token, entryId, eventId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -56,7 +59,7 @@ local outcome, text, reason, channel = ARGV[6], ARGV[8], ARGV[9], ARGV[12]
 needCount('token', token)
 needId('entry id', entryId)
 needId('event id', eventId)
-needOneOf('outcome', outcome, 'succeeded', 'dead')
+needOneOf('outcome', outcome, 'succeeded', 'dead', 'skipped')
 local attempts = tostring(needCount('attempts', ARGV[7]))
 if text == nil then argError('result', text) end
 local cap = needCount('cap', ARGV[10])
@@ -79,7 +82,9 @@ needType(statusKey, 'hash')
 needType(dlq, 'stream')
 needType(bucket, 'string')
 if not leaseHeld(lease, token) then return { 'fenced' } end
-if ownedDeliveries(stream, group, consumer, entryId) == nil then return { 'stale' } end
+local deliveries = ownedDeliveries(stream, group, consumer, entryId)
+if deliveries == nil then return { 'stale' } end
+if outcome == 'skipped' then attempts = tostring(tonumber(attempts) + deliveries - 1) end
 
 local function notify(state)
   if channel ~= '' and redis.call('EXISTS', waiters) == 1 then
@@ -128,6 +133,18 @@ if outcome == 'succeeded' then
   unblockIfReplay()
   notify('succeeded')
   return { 'succeeded' }
+end
+if outcome == 'skipped' then
+  -- Stale when its turn came: nothing ran. The last error stays, as after a success.
+  if track then
+    redis.call('HDEL', statusKey, group .. ':nextAttemptAt', group .. ':deadLetterId', group .. ':result')
+    writeStatus(statusKey, group, ttl, {
+      'state', 'skipped', 'attempts', attempts, 'consumer', consumer, 'updatedAt', now, 'finishedAt', now,
+    })
+  end
+  unblockIfReplay()
+  notify('skipped')
+  return { 'skipped' }
 end
 local dlqId = addDeadLetter(dlq, cap, eventId, entryId, fields, flat, attempts, text, reason, consumer, now)
 if track then

@@ -1,0 +1,136 @@
+/**
+ * `skipOlderThanMs` (issue 16's answer to LIFO, README "FIFO, priority, and why no LIFO"): a
+ * delivery whose event is older than the bound when it is read is acknowledged without running
+ * the handler, and recorded `skipped` in the group (script skipEntries, docs/PROTOCOL.md §6.10).
+ *
+ * The age is judged on the Redis server's clock (event ids are its ms): the client's clock plus
+ * the offset measured with TIME ({@link ServerClock}). Deliveries judged stale in one tick (one
+ * read's entries are dispatched in one synchronous loop) are skipped in one script call per stream.
+ */
+import type Redis from 'ioredis';
+import type { TopicKeys } from '../keys';
+import { runScript } from '../scripts/runner';
+import { FIELD } from '../publisher';
+import type { RawEntry } from './entry';
+
+/**
+ * The Redis server's clock, estimated from the local one and an offset measured with TIME: at
+ * {@link sync}, and again in the background when {@link now} finds the last measure older than a
+ * minute (local clocks drift). A failed measure keeps the last offset.
+ */
+export class ServerClock {
+  private offsetMs = 0;
+  private syncedAt = -Infinity;
+  private syncing = false;
+
+  constructor(private readonly redis: Redis) {}
+
+  /** Measure the offset: TIME, taking the local time halfway through the round trip. */
+  async sync(): Promise<void> {
+    this.syncing = true;
+    try {
+      const before = Date.now();
+      const [sec, usec] = (await this.redis.time()) as unknown as [string | number, string | number];
+      const after = Date.now();
+      this.offsetMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - (before + after) / 2;
+      this.syncedAt = after;
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  /** The server's time now (ms), as estimated. */
+  now(): number {
+    const local = Date.now();
+    if (!this.syncing && local - this.syncedAt > 60_000) this.sync().catch(() => undefined);
+    return local + this.offsetMs;
+  }
+}
+
+/**
+ * The event id of a raw delivery: the entry id for a topic entry; a copy's (retry, replay) `orig`
+ * when it is a stream id. Undefined for a deleted entry (its fields are gone): it is not judged here.
+ */
+export function eventIdOf(raw: RawEntry, fromRedelivery: boolean): { eventId: string; base: number } | undefined {
+  const flat = raw[1];
+  if (!flat) return undefined;
+  if (!fromRedelivery) return { eventId: raw[0], base: 0 };
+  let orig: string | undefined;
+  let base: string | undefined;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    if (flat[i] === FIELD.orig) orig = flat[i + 1];
+    else if (flat[i] === FIELD.base) base = flat[i + 1];
+  }
+  const b = Number(base ?? '0');
+  return { eventId: orig !== undefined && /^\d+-\d+$/.test(orig) ? orig : raw[0], base: Number.isInteger(b) && b >= 0 ? b : 0 };
+}
+
+/** One delivery to skip. */
+export interface SkipItem {
+  entryId: string;
+  eventId: string;
+  base: number;
+}
+
+/** What a {@link Skipper} needs from its subscription. */
+export interface SkipperHost {
+  readonly worker: Redis;
+  readonly keys: TopicKeys;
+  readonly group: string;
+  readonly consumer: string;
+  readonly statusTtlSeconds: number;
+  readonly trackStatus: boolean;
+  publishMode(): 'P' | 'S';
+  /** Entries skipped (event ids). */
+  skipped(eventIds: string[]): void;
+  /** Entries refused: no longer this consumer's (event ids). */
+  stale(eventIds: string[]): void;
+  /** Run a background task (errors reported). */
+  track(p: Promise<unknown>): void;
+}
+
+/** Most entries per skipEntries call. */
+const CHUNK = 500;
+
+/** Collects the deliveries of one tick judged stale and skips them, one script call per stream (and 500 entries). */
+export class Skipper {
+  private pending = new Map<string, SkipItem[]>();
+  private scheduled = false;
+
+  constructor(private readonly host: SkipperHost) {}
+
+  /** Skip this delivery with the others of this tick. */
+  add(stream: string, item: SkipItem): void {
+    let list = this.pending.get(stream);
+    if (!list) this.pending.set(stream, (list = []));
+    list.push(item);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batches = this.pending;
+    this.pending = new Map();
+    for (const [stream, items] of batches) {
+      for (let i = 0; i < items.length; i += CHUNK) this.host.track(this.skip(stream, items.slice(i, i + CHUNK)));
+    }
+  }
+
+  /** One skipEntries call. */
+  async skip(stream: string, items: SkipItem[]): Promise<void> {
+    const h = this.host;
+    const args: Array<string | number> = [h.group, h.consumer, h.statusTtlSeconds, h.keys.done, h.trackStatus ? '1' : '0', h.publishMode()];
+    const keys = [stream, h.keys.waiters];
+    for (const it of items) {
+      args.push(it.entryId, it.eventId, it.base);
+      keys.push(h.keys.status(it.eventId));
+    }
+    const [skipped, refused] = await runScript<[string[], string[]]>(h.worker, 'skipEntries', keys, args);
+    const eventOf = new Map(items.map((it) => [it.entryId, it.eventId]));
+    if (skipped.length > 0) h.skipped(skipped.map((id) => eventOf.get(id) ?? id));
+    if (refused.length > 0) h.stale(refused.map((id) => eventOf.get(id) ?? id));
+  }
+}
