@@ -1,0 +1,216 @@
+import { sleep, waitFor } from '@streamfan/testing';
+import { defineTopic, InvalidOptionError, topicKeys, type Streamfan } from '../src/internal';
+import { runScript } from '../src/scripts/runner';
+import { useRedis } from './helpers';
+
+const env = useRedis();
+
+async function serverMs(sf: Streamfan): Promise<number> {
+  const [s, us] = await sf.redis.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+/** Write `n` events into a new topic's stream with ids `ageMs` in the past (as a backlog published then). */
+async function oldBacklog(sf: Streamfan, topic: string, n: number, ageMs: number): Promise<string[]> {
+  const stream = topicKeys(sf.prefix, topic).stream;
+  const at = (await serverMs(sf)) - ageMs;
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(String(await sf.redis.xadd(stream, `${at}-${i}`, 'payload', JSON.stringify({ n: i, old: true }), 'headers', '')));
+  return ids;
+}
+
+describe('skipOlderThanMs', () => {
+  test('a backlog older than the bound is skipped (acked, status skipped, waitFor resolves with it, no handler run) in one call per read; fresh events run', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number; old?: boolean }>('prices');
+    const old = await oldBacklog(sf, 'prices', 5, 60_000);
+    // waitFor from before the skip: resolved by the skip's notice (the group it waits for is named).
+    const waiting = sf.waitFor(topic, old[0]!, { groups: ['ticker'], timeoutMs: 15_000 });
+    const seen: Array<{ n: number; old?: boolean }> = [];
+    const skippedEvents: string[][] = [];
+    const sub = sf.subscribe(topic, 'ticker', (p) => { seen.push(p); }, { startFrom: 'beginning', skipOlderThanMs: 10_000, concurrency: 10 });
+    sub.on('skipped', (e) => skippedEvents.push(e.ids));
+    await sub.ready();
+    const fresh = [await sf.publish(topic, { n: 100 }), await sf.publish(topic, { n: 101 })];
+    for (const id of fresh) expect((await sf.waitFor(topic, id, { timeoutMs: 10_000 })).groups.ticker?.state).toBe('succeeded');
+
+    const st = await waiting;
+    expect(st.groups.ticker).toMatchObject({ state: 'skipped', attempts: 0, consumer: sub.consumer });
+    expect(st.groups.ticker?.finishedAt).toBeInstanceOf(Date);
+    for (const id of old) expect((await sf.status(topic, id)).groups.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
+    expect(seen).toEqual([{ n: 100 }, { n: 101 }]);
+    // The backlog came in one read (5 entries, 10 slots): one skip call, one event with every id.
+    expect(skippedEvents).toEqual([old]);
+    expect(sub.stats).toMatchObject({ skipped: 5, processed: 2 });
+    expect(await sf.pending(topic, 'ticker')).toEqual([]);
+  });
+
+  test('unset: the same old backlog is handled as before', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('prices-all');
+    const old = await oldBacklog(sf, 'prices-all', 3, 60_000);
+    let runs = 0;
+    const sub = sf.subscribe(topic, 'ticker', () => { runs++; }, { startFrom: 'beginning' });
+    await sub.ready();
+    for (const id of old) expect((await sf.waitFor(topic, id, { timeoutMs: 10_000 })).groups.ticker?.state).toBe('succeeded');
+    expect(runs).toBe(3);
+    expect(sub.stats.skipped).toBe(0);
+    expect(sub.options.skipOlderThanMs).toBeUndefined();
+  });
+
+  test('a retry whose event went stale during its backoff is skipped, not run; its attempts and last error stay', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('quotes');
+    let runs = 0;
+    const sub = sf.subscribe(topic, 'push', () => { runs++; throw new Error('gateway down'); },
+      { startFrom: 'beginning', skipOlderThanMs: 300, backoff: { type: 'fixed', delayMs: 600 }, reclaimIntervalMs: 50 });
+    const skipped: string[] = [];
+    sub.on('skipped', (e) => skipped.push(...e.ids));
+    await sub.ready();
+    const id = await sf.publish(topic, { n: 1 });
+    const st = await sf.waitFor(topic, id, { timeoutMs: 10_000 });
+    expect(st.groups.push).toMatchObject({ state: 'skipped', attempts: 1, error: 'Error: gateway down' });
+    expect(st.groups.push?.nextAttemptAt).toBeUndefined();
+    expect(runs).toBe(1);
+    expect(skipped).toEqual([id]); // the event's id, not the copy's
+    expect(await sf.pending(topic, 'push')).toEqual([]);
+    expect(await sf.redis.xpending(topicKeys(sf.prefix, 'quotes').redeliver('push'), 'push')).toEqual([0, null, null, null]);
+  });
+
+  test('a replay of an old dead letter is judged by its event\'s publish time: skipped', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('alerts');
+    const [id] = await oldBacklog(sf, 'alerts', 1, 60_000);
+    // Dead-lettered by a group without the bound, then replayed into one with it.
+    const first = sf.subscribe(topic, 'notify', (_p, ctx) => ctx.deadLetter('bad'), { startFrom: 'beginning', consumer: 'c1' });
+    expect((await sf.waitFor(topic, id!, { timeoutMs: 10_000 })).groups.notify?.state).toBe('dead');
+    await first.close();
+    let runs = 0;
+    const sub = sf.subscribe(topic, 'notify', () => { runs++; }, { skipOlderThanMs: 5_000, consumer: 'c2', reclaimIntervalMs: 50 });
+    await sub.ready();
+    expect(await sf.deadLetters(topic, 'notify').replay({ all: true })).toBeGreaterThanOrEqual(1);
+    await waitFor(async () => (await sf.status(topic, id!)).groups.notify?.state === 'skipped', 10_000);
+    expect(runs).toBe(0);
+    expect(sub.stats.skipped).toBe(1);
+  });
+
+  test.each([0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1000', 31 * 86_400_000, null])('refuses skipOlderThanMs %p with a typed error saying what to do', (bad) => {
+    const sf = env.client();
+    expect(() => sf.subscribe('t', 'g', () => undefined, { skipOlderThanMs: bad as unknown as number })).toThrow(InvalidOptionError);
+    expect(() => sf.subscribe('t', 'g', () => undefined, { skipOlderThanMs: bad as unknown as number })).toThrow(/skipOlderThanMs must be a whole number of milliseconds from 1 to 2592000000 \(30 days\).*leave it out/);
+  });
+
+  test('skipEntries: an entry another consumer holds is refused as stale (nothing written); its holder skips it; a resend counts it again', async () => {
+    const sf = env.client();
+    const keys = topicKeys(sf.prefix, 'held');
+    const [id] = await oldBacklog(sf, 'held', 1, 60_000);
+    await sf.redis.xgroup('CREATE', keys.stream, 'g', '0');
+    await sf.redis.xreadgroup('GROUP', 'g', 'b', 'COUNT', 1, 'STREAMS', keys.stream, '>');
+    await sf.redis.call('XGROUP', 'CREATECONSUMER', keys.stream, 'g', 'a'); // a member, as a subscription's consumer is
+    const call = (consumer: string) => runScript<[string[], string[]]>(sf.redis, 'skipEntries', [keys.stream, keys.waiters, keys.status(id!)],
+      ['g', consumer, 60, keys.done, '1', 'P', id!, id!, 0]);
+    expect(await call('a')).toEqual([[], [id]]);
+    expect(await sf.redis.hgetall(keys.status(id!))).toEqual({});
+    expect(await sf.redis.xpending(keys.stream, 'g', '-', '+', 10)).toMatchObject([[id, 'b', expect.any(Number), 1]]);
+    expect(await call('b')).toEqual([[id], []]);
+    expect(await sf.redis.hgetall(keys.status(id!))).toMatchObject({ 'g:state': 'skipped', 'g:attempts': '0', 'g:consumer': 'b' });
+    expect(await sf.redis.xpending(keys.stream, 'g', '-', '+', 10)).toEqual([]);
+    expect(await call('b')).toEqual([[id], []]); // resend: proven by the status
+    expect(await call('a')).toEqual([[], [id]]);
+  });
+
+  test('skipEntries validates every argument before its first write', async () => {
+    const sf = env.client();
+    const keys = topicKeys(sf.prefix, 'bad');
+    const [id] = await oldBacklog(sf, 'bad', 1, 60_000);
+    await sf.redis.xgroup('CREATE', keys.stream, 'g', '0');
+    await sf.redis.xreadgroup('GROUP', 'g', 'b', 'COUNT', 1, 'STREAMS', keys.stream, '>');
+    const run = (args: Array<string | number>, extraKeys: string[] = [keys.status(id!)]) =>
+      runScript(sf.redis, 'skipEntries', [keys.stream, keys.waiters, ...extraKeys], ['g', 'b', 60, keys.done, '1', 'P', ...args]);
+    await expect(run([id!, 'nope', 0])).rejects.toThrow(/invalid argument event id/);
+    await expect(run([id!, id!, -1])).rejects.toThrow(/invalid argument base/);
+    await expect(run([id!, id!])).rejects.toThrow(/invalid argument entries/);
+    await expect(run([id!, id!, 0], [])).rejects.toThrow(/invalid argument entries/);
+    await sf.redis.set(keys.status(id!), 'x');
+    await expect(run([id!, id!, 0])).rejects.toThrow(/WRONGTYPE/);
+    expect(await sf.redis.xpending(keys.stream, 'g', '-', '+', 10)).toHaveLength(1); // nothing acked
+  });
+
+  test('partitioned topic, unordered: stale events are skipped in every partition, fresh ones run', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('ticks', { partitions: 3 });
+    const old: string[] = [];
+    for (let i = 0; i < 6; i++) old.push(await sf.publish(topic, { n: i }, { key: `k${i}` }));
+    await sleep(1800);
+    const seen: number[] = [];
+    const sub = sf.subscribe(topic, 'view', (p) => { seen.push(p.n); }, { startFrom: 'beginning', skipOlderThanMs: 1500 });
+    const skipped: string[] = [];
+    sub.on('skipped', (e) => skipped.push(...e.ids));
+    await sub.ready();
+    const fresh = await sf.publish(topic, { n: 99 }, { key: 'k0' });
+    expect((await sf.waitFor(topic, fresh, { timeoutMs: 10_000 })).groups.view?.state).toBe('succeeded');
+    for (const id of old) expect((await sf.waitFor(topic, id, { timeoutMs: 10_000 })).groups.view?.state).toBe('skipped');
+    expect(seen).toEqual([99]);
+    expect(skipped.sort()).toEqual([...old].sort()); // public ids p<i>:…
+    expect(sub.stats.skipped).toBe(6);
+  });
+
+  test("partitioned topic, ordering 'key': stale events are skipped at their key's turn, key order kept, later events run", async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ key: string; n: number }>('moves', { partitions: 2 });
+    const old: string[] = [];
+    for (let i = 0; i < 4; i++) old.push(await sf.publish(topic, { key: 'a', n: i }, { key: 'a' }));
+    await sleep(1800);
+    const seen: number[] = [];
+    const sub = sf.subscribe(topic, 'board', (p) => { seen.push(p.n); }, { startFrom: 'beginning', ordering: 'key', skipOlderThanMs: 1500, leaseMs: 1000 });
+    const skipped: string[] = [];
+    sub.on('skipped', (e) => skipped.push(...e.ids));
+    await sub.ready();
+    const fresh = [await sf.publish(topic, { key: 'a', n: 10 }, { key: 'a' }), await sf.publish(topic, { key: 'a', n: 11 }, { key: 'a' })];
+    for (const id of fresh) expect((await sf.waitFor(topic, id, { timeoutMs: 15_000 })).groups.board?.state).toBe('succeeded');
+    for (const id of old) expect((await sf.status(topic, id)).groups.board).toMatchObject({ state: 'skipped', attempts: 0 });
+    expect(seen).toEqual([10, 11]);
+    expect(skipped).toEqual(old); // in key order
+    expect(sub.stats.skipped).toBe(4);
+  });
+
+  test("ordering 'key': a retry in place whose event went stale is skipped, and its key's next event runs", async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ key: string; n: number }>('orders', { partitions: 1 });
+    const seen: Array<[number, number]> = [];
+    const sub = sf.subscribe(topic, 'ship', (p, ctx) => {
+      seen.push([p.n, ctx.attempt]);
+      if (p.n === 1) throw new Error('carrier down');
+    }, { startFrom: 'beginning', ordering: 'key', skipOlderThanMs: 400, leaseMs: 1000, backoff: { type: 'fixed', delayMs: 700 } });
+    await sub.ready();
+    const first = await sf.publish(topic, { key: 'a', n: 1 }, { key: 'a' });
+    await waitFor(() => seen.length === 1);
+    const second = await sf.publish(topic, { key: 'a', n: 2 }, { key: 'a' });
+    const st = await sf.waitFor(topic, first, { timeoutMs: 10_000 });
+    expect(st.groups.ship).toMatchObject({ state: 'skipped', attempts: 1, error: 'Error: carrier down' });
+    // The second waited behind the first (key order) for the 700 ms backoff: stale by then too.
+    expect((await sf.waitFor(topic, second, { timeoutMs: 10_000 })).groups.ship?.state).toBe('skipped');
+    expect(seen).toEqual([[1, 1]]);
+    const third = await sf.publish(topic, { key: 'a', n: 3 }, { key: 'a' });
+    expect((await sf.waitFor(topic, third, { timeoutMs: 10_000 })).groups.ship?.state).toBe('succeeded');
+    expect(seen).toEqual([[1, 1], [3, 1]]);
+  });
+
+  test('prioritized topic: each lane skips its own stale events; ids are the lanes\' public ids', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('feed', { priorities: ['high', 'low'] });
+    const old = [await sf.publish(topic, { n: 1 }, { priority: 'high' }), await sf.publish(topic, { n: 2 }, { priority: 'low' })];
+    await sleep(1800);
+    const seen: number[] = [];
+    const sub = sf.subscribe(topic, 'live', (p) => { seen.push(p.n); }, { startFrom: 'beginning', skipOlderThanMs: 1500 });
+    const skipped: string[] = [];
+    sub.on('skipped', (e) => skipped.push(...e.ids));
+    await sub.ready();
+    const fresh = [await sf.publish(topic, { n: 3 }, { priority: 'high' }), await sf.publish(topic, { n: 4 }, { priority: 'low' })];
+    for (const id of fresh) expect((await sf.waitFor(topic, id, { timeoutMs: 10_000 })).groups.live?.state).toBe('succeeded');
+    for (const id of old) expect((await sf.waitFor(topic, id, { timeoutMs: 10_000 })).groups.live?.state).toBe('skipped');
+    expect(seen.sort()).toEqual([3, 4]);
+    expect(skipped.sort()).toEqual([...old].sort());
+    expect(sub.stats.skipped).toBe(2);
+  });
+});
