@@ -19,6 +19,7 @@ export interface GroupCounts {
   reclaimed: number;
   lost: number;
   stale: number;
+  skipped: number;
 }
 
 type CounterName = keyof GroupCounts | 'published';
@@ -41,6 +42,7 @@ export const METRIC_NAMES = {
   reclaimed: 'streamfan.reclaimed',
   lost: 'streamfan.lost',
   stale: 'streamfan.stale',
+  skipped: 'streamfan.skipped',
   handlerDuration: 'streamfan.handler.duration',
   latency: 'streamfan.delivery.latency',
 } as const;
@@ -54,6 +56,7 @@ const DESCRIPTIONS: Record<CounterName, string> = {
   reclaimed: 'Entries taken over from a dead or stuck consumer',
   lost: 'Entries deleted from the stream before the group settled them',
   stale: 'Settlements refused because another consumer owned the entry',
+  skipped: 'Events older than the subscription\'s skipOlderThanMs when read: acknowledged without running the handler',
 };
 
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -71,7 +74,7 @@ export class MetricCounts {
     const key = `${topic}\u0000${group}`;
     let g = this.groups.get(key);
     if (!g) {
-      g = { attrs: Object.freeze({ topic, group }), counts: { processed: 0, failed: 0, retried: 0, deadLettered: 0, reclaimed: 0, lost: 0, stale: 0 } };
+      g = { attrs: Object.freeze({ topic, group }), counts: { processed: 0, failed: 0, retried: 0, deadLettered: 0, reclaimed: 0, lost: 0, stale: 0, skipped: 0 } };
       this.groups.set(key, g);
     }
     return g;
