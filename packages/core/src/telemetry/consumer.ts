@@ -228,6 +228,9 @@ export class ConsumerTelemetry {
       if (counting()) c.stale += e.ids.length;
       for (const id of e.ids) this.end(id, 'streamfan.stale');
     });
+    sub.on('skipped', (e) => {
+      if (counting()) c.skipped += e.ids.length;
+    });
     sub.on('lost', (e) => {
       if (counting()) c.lost += e.ids.length;
       for (const id of e.ids) this.end(id, 'streamfan.lost', { 'streamfan.reason': e.reason });
