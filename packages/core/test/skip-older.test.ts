@@ -1,4 +1,6 @@
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { sleep, waitFor } from '@streamfan/testing';
+import { METRIC_NAMES } from '../src/telemetry/metrics';
 import { defineTopic, InvalidOptionError, topicKeys, type Streamfan } from '../src/internal';
 import { runScript } from '../src/scripts/runner';
 import { useRedis } from './helpers';
@@ -212,5 +214,24 @@ describe('skipOlderThanMs', () => {
     expect(seen.sort()).toEqual([3, 4]);
     expect(skipped.sort()).toEqual([...old].sort());
     expect(sub.stats.skipped).toBe(2);
+  });
+
+  test('telemetry: streamfan.skipped counts the skipped events per topic and group', async () => {
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    const sf = env.client({ telemetry: { meterProvider: new MeterProvider({ readers: [reader] }) } });
+    const topic = defineTopic<{ n: number }>('gauges');
+    const old = await oldBacklog(sf, 'gauges', 3, 60_000);
+    const sub = sf.subscribe(topic, 'live', () => undefined, { startFrom: 'beginning', skipOlderThanMs: 10_000 });
+    await sub.ready();
+    for (const id of old) await sf.waitFor(topic, id, { groups: ['live'], timeoutMs: 10_000 });
+    const value = await waitFor(async () => {
+      exporter.reset();
+      await reader.forceFlush();
+      const m = exporter.getMetrics().flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics)).find((d) => d.descriptor.name === METRIC_NAMES.skipped);
+      const v = m?.dataPoints.filter((p) => p.attributes.group === 'live' && p.attributes.topic === 'gauges').reduce((a, p) => a + (p.value as number), 0);
+      return v === 3 ? v : undefined;
+    }, { timeoutMs: 5000 });
+    expect(value).toBe(3);
   });
 });
