@@ -422,7 +422,7 @@ function parseStatusHash(hash: Record<string, string>): Record<string, CellStatu
   return out;
 }
 
-const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'dead', 'lost']);
+const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'dead', 'lost', 'skipped']);
 
 /**
  * Each event's status in each group: the status hash (one HGETALL per event) and the groups'
