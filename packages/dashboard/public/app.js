@@ -287,9 +287,12 @@
       schedule(() => { if (seq === routeSeq) render(); });
       return;
     }
+    if (d.kind === 'laned') { drawLanedTopic(seq, d); return; }
     append(view, h('div', { class: 'page-head' },
       h('h1', { 'data-testid': 'topic-title', text: d.home }),
       d.partition !== undefined ? h('span', { class: 'badge', text: `partition ${d.partition}` }) : null,
+      d.lane !== undefined ? h('span', { class: 'badge', 'data-testid': 'lane-badge', text: `lane ${d.lane}` }) : null,
+      d.lane !== undefined ? link(`#/t/${enc(d.topic)}`, 'every lane', { class: 'btn', 'data-testid': 'all-lanes-link' }) : null,
       h('span', { class: 'stat' }, h('span', { class: 'k', text: 'length' }), h('b', { 'data-testid': 'topic-length', text: fmtNum(d.length) })),
       h('span', { class: 'stat' }, h('span', { class: 'k', text: 'delayed' }), h('b', { text: fmtNum(d.delayed) })),
       link(`#/memory/${enc(d.topic || d.home)}`, 'Redis memory', { class: 'btn', 'data-testid': 'topic-memory-link' })));
@@ -331,6 +334,53 @@
         h('thead', {}, h('tr', {}, ['delayed id', 'due', 'payload'].map((c) => h('th', { text: c })))),
         h('tbody', {}, d.delayedNext.map((x) => h('tr', {},
           h('td', {}, link(`#/e/${enc(d.home)}/${enc(x.delayedId)}`, x.delayedId, { class: 'mono' })),
+          h('td', { class: 'nowrap', text: fmtWhen(x.dueAt, d.now) }),
+          h('td', { class: 'preview mono', text: x.preview }))))))));
+    schedule(() => { if (seq === routeSeq) render(); });
+  }
+
+  /** A prioritized topic's page: its groups summed, one row per lane, the newest events of every lane (lane ids). */
+  function drawLanedTopic(seq, d) {
+    append(view, h('div', { class: 'page-head' }, h('h1', { 'data-testid': 'topic-title', text: d.topic }),
+      h('span', { class: 'badge', 'data-testid': 'lanes-badge', text: `${d.lanes.length} lanes` }),
+      h('span', { class: 'stat' }, h('span', { class: 'k', text: 'length' }), h('b', { 'data-testid': 'topic-length', text: fmtNum(d.length) })),
+      h('span', { class: 'stat' }, h('span', { class: 'k', text: 'delayed' }), h('b', { text: fmtNum(d.delayed) })),
+      link(`#/memory/${enc(d.topic)}`, 'Redis memory', { class: 'btn', 'data-testid': 'topic-memory-link' })));
+    append(view, h('div', { class: 'cards' }, d.groups.map((g) => h('section', { class: 'card gcard', 'data-group': g.group },
+      h('div', { class: 'card-head' }, h('h2', {}, link(`#/g/${enc(d.topic)}/${enc(g.group)}`, g.group)), h('span', { class: 'muted', text: 'all lanes' }),
+        !g.retired && g.consumers === 0 ? h('span', { class: 'badge warn', text: 'no consumers' }) : null),
+      h('div', { class: 'kv' },
+        h('span', { class: 'k', text: 'consumers' }), h('b', { text: fmtNum(g.consumers) }),
+        h('span', { class: 'k', text: 'lag' }), h('b', { text: fmtLag(g) }),
+        h('span', { class: 'k', text: 'pending' }), h('b', { text: fmtNum(g.pending) }),
+        h('span', { class: 'k', text: 'retrying' }), h('b', { text: fmtNum(g.retrying) }),
+        h('span', { class: 'k', text: 'dead letters' }), h('b', { text: fmtNum(g.deadLetters) }))))));
+    const groups = d.groups.filter((g) => !g.retired).map((g) => g.group);
+    append(view, h('section', { class: 'card' }, h('h2', { text: 'Lanes' }),
+      h('p', { class: 'muted', text: 'Highest first; each group\'s lag · pending in the lane. Open a lane for its own stream, retention and older events.' }),
+      h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'lanes' },
+        h('thead', {}, h('tr', {}, ['lane', 'length', 'delayed'].map((c) => h('th', { text: c })), groups.map((g) => h('th', { text: g })))),
+        h('tbody', {}, d.lanes.map((l) => h('tr', { 'data-lane': l.lane },
+          h('td', {}, link(`#/t/${enc(l.home)}`, `${l.lane}${l.default ? ' (default)' : ''}`)),
+          h('td', { class: 'num', 'data-k': 'length', text: fmtNum(l.length) }),
+          h('td', { class: 'num', text: fmtNum(l.delayed) }),
+          groups.map((g) => { const x = l.groups.find((y) => y.group === g); return h('td', { class: 'num', 'data-group-cell': g, text: x ? `${fmtLag(x)} · ${fmtNum(x.pending)}` : '–' }); }))))))));
+    append(view, h('section', { class: 'card' }, h('h2', { text: 'Recent events (every lane)' }),
+      h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'matrix' },
+        h('thead', {}, h('tr', {}, h('th', { text: 'event' }), h('th', { text: 'lane' }), h('th', { text: 'published' }), h('th', { text: 'payload' }), groups.map((g) => h('th', { text: g })))),
+        h('tbody', {}, d.recent.length ? d.recent.map((e) => h('tr', { 'data-event': e.id },
+          h('td', {}, link(`#/e/${enc(d.topic)}/${enc(e.id)}`, e.id, { class: 'mono' })),
+          h('td', { 'data-k': 'lane', text: e.priority }),
+          h('td', { class: 'nowrap', text: fmtWhen(e.publishedAt, d.now) }),
+          h('td', { class: 'preview mono', text: e.preview }),
+          groups.map((g) => h('td', { 'data-group-cell': g }, e.status[g] ? stateChip(e.status[g].state) : h('span', { class: 'muted', text: '–' })))))
+          : h('tr', {}, h('td', { colspan: 4 + groups.length, class: 'muted', text: 'every lane is empty' })))))));
+    append(view, h('section', { class: 'card' }, h('h2', { text: 'Delayed events due next' }),
+      d.delayedNext.length === 0 ? h('p', { class: 'muted', text: 'none scheduled' }) : h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'delayed' },
+        h('thead', {}, h('tr', {}, ['delayed id', 'lane', 'due', 'payload'].map((c) => h('th', { text: c })))),
+        h('tbody', {}, d.delayedNext.map((x) => h('tr', {},
+          h('td', {}, link(`#/e/${enc(d.topic)}/${enc(x.delayedId)}`, x.delayedId, { class: 'mono' })),
+          h('td', { text: x.priority }),
           h('td', { class: 'nowrap', text: fmtWhen(x.dueAt, d.now) }),
           h('td', { class: 'preview mono', text: x.preview }))))))));
     schedule(() => { if (seq === routeSeq) render(); });
@@ -397,6 +447,9 @@
     const actions = meta.allowActions;
     append(view, h('div', { class: 'page-head' }, h('h1', { 'data-testid': 'group-title', text: `${g.group}` }), h('span', { class: 'muted', text: `on ${d.home}` }),
       d.kind === 'partitioned' ? h('span', { class: 'badge', text: `${d.partitions} partitions, summed` }) : null,
+      d.kind === 'laned' ? h('span', { class: 'badge', 'data-testid': 'lanes-badge', text: `${d.lanes.length} lanes, summed` }) : null,
+      d.lane !== undefined ? h('span', { class: 'badge', 'data-testid': 'lane-badge', text: `lane ${d.lane}` }) : null,
+      d.lane !== undefined ? link(`#/g/${enc(d.topic)}/${enc(group)}`, 'every lane', { class: 'btn', 'data-testid': 'all-lanes-link' }) : null,
       d.partition !== undefined ? h('span', { class: 'badge', text: `partition ${d.partition}` }) : null,
       !g.retired && g.consumers === 0 ? h('span', { class: 'badge warn', 'data-testid': 'no-consumers', text: 'no consumers' }) : null));
     append(view, h('div', { class: 'stats', id: 'group-stats' }, [
@@ -418,6 +471,21 @@
               : h('td', { colspan: 6, class: 'muted', text: 'no such group in this partition yet' }))))))));
     }
 
+    // A prioritized topic's group: one row per lane, highest first (each lane's page pages its own tables).
+    const laned = d.kind === 'laned';
+    if (laned) {
+      append(view, h('section', { class: 'card' }, h('h2', { text: 'Lanes' }),
+        h('p', { class: 'muted', text: 'Highest lane first. The tables below hold every lane (ids <lane>:<id>, plain in the default lane); open a lane to page through its own.' }),
+        h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'group-lanes' },
+          h('thead', {}, h('tr', {}, ['lane', 'length', 'consumers', 'lag', 'pending', 'oldest pending', 'retrying', 'dead letters'].map((c) => h('th', { text: c })))),
+          h('tbody', {}, d.lanes.map((l) => h('tr', { 'data-lane': l.lane },
+            h('td', {}, link(`#/g/${enc(l.home)}/${enc(group)}`, `${l.lane}${l.default ? ' (default)' : ''}`)),
+            h('td', { class: 'num', 'data-k': 'length', text: fmtNum(l.length) }),
+            l.group ? [h('td', { class: 'num', text: fmtNum(l.group.consumers) }), h('td', { class: 'num', 'data-k': 'lag', text: fmtLag(l.group) }), h('td', { class: 'num', 'data-k': 'pending', text: fmtNum(l.group.pending) }),
+              h('td', { class: 'num', text: fmtDur(l.group.oldestPendingAgeMs) }), h('td', { class: 'num', 'data-k': 'retrying', text: fmtNum(l.group.retrying) }), h('td', { class: 'num', 'data-k': 'dead', text: fmtNum(l.group.deadLetters) })]
+              : h('td', { colspan: 6, class: 'muted', text: 'no such group in this lane yet' }))))))));
+    }
+
     // Consumers.
     append(view, h('section', { class: 'card' }, h('h2', { text: 'Consumers' }),
       d.consumers.length === 0 ? h('p', { class: 'muted', text: 'No consumers: nobody handles this group\'s events.' }) : h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'consumers' },
@@ -430,10 +498,11 @@
       clear(pendSec);
       const table = h('table', {},
         h('thead', {}, h('tr', {}, actions ? h('th', {}, h('input', { type: 'checkbox', 'aria-label': 'select all', onchange: (e) => table.querySelectorAll('input[data-id]').forEach((c) => { c.checked = e.target.checked; }) })) : null,
-          ['entry', 'event', 'consumer', 'idle', 'deliveries', 'stream'].map((c) => h('th', { text: c })), actions ? h('th', { text: '' }) : null)),
+          ['entry', laned ? 'lane' : null, 'event', 'consumer', 'idle', 'deliveries', 'stream'].filter((c) => c !== null).map((c) => h('th', { text: c })), actions ? h('th', { text: '' }) : null)),
         h('tbody', {}, page.entries.length ? page.entries.map((p) => h('tr', { 'data-id': p.id },
           actions ? h('td', {}, h('input', { type: 'checkbox', 'data-id': p.id, 'aria-label': `select ${p.id}` })) : null,
           h('td', { class: 'mono', text: p.id }),
+          laned ? h('td', { 'data-k': 'lane', text: p.priority }) : null,
           h('td', {}, link(`#/e/${enc(home)}/${enc(p.eventId)}`, p.eventId, { class: 'mono' })),
           h('td', { class: 'mono', text: p.consumer }),
           h('td', { class: 'num', text: fmtDur(p.idleMs) }),
@@ -465,9 +534,10 @@
       clear(retrySec);
       append(retrySec, h('div', { class: 'card-head' }, h('h2', { text: 'Retries waiting' }), h('span', { class: 'muted', text: `${fmtNum(page.total)} in all` })),
         page.entries.length === 0 ? h('p', { class: 'muted', text: 'no retries waiting' }) : h('div', { class: 'table-wrap' }, h('table', {},
-          h('thead', {}, h('tr', {}, ['event', 'attempts so far', 'next attempt', 'payload'].map((c) => h('th', { text: c })))),
+          h('thead', {}, h('tr', {}, ['event', laned ? 'lane' : null, 'attempts so far', 'next attempt', 'payload'].filter((c) => c !== null).map((c) => h('th', { text: c })))),
           h('tbody', {}, page.entries.map((r) => h('tr', {},
             h('td', {}, link(`#/e/${enc(home)}/${enc(r.eventId)}`, r.eventId, { class: 'mono' })),
+            laned ? h('td', { text: r.priority }) : null,
             h('td', { class: 'num', text: fmtNum(r.attemptsSoFar) }),
             h('td', { class: 'nowrap', text: fmtWhen(r.nextAttemptAt, d.now) }),
             h('td', { class: 'preview mono', text: r.preview })))))),
@@ -482,10 +552,11 @@
       clear(deadSec);
       const table = h('table', {},
         h('thead', {}, h('tr', {}, actions ? h('th', {}, h('input', { type: 'checkbox', 'aria-label': 'select all', onchange: (e) => table.querySelectorAll('input[data-id]').forEach((c) => { c.checked = e.target.checked; }) })) : null,
-          ['dead letter', 'event', 'reason', 'attempts', 'died', 'error'].map((c) => h('th', { text: c })), actions ? h('th', { text: '' }) : null)),
+          ['dead letter', laned ? 'lane' : null, 'event', 'reason', 'attempts', 'died', 'error'].filter((c) => c !== null).map((c) => h('th', { text: c })), actions ? h('th', { text: '' }) : null)),
         h('tbody', {}, page.entries.length ? page.entries.map((x) => h('tr', { 'data-id': x.deadLetterId },
           actions ? h('td', {}, h('input', { type: 'checkbox', 'data-id': x.deadLetterId, 'aria-label': `select ${x.deadLetterId}` })) : null,
           h('td', { class: 'mono', text: x.deadLetterId }),
+          laned ? h('td', { 'data-k': 'lane', text: x.priority }) : null,
           h('td', {}, link(`#/e/${enc(home)}/${enc(x.eventId)}`, x.eventId, { class: 'mono' })),
           h('td', { text: x.reason }),
           h('td', { class: 'num', text: fmtNum(x.attempts) }),
@@ -533,11 +604,12 @@
     const d = await api(`topics/${enc(home)}/events/${enc(id)}`);
     if (seq !== routeSeq) return;
     clear(view);
-    append(view, h('div', { class: 'page-head' }, h('h1', { class: 'mono', 'data-testid': 'event-title', text: d.partitionedId || d.id }), h('span', { class: 'muted', text: `in ${d.home}` })));
+    append(view, h('div', { class: 'page-head' }, h('h1', { class: 'mono', 'data-testid': 'event-title', text: d.partitionedId || d.laneId || d.id }), h('span', { class: 'muted', text: `in ${d.home}` })));
     append(view, h('section', { class: 'card' }, h('div', { class: 'kv' },
       h('span', { class: 'k', text: 'published' }), h('span', { text: d.publishedAt ? fmtTime(d.publishedAt) : '–' }),
       h('span', { class: 'k', text: 'in stream' }), h('span', { text: d.inStream ? 'yes' : 'no' }),
       h('span', { class: 'k', text: 'payload from' }), h('span', { text: d.payloadFrom || 'unavailable' }),
+      d.priority ? [h('span', { class: 'k', text: 'lane' }), h('span', { 'data-testid': 'event-lane', text: d.priority })] : null,
       d.delayedId ? [h('span', { class: 'k', text: 'delayed id' }), h('code', { text: d.delayedId })] : null,
       d.dueAt ? [h('span', { class: 'k', text: 'due' }), h('span', { text: fmtTime(d.dueAt) })] : null,
       traceRows(d.trace))));

@@ -4,7 +4,8 @@ import type { RedisOptions } from 'ioredis';
 import { defineTopic, InvalidOptionError, Streamfan, StreamfanError, type Topic } from '@streamfan/core/internal';
 import { MemoryReports } from './memory';
 import { overview, RateSampler } from './overview';
-import { deadLetterPage, eventPage, groupPage, parseHome, partitionCount, partitionedGroupPage, pendingRows, pid, retryPage, search, splitPartitionedId, StreamDirectory, topicPage, type StreamRef } from './queries';
+import { deadLetterPage, eventPage, groupPage, parseHome, partitionCount, partitionedGroupPage, pendingRows, pid, retryPage, search, splitPartitionedId, StreamDirectory, topicMeta, topicPage, type StreamRef } from './queries';
+import { lanedDeadLetterPage, lanedGroupPage, lanedPendingRows, lanedTopic, resolveLane, splitLaneEventId } from './lanes';
 import { checkAccess, checkCsrf, DashboardHttpError, randomToken, sameSecret, TOKEN_COOKIE } from './security';
 
 /** Options of {@link createDashboard}. */
@@ -106,10 +107,15 @@ function limitOf(q: URLSearchParams, fallback = 50): number {
   return Math.min(n, MAX_PAGE);
 }
 
-function cursorOf(q: URLSearchParams, name: string): string | undefined {
+/** A lane id's lane prefix (`high:`), as priority lanes are named (docs/priorities.md §1). */
+const LANE_PREFIX = '[a-z][a-z0-9_-]{0,15}:';
+
+function cursorOf(q: URLSearchParams, name: string, lanes = false): string | undefined {
   const v = q.get(name);
   if (v === null || v === '') return undefined;
-  if (!/^\d{1,20}-\d{1,20}$/.test(v)) throw new DashboardHttpError(400, 'INVALID_OPTION', `${name} must be a stream id like 1700000000000-0`);
+  if (!new RegExp(`^${lanes ? `(${LANE_PREFIX})?` : ''}\\d{1,20}-\\d{1,20}$`).test(v)) {
+    throw new DashboardHttpError(400, 'INVALID_OPTION', `${name} must be a stream id like 1700000000000-0${lanes ? ' (high:1700000000000-0 in a priority lane)' : ''}`);
+  }
   return v;
 }
 
@@ -162,10 +168,17 @@ function parseBody(text: string): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/** A cursor of one stream's table: a stream id (a lane id is for a prioritized topic's merged tables). */
+function plainCursor(after: string): string {
+  if (!/^\d/.test(after)) throw new DashboardHttpError(400, 'INVALID_OPTION', `after must be a stream id like 1700000000000-0 here (lane ids like ${after} page a prioritized topic's own tables)`);
+  return after;
+}
+
 function idsOf(body: Record<string, unknown>, what: string): string[] {
   const ids = body.ids;
-  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 1000 || ids.some((x) => typeof x !== 'string' || !/^(p\d{1,4}:)?\d{1,20}-\d{1,20}$/.test(x))) {
-    throw new DashboardHttpError(400, 'INVALID_OPTION', `give "ids": 1 to 1000 ${what} ids like 1700000000000-0 (p3:1700000000000-0 on a partitioned topic)`);
+  const form = new RegExp(`^(p\\d{1,4}:|${LANE_PREFIX})?\\d{1,20}-\\d{1,20}$`);
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > 1000 || ids.some((x) => typeof x !== 'string' || !form.test(x))) {
+    throw new DashboardHttpError(400, 'INVALID_OPTION', `give "ids": 1 to 1000 ${what} ids like 1700000000000-0 (p3:1700000000000-0 on a partitioned topic, high:1700000000000-0 in a priority lane)`);
   }
   return ids as string[];
 }
@@ -276,7 +289,8 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
   const live = new LivePush(() => overview(sf.redis, sf.prefix, dir, sampler), options.intervalMs ?? 2000);
   const asset = (file: string): string => ASSET_TEXT[file] ?? '';
 
-  const ref = (home: string): StreamRef => parseHome(sf.prefix, home);
+  /** A home given in a URL: a topic, a partition (`T#i`) or a lane's page (`T+L`, the default lane too). */
+  const ref = (home: string): Promise<StreamRef> => resolveLane(sf.redis, sf.prefix, parseHome(sf.prefix, home));
 
   /**
    * What an action acts on: the topic (a partitioned one with its partition count, so core
@@ -285,7 +299,14 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
    * sends `p<i>:` ids), plain ids otherwise.
    */
   async function target(r: StreamRef, ids: string[] | undefined): Promise<{ topic: Topic<unknown>; ids: string[] | undefined; partitions: number | null }> {
-    const partitions = await partitionCount(sf.redis, sf.prefix, r.topic);
+    const meta = await topicMeta(sf.redis, sf.prefix, r.topic);
+    if (meta.lanes) {
+      // A prioritized topic: core's lane-aware admin takes lane ids (plain in the default lane). A
+      // lane's page sends its local ids, made lane ids here; the topic's pages send lane ids.
+      const topic = lanedTopic(r.topic, meta.lanes);
+      return { topic, ids: ids && r.lane !== undefined ? ids.map((id) => `${r.lane!}:${id}`) : ids, partitions: null };
+    }
+    const partitions = meta.partitions ?? null;
     if (partitions === null) {
       if (r.partition !== undefined) throw new DashboardHttpError(404, 'NOT_FOUND', `"${r.home}" is not a partition: topic "${r.topic}" is not partitioned`);
       return { topic: defineTopic(r.topic), ids, partitions };
@@ -316,8 +337,8 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
 
   /** A stream whose tables page: a topic or one partition (a partitioned topic's pages merge only their first page). */
   async function pagedRef(home: string): Promise<StreamRef> {
-    const at = ref(home);
-    if (at.partition === undefined) {
+    const at = await ref(home);
+    if (at.partition === undefined && at.lane === undefined) {
       const n = await partitionCount(sf.redis, sf.prefix, at.topic);
       if (n !== null) throw new DashboardHttpError(400, 'PARTITIONED', `topic "${at.topic}" has ${n} partitions: page through one partition's table (topics/${encodeURIComponent(`${at.topic}#0`)}/groups/…, up to #${n - 1})`);
     }
@@ -361,7 +382,7 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       if (!allowActions) throw new DashboardHttpError(403, 'READ_ONLY', 'this dashboard is read-only: start it with --allow-actions (allowActions: true) to claim, ack, replay or purge');
       checkCsrf(req, csrf);
       const body = await readJson(req);
-      const r = ref(seg[1]!);
+      const r = await ref(seg[1]!);
       const group = seg[3]!;
       if (action === 'claim' || action === 'ack') {
         if (action === 'claim' && typeof body.consumer !== 'string') throw new DashboardHttpError(400, 'INVALID_OPTION', 'give "consumer": the consumer to hand the entries to');
@@ -374,7 +395,8 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       const t = await target(r, 'ids' in sel ? sel.ids : undefined);
       // "All" on one partition's page: that partition's dead letters only (core's partitioned
       // dead letters run the same per-partition code for each partition).
-      const topic: Topic<unknown> = 'all' in sel && r.partition !== undefined ? { ...defineTopic(r.topic), name: r.home } : t.topic;
+      // "All" on a lane's page: that lane's only (its keys are those of a topic named its home).
+      const topic: Topic<unknown> = 'all' in sel && (r.partition !== undefined || r.lane !== undefined) ? { ...defineTopic(r.topic), name: r.home } : t.topic;
       const selection = 'ids' in sel ? { ids: t.ids! } : sel;
       const dl = sf.deadLetters(topic, group);
       if (action === 'dead-letters/replay') sendJson(res, 200, { replayed: await partitionAware('replay', r, () => dl.replay(selection)) });
@@ -400,11 +422,17 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
       sendJson(res, 200, { q: text, hits: await search(r, sf.prefix, await dir.list(), text) });
     } else if (s0 === 'topics' && s1 !== undefined && seg.length === 2) {
       const before = cursorOf(q, 'before');
-      sendJson(res, 200, await topicPage(r, sf.prefix, ref(s1), { limit: limitOf(q, 25), ...(before ? { before } : {}) }));
+      sendJson(res, 200, await topicPage(r, sf.prefix, await ref(s1), { limit: limitOf(q, 25), ...(before ? { before } : {}) }));
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'events' && s3 !== undefined && seg.length === 4) {
-      let at = ref(s1);
+      let at = await ref(s1);
       let id = s3;
-      if (at.partition === undefined && /^p\d/.test(id)) {
+      const lanes = at.partition === undefined && at.lane === undefined && !/^\d/.test(id) ? (await topicMeta(r, sf.prefix, at.topic)).lanes : undefined;
+      if (lanes) {
+        // A prioritized topic's event id, <lane>:<stream id> (or delayed id): read it in its lane.
+        const split = splitLaneEventId(at.topic, lanes, id);
+        at = split.ref;
+        id = split.local;
+      } else if (at.partition === undefined && /^p\d/.test(id)) {
         // A partitioned topic's event id, p<i>:<stream id>: read it in its partition.
         const n = await partitionCount(r, sf.prefix, at.topic);
         const split = n === null ? null : splitPartitionedId(id, n);
@@ -413,22 +441,40 @@ export function createDashboard(options: DashboardOptions = {}): DashboardHandle
         id = split.local;
       }
       const ev = await eventPage(r, sf.prefix, at, id) as { id: string };
-      sendJson(res, 200, at.partition === undefined ? ev : { ...ev, partition: at.partition, partitionedId: /^\d/.test(ev.id) ? pid(at.partition, ev.id) : ev.id });
+      if (at.lane !== undefined) {
+        const stored = (await topicMeta(r, sf.prefix, at.topic)).lanes;
+        const laneId = stored && at.lane !== stored.defaultLane ? `${at.lane}:${ev.id}` : ev.id;
+        sendJson(res, 200, { ...ev, priority: at.lane, laneId });
+      } else {
+        const stored = at.partition === undefined ? (await topicMeta(r, sf.prefix, at.topic)).lanes : undefined;
+        sendJson(res, 200, at.partition === undefined ? (stored ? { ...ev, priority: stored.defaultLane, laneId: ev.id } : ev) : { ...ev, partition: at.partition, partitionedId: /^\d/.test(ev.id) ? pid(at.partition, ev.id) : ev.id });
+      }
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 4) {
-      const at = ref(s1);
-      const n = at.partition === undefined ? await partitionCount(r, sf.prefix, at.topic) : null;
-      if (n !== null) sendJson(res, 200, await partitionedGroupPage(r, sf.prefix, at.topic, n, s3, limitOf(q, 25)));
+      const at = await ref(s1);
+      const meta = at.partition === undefined && at.lane === undefined ? await topicMeta(r, sf.prefix, at.topic) : {};
+      if (meta.partitions !== undefined) sendJson(res, 200, await partitionedGroupPage(r, sf.prefix, at.topic, meta.partitions, s3, limitOf(q, 25)));
+      else if (meta.lanes) sendJson(res, 200, await lanedGroupPage(r, sf.prefix, at.topic, meta.lanes, s3, limitOf(q, 25)));
       else sendJson(res, 200, await groupPage(r, sf.prefix, at, s3, limitOf(q, 25)));
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'pending') {
-      const after = cursorOf(q, 'after');
-      sendJson(res, 200, await pendingRows(r, sf.prefix, await pagedRef(s1), s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
+      const after = cursorOf(q, 'after', true);
+      const at = await pagedRef(s1);
+      const lanes = at.lane === undefined && at.partition === undefined ? (await topicMeta(r, sf.prefix, at.topic)).lanes : undefined;
+      // A prioritized topic: every lane, highest first; the cursor is a lane id.
+      if (lanes) sendJson(res, 200, await lanedPendingRows(r, sf.prefix, at.topic, lanes, s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
+      else sendJson(res, 200, await pendingRows(r, sf.prefix, at, s3, { limit: limitOf(q, 25), ...(after ? { after: plainCursor(after) } : {}) }));
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'dead-letters') {
-      const after = cursorOf(q, 'after');
-      sendJson(res, 200, await deadLetterPage(r, sf.prefix, await pagedRef(s1), s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
+      const after = cursorOf(q, 'after', true);
+      const at = await pagedRef(s1);
+      const lanes = at.lane === undefined && at.partition === undefined ? (await topicMeta(r, sf.prefix, at.topic)).lanes : undefined;
+      if (lanes) sendJson(res, 200, await lanedDeadLetterPage(r, sf.prefix, at.topic, lanes, s3, { limit: limitOf(q, 25), ...(after ? { after } : {}) }));
+      else sendJson(res, 200, await deadLetterPage(r, sf.prefix, at, s3, { limit: limitOf(q, 25), ...(after ? { after: plainCursor(after) } : {}) }));
     } else if (s0 === 'topics' && s1 !== undefined && s2 === 'groups' && s3 !== undefined && seg.length === 5 && s4 === 'retries') {
       const offset = Number(q.get('offset') ?? 0);
       if (!Number.isInteger(offset) || offset < 0) throw new DashboardHttpError(400, 'INVALID_OPTION', 'offset must be a whole number ≥ 0');
-      sendJson(res, 200, await retryPage(r, sf.prefix, await pagedRef(s1), s3, { limit: limitOf(q, 25), offset }));
+      const at = await pagedRef(s1);
+      const lanes = at.lane === undefined && at.partition === undefined ? (await topicMeta(r, sf.prefix, at.topic)).lanes : undefined;
+      if (lanes) throw new DashboardHttpError(400, 'LANED', `topic "${at.topic}" has priority lanes (${lanes.lanes.join(', ')}): page through one lane's retries (topics/${encodeURIComponent(`${at.topic}+${lanes.lanes[0]!}`)}/groups/…)`);
+      sendJson(res, 200, await retryPage(r, sf.prefix, at, s3, { limit: limitOf(q, 25), offset }));
     } else {
       void s5;
       throw new DashboardHttpError(404, 'NO_ROUTE', `no route GET ${path}`);

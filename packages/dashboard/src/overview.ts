@@ -66,7 +66,7 @@ export interface OverviewTopic {
 /** One priority lane of a topic on the overview. */
 export interface OverviewLane {
   lane: string;
-  /** The lane's page: the topic for the default lane, else `<topic>+<lane>`. */
+  /** The lane's own page, `<topic>+<lane>` (the default lane's too: the topic's page merges every lane). */
   home: string;
   default: boolean;
   length: number;
@@ -122,7 +122,7 @@ function laneRows(topic: string, meta: { lanes: readonly string[]; defaultLane: 
     const row = list.find((r) => (isDefault ? r.lane === undefined : r.lane === lane));
     return {
       lane,
-      home: isDefault ? topic : `${topic}+${lane}`,
+      home: `${topic}+${lane}`,
       default: isDefault,
       length: row?.length ?? 0,
       groups: (row?.groups ?? []).filter((g) => !g.retired).map((g) => ({ group: g.group, lag: g.lag, pending: g.pending })),

@@ -4,6 +4,7 @@
 // ZCARD, HGETALL of one event's status). Nothing reads a stream, a PEL or the keyspace whole.
 import type Redis from 'ioredis';
 import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, readSuccessMatrix, streamEnds, type CountedLag, type StreamEnds, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
+import { lanedTopicPage } from './lanes';
 import { traceOf } from './trace';
 import { batch, scanNodes, compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
 
@@ -13,16 +14,35 @@ export interface StreamRef {
   home: string;
   topic: string;
   partition?: number;
-  /** A priority lane other than the topic's default one (the default lane's stream is the topic's own). */
+  /**
+   * A priority lane. In the directory's listing only lanes other than the default one (the
+   * default lane's stream is the topic's own); a lane's page (`<topic>+<lane>`, resolved by
+   * `resolveLane`) has it for the default lane too, with `home` the topic's.
+   */
   lane?: string;
+  /** The home a page links with when it differs from `home`: `<topic>+<default lane>` for the default lane's own page. */
+  view?: string;
 }
 
-/** Parse and validate a `home` given in a URL: `topic` or `topic#<partition>`. */
+/**
+ * Parse and validate a `home` given in a URL: `topic`, `topic#<partition>` or `topic+<lane>`
+ * (a lane home is checked against the topic's lanes by `resolveLane`).
+ */
 export function parseHome(prefix: string, home: string): StreamRef {
   const c = classifyStreamKey(prefix, topicKeys(prefix, home).stream);
-  if (c === undefined) throw new NotFoundError(`"${home}" is not a topic name nor a partition of one (topic#<partition>)`);
+  if (c === undefined) throw new NotFoundError(`"${home}" is not a topic name nor a partition of one (topic#<partition>) nor a priority lane (topic+<lane>)`);
   validateTopicName(c.topic);
+  const lane = (c as { lane?: string }).lane;
+  if (lane !== undefined) return { home, topic: c.topic, lane };
   return c.partition === undefined ? { home, topic: c.topic } : { home, topic: c.topic, partition: c.partition };
+}
+
+/** What a topic's meta hash says (one HMGET): its partition count, or its priority lanes (highest first) and default lane. */
+export async function topicMeta(redis: Redis, prefix: string, topic: string): Promise<{ partitions?: number; lanes?: { lanes: string[]; defaultLane: string } }> {
+  const [n, lanes, defaultLane] = await redis.hmget(topicMetaKeys(prefix, topic).meta, 'partitions', 'lanes', 'defaultLane');
+  if (n !== null && Number(n) > 0) return { partitions: Number(n) };
+  if (lanes && defaultLane) return { lanes: { lanes: lanes.split(','), defaultLane } };
+  return {};
 }
 
 /** One group of one stream (or, on the overview, summed over a partitioned topic's partitions). */
@@ -484,15 +504,18 @@ export interface DelayedRow {
 /** The topic page: its figures, groups side by side, recent events × groups, trim floor, delayed events due next. */
 export async function topicPage(redis: Redis, prefix: string, ref: StreamRef, o: { limit: number; before?: string }): Promise<unknown> {
   const keys = topicKeys(prefix, ref.home);
-  const partitions = ref.partition === undefined ? await partitionCount(redis, prefix, ref.topic) : null;
+  const meta = ref.partition === undefined && ref.lane === undefined ? await topicMeta(redis, prefix, ref.topic) : {};
+  // A prioritized topic (its name, not one lane's page): every lane merged.
+  if (meta.lanes) return lanedTopicPage(redis, prefix, ref.topic, meta.lanes, o.limit);
+  const partitions = meta.partitions ?? null;
   if (partitions) {
     const parts = Array.from({ length: partitions }, (_, i) => ({ home: `${ref.topic}#${i}`, topic: ref.topic, partition: i }));
     const { now, rows } = await readStreams(redis, prefix, parts);
     return { kind: 'partitioned', topic: ref.topic, partitions, now, groups: sumGroups(rows.map((r) => r.groups)), parts: rows };
   }
   const { now, rows } = await readStreams(redis, prefix, [ref]);
-  const row = rows[0]!;
-  if (row.firstId === null && row.length === 0 && row.groups.length === 0 && !(await redis.exists(keys.stream))) {
+  const row = { ...rows[0]!, home: ref.view ?? ref.home };
+  if (row.firstId === null && row.length === 0 && row.groups.length === 0 && ref.lane === undefined && !(await redis.exists(keys.stream))) {
     throw new NotFoundError(`topic "${ref.home}" not found under prefix "${prefix}"`);
   }
   const entries = await redis.xrevrange(keys.stream, o.before ? `(${o.before}` : '+', '-', 'COUNT', o.limit);
@@ -586,7 +609,7 @@ export async function groupPage(redis: Redis, prefix: string, ref: StreamRef, gr
   const g = rows[0]?.groups.find((x) => x.group === group);
   if (!g) {
     const names = rows[0]?.groups.map((x) => x.group) ?? [];
-    throw new NotFoundError(`group "${group}" not found in topic "${ref.home}"; ${names.length ? `groups: ${names.join(', ')}` : 'the topic has no groups'}`);
+    throw new NotFoundError(`group "${group}" not found in topic "${ref.view ?? ref.home}"; ${names.length ? `groups: ${names.join(', ')}` : 'the topic has no groups'}`);
   }
   const p = batch(redis);
   p.xinfo('CONSUMERS', keys.stream, group);
@@ -602,7 +625,7 @@ export async function groupPage(redis: Redis, prefix: string, ref: StreamRef, gr
     retryPage(redis, prefix, ref, group, { limit, offset: 0 }),
     deadLetterPage(redis, prefix, ref, group, { limit }),
   ]);
-  return { topic: ref.topic, home: ref.home, ...(ref.partition !== undefined ? { partition: ref.partition } : {}), now, group: g, consumers, pending, retries, deadLetters };
+  return { topic: ref.topic, home: ref.view ?? ref.home, ...(ref.partition !== undefined ? { partition: ref.partition } : {}), ...(ref.lane !== undefined ? { lane: ref.lane } : {}), now, group: g, consumers, pending, retries, deadLetters };
 }
 
 /** A page of a group's pending entries over both streams (core's pendingPage: XPENDING with COUNT from `after`). */
@@ -626,7 +649,7 @@ export async function eventPage(redis: Redis, prefix: string, ref: StreamRef, id
     for (const g of rows[0]?.groups ?? []) if (!g.retired) status[g.group] = { state: 'scheduled', attempts: 0 };
     const headers = decodeHeaders(h[FIELD.headers]);
     const trace = traceOf(headers);
-    return { topic: ref.topic, home: ref.home, id, delayedId: id, dueAt: Number(h.due), inStream: false, payloadFrom: 'delayed', payload: decode(h[FIELD.payload]), headers, ...(trace ? { trace } : {}), status, deadLetters: [] };
+    return { topic: ref.topic, home: ref.view ?? ref.home, id, delayedId: id, dueAt: Number(h.due), inStream: false, payloadFrom: 'delayed', payload: decode(h[FIELD.payload]), headers, ...(trace ? { trace } : {}), status, deadLetters: [] };
   }
   if (!STREAM_ID.test(id)) throw new InvalidIdError(id);
   const { rows } = await readStreams(redis, prefix, [ref]);
@@ -658,7 +681,7 @@ export async function eventPage(redis: Redis, prefix: string, ref: StreamRef, id
     payloadFrom = 'deadLetters';
   }
   const trace = traceOf(headers);
-  return { topic: ref.topic, home: ref.home, id, publishedAt: idMs(id), inStream: !!entry, payloadFrom, payload, headers, ...(trace ? { trace } : {}), ...(delayedId ? { delayedId } : {}), status, deadLetters };
+  return { topic: ref.topic, home: ref.view ?? ref.home, id, publishedAt: idMs(id), inStream: !!entry, payloadFrom, payload, headers, ...(trace ? { trace } : {}), ...(delayedId ? { delayedId } : {}), status, deadLetters };
 }
 
 /** One search hit. */

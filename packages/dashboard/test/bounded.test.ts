@@ -132,6 +132,8 @@ function unbounded(args: string[]): string | null {
   const countOf = () => { const i = upper.indexOf('COUNT'); return i < 0 ? Infinity : Number(rest[i + 1]); };
   switch (cmd) {
     case 'time': case 'zcard': case 'xlen': case 'exists': case 'get': case 'hget': return null;
+    // HMGET of a topic's meta hash: a few named fields (partitions, lanes, defaultLane), O(fields given).
+    case 'hmget': return rest.length <= 4 ? null : `HMGET of ${rest.length - 1} fields`;
     case 'hgetall': return /:(status:[^:]+|retired|delayed-id:[^:]+)$/.test(rest[0]!) ? null : `HGETALL of ${rest[0]}`;
     case 'xinfo': return upper.includes('FULL') ? 'XINFO STREAM FULL' : null;
     case 'scan': return countOf() <= 1000 ? null : 'SCAN without COUNT';

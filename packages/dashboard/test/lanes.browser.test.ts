@@ -53,3 +53,30 @@ test('overview: a prioritized topic shows its lanes (default marked) and each gr
   await page.getByTestId('topic-title').waitFor();
   expect(problems).toEqual([]);
 });
+
+test('topic page and group page of a prioritized topic: one row per lane, events of every lane with their lane', async () => {
+  await page.goto(`${dash.url}#/t/emails`);
+  await page.locator('[data-testid="lanes"] tr[data-lane="low"]').waitFor();
+  expect(await page.getByTestId('lanes-badge').textContent()).toBe('3 lanes');
+  expect(await page.locator('[data-testid="lanes"] tr[data-lane] [data-k="length"]').allTextContents()).toEqual(['2', '1', '3']);
+  expect(await page.locator('[data-testid="lanes"] tr[data-lane="low"] [data-group-cell="sender"]').textContent()).toBe('3 · 0');
+  const lanes = await page.locator('[data-testid="matrix"] [data-k="lane"]').allTextContents();
+  expect(lanes.sort()).toEqual(['high', 'high', 'low', 'low', 'low', 'normal']);
+  // A high event opens by its lane id.
+  const highId = await page.locator('[data-testid="matrix"] tr:has(td[data-k="lane"]:text-is("high")) a').first().textContent();
+  expect(highId).toMatch(/^high:\d+-\d+$/);
+  await page.goto(`${dash.url}#/e/emails/${encodeURIComponent(highId!)}`);
+  expect(await page.getByTestId('event-lane').textContent()).toBe('high');
+  expect(await page.getByTestId('event-title').textContent()).toBe(highId);
+
+  await page.goto(`${dash.url}#/g/emails/sender`);
+  await page.locator('[data-testid="group-lanes"] tr[data-lane="low"]').waitFor();
+  expect(await page.locator('[data-testid="group-lanes"] tr[data-lane] [data-k="lag"]').allTextContents()).toEqual(['2', '1', '3']);
+  expect(await page.getByTestId('lanes-badge').textContent()).toBe('3 lanes, summed');
+  // The default lane has its own page too.
+  await page.locator('[data-testid="group-lanes"] tr[data-lane="normal"] a').click();
+  await page.waitForFunction(() => location.hash === `#/g/${encodeURIComponent('emails+normal')}/sender`);
+  await page.getByTestId('lane-badge').waitFor();
+  expect(await page.getByTestId('lane-badge').textContent()).toBe('lane normal');
+  expect(problems).toEqual([]);
+});

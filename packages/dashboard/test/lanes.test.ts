@@ -7,7 +7,8 @@ import { startDashboard, type RunningDashboard } from '../src';
  * A prioritized topic (docs/priorities.md) on the dashboard's overview: one topic row whose
  * length and groups are summed over its lanes, with its lanes in the meta hash's order (the
  * default one marked), each lane's length and each group's lag and pending in it; a lane's
- * stream opens as its own topic page (home `<topic>+<lane>`). A plain topic has no lanes.
+ * stream opens as its own topic page (home `<topic>+<lane>`, the default lane's too: the topic's
+ * page merges every lane, lanes-pages.test). A plain topic has no lanes.
  */
 jest.setTimeout(60_000);
 
@@ -54,7 +55,7 @@ test('the overview lists a prioritized topic once, summed, with each lane and ea
   expect(t.groups.map((g) => [g.group, g.lag, g.pending])).toEqual([['sender', 6, 0]]);
   expect(t.lanes).toEqual([
     { lane: 'high', home: 'emails+high', default: false, length: 2, groups: [{ group: 'sender', lag: 2, pending: 0 }] },
-    { lane: 'normal', home: 'emails', default: true, length: 1, groups: [{ group: 'sender', lag: 1, pending: 0 }] },
+    { lane: 'normal', home: 'emails+normal', default: true, length: 1, groups: [{ group: 'sender', lag: 1, pending: 0 }] },
     { lane: 'low', home: 'emails+low', default: false, length: 3, groups: [{ group: 'sender', lag: 3, pending: 0 }] },
   ]);
   expect(topics[1]).not.toHaveProperty('lanes');
