@@ -14,6 +14,8 @@
   ARGV[6]  'P' to PUBLISH, 'S' to SPUBLISH
   then per entry, 2 values: entry id, event id (for a retry copy, the event it copies)
 
+  An event whose status in the group is final already (succeeded or dead: another consumer
+  finished it, e.g. before an XGROUP DESTROY its recreated group does not remember) keeps it.
   Only entries the stream no longer holds (`XRANGE id id` finds nothing) are acknowledged and
   recorded; the others are left alone and returned (on Redis 6.2 the caller finds deleted
   entries by elimination, and this keeps a live one from ever being acked as lost).
@@ -52,7 +54,8 @@ local n, marked = 0, {}
 for i = first, #ARGV, 2 do
   n = n + 1
   local eventId = ARGV[i + 1]
-  if gone[i] and redis.call('HGET', KEYS[n + 2], field) ~= 'lost' then
+  local state = gone[i] and redis.call('HGET', KEYS[n + 2], field)
+  if gone[i] and state ~= 'lost' and state ~= 'succeeded' and state ~= 'dead' then
     writeStatus(KEYS[n + 2], group, ttl, { 'state', 'lost', 'error', reason, 'updatedAt', now, 'finishedAt', now, 'consumer', consumer })
     marked[#marked + 1] = eventId
   end

@@ -1,0 +1,66 @@
+import type Redis from 'ioredis';
+import type { TopicKeys } from '../keys';
+import { findRecord, recordToken } from '../status-records';
+
+/**
+ * What the status says of a finished delivery whose ack waited for its destroyed group (see
+ * AckBatcher's parked acks), before the entry is taken back into the recreated group, which has no
+ * record of what happened to it before the destroy:
+ * - `stale`: another consumer finished it (succeeded, dead letter, lost, skipped, or a later
+ *   attempt failed and its retry is scheduled): it reclaimed the entry while this one stalled, so
+ *   this run's outcome does not count, as without a destroy (the pending list refused it);
+ * - `superseded`: another consumer started a later attempt (`processing` with a higher or equal
+ *   attempt number, written when it reclaimed the entry) and has not finished it: this run does not
+ *   count either; that consumer takes the entry back, or it is run again (see AckBatcher);
+ * - undefined: no one else is known to have run it (or this consumer's own success is recorded
+ *   already: a resent ack whose first run wrote it): taken back and acknowledged.
+ */
+export type ParkedVerdict = 'stale' | 'superseded' | undefined;
+
+/** One parked delivery to judge: its event and the attempt number it ran as. */
+export interface ParkedRun {
+  readonly eventId: string;
+  readonly attempt: number;
+}
+
+const FINAL = new Set(['succeeded', 'dead', 'lost', 'skipped']);
+
+/**
+ * Judge parked runs by their events' status in `group` (see {@link ParkedVerdict}): one HMGET per
+ * event and one GET per distinct second of the events (protocol 2's success buckets), pipelined.
+ * A status that cannot be read judges nothing (undefined).
+ */
+export async function judgeParked(redis: Redis, keys: TopicKeys, group: string, consumer: string, runs: readonly ParkedRun[]): Promise<ParkedVerdict[]> {
+  if (runs.length === 0) return [];
+  const tokens = runs.map((r) => recordToken(r.eventId));
+  const seconds = [...new Set(tokens.map((t) => t.second))];
+  const p = redis.pipeline();
+  for (const r of runs) p.hmget(keys.status(r.eventId), `${group}:state`, `${group}:consumer`, `${group}:attempts`);
+  for (const sec of seconds) p.get(keys.ok(group, sec));
+  const replies = (await p.exec()) ?? [];
+  const buckets = new Map<number, string>();
+  seconds.forEach((sec, i) => {
+    const [err, v] = replies[runs.length + i] ?? [];
+    if (!err && typeof v === 'string') buckets.set(sec, v);
+  });
+  return runs.map((r, i) => {
+    const [err, fields] = replies[i] ?? [new Error('no reply')];
+    if (err || !Array.isArray(fields)) return undefined;
+    const [state = null, by = null, attemptsText = null] = fields as Array<string | null>;
+    const attempts = Number(attemptsText ?? 0);
+    const bucket = buckets.get(tokens[i]!.second);
+    const record = bucket === undefined ? undefined : findRecord(bucket, tokens[i]!.second, tokens[i]!.token);
+    if (state === 'succeeded' && by === consumer) return undefined;
+    if (state !== null && FINAL.has(state)) return 'stale';
+    if (record) {
+      // A plain success (no consumer recorded): this run's own when its attempt matches and the
+      // hash names no one else.
+      return record.attempts === r.attempt && (by === null || by === consumer) ? undefined : 'stale';
+    }
+    if (by !== null && by !== consumer && attempts >= r.attempt) {
+      if (state === 'failed') return 'stale';
+      if (state === 'processing') return 'superseded';
+    }
+    return undefined;
+  });
+}
