@@ -40,6 +40,7 @@ describe('skipOlderThanMs', () => {
     expect(st.groups.ticker).toMatchObject({ state: 'skipped', attempts: 0, consumer: sub.consumer });
     expect(st.groups.ticker?.finishedAt).toBeInstanceOf(Date);
     for (const id of old) expect((await sf.status(topic, id)).groups.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
+    expect((await sf.show(topic, old[4]!)).groups.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
     expect(seen).toEqual([{ n: 100 }, { n: 101 }]);
     // The backlog came in one read (5 entries, 10 slots): one skip call, one event with every id.
     expect(skippedEvents).toEqual([old]);
