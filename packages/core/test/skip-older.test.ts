@@ -86,6 +86,7 @@ describe('skipOlderThanMs', () => {
     const [id] = await oldBacklog(sf, 'alerts', 1, 60_000);
     // Dead-lettered by a group without the bound, then replayed into one with it.
     const first = sf.subscribe(topic, 'notify', (_p, ctx) => ctx.deadLetter('bad'), { startFrom: 'beginning', consumer: 'c1' });
+    await first.ready();
     expect((await sf.waitFor(topic, id!, { timeoutMs: 10_000 })).groups.notify?.state).toBe('dead');
     await first.close();
     let runs = 0;
