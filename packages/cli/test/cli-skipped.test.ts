@@ -27,7 +27,11 @@ test('show: a skipped event reads skipped in the group that skipped it, succeede
   const live = sf.subscribe('prices', 'ticker', () => undefined, { consumer: 'ticker-1', startFrom: 'beginning', skipOlderThanMs: 10_000 });
   const audit = sf.subscribe('prices', 'audit', () => undefined, { consumer: 'audit-1', startFrom: 'beginning' });
   await Promise.all([live.ready(), audit.ready()]);
-  await waitFor(async () => (await sf.status('prices', old)).groups.ticker?.state === 'skipped' && (await sf.status('prices', old)).groups.audit?.state === 'succeeded');
+  await waitFor(
+    async () =>
+      (await sf.status('prices', old)).groups.ticker?.state === 'skipped' &&
+      (await sf.status('prices', old)).groups.audit?.state === 'succeeded',
+  );
   const r = await runCli(['--url', server.url, '--prefix', prefix, 'show', 'prices', old]);
   expect(r.code).toBe(0);
   const rows = r.stdout.split('\n');

@@ -96,11 +96,16 @@ const CHUNK = 500;
 export class Skipper {
   private pending = new Map<string, SkipItem[]>();
   private scheduled = false;
+  /** `<stream> <entry id>` of the entries queued or being skipped: a second delivery of one meanwhile (an orphan run after a reconnect) is dropped. */
+  private readonly busy = new Set<string>();
 
   constructor(private readonly host: SkipperHost) {}
 
   /** Skip this delivery with the others of this tick. */
   add(stream: string, item: SkipItem): void {
+    const key = `${stream} ${item.entryId}`;
+    if (this.busy.has(key)) return;
+    this.busy.add(key);
     let list = this.pending.get(stream);
     if (!list) this.pending.set(stream, (list = []));
     list.push(item);
@@ -115,7 +120,10 @@ export class Skipper {
     const batches = this.pending;
     this.pending = new Map();
     for (const [stream, items] of batches) {
-      for (let i = 0; i < items.length; i += CHUNK) this.host.track(this.skip(stream, items.slice(i, i + CHUNK)));
+      for (let i = 0; i < items.length; i += CHUNK) {
+        const chunk = items.slice(i, i + CHUNK);
+        this.host.track(this.skip(stream, chunk).finally(() => { for (const it of chunk) this.busy.delete(`${stream} ${it.entryId}`); }));
+      }
     }
   }
 
