@@ -66,7 +66,7 @@ describe('skipOlderThanMs', () => {
     const topic = defineTopic<{ n: number }>('quotes');
     let runs = 0;
     const sub = sf.subscribe(topic, 'push', () => { runs++; throw new Error('gateway down'); },
-      { startFrom: 'beginning', skipOlderThanMs: 300, backoff: { type: 'fixed', delayMs: 600 }, reclaimIntervalMs: 50 });
+      { startFrom: 'beginning', skipOlderThanMs: 1000, backoff: { type: 'fixed', delayMs: 1500 }, reclaimIntervalMs: 50 });
     const skipped: string[] = [];
     sub.on('skipped', (e) => skipped.push(...e.ids));
     await sub.ready();
@@ -185,14 +185,14 @@ describe('skipOlderThanMs', () => {
     const sub = sf.subscribe(topic, 'ship', (p, ctx) => {
       seen.push([p.n, ctx.attempt]);
       if (p.n === 1) throw new Error('carrier down');
-    }, { startFrom: 'beginning', ordering: 'key', skipOlderThanMs: 400, leaseMs: 1000, backoff: { type: 'fixed', delayMs: 700 } });
+    }, { startFrom: 'beginning', ordering: 'key', skipOlderThanMs: 1000, leaseMs: 1000, backoff: { type: 'fixed', delayMs: 1500 } });
     await sub.ready();
     const first = await sf.publish(topic, { key: 'a', n: 1 }, { key: 'a' });
     await waitFor(() => seen.length === 1);
     const second = await sf.publish(topic, { key: 'a', n: 2 }, { key: 'a' });
     const st = await sf.waitFor(topic, first, { timeoutMs: 10_000 });
     expect(st.groups.ship).toMatchObject({ state: 'skipped', attempts: 1, error: 'Error: carrier down' });
-    // The second waited behind the first (key order) for the 700 ms backoff: stale by then too.
+    // The second waited behind the first (key order) for the 1,500 ms backoff: stale by then too.
     expect((await sf.waitFor(topic, second, { timeoutMs: 10_000 })).groups.ship?.state).toBe('skipped');
     expect(seen).toEqual([[1, 1]]);
     const third = await sf.publish(topic, { key: 'a', n: 3 }, { key: 'a' });
