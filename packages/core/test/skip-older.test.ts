@@ -3,6 +3,7 @@ import { sleep, waitFor } from '@streamfan/testing';
 import { METRIC_NAMES } from '../src/telemetry/metrics';
 import { defineTopic, InvalidOptionError, topicKeys, type Streamfan } from '../src/internal';
 import { runScript } from '../src/scripts/runner';
+import { Skipper } from '../src/consumer/skipper';
 import { useRedis } from './helpers';
 
 const env = useRedis();
@@ -235,5 +236,25 @@ describe('skipOlderThanMs', () => {
       return v === 3 ? v : undefined;
     }, { timeoutMs: 5000 });
     expect(value).toBe(3);
+  });
+
+  test('Skipper: a retry copy held by another consumer is reported stale under its event id; its holder skips it under the event id', async () => {
+    const sf = env.client();
+    const keys = topicKeys(sf.prefix, 'copies');
+    const [eventId] = await oldBacklog(sf, 'copies', 1, 60_000);
+    const copy = String(await sf.redis.xadd(keys.redeliver('g'), '*', 'payload', '{}', 'headers', '', 'orig', eventId!, 'base', '2'));
+    await sf.redis.xgroup('CREATE', keys.redeliver('g'), 'g', '0');
+    await sf.redis.xreadgroup('GROUP', 'g', 'b', 'COUNT', 1, 'STREAMS', keys.redeliver('g'), '>');
+    await sf.redis.call('XGROUP', 'CREATECONSUMER', keys.redeliver('g'), 'g', 'a');
+    const seen: Record<string, string[][]> = { skipped: [], stale: [] };
+    const skipper = (consumer: string) => new Skipper({
+      worker: sf.redis, keys, group: 'g', consumer, statusTtlSeconds: 60, trackStatus: true, publishMode: () => 'P',
+      skipped: (ids) => seen.skipped!.push(ids), stale: (ids) => seen.stale!.push(ids), track: () => undefined,
+    });
+    await skipper('a').skip(keys.redeliver('g'), [{ entryId: copy, eventId: eventId!, base: 2 }]);
+    expect(seen).toEqual({ skipped: [], stale: [[eventId]] });
+    await skipper('b').skip(keys.redeliver('g'), [{ entryId: copy, eventId: eventId!, base: 2 }]);
+    expect(seen).toEqual({ skipped: [[eventId]], stale: [[eventId]] });
+    expect(await sf.redis.hgetall(keys.status(eventId!))).toMatchObject({ 'g:state': 'skipped', 'g:attempts': '2', 'g:consumer': 'b' });
   });
 });
