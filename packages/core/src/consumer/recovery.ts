@@ -3,7 +3,7 @@ import { runScript } from '../scripts/runner';
 import { groupInfos, settledInGroup } from '../status';
 import { compareIds } from '../ids';
 import { monotonicMs, sleep } from '../timing';
-import { knownPosition, nextId, noteKnownGroup } from '../retention/known-groups';
+import { knownPosition, missingGroups, nextId, noteKnownGroup } from '../retention/known-groups';
 import type { InFlight } from './in-flight';
 import type { RawEntry } from './entry';
 import { SubscriptionReader } from './reader';
@@ -24,6 +24,18 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
    * @throws GroupRetiredError when the group was retired
    */
   protected async ensureGroups(startFrom: string): Promise<boolean> {
+    // A group destroyed (XGROUP DESTROY of its topic stream's half) while its consumers ran, and
+    // not recreated yet by their recovery (they stalled, or lost Redis): recreated as they would,
+    // where it was, not at startFrom. A new consumer of the group (a restart, one more worker)
+    // created it at startFrom and, from 'beginning', replayed everything the group had finished
+    // (model seed 10: destroy-replay, seqs 1, 3, 4, 5 in both groups, from a worker spawned 11 s
+    // after b's destroy).
+    const floor = await this.destroyedWhileRunning();
+    if (floor !== undefined) {
+      this.pendingFloor ??= floor;
+      if (!this.groupPos.has(this.keys.stream)) this.groupPos.set(this.keys.stream, previousId(floor));
+      await this.recover('the group was missing when this consumer started: destroyed (XGROUP DESTROY) while its consumers ran, within the last 10 minutes, and not recreated yet');
+    }
     let created = false;
     for (const [stream, start] of [[this.keys.stream, startFrom], [this.keys.redeliver(this.group), '0']] as const) {
       const [state, id] = await this.createGroup(stream, start, this.consumer);
@@ -33,6 +45,21 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
       }
     }
     return created;
+  }
+
+  /**
+   * When this consumer's group is missing from the topic stream while it still exists on its
+   * redelivery stream (so it is no new group: XGROUP DESTROY took the topic stream's half; a
+   * retirement or a deleted stream takes both) and its consumers recorded where it was within
+   * the window of known-groups.ts: the lowest entry it may still need. Only with trackStatus (the
+   * recovery checks the status of what may come again before running it).
+   */
+  private async destroyedWhileRunning(): Promise<string | undefined> {
+    if (!this.options.trackStatus) return undefined;
+    const stream = this.keys.stream;
+    if ((await this.worker.exists(stream)) !== 1) return undefined;
+    if (!(await groupInfos(this.worker, this.keys.redeliver(this.group))).some((g) => g.name === this.group)) return undefined;
+    return (await missingGroups(this.worker, stream)).find((g) => g.group === this.group)?.floor;
   }
 
   /**
@@ -351,4 +378,11 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
     }
     this.held = this.held.filter((h) => h.stream !== stream);
   }
+}
+
+/** The id right before `id` (`ms-seq` - 1): a group created there delivers `id` first. */
+function previousId(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  if (BigInt(seq) > 0n) return `${ms}-${(BigInt(seq) - 1n).toString()}`;
+  return BigInt(ms) > 0n ? `${(BigInt(ms) - 1n).toString()}-18446744073709551615` : '0-0';
 }
