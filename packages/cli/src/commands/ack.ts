@@ -9,7 +9,7 @@ export function registerAck(program: Command, act: ActionFactory): void {
     .command('ack')
     .argument('<topic>', 'topic name')
     .argument('<group>', 'group name')
-    .argument('<id...>', 'pending entry ids (see `streamfan pending`; p3:… on a partitioned topic)')
+    .argument('<id...>', 'pending entry ids (see `streamfan pending`; p3:… on a partitioned topic, high:… in a priority lane)')
     .option('-y, --yes', 'do not ask for confirmation')
     .description(
       'repair by hand: acknowledge pending entries (they will not be handled again by this group); status becomes succeeded, marked ackedByHand; all or nothing',

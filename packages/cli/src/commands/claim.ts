@@ -9,7 +9,7 @@ export function registerClaim(program: Command, act: ActionFactory): void {
     .command('claim')
     .argument('<topic>', 'topic name')
     .argument('<group>', 'group name')
-    .argument('<id...>', 'pending entry ids (see `streamfan pending`; p3:… on a partitioned topic)')
+    .argument('<id...>', 'pending entry ids (see `streamfan pending`; p3:… on a partitioned topic, high:… in a priority lane)')
     .requiredOption('--to <consumer>', 'the consumer that gets the entries')
     .option('-y, --yes', 'do not ask for confirmation')
     .description(

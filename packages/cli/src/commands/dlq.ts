@@ -76,7 +76,7 @@ export function registerDlq(program: Command, act: ActionFactory): void {
     .command('show')
     .argument('<topic>', 'topic name')
     .argument('<group>', 'group name')
-    .argument('<deadLetterId>', 'dead-letter id (see `streamfan dlq list`)')
+    .argument('<deadLetterId>', 'dead-letter id (see `streamfan dlq list`; high:… in a priority lane)')
     .description('show one dead letter: payload, headers, error, attempts')
     .addHelpText('after', examples('streamfan dlq show user.signup email 1700000000000-0'))
     .action(

@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
-import { lookupTopic, requireTopic, type LaneGroupRow, type PartitionedGroupInfo } from '@streamfan/core/internal';
+import {
+  formatLaneId,
+  laneKeys,
+  lookupTopic,
+  requireTopic,
+  type LaneGroupRow,
+  type PartitionedGroupInfo,
+  type Streamfan,
+  type Topic,
+} from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatDuration } from '../format/duration';
 import { laneBacklog, laneBacklogs } from '../format/lanes';
@@ -31,8 +40,10 @@ export function registerGroups(program: Command, act: ActionFactory): void {
         await requireTopic(sf, topic);
         const t = await lookupTopic(sf, topic);
         const now = Date.now();
+        const delivered = t.priorities ? await laneDeliveries(sf, t) : undefined;
         const groups = (await sf.groups(t)).map((g) => ({
           ...g,
+          ...(delivered ? withLaneDeliveries(g, delivered, t) : {}),
           oldestPendingAgeMs: g.oldestPendingId ? Math.max(0, now - idDate(g.oldestPendingId).getTime()) : null,
         }));
         const laned = groups.some((g) => laneRows(g).length > 0);
@@ -125,8 +136,60 @@ function laneLines(groups: ReadonlyArray<{ group: string; retired?: true; lanes?
         { header: 'RETRYING', value: (r) => String(r.retrying), align: 'right' },
         { header: 'DEAD', value: (r) => String(r.deadLetters), align: 'right' },
         { header: 'LENGTH', value: (r) => String(r.length), align: 'right' },
+        { header: 'LAST-DELIVERED', value: (r) => (r as { lastDeliveredId?: string }).lastDeliveredId ?? '-' },
       ],
       rows,
     )
   );
+}
+
+/** Per lane (highest first), each group's last delivered id in the lane stream (XINFO GROUPS; 0-0 for a lane without the group). */
+async function laneDeliveries(sf: Streamfan, t: Topic<unknown>): Promise<Map<string, Map<string, string>>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const lane of t.priorities!) {
+    const rows =
+      (await (sf.redis.xinfo('GROUPS', laneKeys(sf.prefix, t.name, lane, t.defaultPriority!).stream) as Promise<unknown[][]>).catch(
+        () => [],
+      )) ?? [];
+    const byGroup = new Map<string, string>();
+    for (const row of rows) {
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i + 1 < row.length; i += 2) o[String(row[i])] = row[i + 1];
+      byGroup.set(String(o.name), String(o['last-delivered-id'] ?? '0-0'));
+    }
+    out.set(lane, byGroup);
+  }
+  return out;
+}
+
+const idOrder = (id: string): [bigint, bigint] => {
+  const [ms = '0', seq = '0'] = id.split('-');
+  return [BigInt(ms), BigInt(seq)];
+};
+
+/**
+ * A group of a prioritized topic with its delivery position: each lane row's last delivered id
+ * (a lane id), and the group's `lastDeliveredId` the furthest of them (the latest event any lane
+ * delivered; core's figure is the default lane's, 0-0 when that lane is empty).
+ */
+function withLaneDeliveries(
+  g: { group: string; lanes?: LaneGroupRow[] },
+  delivered: Map<string, Map<string, string>>,
+  t: Topic<unknown>,
+): { lastDeliveredId: string; lanes?: Array<LaneGroupRow & { lastDeliveredId: string }> } {
+  let furthest: { lane: string; id: string } | undefined;
+  for (const [lane, byGroup] of delivered) {
+    const id = byGroup.get(g.group);
+    if (id === undefined || id === '0-0') continue;
+    const [a, b] = idOrder(id);
+    const [c, d] = furthest ? idOrder(furthest.id) : [-1n, -1n];
+    if (a > c || (a === c && b > d)) furthest = { lane, id };
+  }
+  const pub = (lane: string, id: string) => (id === '0-0' ? id : formatLaneId(lane, id, t.defaultPriority!));
+  return {
+    lastDeliveredId: furthest ? pub(furthest.lane, furthest.id) : '0-0',
+    ...(g.lanes
+      ? { lanes: g.lanes.map((l) => ({ ...l, lastDeliveredId: pub(l.lane, delivered.get(l.lane)?.get(g.group) ?? '0-0') })) }
+      : {}),
+  };
 }

@@ -1,0 +1,142 @@
+import { Streamfan, defineTopic } from '@streamfan/core';
+import { laneKeys } from '@streamfan/core/internal';
+import { startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
+import { buildCli, removeCli, runCli, startCli, type CliResult } from './run-cli';
+
+/**
+ * The CLI's commands that take or show event positions on a prioritized topic
+ * (docs/priorities.md): `groups` LAST-DELIVERED over the lanes, `tail --from` a lane id,
+ * `dlq purge` and `show` by lane id (delayed ones too, and `<default lane>:<id>`).
+ */
+jest.setTimeout(120_000);
+
+let server: RedisServer;
+let sf: Streamfan;
+const prefix = uniquePrefix();
+let base: string[] = [];
+const json = <T>(r: CliResult): T => {
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+};
+type Mail = { n: number };
+const emails = defineTopic<Mail>('emails', { priorities: ['high', 'normal', 'low'], defaultPriority: 'normal' });
+
+beforeAll(async () => {
+  buildCli();
+  server = await startRedis();
+  sf = new Streamfan({ connection: server.url, prefix, retention: false });
+  base = ['--url', server.url, '--prefix', prefix];
+});
+
+afterAll(async () => {
+  await sf?.close();
+  await server?.stop();
+  removeCli();
+});
+
+test('groups: LAST-DELIVERED is the furthest delivery over the lanes (a lane id), each lane its own with --lanes and --json', async () => {
+  const sub = sf.subscribe(emails, 'reader', () => undefined, { consumer: 'c0', startFrom: 'beginning', blockMs: 50 });
+  await sub.ready();
+  await sub.close();
+  const high = await sf.publishMany(emails, [{ n: 1 }, { n: 2 }], { priority: 'high' });
+  const low = await sf.publish(emails, { n: 3 }, { priority: 'low' });
+  // The group read the high lane only (by hand: a consumer that then stopped); the default lane is empty.
+  await sf.redis.xreadgroup('GROUP', 'reader', 'c0', 'COUNT', 10, 'STREAMS', laneKeys(prefix, 'emails', 'high', 'normal').stream, '>');
+  const out = json<{ groups: Array<{ group: string; lastDeliveredId: string; lanes: Array<{ lane: string; lastDeliveredId: string }> }> }>(
+    await runCli([...base, '--json', 'groups', 'emails']),
+  );
+  const g = out.groups.find((x) => x.group === 'reader')!;
+  expect(g.lastDeliveredId).toBe(high[1]);
+  expect(g.lanes.map((l) => [l.lane, l.lastDeliveredId])).toEqual([
+    ['high', high[1]],
+    ['normal', '0-0'],
+    ['low', '0-0'],
+  ]);
+  const table = (await runCli([...base, 'groups', 'emails'])).stdout;
+  expect(table).toMatch(new RegExp(`^reader\\s+\\d+\\s+\\d+\\s+\\d+\\s+${high[1]}\\s`, 'm'));
+  const rows = (await runCli([...base, 'groups', 'emails', '--lanes'])).stdout;
+  expect(rows).toMatch(/GROUP\s+LANE\s+LAG\s+PENDING\s+BACKLOG\s+RETRYING\s+DEAD\s+LENGTH\s+LAST-DELIVERED/);
+  expect(rows).toMatch(new RegExp(`^reader\\s+high\\s+0\\s+2\\s+2\\s+0\\s+0\\s+2\\s+${high[1]}$`, 'm'));
+  expect(rows).toMatch(/^reader\s+low\s+1\s+0\s+1\s+0\s+0\s+1\s+0-0$/m);
+  expect(low).toMatch(/^low:/);
+});
+
+test('tail --from a lane id: the events after it, in every lane; a lane the topic lacks is a usage error', async () => {
+  // A few ms apart: two lanes may hand out the same stream id within one millisecond, and tail
+  // orders equal ids by lane (highest first), not by publish order.
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+  const before = await sf.publish(emails, { n: 10 }, { priority: 'high' });
+  const after: string[] = [];
+  for (const lane of ['low', undefined, 'high'] as const) {
+    await tick();
+    after.push(await sf.publish(emails, { n: after.length + 11 }, lane ? { priority: lane } : {}));
+  }
+  const r = await runCli([...base, '--json', 'tail', 'emails', '--from', before, '--limit', '3']);
+  expect(r.code).toBe(0);
+  const seen = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { id: string; priority: string; payload: Mail });
+  expect(seen.map((e) => e.id)).toEqual(after);
+  expect(seen.map((e) => e.priority)).toEqual(['low', 'normal', 'high']);
+  // The default lane's prefix is accepted too; a plain id is a time position in every lane.
+  const plain = await runCli([...base, '--json', 'tail', 'emails', '--from', `normal:${before.split(':')[1]}`, '--limit', '1']);
+  expect(JSON.parse(plain.stdout.trim().split('\n')[0]!).id).toBe(after[0]);
+  const bad = await runCli([...base, 'tail', 'emails', '--from', 'urgent:1-0', '--limit', '1']);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/urgent/);
+  expect(bad.stderr).toMatch(/high, normal, low/);
+  const garbage = await runCli([...base, 'tail', 'emails', '--from', 'yesterday']);
+  expect(garbage.code).toBe(2);
+  // A lane id on a topic without lanes: a usage error, not a crash.
+  await sf.publish('plain', { n: 0 });
+  const plainTopic = await runCli([...base, 'tail', 'plain', '--from', 'high:1-0', '--limit', '1']);
+  expect(plainTopic.code).toBe(2);
+  expect(plainTopic.stderr).toMatch(/no priority lanes|not prioritized/);
+});
+
+test('tail --from $ on a prioritized topic prints what arrives in any lane', async () => {
+  const run = startCli([...base, '--json', 'tail', 'emails', '--limit', '2']);
+  await new Promise((r) => setTimeout(r, 1500));
+  const a = await sf.publish(emails, { n: 20 }, { priority: 'low' });
+  const b = await sf.publish(emails, { n: 21 }, { priority: 'high' });
+  const r = await run.result;
+  expect(r.code).toBe(0);
+  expect(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id),
+  ).toEqual([a, b]);
+});
+
+test('show and dlq take lane ids: a delayed lane id, <default lane>:<id>, dlq purge by lane id', async () => {
+  const delayed = await sf.publish(emails, { n: 30 }, { priority: 'high', delayMs: 600_000 });
+  expect(delayed).toMatch(/^high:delayed-/);
+  const shown = json<{ priority: string; payload: Mail; dueAt?: number }>(await runCli([...base, '--json', 'show', 'emails', delayed]));
+  expect(shown).toMatchObject({ priority: 'high', payload: { n: 30 } });
+  const normal = await sf.publish(emails, { n: 31 });
+  expect(json<{ payload: Mail }>(await runCli([...base, '--json', 'show', 'emails', `normal:${normal}`])).payload).toEqual({ n: 31 });
+
+  const dl = sf.subscribe(emails, 'bouncer', (_p, ctx) => ctx.deadLetter('bounced'), {
+    consumer: 'c1',
+    startFrom: 'beginning',
+    blockMs: 50,
+  });
+  await dl.ready();
+  await waitFor(async () => (await sf.deadLetters(emails, 'bouncer').count()) >= 10, { timeoutMs: 20_000 });
+  await dl.close();
+  const letters = await sf.deadLetters(emails, 'bouncer').list({ count: 100 });
+  const lowLetter = letters.find((x) => x.deadLetterId.startsWith('low:'))!;
+  const highLetter = letters.find((x) => x.deadLetterId.startsWith('high:'))!;
+  const purged = json<{ purged: number }>(
+    await runCli([...base, '--json', 'dlq', 'purge', 'emails', 'bouncer', lowLetter.deadLetterId, highLetter.deadLetterId, '--yes']),
+  );
+  expect(purged.purged).toBe(2);
+  const left = (await sf.deadLetters(emails, 'bouncer').list({ count: 100 })).map((x) => x.deadLetterId);
+  expect(left).not.toContain(lowLetter.deadLetterId);
+  expect(left).not.toContain(highLetter.deadLetterId);
+  expect(left).toHaveLength(letters.length - 2);
+  const wrong = await runCli([...base, 'dlq', 'purge', 'emails', 'bouncer', 'urgent:1-0', '--yes']);
+  expect(wrong.code).toBe(2);
+});
