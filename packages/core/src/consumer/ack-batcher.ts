@@ -142,9 +142,9 @@ export class AckBatcher {
   /**
    * Acks that met NOGROUP, once the group exists again. The recreated group has no record of what
    * happened to an entry before the destroy, so its status is read first (judgeParked): when
-   * another consumer finished it (it reclaimed the entry while this one stalled), or started a
-   * later attempt, this run is refused (`stale`), as the old group's pending list would have
-   * refused it; that consumer's outcome stands, or it takes the entry back itself. Otherwise each
+   * another consumer finished it (it reclaimed the entry while this one stalled), or a later
+   * attempt of another consumer failed and its retry is scheduled, this run is refused (`stale`),
+   * as the old group's pending list would have refused it; the other's outcome stands. Otherwise each
    * entry still in the stream that no consumer holds is taken back into the group's pending list for this consumer (adoptEntries,
    * with its delivery count) and acknowledged as usual; one this consumer holds already (its
    * recovery took it back) likewise. One another consumer holds now is refused (`stale`: that
@@ -165,9 +165,9 @@ export class AckBatcher {
         for (let i = 0; i < entries.length; i += 500) {
           let chunk = entries.slice(i, i + 500);
           // First what the status says (see judgeParked): the recreated group does not know that
-          // another consumer reclaimed the entry while this one stalled and finished it, or runs
-          // it still; taking it back then counted this stalled run as the success, never told
-          // (model seed 10: overlap-untold), or recorded it lost over that success.
+          // another consumer reclaimed the entry while this one stalled and finished it; taking it
+          // back then counted this stalled run as the success, never told (model seed 10:
+          // overlap-untold), or recorded it lost over that success.
           if (t.trackStatus) {
             const verdicts = await judgeParked(t.worker, t.keys, t.group, t.consumer, chunk.map((a) => ({ eventId: a.f.eventId, attempt: a.f.attempt })));
             const other = new Set(chunk.filter((_, k) => verdicts[k] !== undefined));

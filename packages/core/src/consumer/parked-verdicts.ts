@@ -6,16 +6,17 @@ import { findRecord, recordToken } from '../status-records';
  * What the status says of a finished delivery whose ack waited for its destroyed group (see
  * AckBatcher's parked acks), before the entry is taken back into the recreated group, which has no
  * record of what happened to it before the destroy:
- * - `stale`: another consumer finished it (succeeded, dead letter, lost, skipped, or a later
- *   attempt failed and its retry is scheduled): it reclaimed the entry while this one stalled, so
- *   this run's outcome does not count, as without a destroy (the pending list refused it);
- * - `superseded`: another consumer started a later attempt (`processing` with a higher or equal
- *   attempt number, written when it reclaimed the entry) and has not finished it: this run does not
- *   count either; that consumer takes the entry back, or it is run again (see AckBatcher);
- * - undefined: no one else is known to have run it (or this consumer's own success is recorded
- *   already: a resent ack whose first run wrote it): taken back and acknowledged.
+ * - `stale`: another consumer's outcome is final (succeeded, dead letter, lost, skipped), or a
+ *   later attempt of another consumer failed and its retry is scheduled: that consumer reclaimed
+ *   the entry while this one stalled, so this run's outcome does not count, as without a destroy
+ *   (the old group's pending list refused it). The event reaches its final state without it.
+ * - undefined: no one else is known to have finished it (or this consumer's own success is
+ *   recorded already: a resent ack whose first run wrote it): taken back and acknowledged. A later
+ *   attempt another consumer still runs is not refused here: nothing that survives the destroy
+ *   records a reclaim of a topic entry, and refusing a run the status cannot prove superseded left
+ *   the event to the recovery sweep alone (a silent loss when a hard cap came first: 47b15f1).
  */
-export type ParkedVerdict = 'stale' | 'superseded' | undefined;
+export type ParkedVerdict = 'stale' | undefined;
 
 /** One parked delivery to judge: its event and the attempt number it ran as. */
 export interface ParkedRun {
@@ -57,10 +58,7 @@ export async function judgeParked(redis: Redis, keys: TopicKeys, group: string, 
       // hash names no one else.
       return record.attempts === r.attempt && (by === null || by === consumer) ? undefined : 'stale';
     }
-    if (by !== null && by !== consumer && attempts >= r.attempt) {
-      if (state === 'failed') return 'stale';
-      if (state === 'processing') return 'superseded';
-    }
+    if (state === 'failed' && by !== null && by !== consumer && attempts >= r.attempt) return 'stale';
     return undefined;
   });
 }
