@@ -94,7 +94,7 @@ describe('skipOlderThanMs', () => {
     const sub = sf.subscribe(topic, 'notify', () => { runs++; }, { skipOlderThanMs: 5_000, consumer: 'c2', reclaimIntervalMs: 50 });
     await sub.ready();
     expect(await sf.deadLetters(topic, 'notify').replay({ all: true })).toBeGreaterThanOrEqual(1);
-    await waitFor(async () => (await sf.status(topic, id!)).groups.notify?.state === 'skipped', 10_000);
+    await waitFor(async () => (await sf.status(topic, id!)).groups.notify?.state === 'skipped', { timeoutMs: 10_000 });
     expect(runs).toBe(0);
     expect(sub.stats.skipped).toBe(1);
   });
