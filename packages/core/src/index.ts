@@ -28,7 +28,7 @@ export type { ClaimedEntry } from './admin/claim';
 export type { AckedEntry } from './admin/ack';
 export type { RetireOptions, RetireReport } from './admin/retire';
 export type { TailedEvent, TailOptions } from './admin/tail';
-export type { MemoryReport, TopicMemory, KindMemory, MemoryKind, MemoryOptions } from './memory';
+export type { MemoryReport, TopicMemory, KindMemory, LaneMemory, MemoryKind, MemoryOptions } from './memory';
 export type { ConnectionOption, ClusterConnection } from './connection';
 export type { TelemetryOptions } from './telemetry/telemetry';
 export type { HealthOptions, SubscriptionHealth, ClientHealth, LastError } from './health';

@@ -66,8 +66,24 @@ export interface TopicMemory {
   partitions?: number;
   /** Priority lanes of a prioritized topic, highest first (absent otherwise): their keys are counted under the topic. */
   lanes?: string[];
+  /**
+   * A prioritized topic's memory by lane, highest first: each lane's keys (its stream, schedule,
+   * success buckets and status hashes, delayed events, and per group its redelivery stream, retry
+   * set and dead letters). With {@link TopicMemory.laneShared} they add up to the topic's figures.
+   */
+  byLane?: LaneMemory[];
+  /** A prioritized topic's keys every lane shares: idempotency keys, producer ledgers, the meta hash. */
+  laneShared?: { bytes: number; bytesError: number; kinds: KindMemory[] };
   /** Groups found on the topic stream(s). */
   groups: string[];
+  bytes: number;
+  bytesError: number;
+  kinds: KindMemory[];
+}
+
+/** Memory of one priority lane of a topic, by kind. */
+export interface LaneMemory {
+  lane: string;
   bytes: number;
   bytesError: number;
   kinds: KindMemory[];
@@ -144,29 +160,35 @@ export function scanFraction(cursor: string): number {
  * per partition (`T#i`) of a partitioned topic, one per lane (`T+L`; the default lane is `T`) of
  * a prioritized one, else the topic itself. A meta record that cannot be read counts as none.
  */
-async function topicHomeNames(redis: Redis, prefix: string, topic: string): Promise<{ homes: string[]; partitions: number; lanes?: string[] }> {
+async function topicHomeNames(redis: Redis, prefix: string, topic: string): Promise<{ homes: string[]; partitions: number; lanes?: string[]; defaultLane?: string }> {
   const [p, lanes, defaultLane] = ((await redis.hmget(topicMetaKeys(prefix, topic).meta, 'partitions', 'lanes', 'defaultLane').catch(() => [])) ?? []) as Array<string | null | undefined>;
   const partitions = Number(p) || 0;
   if (partitions > 0) return { homes: Array.from({ length: partitions }, (_, i) => `${topic}#${i}`), partitions };
   if (lanes && defaultLane) {
     const list = lanes.split(',').filter((l) => l !== '');
-    return { homes: list.map((l) => laneHome(topic, l, defaultLane)), partitions: 0, lanes: list };
+    return { homes: list.map((l) => laneHome(topic, l, defaultLane)), partitions: 0, lanes: list, defaultLane };
   }
   return { homes: [topic], partitions: 0 };
 }
 
 type Fixed = Exclude<MemoryKind, 'status' | 'idempotency' | 'other'>;
 interface Seen { count: number; sample: string[] }
+type SampledKind = 'status' | 'idempotency' | 'delayed' | 'other';
+/** Where a key of a topic belongs: a lane's (`lane:<L>:` keys), the topic's own keys (`''`: the default lane's on a prioritized topic), or the keys every lane shares. */
+const SHARED = '\u0000shared';
 interface TopicAcc {
-  fixed: Map<string, { kind: Fixed; length: 'xlen' | 'zcard' }>;
-  sampled: Map<'status' | 'idempotency' | 'delayed' | 'other', Seen>;
+  /** Fixed keys by name, with the bucket (lane, '' or SHARED) they belong to. */
+  fixed: Map<string, { kind: Fixed; length: 'xlen' | 'zcard'; bucket: string }>;
+  /** Sampled keys per bucket and kind. */
+  sampled: Map<string, Map<SampledKind, Seen>>;
   groups: Set<string>;
   partitions?: number;
   lanes?: string[];
+  defaultLane?: string;
 }
 
 /** What a key under the prefix is: its topic (partitions grouped under theirs) and kind. */
-function classify(prefix: string, key: string): { topic: string; partition?: number; kind: MemoryKind | 'delayedRef'; group?: string } | undefined {
+function classify(prefix: string, key: string): { topic: string; partition?: number; lane?: string; shared?: true; kind: MemoryKind | 'delayedRef'; group?: string } | undefined {
   const head = `${prefix}:{`;
   if (!key.startsWith(head)) return undefined;
   const close = key.indexOf('}:', head.length);
@@ -177,17 +199,20 @@ function classify(prefix: string, key: string): { topic: string; partition?: num
   const topic = p ? p.topic : tag;
   const partition = p?.partition;
   // A priority lane's keys (`{T}:lane:<L>:…`) are the topic's, of the same kinds.
-  const lane = /^lane:[a-z][a-z0-9_-]{0,15}:(.+)$/.exec(rest);
-  if (lane) rest = lane[1]!;
-  if (rest === 'stream') return { topic, partition, kind: 'stream' };
-  if (rest === 'delayed') return { topic, partition, kind: 'delayed' };
-  if (rest.startsWith('status:') || rest.startsWith('ok:')) return { topic, partition, kind: 'status' };
-  if (rest.startsWith('idem:')) return { topic, partition, kind: 'idempotency' };
-  if (rest.startsWith('delayed-id:')) return { topic, partition, kind: 'delayedRef' };
-  if (rest.startsWith('retry:')) return { topic, partition, kind: 'retry', group: rest.slice(6) };
-  if (rest.startsWith('redeliver:')) return { topic, partition, kind: 'redelivery', group: rest.slice(10) };
-  if (rest.startsWith('dlq:')) return { topic, partition, kind: 'deadLetters', group: rest.slice(4) };
-  return { topic, partition, kind: 'other' };
+  const laneMatch = /^lane:([a-z][a-z0-9_-]{0,15}):(.+)$/.exec(rest);
+  if (laneMatch) rest = laneMatch[2]!;
+  // A lane's key, or (outside `lane:`) one every lane shares: idempotency keys, producer ledgers, the meta hash (docs/priorities.md §2).
+  const where = laneMatch ? { lane: laneMatch[1]! } : rest.startsWith('idem:') || rest.startsWith('producer:') || rest === 'meta' ? { shared: true as const } : {};
+  const base = { topic, partition, ...where };
+  if (rest === 'stream') return { ...base, kind: 'stream' };
+  if (rest === 'delayed') return { ...base, kind: 'delayed' };
+  if (rest.startsWith('status:') || rest.startsWith('ok:')) return { ...base, kind: 'status' };
+  if (rest.startsWith('idem:')) return { ...base, kind: 'idempotency' };
+  if (rest.startsWith('delayed-id:')) return { ...base, kind: 'delayedRef' };
+  if (rest.startsWith('retry:')) return { ...base, kind: 'retry', group: rest.slice(6) };
+  if (rest.startsWith('redeliver:')) return { ...base, kind: 'redelivery', group: rest.slice(10) };
+  if (rest.startsWith('dlq:')) return { ...base, kind: 'deadLetters', group: rest.slice(4) };
+  return { ...base, kind: 'other' };
 }
 
 /** Keep a uniform sample of at most `size` keys (reservoir sampling; deterministic enough for a report). */
@@ -249,12 +274,14 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
         keysSeen++;
         const a = acc(c.topic);
         if (c.group !== undefined) a.groups.add(c.group);
-        if (c.kind === 'status' || c.kind === 'idempotency' || c.kind === 'other') {
-          if (!a.sampled.has(c.kind)) a.sampled.set(c.kind, { count: 0, sample: [] });
-          keep(a.sampled.get(c.kind)!, key, sampleSize);
-        } else if (c.kind === 'delayedRef') {
-          if (!a.sampled.has('delayed')) a.sampled.set('delayed', { count: 0, sample: [] });
-          keep(a.sampled.get('delayed')!, key, sampleSize);
+        const sampledKind: SampledKind | undefined = c.kind === 'status' || c.kind === 'idempotency' || c.kind === 'other' ? c.kind : c.kind === 'delayedRef' ? 'delayed' : undefined;
+        if (sampledKind) {
+          // Kept per lane (a prioritized topic's report is split by lane; '' is the topic's own keys).
+          const bucket = c.shared ? SHARED : (c.lane ?? '');
+          let kinds = a.sampled.get(bucket);
+          if (!kinds) { kinds = new Map(); a.sampled.set(bucket, kinds); }
+          if (!kinds.has(sampledKind)) kinds.set(sampledKind, { count: 0, sample: [] });
+          keep(kinds.get(sampledKind)!, key, sampleSize);
         }
         // Fixed keys are added by name below, whether or not the pages met them.
       }
@@ -272,12 +299,14 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
     const homes = await topicHomeNames(redis, prefix, name);
     commands++;
     if (homes.partitions > 0) a.partitions = homes.partitions;
-    if (homes.lanes) a.lanes = homes.lanes;
+    if (homes.lanes) { a.lanes = homes.lanes; a.defaultLane = homes.defaultLane; }
     const tags = homes.homes;
-    for (const tag of tags) {
+    for (const [h, tag] of tags.entries()) {
       const k = topicKeys(prefix, tag);
-      a.fixed.set(k.stream, { kind: 'stream', length: 'xlen' });
-      a.fixed.set(k.delayed, { kind: 'delayed', length: 'zcard' });
+      // The bucket of this home's keys: its lane ('' on a topic without lanes, and for the default lane until step 3 names it).
+      const bucket = homes.lanes && homes.lanes[h] !== homes.defaultLane ? homes.lanes[h]! : '';
+      a.fixed.set(k.stream, { kind: 'stream', length: 'xlen', bucket });
+      a.fixed.set(k.delayed, { kind: 'delayed', length: 'zcard', bucket });
       try {
         const rows = (await redis.xinfo('GROUPS', k.stream)) as unknown[][];
         for (const row of rows) {
@@ -286,9 +315,9 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
       } catch { /* no stream yet */ }
       commands++;
       for (const g of a.groups) {
-        a.fixed.set(k.redeliver(g), { kind: 'redelivery', length: 'xlen' });
-        a.fixed.set(k.retry(g), { kind: 'retry', length: 'zcard' });
-        a.fixed.set(k.deadLetters(g), { kind: 'deadLetters', length: 'xlen' });
+        a.fixed.set(k.redeliver(g), { kind: 'redelivery', length: 'xlen', bucket });
+        a.fixed.set(k.retry(g), { kind: 'retry', length: 'zcard', bucket });
+        a.fixed.set(k.deadLetters(g), { kind: 'deadLetters', length: 'xlen', bucket });
       }
     }
   }
@@ -304,8 +333,8 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
       calls.push(() => redis.call('MEMORY', 'USAGE', key));
       calls.push(() => (a.fixed.get(key)!.length === 'xlen' ? redis.xlen(key) : redis.zcard(key)));
     }
-    const sampledKinds = [...a.sampled.entries()];
-    for (const [, seen] of sampledKinds) for (const key of seen.sample) calls.push(() => redis.call('MEMORY', 'USAGE', key));
+    const sampledKinds = [...a.sampled.entries()].flatMap(([bucket, kinds]) => [...kinds.entries()].map(([kind, seen]) => ({ bucket, kind, seen })));
+    for (const { seen } of sampledKinds) for (const key of seen.sample) calls.push(() => redis.call('MEMORY', 'USAGE', key));
     commands += calls.length;
     // A missing key answers nil; a refused command (ACL without MEMORY) fails the report rather than reading as 0 bytes.
     const replies = await Promise.all(calls.map((c) => c().then((v) => v, (err: Error) => {
@@ -316,25 +345,37 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
       const v = replies[i];
       return v === null || v === undefined ? Number.NaN : Number(v);
     };
-    const kinds = new Map<MemoryKind, KindMemory>(MEMORY_KINDS.map((k) => [k, { kind: k, keys: 0, keysError: 0, bytes: 0, bytesError: 0, sampled: false, measured: 0 }]));
+    // Per bucket (a lane, the topic's own keys '', or the keys lanes share), then summed for the topic.
+    const buckets = new Map<string, Map<MemoryKind, KindMemory>>();
+    const kindsOf = (bucket: string): Map<MemoryKind, KindMemory> => {
+      let m = buckets.get(bucket);
+      if (!m) {
+        m = new Map<MemoryKind, KindMemory>(MEMORY_KINDS.map((k) => [k, { kind: k, keys: 0, keysError: 0, bytes: 0, bytesError: 0, sampled: false, measured: 0 }]));
+        buckets.set(bucket, m);
+      }
+      return m;
+    };
+    kindsOf('');
+    if (a.lanes) { for (const l of a.lanes) if (l !== a.defaultLane) kindsOf(l); kindsOf(SHARED); }
     let i = 0;
     for (const key of fixedKeys) {
       const bytes = value(i++);
       const length = value(i++);
-      const k = kinds.get(a.fixed.get(key)!.kind)!;
+      const f = a.fixed.get(key)!;
+      const k = kindsOf(f.bucket).get(f.kind)!;
       k.measured++;
       if (!Number.isFinite(bytes)) continue; // no such key
       k.keys++;
       k.bytes += bytes;
       k.entries = (k.entries ?? 0) + (Number.isFinite(length) ? length : 0);
     }
-    for (const [kind, seen] of sampledKinds) {
+    for (const { bucket, kind, seen } of sampledKinds) {
       const sizes: number[] = [];
       for (let j = 0; j < seen.sample.length; j++) {
         const v = value(i++);
         if (Number.isFinite(v)) sizes.push(v);
       }
-      const k = kinds.get(kind)!;
+      const k = kindsOf(bucket).get(kind)!;
       const est = estimate(seen.count, fraction, sizes, complete);
       k.keys += est.keys;
       k.keysError = Math.hypot(k.keysError, est.keysError);
@@ -343,17 +384,39 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
       k.measured += seen.sample.length;
       k.sampled = k.sampled || est.sampled;
     }
+    const rounded = (m: Map<MemoryKind, KindMemory>): KindMemory[] => [...m.values()].map((k) => ({ ...k, keys: Math.round(k.keys), keysError: Math.round(k.keysError), bytes: Math.round(k.bytes), bytesError: Math.round(k.bytesError) }));
+    const rows = new Map([...buckets].map(([b, m]) => [b, rounded(m)]));
+    // The topic: the buckets summed (errors in quadrature), so a split report adds up exactly.
+    const list: KindMemory[] = MEMORY_KINDS.map((kind) => {
+      const parts = [...rows.values()].map((r) => r.find((x) => x.kind === kind)!);
+      const entries = parts.filter((p) => p.entries !== undefined);
+      return {
+        kind,
+        keys: parts.reduce((n, p) => n + p.keys, 0),
+        keysError: Math.round(Math.hypot(...parts.map((p) => p.keysError))),
+        ...(entries.length > 0 ? { entries: entries.reduce((n, p) => n + p.entries!, 0) } : {}),
+        bytes: parts.reduce((n, p) => n + p.bytes, 0),
+        bytesError: Math.round(Math.hypot(...parts.map((p) => p.bytesError))),
+        sampled: parts.some((p) => p.sampled),
+        measured: parts.reduce((n, p) => n + p.measured, 0),
+      };
+    });
     // Nothing of a per-event kind seen in a partial scan: zero, up to about 3 ÷ share keys (95%).
     if (!complete) {
-      for (const kind of ['status', 'idempotency'] as const) {
-        const k = kinds.get(kind)!;
-        if (k.keys === 0) { k.keysError = Math.round(3 / fraction - 3); k.sampled = true; }
+      for (const k of list) {
+        if ((k.kind === 'status' || k.kind === 'idempotency') && k.keys === 0) { k.keysError = Math.round(3 / fraction - 3); k.sampled = true; }
       }
     }
-    const list = [...kinds.values()].map((k) => ({ ...k, keys: Math.round(k.keys), keysError: Math.round(k.keysError), bytes: Math.round(k.bytes), bytesError: Math.round(k.bytesError) }));
     const bytes = list.reduce((s, k) => s + k.bytes, 0);
     const bytesError = Math.round(Math.hypot(...list.map((k) => k.bytesError)));
-    report.push({ topic: name, ...(a.partitions ? { partitions: a.partitions } : {}), ...(a.lanes ? { lanes: a.lanes } : {}), groups: [...a.groups].sort(), bytes, bytesError, kinds: list });
+    const summary = (kinds: KindMemory[]) => ({ bytes: kinds.reduce((n, k) => n + k.bytes, 0), bytesError: Math.round(Math.hypot(...kinds.map((k) => k.bytesError))), kinds });
+    const split = a.lanes
+      ? {
+        byLane: a.lanes.map((lane) => ({ lane, ...summary(rows.get(lane === a.defaultLane ? '' : lane)!) })),
+        laneShared: summary(rows.get(SHARED)!),
+      }
+      : {};
+    report.push({ topic: name, ...(a.partitions ? { partitions: a.partitions } : {}), ...(a.lanes ? { lanes: a.lanes } : {}), groups: [...a.groups].sort(), bytes, bytesError, kinds: list, ...split });
   }
 
   const info = await redis.info('memory').catch(() => '');
