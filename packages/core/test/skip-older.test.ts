@@ -257,4 +257,27 @@ describe('skipOlderThanMs', () => {
     expect(seen).toEqual({ skipped: [[eventId]], stale: [[eventId]] });
     expect(await sf.redis.hgetall(keys.status(eventId!))).toMatchObject({ 'g:state': 'skipped', 'g:attempts': '2', 'g:consumer': 'b' });
   });
+
+  test("ordering 'key' with afterDeadLetter 'hold': a stale event of a key parked behind a dead letter stays parked (not skipped) until the block ends; then the stale replay and the event are skipped", async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ key: string; n: number }>('held-keys', { partitions: 1 });
+    const opts = { ordering: 'key' as const, afterDeadLetter: 'hold' as const, startFrom: 'beginning' as const, leaseMs: 1000, blockMs: 100 };
+    const first = sf.subscribe(topic, 'g', (p, ctx) => { if (p.n === 1) ctx.deadLetter('poison'); }, { ...opts, consumer: 'c1' });
+    await first.ready();
+    const [one, two] = await sf.publishMany(topic, [{ key: 'k', n: 1 }, { key: 'k', n: 2 }], { keys: ['k', 'k'] });
+    expect((await sf.waitFor(topic, one!, { timeoutMs: 10_000 })).groups.g?.state).toBe('dead');
+    await first.close(); // two stays pending, parked behind the dead letter
+    await sleep(1700);
+    const runs: number[] = [];
+    const second = sf.subscribe(topic, 'g', (p) => { runs.push(p.n); }, { ...opts, consumer: 'c2', skipOlderThanMs: 1500 });
+    await second.ready();
+    await sleep(800);
+    expect((await sf.status(topic, two!)).groups.g?.state).not.toBe('skipped');
+    expect(second.stats.skipped).toBe(0);
+    const [dead] = await sf.deadLetters(topic, 'g').list();
+    expect(await sf.deadLetters(topic, 'g').replay({ ids: [dead!.deadLetterId] })).toBe(1);
+    expect((await sf.waitFor(topic, two!, { timeoutMs: 10_000 })).groups.g?.state).toBe('skipped');
+    expect((await sf.status(topic, one!)).groups.g?.state).toBe('skipped');
+    expect(runs).toEqual([]);
+  });
 });

@@ -394,7 +394,7 @@ export class OrderedPartition<T> {
 
   private async settle(e: Entry, outcome: 'succeeded' | 'dead' | 'skipped', attempt: number, text: string, reason: DeadLetterReason | '', result?: unknown, durationMs = 0): Promise<void> {
     const host = this.host;
-    let r: ['fenced'] | ['stale'] | ['lost'] | ['succeeded'] | ['skipped'] | ['dead', string];
+    let r: ['fenced'] | ['stale'] | ['lost'] | ['succeeded'] | ['skipped'] | ['blocked', string] | ['dead', string];
     try {
       const held = this.heldMark(e);
       // A plain success is a record in the group's success bucket of the event's second
@@ -417,6 +417,12 @@ export class OrderedPartition<T> {
       return;
     }
     if (r[0] === 'fenced') { this.lostLease(); return; }
+    if (r[0] === 'blocked') {
+      // A skip of an event whose key waits for a dead letter (afterDeadLetter 'hold'): parked, as a start would be.
+      this.queues.blockHead(e.key!, { id: e.ref, key: e.key! });
+      this.checkBlocked(1000);
+      return;
+    }
     if (r[0] === 'stale') host.emit('stale', { ids: [this.publicId(e)] });
     else if (r[0] === 'lost') {
       this.counters.lost++;

@@ -45,6 +45,7 @@
 
   Reply: { 'fenced' } | { 'stale' } (not pending to this consumer) | { 'lost' }
        | { 'succeeded' } | { 'dead', dead-letter entry id } | { 'skipped' }
+       | { 'blocked', what blocks its key } (outcome 'skipped' only, with KEYS[8]: nothing written)
 ]]
 local lease, stream, backoff, statusKey, waiters, dlq, bucket = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local group, consumer, token, entryId, eventId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -84,7 +85,15 @@ needType(bucket, 'string')
 if not leaseHeld(lease, token) then return { 'fenced' } end
 local deliveries = ownedDeliveries(stream, group, consumer, entryId)
 if deliveries == nil then return { 'stale' } end
-if outcome == 'skipped' then attempts = tostring(tonumber(attempts) + deliveries - 1) end
+if outcome == 'skipped' then
+  attempts = tostring(tonumber(attempts) + deliveries - 1)
+  -- afterDeadLetter 'hold': a key parked behind a dead letter keeps its events, stale or not,
+  -- until the block is gone (as startOrdered refuses to start them): nothing written.
+  if blocked ~= nil then
+    local holder = redis.call('HGET', blocked, heldKey)
+    if holder and not (kind == 'r' and holder == 'replay:' .. entryId) then return { 'blocked', holder } end
+  end
+end
 
 local function notify(state)
   if channel ~= '' and redis.call('EXISTS', waiters) == 1 then
