@@ -1,7 +1,8 @@
 import { GroupRetiredError, InvalidOptionError, NotFoundError, fromRedisError } from '../errors';
+import { readLanes, type StoredLanes } from '../lanes/meta';
 import { PartitionedTopicNotSupportedError } from '../partitions/errors';
 import { groupInfos } from '../status';
-import { topicKeys, topicMetaKeys } from '../keys';
+import { laneKeys, topicKeys, topicMetaKeys, type TopicKeys } from '../keys';
 import { validateGroupName, validateTopicName } from '../names';
 import { noticeMode } from '../notice';
 import { runScript } from '../scripts/runner';
@@ -31,6 +32,12 @@ export interface RetireReport {
   deadLetters: number;
   /** Whether those dead letters were deleted (`deleteDeadLetters`), or kept. */
   deadLettersDeleted: boolean;
+  /**
+   * A prioritized topic (docs/priorities.md §6): what the retirement did in each lane, highest
+   * first. The counts above are their sums (`consumers` the most any lane had), `retiredAt` the
+   * default lane's and `alreadyRetired` true only when every lane was retired before.
+   */
+  lanes?: Array<StreamRetirement & { lane: string }>;
 }
 
 /**
@@ -50,32 +57,94 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
   if (options.deleteDeadLetters !== undefined && typeof options.deleteDeadLetters !== 'boolean') {
     throw new InvalidOptionError(`deleteDeadLetters must be true or false, got ${JSON.stringify(options.deleteDeadLetters) ?? String(options.deleteDeadLetters)}`);
   }
-  await refusePartitioned(target, topic, 'retireGroup');
+  const lanes = await lanesOrRefusePartitioned(target, topic, 'retireGroup');
+  if (lanes) return retireLanes(target, topic, group, options, lanes);
   const keys = topicKeys(target.prefix, topic);
-  let reply: [string, number, number, number, number, number, number];
+  const reply = await retireOn(target, keys, group, options, `retire group "${group}" of topic "${topic}"`);
+  if (reply[0] === 'unknown') {
+    const names = (await groupInfos(target.redis, keys.stream)).map((g) => String(g.name)).sort();
+    throw notFound(topic, group, names);
+  }
+  return { topic, group, ...fromReply(reply) };
+}
+
+/** The retireGroup script's reply: state, retired at, consumers, pending, retrying, dead letters, deleted. */
+type RetireReply = [string, number, number, number, number, number, number];
+
+/** What one stream's retirement did (a {@link RetireReport} without its topic and group). */
+export type StreamRetirement = Omit<RetireReport, 'topic' | 'group' | 'lanes'>;
+
+function fromReply(reply: RetireReply): StreamRetirement {
+  const [state, at, consumers, pending, retrying, deadLetters, dropped] = reply;
+  return {
+    alreadyRetired: state === 'already', retiredAt: new Date(Number(at)),
+    consumers: Number(consumers), pending: Number(pending), retrying: Number(retrying),
+    deadLetters: Number(deadLetters), deadLettersDeleted: Number(dropped) === 1,
+  };
+}
+
+function notFound(topic: string, group: string, names: string[]): NotFoundError {
+  return new NotFoundError(`group "${group}" not found in topic "${topic}" (nothing was retired); ${names.length === 0 ? 'the topic has no groups' : `groups: ${names.join(', ')}`}`);
+}
+
+/**
+ * Retire `group` on one stream's keys (a topic's, or a lane's): the retireGroup script, atomic,
+ * after reading the events whose retry it drops (1000 status keys per call; a repeat call finds
+ * the group retired and only clears).
+ */
+async function retireOn(target: AdminTarget, keys: TopicKeys, group: string, options: RetireOptions, context: string): Promise<RetireReply> {
   try {
     const mode = await noticeMode(target.redis, target.prefix);
-    // The events whose retry the retirement drops: their status loses nextAttemptAt in the same
-    // script (1000 status keys per call; a repeat call finds the group retired and only clears).
     const dropped = [...await retryingEvents(target, keys, group)];
     const base = [keys.stream, keys.redeliver(group), keys.retry(group), keys.deadLetters(group), keys.retired, keys.waiters];
     const args = [group, options.deleteDeadLetters ? '1' : '0', keys.done, mode];
-    reply = await runScript(target.redis, 'retireGroup', [...base, ...dropped.slice(0, 1000).map((id) => keys.status(id))], args);
+    const reply = await runScript<RetireReply>(target.redis, 'retireGroup', [...base, ...dropped.slice(0, 1000).map((id) => keys.status(id))], args);
     for (let i = 1000; i < dropped.length; i += 1000) {
       await runScript(target.redis, 'retireGroup', [...base, ...dropped.slice(i, i + 1000).map((id) => keys.status(id))], args);
     }
+    return reply;
   } catch (err) {
-    throw fromRedisError(err, `retire group "${group}" of topic "${topic}"`);
+    throw fromRedisError(err, context);
   }
-  const [state, at, consumers, pending, retrying, deadLetters, dropped] = reply;
-  if (state === 'unknown') {
-    const names = (await groupInfos(target.redis, keys.stream)).map((g) => String(g.name)).sort();
-    throw new NotFoundError(`group "${group}" not found in topic "${topic}" (nothing was retired); ${names.length === 0 ? 'the topic has no groups' : `groups: ${names.join(', ')}`}`);
+}
+
+/**
+ * Retire `group` of a prioritized topic in every lane (docs/priorities.md §6): the retireGroup
+ * script on each lane's keys, highest lane first, each atomic as on a plain topic. A lane where
+ * the group is unknown (never created there) while another lane has it is listed as retired too
+ * (HSETNX of the first lane's time, then the script again, which destroys a group created there
+ * meanwhile), so no subscriber creates it in any lane. Counts are summed; `retiredAt` is the
+ * default lane's (what `groups()` shows); `alreadyRetired` when every lane was.
+ */
+async function retireLanes(target: AdminTarget, topic: string, group: string, options: RetireOptions, stored: StoredLanes): Promise<RetireReport> {
+  const lanes = stored.lanes.map((lane) => ({ lane, keys: laneKeys(target.prefix, topic, lane, stored.defaultLane) }));
+  const replies: RetireReply[] = [];
+  for (const l of lanes) replies.push(await retireOn(target, l.keys, group, options, `retire group "${group}" of topic "${topic}" (lane ${l.lane})`));
+  const known = replies.find((r) => r[0] !== 'unknown');
+  if (!known) {
+    const names = new Set<string>();
+    for (const l of lanes) for (const g of await groupInfos(target.redis, l.keys.stream)) names.add(String(g.name));
+    throw notFound(topic, group, [...names].sort());
   }
+  for (let i = 0; i < lanes.length; i++) {
+    if (replies[i]![0] !== 'unknown') continue;
+    const l = lanes[i]!;
+    try {
+      await target.redis.hsetnx(l.keys.retired, group, String(known[1]));
+    } catch (err) {
+      throw fromRedisError(err, `retire group "${group}" of topic "${topic}" (lane ${l.lane})`);
+    }
+    const again = await retireOn(target, l.keys, group, options, `retire group "${group}" of topic "${topic}" (lane ${l.lane})`);
+    replies[i] = ['retired', again[1], again[2], again[3], again[4], again[5], again[6]]; // listed by this call
+  }
+  const rows = replies.map((r, i) => ({ lane: lanes[i]!.lane, ...fromReply(r) }));
+  const sum = (pick: (r: StreamRetirement) => number) => rows.reduce((n, r) => n + pick(r), 0);
+  const def = rows.find((r) => r.lane === stored.defaultLane) ?? rows[0]!;
   return {
-    topic, group, alreadyRetired: state === 'already', retiredAt: new Date(Number(at)),
-    consumers: Number(consumers), pending: Number(pending), retrying: Number(retrying),
-    deadLetters: Number(deadLetters), deadLettersDeleted: Number(dropped) === 1,
+    topic, group, alreadyRetired: rows.every((r) => r.alreadyRetired), retiredAt: def.retiredAt,
+    consumers: Math.max(...rows.map((r) => r.consumers)), pending: sum((r) => r.pending), retrying: sum((r) => r.retrying),
+    deadLetters: sum((r) => r.deadLetters), deadLettersDeleted: rows.some((r) => r.deadLettersDeleted),
+    lanes: rows,
   };
 }
 
@@ -83,7 +152,7 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
  * Event ids with a retry of `group` scheduled: the retry set's members, and the copies of the
  * redelivery stream the group has not read yet (promoted, not started). Paged, 1000 per call.
  */
-async function retryingEvents(target: AdminTarget, keys: ReturnType<typeof topicKeys>, group: string): Promise<Set<string>> {
+async function retryingEvents(target: AdminTarget, keys: TopicKeys, group: string): Promise<Set<string>> {
   const ids = new Set<string>();
   for (let start = 0; ; start += 1000) {
     const members = await target.redis.zrange(keys.retry(group), start, start + 999);
@@ -119,18 +188,38 @@ async function retryingEvents(target: AdminTarget, keys: ReturnType<typeof topic
 export async function unretireGroup(target: AdminTarget, topic: string, group: string): Promise<boolean> {
   validateTopicName(topic);
   validateGroupName(group);
-  await refusePartitioned(target, topic, 'unretireGroup');
+  const lanes = await lanesOrRefusePartitioned(target, topic, 'unretireGroup');
+  const retiredKeys = lanes
+    ? lanes.lanes.map((lane) => laneKeys(target.prefix, topic, lane, lanes.defaultLane).retired)
+    : [topicKeys(target.prefix, topic).retired];
   try {
-    return (await target.redis.hdel(topicKeys(target.prefix, topic).retired, group)) === 1;
+    // A prioritized topic's group is retired in every lane: taken off every lane's list.
+    let was = false;
+    for (const key of retiredKeys) if ((await target.redis.hdel(key, group)) === 1) was = true;
+    return was;
   } catch (err) {
     throw fromRedisError(err, `un-retire group "${group}" of topic "${topic}"`);
   }
 }
 
-/** The retired groups of a topic, with when each was retired. */
+/**
+ * The retired groups of a topic, with when each was retired. On a prioritized topic, the groups
+ * retired in any lane (retireGroup retires a group in every lane), with the earliest time.
+ */
 export async function retiredGroups(target: AdminTarget, topic: string): Promise<Map<string, Date>> {
-  const all = await target.redis.hgetall(topicKeys(target.prefix, topic).retired);
-  return new Map(Object.entries(all).map(([g, at]) => [g, new Date(Number(at))]));
+  const stored = await readLanes(target.redis, target.prefix, topic);
+  const keys = stored
+    ? stored.lanes.map((lane) => laneKeys(target.prefix, topic, lane, stored.defaultLane).retired)
+    : [topicKeys(target.prefix, topic).retired];
+  const out = new Map<string, Date>();
+  for (const key of keys) {
+    for (const [g, at] of Object.entries(await target.redis.hgetall(key))) {
+      const d = new Date(Number(at));
+      const seen = out.get(g);
+      if (!seen || d < seen) out.set(g, d);
+    }
+  }
+  return out;
 }
 
 /** Throw {@link GroupRetiredError} if `group` is retired on `topic`. */
@@ -142,24 +231,23 @@ export async function assertNotRetired(target: AdminTarget, topic: string, group
 /**
  * Refuse `operation` on a partitioned topic before anything is written: its groups live on every
  * partition's stream (each in its own slot), with leases a retirement would have to stop in step.
- * Reads the topic's meta record (one HGET), so a topic given by name is refused too.
+ * Reads the topic's meta record (one HMGET), so a topic given by name is refused too.
+ * @returns the topic's lanes when it is prioritized (its group lives on every lane's stream, all
+ *   in the topic's hash tag), else undefined
  */
-async function refusePartitioned(target: AdminTarget, topic: string, operation: 'retireGroup' | 'unretireGroup'): Promise<void> {
+async function lanesOrRefusePartitioned(target: AdminTarget, topic: string, operation: 'retireGroup' | 'unretireGroup'): Promise<StoredLanes | undefined> {
   let stored: string | null | undefined;
   let lanes: string | null | undefined;
+  let defaultLane: string | null | undefined;
   try {
-    [stored, lanes] = await target.redis.hmget(topicMetaKeys(target.prefix, topic).meta, 'partitions', 'lanes');
+    [stored, lanes, defaultLane] = await target.redis.hmget(topicMetaKeys(target.prefix, topic).meta, 'partitions', 'lanes', 'defaultLane');
   } catch (err) {
     throw fromRedisError(err, `${operation}: read the partition count of topic "${topic}"`);
   }
-  if (lanes) {
-    // A prioritized topic's group lives on every lane's stream: not wired in this version.
-    throw new InvalidOptionError(`${operation} is not supported on topics with priority lanes, and topic "${topic}" has [${lanes.split(',').join(', ')}] (nothing was done): ` +
-      (operation === 'retireGroup' ? 'stop the group\'s consumers for good instead (close them and do not deploy them again); docs/priorities.md §6' : 'a group of a prioritized topic cannot be retired, so there is nothing to take back'));
-  }
+  if (lanes && defaultLane) return { lanes: lanes.split(','), defaultLane };
   stored ??= null;
   const partitions = Number(stored);
-  if (stored === null || !Number.isInteger(partitions) || partitions < 1) return;
+  if (stored === null || !Number.isInteger(partitions) || partitions < 1) return undefined;
   throw new PartitionedTopicNotSupportedError(operation, topic, partitions, operation === 'retireGroup'
     ? 'stop the group\'s consumers for good instead (close them and do not deploy them again); its entries stay pending until trimmed. To drop it entirely, close every consumer, then XGROUP DESTROY the group on each partition\'s stream ({T#0}:stream … in docs/partitions.md) and its redelivery streams'
     : 'a group of a partitioned topic cannot be retired, so there is nothing to take back');

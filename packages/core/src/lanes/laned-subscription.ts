@@ -17,7 +17,7 @@
  */
 import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
-import { ClosedError, fromRedisError } from '../errors';
+import { ClosedError, GroupRetiredError, fromRedisError, isNoGroup } from '../errors';
 import { topicKeys } from '../keys';
 import { captureStreamEnd } from '../consumer/start-position';
 import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
@@ -79,6 +79,8 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   readonly priorities: readonly string[];
   private readonly slots: LaneSlots;
   private readonly subs: Array<Subscription<T> | undefined>;
+  /** Each lane subscription's `closed` event, listened for from its start (a lane may close by itself before this one closes). */
+  private readonly subClosed: Array<Promise<{ left: number; deleted: boolean }> | undefined>;
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
   private readonly executing = new Set<string>();
   private readonly done: LanedStats = { processed: 0, failed: 0, deadLettered: 0, reclaimed: 0, lost: 0, skipped: 0, errors: 0 };
@@ -87,6 +89,8 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   private stopping = false;
   private lastError: LastError | undefined;
   private closing: Promise<void> | undefined;
+  /** Set when a lane found the group retired (retireGroup retires it in every lane): reported once, with the topic's name. */
+  private retired: GroupRetiredError | undefined;
 
   /** @internal use {@link Streamfan.subscribe} */
   constructor(
@@ -105,6 +109,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     this.options = Object.freeze({ ...options, lowerLaneShare });
     this.slots = new LaneSlots(options.concurrency, this.priorities.length, lowerLaneShare);
     this.subs = this.priorities.map(() => undefined);
+    this.subClosed = this.priorities.map(() => undefined);
     // Read every lane's end now, on the command connection, so an event published after
     // subscribe() is after the position a new group starts at (as captureStreamEnd explains).
     this.startAt = options.startFrom === 'latest'
@@ -140,7 +145,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     return probeSubscription({
       topic: this.topic, group: this.group, consumer: this.consumer,
       connections: [this.settings.commands, ...this.subs.flatMap((s) => (s ? [s.worker] : []))],
-      started: this.isReady, closing: this.stopping, readFailing: false, retired: false, lastError: this.lastError,
+      started: this.isReady, closing: this.stopping, readFailing: false, retired: this.retired !== undefined, lastError: this.lastError,
       groupInfo: async () => (await listLanedGroups(this.settings.commands, this.settings.prefix, this.topicDef as Topic<unknown>)).find((g) => g.group === this.group),
     }, options);
   }
@@ -185,7 +190,8 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     if (this.stopping) return;
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
-      for (const w of this.readyWaiters.splice(0)) w.reject(failed.reason as Error);
+      const reason = failed.reason instanceof GroupRetiredError ? this.retiredOnce(failed.reason) ?? this.retired! : failed.reason as Error;
+      for (const w of this.readyWaiters.splice(0)) w.reject(reason);
       void this.close();
       return;
     }
@@ -224,6 +230,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
       ...(this.settings.retentionFor ? { retention: this.settings.retentionFor(home) } : {}),
     });
     this.subs[index] = sub;
+    this.subClosed[index] = new Promise((resolve) => sub.once('closed', (e) => resolve(e)));
     this.forward(sub, lane);
     return sub.ready();
   }
@@ -261,13 +268,24 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   /** Re-emit a lane's events with public ids. */
   private forward(sub: Subscription<T>, lane: string): void {
     const def = this.topicDef.defaultPriority!;
-    forwardSubscriptionEvents(sub, this, `lane ${lane}`, (x) => formatLaneId(lane, x, def), (err) => {
+    forwardSubscriptionEvents(sub, this, `lane ${lane}`, (x) => formatLaneId(lane, x, def), (e) => {
+      // Every lane finds the group retired (retireGroup retires it in each): one error, naming the topic.
+      // A lane that had not noticed yet meets the destroyed group while it closes: nothing new.
+      const err = e instanceof GroupRetiredError ? this.retiredOnce(e) : this.retired && isNoGroup(e) ? undefined : e;
+      if (!err) return;
       this.done.errors++;
       this.lastError = lastErrorOf(err);
       emitOrLog(this, this.options.logger, err, `${err.name} in subscription ${this.group}@${this.topic} (lane ${lane}): ${err.message}`);
     });
     // A lane that stops by itself (its group retired) stops the whole consumer.
     sub.once('closed', () => { if (!this.stopping) void this.close(); });
+  }
+
+  /** The first lane's GroupRetiredError, as the topic's (undefined for the later lanes'). */
+  private retiredOnce(e: GroupRetiredError): GroupRetiredError | undefined {
+    if (this.retired) return undefined;
+    this.retired = new GroupRetiredError(this.topic, this.group, e.retiredAt);
+    return this.retired;
   }
 
   /**
@@ -290,11 +308,10 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
     let left = 0;
     let deleted = true;
-    await Promise.all(this.subs.map(async (sub) => {
+    await Promise.all(this.subs.map(async (sub, i) => {
       if (!sub) return;
-      const closed = new Promise<{ left: number; deleted: boolean }>((resolve) => sub.once('closed', (e) => resolve(e)));
       await sub.close(graceMs);
-      const e = await closed;
+      const e = await this.subClosed[i]!;
       left += e.left;
       deleted &&= e.deleted;
     }));
