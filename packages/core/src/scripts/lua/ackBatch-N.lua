@@ -30,14 +30,15 @@
   ARGV[7]  nb: buckets of records
   ARGV[8]  nh: hash entries
   ARGV[9]  np: plain entries
-  ARGV[10] nx: plain entries whose expected deliveries are not 1
+  ARGV[10] nx: entries whose expected deliveries are not 1 (plain ones: checked against the
+           pending list; hash ones: their deliveries when the orphaned path below records them)
   ARGV[11] lowest entry id of the batch (plain and hash entries; '-' when empty)
   ARGV[12] highest entry id of the batch ('+' when empty)
   ARGV[13] '1' when each plain entry's event id is its entry id (topic stream), '0' when the
            event ids follow the entry ids (redelivery stream)
   then nb × 2 values: bucket start (ms, the bucket's second × 1000), records of that bucket
   then np entry ids of the plain entries (then np event ids, when ARGV[13] is '0')
-  then nx × 2 values: plain entry id, deliveries expected
+  then nx × 2 values: entry id, deliveries expected
   then nh × 4 values: entry id, event id, base attempts, result ('' for none)
 
   Record format (docs/PROTOCOL.md §5.2): `<ms within the second, base 36>[-<seq>][:<attempts>];`
@@ -142,9 +143,10 @@ for i = hashAt, #ARGV, 4 do
       -- once): settled either way, not refused by another consumer.
       already = already + 1
     elseif orphaned(stream, group, consumer, entryId) then
-      -- The group was recreated while this ran: nothing to acknowledge, but the outcome counts.
+      -- The group was recreated while this ran: nothing to acknowledge, but the outcome counts,
+      -- with the attempt number of this delivery (its deliveries as the caller knows them).
       done[#done + 1] = eventId
-      writes[#writes + 1] = { key, tostring(base + 1), result }
+      writes[#writes + 1] = { key, tostring(base + (expect[entryId] or 1)), result }
       already = already + 1
     else
       refused[#refused + 1] = entryId

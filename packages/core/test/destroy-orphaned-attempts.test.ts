@@ -1,0 +1,43 @@
+import { sleep, waitFor } from '@streamfan/testing';
+import { defineTopic, topicKeys } from '../src/internal';
+import { useRedis } from './helpers';
+
+// A delivery that finishes after its group was destroyed and recreated by another consumer, this
+// consumer not a member of the new group yet: the ack script's "orphaned" path records the outcome
+// (nothing is pending to acknowledge). It wrote attempts = base + 1 whatever the delivery was, so
+// a reclaimed run (delivery 2) left `attempts: 1` beside its result of attempt 2 (model seed 10,
+// 06:08: status-mismatch seq 15 in a, `{"attempts":1,"result":{"a":2}}`).
+const env = useRedis();
+
+test('a reclaimed delivery acknowledged through the orphaned path (its group recreated by another) records its own attempt number', async () => {
+  const sf = env.client();
+  const topic = defineTopic<string>('orphaned-attempts');
+  const stream = topicKeys(sf.prefix, topic.name).stream;
+  const id = await sf.publish(topic, 'x');
+  // Delivery 1 went to a consumer that died with it.
+  await sf.redis.xgroup('CREATE', stream, 'g', '0');
+  await sf.redis.xreadgroup('GROUP', 'g', 'dead', 'COUNT', 1, 'STREAMS', stream, '>');
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const attempts: number[] = [];
+  const sub = sf.subscribe(topic, 'g', async (_p, ctx) => {
+    attempts.push(ctx.attempt);
+    await gate;
+    return { attempt: ctx.attempt };
+  }, { startFrom: 'beginning', concurrency: 1, visibilityTimeoutMs: 2000, reclaimIntervalMs: 100 });
+  sub.on('error', () => undefined);
+  await sub.ready();
+  // Idle past the visibility timeout: reclaimed (delivery 2).
+  await sf.redis.xclaim(stream, 'g', 'dead', 0, id, 'IDLE', 5000, 'JUSTID');
+  await waitFor(() => attempts.length === 1, { timeoutMs: 10_000, message: 'reclaimed and running' });
+  expect(attempts).toEqual([2]);
+  // Destroyed and recreated by someone else while it runs (long before its lease renewal is due).
+  await sf.redis.multi().xgroup('DESTROY', stream, 'g').xgroup('CREATE', stream, 'g', '$').exec();
+  release();
+  await waitFor(async () => (await sf.status(topic, id)).groups.g?.state === 'succeeded', { timeoutMs: 10_000, message: 'succeeded' });
+  await sleep(200);
+  const st = (await sf.status(topic, id)).groups.g;
+  expect(st?.result).toEqual({ attempt: 2 });
+  expect(st?.attempts).toBe(2);
+  await sub.close();
+});
