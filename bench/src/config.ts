@@ -11,6 +11,11 @@ export interface BenchConfig {
   publishEvents: number;
   latencyRates: number[];
   latencySeconds: number;
+  /**
+   * Latency rounds per rate (`--latency-rounds`): each round runs every system once, in turn, so
+   * the systems alternate; the reported percentiles are the medians of the rounds' percentiles.
+   */
+  latencyRounds: number;
   /** Seconds of events published first in each latency run (same rate) and left out of the figures. */
   latencyWarmupSeconds: number;
   scaleEvents: number;
@@ -49,6 +54,7 @@ const quick: BenchConfig = {
   publishEvents: 10_000,
   latencyRates: [500, 5000],
   latencySeconds: 2,
+  latencyRounds: 1,
   latencyWarmupSeconds: 0.5,
   scaleEvents: 2_000,
   scaleGroups: [1, 3, 10, 30],

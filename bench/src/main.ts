@@ -4,7 +4,7 @@
  * redis-server. Prints tables and writes JSON and Markdown to bench/results/.
  *
  * Options: --full | --quick | --smoke, --only fanout,publish,latency,scaling,reclaim,memory,rss,sustain,ackcost,
- * --out <dir>, --max-procs <n>, --events <n>, --rounds <n>, --quiet, --json (the results as one JSON
+ * --out <dir>, --max-procs <n>, --events <n>, --rounds <n>, --latency-rounds <n>, --quiet, --json (the results as one JSON
  * document on stdout instead of Markdown), --systems streamfan,floor,bullmq,
  * --server <name> | --servers a,b,c (servers of the compatibility matrix, e.g. redis-7.2.6, built by
  * compat/build-servers.sh; each runs in turn and one table across servers is printed. With
@@ -43,7 +43,7 @@ type Scenario = (typeof SCENARIOS)[number];
 interface Args { config: BenchConfig; only: Set<Scenario>; out: string; quiet: boolean; json: boolean; servers: BenchServer[] | undefined }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: pnpm bench [--quick | --full | --smoke] [--only ${SCENARIOS.join(',')}] [--server name | --servers a,b] [--systems streamfan,floor,bullmq] [--out dir] [--max-procs n] [--events n] [--rounds n] [--quiet] [--json]\n`);
+  process.stderr.write(`${message}\nusage: pnpm bench [--quick | --full | --smoke] [--only ${SCENARIOS.join(',')}] [--server name | --servers a,b] [--systems streamfan,floor,bullmq] [--out dir] [--max-procs n] [--events n] [--rounds n] [--latency-rounds n] [--quiet] [--json]\n`);
   process.exit(2);
 }
 
@@ -82,6 +82,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--max-procs') overrides.maxProcesses = number(a, argv[++i]);
     else if (a === '--events') overrides.events = number(a, argv[++i]);
     else if (a === '--rounds') overrides.rounds = number(a, argv[++i]);
+    else if (a === '--latency-rounds') overrides.latencyRounds = number(a, argv[++i]);
     else if (a === '--only') {
       const names = (argv[++i] ?? '').split(',').filter(Boolean);
       for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) usage(`unknown scenario "${n}"`);
@@ -98,6 +99,7 @@ function parseArgs(argv: string[]): Args {
       config.latencyRates = [500];
       config.latencySeconds = Math.max(config.latencySeconds, 10);
       config.latencyWarmupSeconds = Math.max(config.latencyWarmupSeconds, 2);
+      overrides.latencyRounds ??= 5;
       config.ackCostRates = [100, 1000, 10_000];
     }
   }

@@ -39,7 +39,16 @@ export interface LatencyResult {
   rate: number;
   seconds: number;
   groups: number;
+  /** The medians of the rounds' percentiles (one round: that round's). */
   summary: LatencySummary;
+  /** Every round's percentiles, in the order run (the systems alternate round by round). */
+  rounds?: LatencySummary[];
+  /**
+   * The consumer processes' CPU µs per delivery over the run, warm-up included (median of the
+   * rounds): on a shared machine, the CPU a process needs per event sets how long it waits for
+   * a core, so it drives the tail.
+   */
+  consumerCpuPerDelivery?: number;
   complete: boolean;
 }
 

@@ -64,6 +64,7 @@ async function stop(): Promise<void> {
   clearInterval(c.timer);
   const cpu = c.cpuAtDone ?? process.cpuUsage(c.cpuStart);
   await c.stop();
+  c.tracker.writeDump();
   send({ type: 'stopped', groups: c.tracker.results(), rss: c.rss, cpuMicros: cpu.user + cpu.system });
 }
 

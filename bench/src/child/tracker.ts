@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { now } from '../clock';
 import type { GroupResult } from '../protocol';
 
@@ -28,10 +30,30 @@ export class Tracker {
     this.onSettled(this.total);
   }
 
+  /**
+   * `BENCH_LATENCY_DUMP=<dir>`: every measured handler start as `<group> <event index> <publish
+   * time> <handler start time>` (ms, this machine's clock) in `<dir>/<pid>.txt`, written at the end;
+   * joined with BENCH_MONITOR's log, it splits each event's latency into publish → Redis and
+   * Redis → handler.
+   */
+  private readonly dump = process.env.BENCH_LATENCY_DUMP ? [] as string[] : undefined;
+
   /** A handler started: record publish→start latency when the payload carries its publish time. */
   handlerStarted(group: string, payload: unknown): void {
-    const p = payload as { t?: number; w?: number } | null;
-    if (p && typeof p.t === 'number' && !p.w) this.get(group).latencies.push(now() - p.t);
+    const p = payload as { t?: number; w?: number; i?: number } | null;
+    if (p && typeof p.t === 'number' && !p.w) {
+      const t = now();
+      this.get(group).latencies.push(t - p.t);
+      this.dump?.push(`${group} ${p.i} ${p.t} ${t}`);
+    }
+  }
+
+  /** Write the handler starts BENCH_LATENCY_DUMP asked for (see {@link dump}). */
+  writeDump(): void {
+    const dir = process.env.BENCH_LATENCY_DUMP;
+    if (!dir || !this.dump || this.dump.length === 0) return;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${process.pid}-${Date.now()}.txt`), `${this.dump.join('\n')}\n`);
   }
 
   error(group: string, message: string): void {

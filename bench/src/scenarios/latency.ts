@@ -1,3 +1,5 @@
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { now, sleep } from '../clock';
 import { flush, type BenchContext } from '../context';
 import { makePayload } from '../payload';
@@ -5,7 +7,7 @@ import { fraction } from '../progress';
 import type { System } from '../protocol';
 import { createPublisher, type Publisher } from '../publishers';
 import type { LatencyResult } from '../results';
-import { summarize } from '../stats';
+import { median, summarize, type LatencySummary } from '../stats';
 import { defaultConcurrency, groupNames } from './fanout';
 
 /**
@@ -32,6 +34,29 @@ async function paced(pub: Publisher, from: number, count: number, rate: number, 
   await Promise.all(inFlight);
 }
 
+/**
+ * `BENCH_MONITOR=<dir>`: the Redis commands of the measured part of each latency run, as MONITOR
+ * sees them (server time in µs, client address, command), in `<dir>/<system>-<rate>-<ms>.log`: the
+ * timeline of every event (publish, the read that delivered it, the ack) on the server's clock.
+ * MONITOR costs Redis time per command: for finding where latency goes, not for the figures.
+ */
+async function startMonitor(ctx: BenchContext, name: string): Promise<(() => Promise<void>) | undefined> {
+  const dir = process.env.BENCH_MONITOR;
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  const out = createWriteStream(join(dir, `${name}.log`));
+  const conn = ctx.redis.duplicate();
+  const mon = await conn.monitor();
+  mon.on('monitor', (time: string, args: string[], source: string) => {
+    out.write(`${time} ${source} ${args.map((a) => (a.length > 40 ? `${a.slice(0, 40)}…` : a)).join(' ')}\n`);
+  });
+  return async () => {
+    mon.disconnect();
+    conn.disconnect();
+    await new Promise((r) => out.end(r));
+  };
+}
+
 /** One latency run: 3 groups, events at a fixed rate; publish → handler start per delivery. */
 async function latencyRun(ctx: BenchContext, system: System, rate: number): Promise<LatencyResult> {
   const c = ctx.config;
@@ -49,23 +74,47 @@ async function latencyRun(ctx: BenchContext, system: System, rate: number): Prom
   const pub = await createPublisher(ctx, system, prefix, topic, groups);
   await paced(pub, 0, warm, rate, c.payloadBytes, true, (n) => ctx.progress.update(`warm-up ${fraction(n, warm)}`));
   await sleep(200);
+  const monitor = await startMonitor(ctx, `${system}-${rate}-${Date.now()}`);
   await paced(pub, warm, measured, rate, c.payloadBytes, false, (n) =>
     ctx.progress.update(`published ${fraction(n, measured)}, delivered ${fraction(run.delivered(), (warm + measured) * groups.length)}`));
+  await monitor?.();
   // A system that cannot keep up (BullMQ at 5,000/s here) drains its backlog after the last publish.
   const res = await run.finish(120_000 + c.latencySeconds * 10_000);
   await pub.close();
   const all: number[] = [];
   for (const g of res.groups) for (const v of g.latencies) all.push(v);
-  return { system, rate, seconds: c.latencySeconds, groups: groups.length, summary: summarize(all), complete: res.complete };
+  const deliveries = (warm + measured) * groups.length;
+  return { system, rate, seconds: c.latencySeconds, groups: groups.length, summary: summarize(all), complete: res.complete, consumerCpuPerDelivery: res.cpuMicros / deliveries };
 }
 
-/** Latency at fixed rates for streamfan, the floor and BullMQ. */
+/** The medians of several rounds' percentiles (count: the rounds' total). */
+function medianSummary(rounds: readonly LatencySummary[]): LatencySummary {
+  const m = (k: keyof LatencySummary) => median(rounds.map((r) => r[k]));
+  return { count: rounds.reduce((n, r) => n + r.count, 0), p50: m('p50'), p99: m('p99'), p999: m('p999'), max: m('max'), mean: m('mean') };
+}
+
+/**
+ * Latency at fixed rates for streamfan, the floor and BullMQ. With `latencyRounds` > 1 every
+ * round runs each system once, in turn (the systems alternate, so a burst of load on the shared
+ * machine hits both), and the percentiles reported are the medians of the rounds'.
+ */
 export async function latencyScenario(ctx: BenchContext): Promise<LatencyResult[]> {
   const out: LatencyResult[] = [];
+  const rounds = Math.max(1, ctx.config.latencyRounds ?? 1);
   for (const rate of ctx.config.latencyRates) {
-    for (const system of ctx.config.systems) {
-      ctx.progress.begin(`latency ${system} at ${rate.toLocaleString('en-US')} events/s × ${ctx.config.groups} groups for ${ctx.config.latencySeconds} s`);
-      out.push(await latencyRun(ctx, system, rate));
+    const runs = new Map<System, LatencyResult[]>();
+    for (let round = 0; round < rounds; round++) {
+      for (const system of ctx.config.systems) {
+        if (system === 'bullmq' && round > 0) continue;
+        ctx.progress.begin(`latency ${system} at ${rate.toLocaleString('en-US')} events/s × ${ctx.config.groups} groups for ${ctx.config.latencySeconds} s${rounds > 1 ? `, round ${round + 1} of ${rounds}` : ''}`);
+        const r = await latencyRun(ctx, system, rate);
+        runs.set(system, [...(runs.get(system) ?? []), r]);
+      }
+    }
+    for (const [system, list] of runs) {
+      const first = list[0]!;
+      out.push({ ...first, system, summary: medianSummary(list.map((l) => l.summary)), rounds: list.map((l) => l.summary), complete: list.every((l) => l.complete),
+        consumerCpuPerDelivery: median(list.map((l) => l.consumerCpuPerDelivery ?? Number.NaN)) });
     }
   }
   return out;
