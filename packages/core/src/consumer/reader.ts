@@ -38,6 +38,19 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
         // Let every handler that finished in this tick free its slot, so the next read asks
         // for a batch rather than one entry at a time.
         await new Promise((r) => setImmediate(r));
+        // Every slot was busy: this consumer was not reading, so it could not see NOGROUP if the
+        // group was destroyed meanwhile. Settle what finished before the next read (bounded: a
+        // Redis outage must not stall the loop here). A read makes this consumer a member of a
+        // group recreated behind its back (XGROUP DESTROY, then CREATE by someone else), after
+        // which the acks of the entries it ran from the old group are refused as another
+        // consumer's; settled first, they are recognised as orphaned and count (group-destroy
+        // .test 'never saw NOGROUP', which the read that a freed slot starts at once lost 1 run in
+        // 3 on a loaded machine). A consumer with free slots is blocked in XREADGROUP, which the
+        // DESTROY answers with NOGROUP (recovery then takes its running deliveries back), so it
+        // reads at once, with its acks in flight: settling them first cost an event published
+        // during the ack's round trip that round trip (two when the next ack had queued behind
+        // it), the p50/p99 gap to the floor at 500 events/s (perf-notes §7).
+        await this.settleBeforeRead();
         continue;
       }
       if (this.reclaimOwed) {
@@ -45,15 +58,6 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
         await this.reclaimTick(false);
         if (this.free() <= 0) continue;
       }
-      // Settle what finished before reading more (bounded: a Redis outage must not stall the
-      // loop here). A read makes this consumer a member of a group recreated behind its back
-      // (XGROUP DESTROY, then CREATE by someone else), after which the acks of the entries it
-      // still ran from the old group are refused as another consumer's; settled first, they are
-      // recognised as orphaned and count (group-destroy.test: 'never saw NOGROUP', which the
-      // read that a freed slot starts at once lost 1 run in 3 on a loaded machine).
-      let bound: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([this.acks.drain(), new Promise((r) => { bound = setTimeout(r, 1000); })]);
-      clearTimeout(bound);
       try {
         let sentAt = monotonicMs();
         if (sentAt < this.redeliveryQuietUntil) {
@@ -121,6 +125,13 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
         }
       }
     }
+  }
+
+  /** Settle the finished deliveries' acks, waiting at most 1 s (see the read loop). */
+  private async settleBeforeRead(): Promise<void> {
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.acks.drain(), new Promise((r) => { bound = setTimeout(r, 1000); })]);
+    clearTimeout(bound);
   }
 
   /** One non-blocking read of new entries from one stream, on the worker connection. */
