@@ -66,6 +66,8 @@ export interface TopicMemory {
   partitions?: number;
   /** Priority lanes of a prioritized topic, highest first (absent otherwise): their keys are counted under the topic. */
   lanes?: string[];
+  /** A prioritized topic's default lane (its keys are the topic's own). */
+  defaultLane?: string;
   /**
    * A prioritized topic's memory by lane, highest first: each lane's keys (its stream, schedule,
    * success buckets and status hashes, delayed events, and per group its redelivery stream, retry
@@ -416,7 +418,7 @@ export async function topicMemory(redis: Redis, prefix: string, topic: string | 
         laneShared: summary(rows.get(SHARED)!),
       }
       : {};
-    report.push({ topic: name, ...(a.partitions ? { partitions: a.partitions } : {}), ...(a.lanes ? { lanes: a.lanes } : {}), groups: [...a.groups].sort(), bytes, bytesError, kinds: list, ...split });
+    report.push({ topic: name, ...(a.partitions ? { partitions: a.partitions } : {}), ...(a.lanes ? { lanes: a.lanes, ...(a.defaultLane ? { defaultLane: a.defaultLane } : {}) } : {}), groups: [...a.groups].sort(), bytes, bytesError, kinds: list, ...split });
   }
 
   const info = await redis.info('memory').catch(() => '');

@@ -420,6 +420,24 @@
         h('thead', {}, h('tr', {}, ['topic', 'kind', 'keys', '±95%', 'entries', 'bytes', '±95%', 'how'].map((c) => h('th', { text: c })))),
         h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 8, class: 'muted', text: topic ? `topic "${topic}" has no keys` : 'no topics' }))))),
       h('p', { class: 'muted', 'data-testid': 'memory-scan', text: `${d.scan.complete ? `${d.scan.pages} SCAN page(s) covered the whole keyspace: key counts are exact` : `${d.scan.pages} SCAN page(s) covered about ${pct(d.scan.fraction)} of the keyspace: per-event key counts (~) are extrapolated, with the 95% error shown${d.topicsComplete ? '' : '; topics with few keys may be missing (open one topic\'s memory)'}`}. Read ${fmtDur(d.ageMs)} ago; a report is reused for ${fmtDur(d.everyMs)} (the same figures as streamfan memory).` })));
+    // Prioritized topics: each lane's keys, and the keys every lane shares (they add up to the topic).
+    const laneRows = d.topics.flatMap((t) => [
+      ...(t.byLane || []).map((l) => ({ t, name: `${l.lane}${l.lane === t.defaultLane ? '*' : ''}`, lane: l.lane, m: l })),
+      ...(t.laneShared ? [{ t, name: '(shared)', lane: '*', m: t.laneShared }] : []),
+    ]);
+    if (laneRows.length) {
+      append(view, h('section', { class: 'card' }, h('h2', { text: 'By priority lane' }),
+        h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'memory-lanes' },
+          h('thead', {}, h('tr', {}, ['topic', 'lane', 'bytes', '±95%', 'entries', 'by kind'].map((c) => h('th', { text: c })))),
+          h('tbody', {}, laneRows.map((x) => { const stream = x.m.kinds.find((k) => k.kind === 'stream'); return h('tr', { 'data-topic': x.t.topic, 'data-lane': x.lane },
+            h('td', {}, link(`#/t/${enc(x.t.topic)}`, x.t.topic)),
+            h('td', { text: x.name, title: x.lane === '*' ? 'keys every lane shares: idempotency keys, producer ledgers, the meta hash' : x.lane === x.t.defaultLane ? 'the default lane (its keys are the topic\'s own)' : undefined }),
+            h('td', { class: 'num', 'data-k': 'bytes', 'data-bytes': String(x.m.bytes), text: fmtBytes(x.m.bytes) }),
+            h('td', { class: 'num', text: x.m.bytesError > 0 ? fmtBytes(x.m.bytesError) : '–' }),
+            h('td', { class: 'num', 'data-k': 'entries', text: x.lane === '*' ? '–' : fmtNum(stream && stream.entries !== undefined ? stream.entries : 0) }),
+            h('td', { class: 'muted', text: x.m.kinds.filter((k) => k.bytes > 0).map((k) => `${KIND_NAMES[k.kind] || k.kind} ${k.sampled ? '~' : ''}${fmtBytes(k.bytes)}`).join(', ') || '–' })); })))),
+        h('p', { class: 'muted', text: 'Each lane\'s keys (its stream, status, dead letters, delayed events…), the default lane marked *, and (shared) the keys every lane shares; the rows add up to the topic.' })));
+    }
   }
 
   async function olderEvents(home, before, groups) {

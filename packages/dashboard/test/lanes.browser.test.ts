@@ -80,3 +80,16 @@ test('topic page and group page of a prioritized topic: one row per lane, events
   expect(await page.getByTestId('lane-badge').textContent()).toBe('lane normal');
   expect(problems).toEqual([]);
 });
+
+test('memory page: a prioritized topic\'s memory by lane (default marked, shared keys apart), the API\'s bytes', async () => {
+  await page.goto(`${dash.url}#/memory/emails`);
+  await page.locator('[data-testid="memory-lanes"] tr[data-lane="*"]').waitFor();
+  const api = (await (await fetch(new URL('api/memory?topic=emails', dash.url))).json()) as { topics: Array<{ byLane: Array<{ lane: string; bytes: number }>; laneShared: { bytes: number } }> };
+  const rows = await page.$$eval('[data-testid="memory-lanes"] tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-lane'), tr.children[1]!.textContent, Number(tr.querySelector('[data-k="bytes"]')!.getAttribute('data-bytes'))]));
+  expect(rows).toEqual([
+    ...api.topics[0]!.byLane.map((l) => [l.lane, l.lane === 'normal' ? 'normal*' : l.lane, l.bytes]),
+    ['*', '(shared)', api.topics[0]!.laneShared.bytes],
+  ]);
+  expect(await page.locator('[data-testid="memory-lanes"] tr[data-lane="low"] [data-k="entries"]').textContent()).toBe('3');
+  expect(problems).toEqual([]);
+});

@@ -66,3 +66,12 @@ test('the overview lists a prioritized topic once, summed, with each lane and ea
   expect(JSON.stringify(lane.body)).toContain('"sender"');
   expect(lane.body.length ?? lane.body.stream?.length).toBe(2);
 });
+
+test('api/memory of a prioritized topic: its memory by lane and the keys lanes share, adding up to the topic', async () => {
+  const r = await get('api/memory?topic=emails');
+  expect(r.status).toBe(200);
+  const t = r.body.topics[0] as { bytes: number; defaultLane: string; byLane: Array<{ lane: string; bytes: number; kinds: Array<{ kind: string; entries?: number }> }>; laneShared: { bytes: number } };
+  expect(t.defaultLane).toBe('normal');
+  expect(t.byLane.map((l) => [l.lane, l.kinds.find((k) => k.kind === 'stream')?.entries])).toEqual([['high', 2], ['normal', 1], ['low', 3]]);
+  expect(t.byLane.reduce((n, l) => n + l.bytes, 0) + t.laneShared.bytes).toBe(t.bytes);
+});

@@ -54,9 +54,47 @@ function human(r: MemoryReport): string {
   const scan = r.scan.complete
     ? `scan: ${r.scan.pages} SCAN page(s) covered the whole keyspace: key counts are exact`
     : `scan: ${r.scan.pages} SCAN page(s) covered about ${pct(r.scan.fraction)} of the keyspace: per-event key counts (~) are extrapolated, with the 95% error shown${r.topicsComplete ? '' : '; topics with few keys may be missing (name the topic, or raise --scan-pages)'}`;
-  return [head, '', table, '', scan].join('\n');
+  const lanes = laneTable(r);
+  return [head, '', table, ...(lanes ? ['', lanes] : []), '', scan].join('\n');
 }
 
+/**
+ * Prioritized topics: one row per lane (highest first, the default lane marked `*`) and one for
+ * the keys every lane shares (idempotency keys, producer ledgers, the meta hash), with the bytes
+ * of each kind present; the rows add up to the topic. Undefined when no topic has lanes.
+ */
+function laneTable(r: MemoryReport): string | undefined {
+  const rows = r.topics.flatMap((t) => [
+    ...(t.byLane ?? []).map((l) => ({ topic: t.topic, lane: `${l.lane}${l.lane === t.defaultLane ? '*' : ''}`, m: l })),
+    ...(t.laneShared ? [{ topic: t.topic, lane: '(shared)', m: t.laneShared }] : []),
+  ]);
+  if (rows.length === 0) return undefined;
+  return formatTable(
+    [
+      { header: 'TOPIC', value: (x) => x.topic },
+      { header: 'LANE', value: (x) => x.lane },
+      { header: 'BYTES', value: (x) => formatBytes(x.m.bytes), align: 'right' },
+      { header: '±95%', value: (x) => (x.m.bytesError > 0 ? formatBytes(x.m.bytesError) : '-'), align: 'right' },
+      {
+        header: 'ENTRIES',
+        value: (x) => {
+          const stream = x.m.kinds.find((k) => k.kind === 'stream');
+          return x.lane === '(shared)' ? '-' : (stream?.entries ?? 0).toLocaleString('en-US');
+        },
+        align: 'right',
+      },
+      {
+        header: 'BY KIND',
+        value: (x) =>
+          x.m.kinds
+            .filter((k) => k.bytes > 0)
+            .map((k) => `${KIND_NAMES[k.kind]} ${k.sampled ? '~' : ''}${formatBytes(k.bytes)}`)
+            .join(', ') || '-',
+      },
+    ],
+    rows,
+  );
+}
 /** `streamfan memory [topic]`: Redis memory by topic and kind of key. */
 export function registerMemory(program: Command, act: ActionFactory): void {
   program

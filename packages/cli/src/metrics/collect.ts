@@ -28,6 +28,7 @@ export const METRIC_NAMES = [
   'streamfan_memory_keys',
   'streamfan_memory_entries',
   'streamfan_memory_sampled',
+  'streamfan_memory_lane_bytes',
   'streamfan_memory_scan_fraction',
   'streamfan_memory_report_age_seconds',
   'streamfan_redis_used_memory_bytes',

@@ -97,7 +97,14 @@ export function memoryFamilies(m: TimedMemoryReport, now: number): MetricFamily[
   );
   const used = g('streamfan_redis_used_memory_bytes', "Redis' INFO used_memory when the memory report was read.");
   const max = g('streamfan_redis_maxmemory_bytes', "Redis' INFO maxmemory (0: no limit) when the memory report was read.");
+  const laneBytes = g(
+    'streamfan_memory_lane_bytes',
+    'Redis memory of a prioritized topic\'s keys of this kind in this priority lane (lane "*": the keys every lane shares, idempotency keys, producer ledgers, the meta hash); the lanes add up to streamfan_memory_bytes.',
+  );
   for (const t of m.report.topics) {
+    for (const l of [...(t.byLane ?? []), ...(t.laneShared ? [{ lane: '*', ...t.laneShared }] : [])]) {
+      for (const k of l.kinds) laneBytes.samples.push({ labels: { topic: t.topic, lane: l.lane, kind: k.kind }, value: k.bytes });
+    }
     for (const k of t.kinds) {
       const labels = { topic: t.topic, kind: k.kind };
       bytes.samples.push({ labels, value: k.bytes });
@@ -111,5 +118,5 @@ export function memoryFamilies(m: TimedMemoryReport, now: number): MetricFamily[
   age.samples.push({ labels: {}, value: Math.max(0, now - m.at) / 1000 });
   used.samples.push({ labels: {}, value: m.report.usedMemory });
   max.samples.push({ labels: {}, value: m.report.maxMemory });
-  return [bytes, bytesError, keys, entries, sampled, fraction, age, used, max];
+  return [bytes, bytesError, keys, entries, sampled, laneBytes, fraction, age, used, max];
 }
