@@ -197,7 +197,7 @@ export async function readStatus(redis: Redis, prefix: string, topic: string, id
 }
 
 /**
- * Protocol 2 success records of event `id` in `groups` (one bucket per group, searched
+ * Protocol 2 success (or skip) records of event `id` in `groups` (one bucket per group, searched
  * server-side by the readStatus script: only the record crosses the network).
  * @returns group → record, for the groups whose bucket holds one
  */
@@ -205,9 +205,9 @@ export async function readSuccessRecords(redis: Redis, keys: TopicKeys, id: stri
   const out = new Map<string, SuccessRecord>();
   if (groups.length === 0) return out;
   const { second, token } = recordToken(id);
-  const reply = await runScript<Array<number | string>>(redis, 'readStatus', groups.map((g) => keys.ok(g, second)), [token]);
+  const reply = await runScript<Array<number | string>>(redis, 'readStatus', groups.map((g) => keys.ok(g, second)), [token, '1']);
   groups.forEach((g, i) => {
-    const r = recordFromReply(second, reply[2 * i], reply[2 * i + 1]);
+    const r = recordFromReply(second, reply[3 * i], reply[3 * i + 1], reply[3 * i + 2]);
     if (r) out.set(g, r);
   });
   return out;
@@ -285,13 +285,14 @@ export async function settledInGroup(redis: Redis, keys: TopicKeys, group: strin
  * `processing`, `failed` or `pending` (written before the retry that succeeded), and over
  * anything else the hash wrote before it. The hash's `error` (the last failed attempt's) stays,
  * as it does after a success written to the hash; `consumer` is not recorded for a plain success.
+ * A skip record (skipOlderThanMs) is merged the same way, as state `skipped`.
  */
 export function mergeSuccessRecords(groups: Record<string, GroupStatus>, hash: Record<string, GroupStatus>, records: ReadonlyMap<string, SuccessRecord>): void {
   for (const [g, r] of records) {
     const h = hash[g];
     const at = r.finishedAt !== undefined ? new Date(r.finishedAt) : undefined;
     if (h && isFinalState(h.state) && (at === undefined || (h.updatedAt !== undefined && h.updatedAt.getTime() > at.getTime()))) continue;
-    const s: GroupStatus = { state: 'succeeded', attempts: Math.max(r.attempts, h?.attempts ?? 0) };
+    const s: GroupStatus = { state: r.skipped ? 'skipped' : 'succeeded', attempts: Math.max(r.attempts, h?.attempts ?? 0) };
     if (h?.error) s.error = h.error;
     if (at) { s.updatedAt = at; s.finishedAt = at; }
     groups[g] = s;

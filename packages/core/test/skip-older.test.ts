@@ -4,6 +4,7 @@ import { METRIC_NAMES } from '../src/telemetry/metrics';
 import { defineTopic, InvalidOptionError, topicKeys, type Streamfan } from '../src/internal';
 import { runScript } from '../src/scripts/runner';
 import { Skipper } from '../src/consumer/skipper';
+import { recordToken } from '../src/status-records';
 import { useRedis } from './helpers';
 
 const env = useRedis();
@@ -38,7 +39,7 @@ describe('skipOlderThanMs', () => {
     for (const id of fresh) expect((await sf.waitFor(topic, id, { timeoutMs: 10_000 })).groups.ticker?.state).toBe('succeeded');
 
     const st = await waiting;
-    expect(st.groups.ticker).toMatchObject({ state: 'skipped', attempts: 0, consumer: sub.consumer });
+    expect(st.groups.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
     expect(st.groups.ticker?.finishedAt).toBeInstanceOf(Date);
     for (const id of old) expect((await sf.status(topic, id)).groups.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
     expect((await sf.show(topic, old[4]!)).groups.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
@@ -105,39 +106,47 @@ describe('skipOlderThanMs', () => {
     expect(() => sf.subscribe('t', 'g', () => undefined, { skipOlderThanMs: bad as unknown as number })).toThrow(/skipOlderThanMs must be a whole number of milliseconds from 1 to 2592000000 \(30 days\).*leave it out/);
   });
 
-  test('skipEntries: an entry another consumer holds is refused as stale (nothing written); its holder skips it; a resend counts it again', async () => {
+  test('skipEntries: an entry another consumer holds is refused as stale (nothing written); its holder skips it (a record in the bucket); a resend counts it again', async () => {
     const sf = env.client();
     const keys = topicKeys(sf.prefix, 'held');
     const [id] = await oldBacklog(sf, 'held', 1, 60_000);
+    const { second, token } = recordToken(id!);
     await sf.redis.xgroup('CREATE', keys.stream, 'g', '0');
     await sf.redis.xreadgroup('GROUP', 'g', 'b', 'COUNT', 1, 'STREAMS', keys.stream, '>');
     await sf.redis.call('XGROUP', 'CREATECONSUMER', keys.stream, 'g', 'a'); // a member, as a subscription's consumer is
-    const call = (consumer: string) => runScript<[string[], string[]]>(sf.redis, 'skipEntries', [keys.stream, keys.waiters, keys.status(id!)],
-      ['g', consumer, 60, keys.done, '1', 'P', id!, id!, 0]);
+    const call = (consumer: string) => runScript<[string[], string[]]>(sf.redis, 'skipEntries', [keys.stream, keys.waiters, keys.ok('g', second)],
+      ['g', consumer, 60, keys.done, '1', 'P', 1, second * 1000, id!, id!, 0, 1, token]);
     expect(await call('a')).toEqual([[], [id]]);
-    expect(await sf.redis.hgetall(keys.status(id!))).toEqual({});
+    expect(await sf.redis.get(keys.ok('g', second))).toBeNull();
     expect(await sf.redis.xpending(keys.stream, 'g', '-', '+', 10)).toMatchObject([[id, 'b', expect.any(Number), 1]]);
     expect(await call('b')).toEqual([[id], []]);
-    expect(await sf.redis.hgetall(keys.status(id!))).toMatchObject({ 'g:state': 'skipped', 'g:attempts': '0', 'g:consumer': 'b' });
+    expect(await sf.redis.get(keys.ok('g', second))).toMatch(new RegExp(`^@\\d+;~${token};$`));
+    expect(await sf.redis.ttl(keys.ok('g', second))).toBeGreaterThan(55);
+    expect(await sf.redis.exists(keys.status(id!))).toBe(0); // no status hash: a record of a few bytes
+    expect((await sf.status('held', id!)).groups.g).toMatchObject({ state: 'skipped', attempts: 0, finishedAt: expect.any(Date) });
     expect(await sf.redis.xpending(keys.stream, 'g', '-', '+', 10)).toEqual([]);
-    expect(await call('b')).toEqual([[id], []]); // resend: proven by the status
-    expect(await call('a')).toEqual([[], [id]]);
+    expect(await call('b')).toEqual([[id], []]); // resend: proven by the record
+    expect(await sf.redis.get(keys.ok('g', second))).toMatch(new RegExp(`^@\\d+;~${token};$`)); // written once
   });
 
   test('skipEntries validates every argument before its first write', async () => {
     const sf = env.client();
     const keys = topicKeys(sf.prefix, 'bad');
     const [id] = await oldBacklog(sf, 'bad', 1, 60_000);
+    const { second, token } = recordToken(id!);
     await sf.redis.xgroup('CREATE', keys.stream, 'g', '0');
     await sf.redis.xreadgroup('GROUP', 'g', 'b', 'COUNT', 1, 'STREAMS', keys.stream, '>');
-    const run = (args: Array<string | number>, extraKeys: string[] = [keys.status(id!)]) =>
-      runScript(sf.redis, 'skipEntries', [keys.stream, keys.waiters, ...extraKeys], ['g', 'b', 60, keys.done, '1', 'P', ...args]);
-    await expect(run([id!, 'nope', 0])).rejects.toThrow(/invalid argument event id/);
-    await expect(run([id!, id!, -1])).rejects.toThrow(/invalid argument base/);
-    await expect(run([id!, id!])).rejects.toThrow(/invalid argument entries/);
-    await expect(run([id!, id!, 0], [])).rejects.toThrow(/invalid argument entries/);
-    await sf.redis.set(keys.status(id!), 'x');
-    await expect(run([id!, id!, 0])).rejects.toThrow(/WRONGTYPE/);
+    const bucket = keys.ok('g', second);
+    const run = (args: Array<string | number>, buckets: string[] = [bucket]) =>
+      runScript(sf.redis, 'skipEntries', [keys.stream, keys.waiters, ...buckets], ['g', 'b', 60, keys.done, '1', 'P', ...args]);
+    await expect(run([1, second * 1000, id!, 'nope', 0, 1, token])).rejects.toThrow(/invalid argument event id/);
+    await expect(run([1, second * 1000, id!, id!, -1, 1, token])).rejects.toThrow(/invalid argument base/);
+    await expect(run([1, second * 1000, id!, id!, 0, 2, token])).rejects.toThrow(/invalid argument bucket/);
+    await expect(run([1, second * 1000, id!, id!, 0, 1, 'A;'])).rejects.toThrow(/invalid argument token/);
+    await expect(run([1, second * 1000, id!, id!, 0, 1])).rejects.toThrow(/invalid argument entries/);
+    await expect(run([1, second * 1000, id!, id!, 0, 1, token], [])).rejects.toThrow(/invalid argument entries/);
+    await sf.redis.hset(bucket, 'x', '1');
+    await expect(run([1, second * 1000, id!, id!, 0, 1, token])).rejects.toThrow(/WRONGTYPE/);
     expect(await sf.redis.xpending(keys.stream, 'g', '-', '+', 10)).toHaveLength(1); // nothing acked
   });
 
@@ -244,6 +253,7 @@ describe('skipOlderThanMs', () => {
     const [eventId] = await oldBacklog(sf, 'copies', 1, 60_000);
     const copy = String(await sf.redis.xadd(keys.redeliver('g'), '*', 'payload', '{}', 'headers', '', 'orig', eventId!, 'base', '2'));
     await sf.redis.xgroup('CREATE', keys.redeliver('g'), 'g', '0');
+    await sf.redis.xgroup('CREATE', keys.stream, 'g', '$'); // the group on the topic, as status() finds groups
     await sf.redis.xreadgroup('GROUP', 'g', 'b', 'COUNT', 1, 'STREAMS', keys.redeliver('g'), '>');
     await sf.redis.call('XGROUP', 'CREATECONSUMER', keys.redeliver('g'), 'g', 'a');
     const seen: Record<string, string[][]> = { skipped: [], stale: [] };
@@ -255,7 +265,7 @@ describe('skipOlderThanMs', () => {
     expect(seen).toEqual({ skipped: [], stale: [[eventId]] });
     await skipper('b').skip(keys.redeliver('g'), [{ entryId: copy, eventId: eventId!, base: 2 }]);
     expect(seen).toEqual({ skipped: [[eventId]], stale: [[eventId]] });
-    expect(await sf.redis.hgetall(keys.status(eventId!))).toMatchObject({ 'g:state': 'skipped', 'g:attempts': '2', 'g:consumer': 'b' });
+    expect((await sf.status('copies', eventId!)).groups.g).toMatchObject({ state: 'skipped', attempts: 2 });
   });
 
   test("ordering 'key' with afterDeadLetter 'hold': a stale event of a key parked behind a dead letter stays parked (not skipped) until the block ends; then the stale replay and the event are skipped", async () => {

@@ -5,12 +5,14 @@
  *
  * The age is judged on the Redis server's clock (event ids are its ms): the client's clock plus
  * the offset measured with TIME ({@link ServerClock}). Deliveries judged stale in one tick (one
- * read's entries are dispatched in one synchronous loop) are skipped in one script call per stream.
+ * read's entries are dispatched in one synchronous loop) are skipped in one script call per stream;
+ * each skip is a record of a few bytes in its group's success bucket (protocol 2, §5.2).
  */
 import type Redis from 'ioredis';
 import type { TopicKeys } from '../keys';
 import { runScript } from '../scripts/runner';
 import { FIELD } from '../publisher';
+import { BUCKET_MS, recordToken } from '../status-records';
 import type { RawEntry } from './entry';
 
 /**
@@ -127,15 +129,20 @@ export class Skipper {
     }
   }
 
-  /** One skipEntries call. */
+  /** One skipEntries call: the entries' records go to their events' success buckets (one per second of event ids). */
   async skip(stream: string, items: SkipItem[]): Promise<void> {
     const h = this.host;
-    const args: Array<string | number> = [h.group, h.consumer, h.statusTtlSeconds, h.keys.done, h.trackStatus ? '1' : '0', h.publishMode()];
-    const keys = [stream, h.keys.waiters];
+    const seconds = new Map<number, number>();
+    const perEntry: Array<string | number> = [];
     for (const it of items) {
-      args.push(it.entryId, it.eventId, it.base);
-      keys.push(h.keys.status(it.eventId));
+      const { second, token } = recordToken(it.eventId);
+      let b = seconds.get(second);
+      if (b === undefined) seconds.set(second, (b = seconds.size + 1));
+      perEntry.push(it.entryId, it.eventId, it.base, b, token);
     }
+    const keys = [stream, h.keys.waiters, ...[...seconds.keys()].map((sec) => h.keys.ok(h.group, sec))];
+    const args: Array<string | number> = [h.group, h.consumer, h.statusTtlSeconds, h.keys.done, h.trackStatus ? '1' : '0', h.publishMode(),
+      seconds.size, ...[...seconds.keys()].map((sec) => sec * BUCKET_MS), ...perEntry];
     const [skipped, refused] = await runScript<[string[], string[]]>(h.worker, 'skipEntries', keys, args);
     const eventOf = new Map(items.map((it) => [it.entryId, it.eventId]));
     if (skipped.length > 0) h.skipped(skipped.map((id) => eventOf.get(id) ?? id));

@@ -400,7 +400,9 @@ export class OrderedPartition<T> {
       // A plain success is a record in the group's success bucket of the event's second
       // (protocol 2, as ackBatch writes them), not fields of the status hash.
       const { second, token } = recordToken(e.eventId);
-      const record = outcome === 'succeeded' && text === '' && host.options.trackStatus ? encodeRecord(token, attempt) : '';
+      const record = !host.options.trackStatus ? ''
+        : outcome === 'succeeded' && text === '' ? encodeRecord(token, attempt)
+          : outcome === 'skipped' ? `${token};` : ''; // a skip record (the script adds '~' and the attempts)
       r = await runScript(host.redis, 'settleOrdered',
         [this.lease, e.stream, this.backoff, this.keys.status(e.eventId), this.keys.waiters, this.keys.deadLetters(host.group),
           this.keys.ok(host.group, second), ...(held ? [this.keys.blocked(host.group)] : [])],

@@ -38,7 +38,8 @@
   ARGV[14] 'P' to PUBLISH, 'S' to SPUBLISH
   ARGV[15] the bucket's start (ms: its second × 1000)
   ARGV[16] the success record of the event (`<token>[:<attempts>];`, §5.2), written for a
-           success without a result when status is tracked; '' to write the status hash instead
+           success without a result when status is tracked; '' to write the status hash instead.
+           For 'skipped': `<token>;`, written as the skip record `~<token>[:<attempts>];`
   ARGV[17] with KEYS[8]: the entry's key mark, 's=<key>' (topic stream) or 'r=<key>' (redelivery)
            A dead letter blocks its key (HSET key → its dead-letter id); the success (or loss) of
            the replay that holds the block ('replay:<this entry id>') clears it.
@@ -144,8 +145,16 @@ if outcome == 'succeeded' then
   return { 'succeeded' }
 end
 if outcome == 'skipped' then
-  -- Stale when its turn came: nothing ran. The last error stays, as after a success.
-  if track then
+  -- Stale when its turn came: nothing ran. With a record (ARGV[16], `<token>;`), a skip record
+  -- in the bucket, `~<token>[:<attempts>];` (attempts when more than 0), as skipEntries writes
+  -- them, and the hash's fields go but the last error, as for a plain success; else the hash.
+  if track and record ~= '' then
+    local tok = string.match(record, '^([0-9a-z]+%-?[0-9]*)')
+    redis.call('APPEND', bucket, '@' .. (tonumber(now) - bucketStart) .. ';~' .. tok .. (attempts ~= '0' and (':' .. attempts) or '') .. ';')
+    if ttl > 0 and redis.call('TTL', bucket) < ttl then redis.call('EXPIRE', bucket, ttl + 1) end
+    redis.call('HDEL', statusKey, group .. ':state', group .. ':attempts', group .. ':consumer', group .. ':updatedAt',
+      group .. ':nextAttemptAt', group .. ':finishedAt', group .. ':deadLetterId', group .. ':result')
+  elseif track then
     redis.call('HDEL', statusKey, group .. ':nextAttemptAt', group .. ':deadLetterId', group .. ':result')
     writeStatus(statusKey, group, ttl, {
       'state', 'skipped', 'attempts', attempts, 'consumer', consumer, 'updatedAt', now, 'finishedAt', now,

@@ -5,30 +5,35 @@
   others are refused (another consumer reclaimed them, or they were settled meanwhile).
   The caller decides which entries are stale (their event's age); the script does not judge age.
 
-  KEYS[1]     source stream (the topic stream or the group's redelivery stream)
-  KEYS[2]     waiters key: the completion notice is published only while it exists
-  KEYS[3..n]  status hash of each entry's event, in the entries' order
+  A skip is recorded like a plain success (protocol 2, §5.2): a short record appended to the
+  group's success bucket of the event's second, `~<token>[:<attempts>];` after one time marker
+  per bucket and call; the status hash is not written (what an earlier attempt left there, its
+  error, stays; readers put the record over it).
+
+  KEYS[1]          source stream (the topic stream or the group's redelivery stream)
+  KEYS[2]          waiters key: the completion notice is published only while it exists
+  KEYS[3..2+nb]    success buckets (`T:ok:<group>:<second>`) of the entries' events
 
   ARGV[1]  group
   ARGV[2]  consumer
   ARGV[3]  status TTL in seconds (0: no expiry)
   ARGV[4]  completion channel ('' to skip the notice)
-  ARGV[5]  track status '1'/'0' ('0': acknowledged, nothing written)
+  ARGV[5]  track status '1'/'0' ('0': acknowledged, no record)
   ARGV[6]  'P' to PUBLISH, 'S' to SPUBLISH
-  then per entry, 3 values: entry id, event id (for a copy: its `orig`), base attempts
+  ARGV[7]  nb: buckets
+  then nb values: each bucket's start (ms: its second × 1000)
+  then per entry, 5 values: entry id, event id (for a copy: its `orig`), base attempts, its
+  bucket's number (1..nb), the event id's token in that bucket (`<ms in the second, base 36>[-<seq>]`)
 
-  Status of a skipped event in the group: state `skipped`, attempts = base + deliveries - 1
-  (the handler runs made before; the skipped delivery runs none), consumer, updatedAt,
-  finishedAt; `nextAttemptAt`, `deadLetterId` and `result` of earlier attempts are removed, the
-  last error is kept. Notice: `skipped|<group>|<eventId,...>`.
+  Record: attempts = base + deliveries - 1 (the handler runs made before; the skipped delivery
+  runs none), written only when more than 0. Notice: `skipped|<group>|<eventId,...>`.
 
   Reply: { skipped entry ids, refused entry ids }. A resend of a call that ran (its reply lost to
-  a reconnect) finds its entries skipped by this consumer and counts them skipped again.
+  a reconnect) finds the entry settled and its skip record in the bucket: counted skipped again.
 ]]
 local stream, waiters = KEYS[1], KEYS[2]
 local group, consumer, channel = ARGV[1], ARGV[2], ARGV[4]
 -- @include ownedDeliveries
--- @include writeStatus
 -- @include serverNowMs
 -- @include callChunked
 -- @include checkArgs
@@ -38,53 +43,73 @@ local group, consumer, channel = ARGV[1], ARGV[2], ARGV[4]
 local ttl = needCount('ttl', ARGV[3])
 local track = needOneOf('track', ARGV[5], '1', '0') == '1'
 local mode = needOneOf('publish mode', ARGV[6], 'P', 'S')
-local first = 7
-local n = (#ARGV - first + 1) / 3
-if n < 1 or n ~= math.floor(n) or #KEYS ~= 2 + n then
-  argError('entries', 'need an entry id, an event id, base attempts and one status key per entry')
+local nb = needCount('buckets', ARGV[7])
+local first = 8 + nb
+local n = (#ARGV - first + 1) / 5
+if nb < 1 or #KEYS ~= 2 + nb or n < 1 or n ~= math.floor(n) then
+  argError('entries', 'need buckets, and per entry an entry id, an event id, base attempts, a bucket number and a token')
 end
-for i = first, #ARGV, 3 do
+for b = 1, nb do needCount('bucket start', ARGV[7 + b]); needType(KEYS[2 + b], 'string') end
+for i = first, #ARGV, 5 do
   needId('entry id', ARGV[i]); needId('event id', ARGV[i + 1]); needCount('base', ARGV[i + 2])
+  local b = needCount('bucket', ARGV[i + 3])
+  if b < 1 or b > nb then argError('bucket', ARGV[i + 3]) end
+  local t = ARGV[i + 4]
+  if type(t) ~= 'string' or not (string.match(t, '^[0-9a-z]+$') or string.match(t, '^[0-9a-z]+%-%d+$')) then argError('token', t) end
 end
-if track then for k = 3, #KEYS do needType(KEYS[k], 'hash') end end
 
-local fState, fConsumer = group .. ':state', group .. ':consumer'
+-- A skip record of `token` in bucket key `key` (a resend's proof).
+local function recorded(key, token)
+  local ok, s = pcall(redis.call, 'GET', key)
+  if not ok or type(s) ~= 'string' then return false end
+  local from = 1
+  while true do
+    local i, j = string.find(s, ';~' .. token, from, true)
+    if i == nil then return false end
+    local c = string.sub(s, j + 1, j + 1)
+    if c == ';' or c == ':' then return true end
+    from = j + 1
+  end
+end
+
 local skip, refused, again = {}, {}, {}
-local k = 0
-for i = first, #ARGV, 3 do
-  k = k + 1
-  local entryId = ARGV[i]
+for i = first, #ARGV, 5 do
+  local entryId, bucket, token = ARGV[i], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local d = ownedDeliveries(stream, group, consumer, entryId)
   if d ~= nil then
-    skip[#skip + 1] = { k, entryId, ARGV[i + 1], tonumber(ARGV[i + 2]) + d - 1 }
+    skip[#skip + 1] = { entryId, ARGV[i + 1], tonumber(ARGV[i + 2]) + d - 1, bucket, token }
+  elseif track and recorded(KEYS[2 + bucket], token) then
+    again[#again + 1] = entryId -- a resend: skipped by this call's first run
+  elseif orphaned(stream, group, consumer, entryId) then
+    -- The group was recreated while this consumer held it: nothing to acknowledge, the skip counts.
+    skip[#skip + 1] = { entryId, ARGV[i + 1], tonumber(ARGV[i + 2]), bucket, token, true }
   else
-    local st = track and redis.call('HMGET', KEYS[2 + k], fState, fConsumer) or {}
-    if st[1] == 'skipped' and st[2] == consumer then
-      again[#again + 1] = entryId -- a resend: skipped by this call's first run
-    elseif orphaned(stream, group, consumer, entryId) then
-      -- The group was recreated while this consumer held it: nothing to acknowledge, the skip counts.
-      skip[#skip + 1] = { k, entryId, ARGV[i + 1], tonumber(ARGV[i + 2]), true }
-    else
-      refused[#refused + 1] = entryId
-    end
+    refused[#refused + 1] = entryId
   end
 end
 
 -- XACK first: at maxmemory Redis refuses a script's first write if it may grow memory.
 local ack = {}
-for _, s in ipairs(skip) do if not s[5] then ack[#ack + 1] = s[2] end end
+for _, s in ipairs(skip) do if not s[6] then ack[#ack + 1] = s[1] end end
 if #ack > 0 then callChunked({ 'XACK', stream, group }, ack) end
-local now = tostring(serverNowMs())
 local ids, events = {}, {}
+local records = {}
 for _, s in ipairs(skip) do
-  ids[#ids + 1] = s[2]
-  events[#events + 1] = s[3]
-  if track then
-    local key = KEYS[2 + s[1]]
-    redis.call('HDEL', key, group .. ':nextAttemptAt', group .. ':deadLetterId', group .. ':result')
-    writeStatus(key, group, ttl, {
-      'state', 'skipped', 'attempts', tostring(s[4]), 'consumer', consumer, 'updatedAt', now, 'finishedAt', now,
-    })
+  ids[#ids + 1] = s[1]
+  events[#events + 1] = s[2]
+  local list = records[s[4]]
+  if list == nil then list = {}; records[s[4]] = list end
+  list[#list + 1] = '~' .. s[5] .. (s[3] > 0 and (':' .. s[3]) or '') .. ';'
+end
+if track and #skip > 0 then
+  local now = serverNowMs()
+  for b = 1, nb do
+    local list = records[b]
+    if list ~= nil then
+      local key = KEYS[2 + b]
+      redis.call('APPEND', key, '@' .. (now - tonumber(ARGV[7 + b])) .. ';' .. table.concat(list))
+      if ttl > 0 and redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl + 1) end
+    end
   end
 end
 for _, id in ipairs(again) do ids[#ids + 1] = id end
