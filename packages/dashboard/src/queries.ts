@@ -465,7 +465,7 @@ export async function statusMatrix(redis: Redis, keys: TopicKeys, groups: Array<
     for (const [g, r] of successes.get(id) ?? []) {
       const h = row[g];
       if (h && FINAL_STATES.has(h.state) && (r.finishedAt === undefined || (h.updatedAt ?? 0) > r.finishedAt)) continue;
-      row[g] = { state: 'succeeded', attempts: Math.max(r.attempts, h?.attempts ?? 0), ...(h?.error ? { error: h.error } : {}), ...(r.finishedAt !== undefined ? { updatedAt: r.finishedAt } : {}) };
+      row[g] = { state: r.skipped ? 'skipped' : 'succeeded', attempts: Math.max(r.attempts, h?.attempts ?? 0), ...(h?.error ? { error: h.error } : {}), ...(r.finishedAt !== undefined ? { updatedAt: r.finishedAt } : {}) };
     }
     for (const g of groups) {
       if (row[g.group] || g.retired) continue;
