@@ -53,6 +53,7 @@ export async function judgeParked(redis: Redis, keys: TopicKeys, group: string, 
     const record = bucket === undefined ? undefined : findRecord(bucket, tokens[i]!.second, tokens[i]!.token);
     if (state === 'succeeded' && by === consumer) return undefined;
     if (state !== null && FINAL.has(state)) return 'stale';
+    if (record?.skipped) return 'stale'; // skipped (skipOlderThanMs) by whoever held it: final, never this run's success
     if (record) {
       // A plain success (no consumer recorded): this run's own when its attempt matches and the
       // hash names no one else.
