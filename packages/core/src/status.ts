@@ -57,7 +57,8 @@ export interface GroupStatus {
   error?: string;
   /**
    * The consumer that last handled it. Not recorded for a plain success (the handler returned
-   * nothing; protocol 2 keeps those as compact records without it): absent then.
+   * nothing; protocol 2 keeps those as compact records without it) nor for a skip
+   * (`skipOlderThanMs`, a compact record too): absent then.
    */
   consumer?: string;
   updatedAt?: Date;
