@@ -50,6 +50,20 @@ describe('skipOlderThanMs', () => {
     expect(await sf.pending(topic, 'ticker')).toEqual([]);
   });
 
+  test('trackStatus false: stale events are only acknowledged (no record), the handler never runs', async () => {
+    const sf = env.client();
+    const topic = defineTopic<{ n: number }>('untracked');
+    const old = await oldBacklog(sf, 'untracked', 3, 60_000);
+    let runs = 0;
+    const sub = sf.subscribe(topic, 'view', () => { runs++; }, { startFrom: 'beginning', skipOlderThanMs: 10_000, trackStatus: false });
+    await sub.ready();
+    await waitFor(() => sub.stats.skipped === 3);
+    expect(runs).toBe(0);
+    expect(await sf.pending(topic, 'view')).toEqual([]);
+    expect(await sf.redis.keys(`${sf.prefix}:{untracked}:ok:*`)).toEqual([]);
+    expect((await sf.status(topic, old[0]!)).groups.view?.state).toBe('unknown');
+  });
+
   test('unset: the same old backlog is handled as before', async () => {
     const sf = env.client();
     const topic = defineTopic<{ n: number }>('prices-all');
