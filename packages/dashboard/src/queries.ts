@@ -3,7 +3,7 @@
 // O(groups + consumers) commands (XINFO STREAM without FULL, XINFO GROUPS/CONSUMERS, XLEN,
 // ZCARD, HGETALL of one event's status). Nothing reads a stream, a PEL or the keyspace whole.
 import type Redis from 'ioredis';
-import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, readSuccessMatrix, streamEnds, type CountedLag, type StreamEnds, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
+import { FIELD, LAG_COUNT_CAP as CORE_LAG_COUNT_CAP, countLag, readLanes, readSuccessMatrix, streamEnds, type CountedLag, type StreamEnds, NotFoundError, InvalidIdError, classifyStreamKey, pendingPage, topicKeys, topicMetaKeys, validateGroupName, validateTopicName, type PendingPage, type TopicKeys } from '@streamfan/core/internal';
 import { lanedTopicPage } from './lanes';
 import { traceOf } from './trace';
 import { batch, scanNodes, compareIds, decode, decodeHeaders, fields, idMs, nextId, preview, rowObject, run, serverNow } from './redis-reads';
@@ -685,7 +685,16 @@ export async function eventPage(redis: Redis, prefix: string, ref: StreamRef, id
 }
 
 /** One search hit. */
-export interface SearchHit { home: string; topic: string; partition?: number; kind: 'event' | 'delayed' | 'idempotency'; id: string; eventId: string }
+export interface SearchHit {
+  home: string;
+  topic: string;
+  partition?: number;
+  /** A prioritized topic's lane the event is in (then `home` is the topic and `eventId` a lane id). */
+  lane?: string;
+  kind: 'event' | 'delayed' | 'idempotency';
+  id: string;
+  eventId: string;
+}
 
 /**
  * Find an event by its id (stream id, `p<i>:` id), a delayed id or an idempotency key in every
@@ -695,8 +704,10 @@ export async function search(redis: Redis, prefix: string, refs: StreamRef[], q:
   const text = q.trim();
   if (text === '') return [];
   const part = /^p(\d{1,4}):(.+)$/.exec(text);
-  const local = part ? part[2]! : text;
-  const scope = part ? refs.filter((r) => r.partition === Number(part[1])) : refs;
+  // A lane id (high:<stream id> or high:delayed-<uuid>): that lane's streams, and topics' own streams (a default lane of that name).
+  const laneQ = part ? null : /^([a-z][a-z0-9_-]{0,15}):(\d{1,20}-\d{1,20}|delayed-[0-9a-f-]{36})$/i.exec(text);
+  const local = part ? part[2]! : laneQ ? laneQ[2]! : text;
+  const scope = part ? refs.filter((r) => r.partition === Number(part[1])) : laneQ ? refs.filter((r) => r.lane === laneQ[1] || (r.lane === undefined && r.partition === undefined)) : refs;
   const p = batch(redis);
   const asks: Array<{ r: StreamRef; kind: SearchHit['kind'] }> = [];
   for (const r of scope) {
@@ -724,7 +735,33 @@ export async function search(redis: Redis, prefix: string, refs: StreamRef[], q:
     }
     if (kind === 'idempotency' && typeof value === 'string' && value !== '') hits.set(`${r.home} i`, { ...base(r), kind, id: text, eventId: value });
   });
-  return [...hits.values()];
+  return laneHits([...hits.values()], refs, laneQ ? laneQ[1]! : undefined, (topic) => readLanes(redis, prefix, topic));
+}
+
+/**
+ * Hits in priority lanes as a prioritized topic's: home the topic, `lane`, and event ids as lane
+ * ids (so the event opens by its lane id). A hit in a topic's own stream is the default lane's
+ * when the topic is prioritized (one HMGET per such topic hit); searched by `<lane>:<id>`, it is
+ * kept only when that is the topic's default lane.
+ */
+async function laneHits(hits: SearchHit[], refs: StreamRef[], asked: string | undefined, lanesOf: (topic: string) => Promise<{ lanes: string[]; defaultLane: string } | undefined>): Promise<SearchHit[]> {
+  const laneOfHome = new Map(refs.filter((r) => r.lane !== undefined).map((r) => [r.home, r.lane!]));
+  const plainTopics = [...new Set(hits.filter((h) => !laneOfHome.has(h.home) && h.partition === undefined).map((h) => h.topic))];
+  const meta = new Map(await Promise.all(plainTopics.map(async (t) => [t, await lanesOf(t).catch(() => undefined)] as const)));
+  const out = new Map<string, SearchHit>();
+  for (const h of hits) {
+    const lane = laneOfHome.get(h.home) ?? (h.partition === undefined ? meta.get(h.topic)?.defaultLane : undefined);
+    if (asked !== undefined && lane !== asked) continue; // a plain topic, or another default lane
+    if (lane === undefined) { out.set(`${h.home}\n${h.kind}\n${h.eventId}`, h); continue; }
+    const isDefault = !laneOfHome.has(h.home);
+    const pub = (id: string) => (isDefault || /^[a-z][a-z0-9_-]{0,15}:/i.test(id) ? id : `${lane}:${id}`);
+    // An idempotency key is one per topic (its default lane's keys): its value is the public id, with its lane.
+    const idemLane = h.kind === 'idempotency' ? /^([a-z][a-z0-9_-]{0,15}):/.exec(h.eventId)?.[1] : undefined;
+    const hit = { ...h, home: h.topic, lane: idemLane ?? lane, eventId: h.kind === 'idempotency' ? h.eventId : pub(h.eventId) };
+    // Every lane shares the topic's idempotency keys: one hit, not one per lane searched.
+    out.set(`${hit.home}\n${hit.kind}\n${hit.eventId}`, hit);
+  }
+  return [...out.values()];
 }
 
 /** Most partitions whose first pages the partitioned group page merges (past it: open a partition). */

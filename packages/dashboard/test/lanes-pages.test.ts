@@ -165,3 +165,22 @@ test('actions on lane ids: ack and claim in each id\'s lane, replay and purge de
     return lanes.map((l) => l.group.deadLetters).join() === '1,0,2';
   }, { timeoutMs: 10_000, message: 'dead letters per lane high 1, normal 0, low 2' });
 });
+
+test('search by lane id, or by a lane event\'s stream id: the hit opens the event by its lane id', async () => {
+  const id = ids.low![2]!;
+  const byLaneId = (await call(`api/search?q=${enc(id)}`)).body.hits;
+  expect(byLaneId).toEqual([expect.objectContaining({ topic: 'emails', home: 'emails', lane: 'low', kind: 'event', eventId: id })]);
+  const byLocal = (await call(`api/search?q=${enc(id.split(':')[1]!)}`)).body.hits;
+  expect(byLocal).toContainEqual(expect.objectContaining({ topic: 'emails', home: 'emails', lane: 'low', eventId: id }));
+  expect((await call(`api/topics/emails/events/${enc(byLaneId[0].eventId)}`)).body.payload).toEqual({ n: 6 });
+  // The default lane by its name: the topic's own stream.
+  const normal = (await call(`api/search?q=${enc(`normal:${ids.normal![0]!}`)}`)).body.hits;
+  expect(normal).toEqual([expect.objectContaining({ topic: 'emails', lane: 'normal', eventId: ids.normal![0] })]);
+  expect((await call(`api/search?q=${enc('urgent:1-0')}`)).body.hits).toEqual([]);
+});
+
+test('search by an idempotency key of a lane event: its lane id, its lane', async () => {
+  const id = await sf.publish(emails, { n: 40 }, { priority: 'high', idempotencyKey: 'order-40' });
+  const hits = (await call('api/search?q=order-40')).body.hits;
+  expect(hits).toEqual([expect.objectContaining({ kind: 'idempotency', topic: 'emails', home: 'emails', lane: 'high', eventId: id })]);
+});
