@@ -47,13 +47,16 @@ test('groups: LAST-DELIVERED is the furthest delivery over the lanes (a lane id)
   );
   const g = out.groups.find((x) => x.group === 'reader')!;
   expect(g.lastDeliveredId).toBe(high[1]);
+  // OLDEST-PENDING from a lane id (high:<id>): an age, not NaN (null in JSON, '-' in the table).
+  expect((g as unknown as { oldestPendingId: string }).oldestPendingId).toBe(high[0]);
+  expect((g as unknown as { oldestPendingAgeMs: number | null }).oldestPendingAgeMs).toEqual(expect.any(Number));
   expect(g.lanes.map((l) => [l.lane, l.lastDeliveredId])).toEqual([
     ['high', high[1]],
     ['normal', '0-0'],
     ['low', '0-0'],
   ]);
   const table = (await runCli([...base, 'groups', 'emails'])).stdout;
-  expect(table).toMatch(new RegExp(`^reader\\s+\\d+\\s+\\d+\\s+\\d+\\s+${high[1]}\\s`, 'm'));
+  expect(table).toMatch(new RegExp(`^reader\\s+\\d+\\s+\\d+\\s+\\d+\\s+${high[1]}\\s+\\d+(ms|s)\\s`, 'm'));
   const rows = (await runCli([...base, 'groups', 'emails', '--lanes'])).stdout;
   expect(rows).toMatch(/GROUP\s+LANE\s+LAG\s+PENDING\s+BACKLOG\s+RETRYING\s+DEAD\s+LENGTH\s+LAST-DELIVERED/);
   expect(rows).toMatch(new RegExp(`^reader\\s+high\\s+0\\s+2\\s+2\\s+0\\s+0\\s+2\\s+${high[1]}$`, 'm'));

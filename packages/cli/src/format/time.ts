@@ -15,5 +15,6 @@ export function formatTime(date: Date | null | undefined, now: number = Date.now
 
 /** Milliseconds part of a stream id as a Date. */
 export function idDate(id: string): Date {
-  return new Date(Number(id.split('-')[0]));
+  // A partition's or a lane's id (`p3:…`, `high:…`) is a stream id after its scope.
+  return new Date(Number(id.replace(/^[a-z][a-z0-9_-]*:/, '').split('-')[0]));
 }
