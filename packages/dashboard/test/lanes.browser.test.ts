@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { defineTopic, Streamfan } from '@streamfan/core/internal';
+import { defineTopic, laneKeys, Streamfan } from '@streamfan/core/internal';
 import { startRedis, uniquePrefix, type RedisServer } from '@streamfan/testing';
 import { startDashboard, type RunningDashboard } from '../src';
 
@@ -8,6 +9,7 @@ jest.setTimeout(120_000);
 
 /** A prioritized topic on the overview in a real browser: its lanes with their lengths, and each group's backlog per lane. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = join(__dirname, '..', '..', '..', 'docs', 'dashboard');
 const emails = defineTopic<{ n: number }>('emails', { priorities: ['high', 'normal', 'low'], defaultPriority: 'normal' });
 let redis: RedisServer;
 let sf: Streamfan;
@@ -26,6 +28,12 @@ beforeAll(async () => {
   await sf.publishMany(emails, [{ n: 1 }, { n: 2 }], { priority: 'high' });
   await sf.publishMany(emails, [{ n: 3 }, { n: 4 }, { n: 5 }], { priority: 'low' });
   await sf.publish(emails, { n: 6 });
+  // "held": every entry of every lane read by a consumer that never acks (pending in each lane).
+  for (const lane of ['high', 'normal', 'low']) {
+    const stream = laneKeys(sf.prefix, 'emails', lane, 'normal').stream;
+    await sf.redis.xgroup('CREATE', stream, 'held', '0');
+    await sf.redis.xreadgroup('GROUP', 'held', 'crashed-worker', 'COUNT', 100, 'STREAMS', stream, '>');
+  }
   dash = await startDashboard({ client: sf, port: 0, intervalMs: 400 });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -91,5 +99,17 @@ test('memory page: a prioritized topic\'s memory by lane (default marked, shared
     ['*', '(shared)', api.topics[0]!.laneShared.bytes],
   ]);
   expect(await page.locator('[data-testid="memory-lanes"] tr[data-lane="low"] [data-k="entries"]').textContent()).toBe('3');
+  expect(problems).toEqual([]);
+});
+
+test('group page of a prioritized topic with pending entries in every lane: lane column, highest lane first (screenshot)', async () => {
+  await page.goto(`${dash.url}#/g/emails/held`);
+  await page.locator('[data-testid="pending"] tbody tr[data-id]').first().waitFor();
+  expect(await page.locator('[data-testid="group-lanes"] tr[data-lane] [data-k="pending"]').allTextContents()).toEqual(['2', '1', '3']);
+  expect(await page.locator('[data-testid="pending"] tbody [data-k="lane"]').allTextContents()).toEqual(['high', 'high', 'normal', 'low', 'low', 'low']);
+  const ids = await page.locator('[data-testid="pending"] tbody tr[data-id]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+  expect(ids.filter((id) => /^(high|low):/.test(id!))).toHaveLength(5);
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, 'group-laned.png'), fullPage: true });
   expect(problems).toEqual([]);
 });
