@@ -41,3 +41,37 @@ test('a reclaimed delivery acknowledged through the orphaned path (its group rec
   expect(st?.attempts).toBe(2);
   await sub.close();
 });
+
+// The same path, when another consumer had finished the entry before the destroy (it reclaimed it
+// while this one stalled): the recreated group has no pending record to refuse the late ack, and
+// the orphaned path counted the stalled run as the success over the other's, never told (model
+// seed 10, 06:25: destroy-overlap a|30, w3's stalled run written over w2's success).
+test('the orphaned path refuses (stale) a run whose event another consumer finished: its success stands', async () => {
+  const sf = env.client();
+  const topic = defineTopic<string>('orphaned-finished');
+  const keys = topicKeys(sf.prefix, topic.name);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const told: string[] = [];
+  const sub = sf.subscribe(topic, 'g', async () => { await gate; return { by: 'A' }; },
+    { startFrom: 'beginning', concurrency: 1, visibilityTimeoutMs: 60_000, reclaimIntervalMs: 60_000 });
+  sub.on('error', () => undefined);
+  sub.on('stale', () => told.push('stale'));
+  sub.on('processed', () => told.push('processed'));
+  await sub.ready();
+  const id = await sf.publish(topic, 'x');
+  await waitFor(async () => ((await sf.redis.xpending(keys.stream, 'g')) as [number])[0] === 1, { message: 'running' });
+  // Another consumer finished it (as its ack script writes), then the group was destroyed and
+  // recreated by someone else.
+  await sf.redis.multi()
+    .hset(keys.status(id), 'g:state', 'succeeded', 'g:attempts', '2', 'g:consumer', 'other', 'g:result', JSON.stringify({ by: 'other' }), 'g:updatedAt', String(Date.now()))
+    .xgroup('DESTROY', keys.stream, 'g').xgroup('CREATE', keys.stream, 'g', '$').exec();
+  release();
+  await waitFor(() => told.length > 0, { timeoutMs: 10_000, message: 'the ack settled one way or the other' });
+  await sleep(200);
+  expect(told).toEqual(['stale']);
+  const st = (await sf.status(topic, id)).groups.g;
+  expect(st?.result).toEqual({ by: 'other' });
+  expect(st?.consumer).toBe('other');
+  await sub.close();
+});

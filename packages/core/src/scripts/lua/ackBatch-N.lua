@@ -137,16 +137,23 @@ for i = hashAt, #ARGV, 4 do
     -- Not pending for this consumer. If its status already says this consumer succeeded, this
     -- is a resend of a batch that ran before (ioredis resends a command whose reply was lost to
     -- a reconnect): already settled, not refused.
-    local st = track and redis.pcall('HMGET', key, fState, fConsumer) or {}
+    local st = track and redis.pcall('HMGET', key, fState, fConsumer, fAttempts) or {}
+    local attempt = base + (expect[entryId] or 1)
     if (st[1] == 'succeeded' and st[2] == consumer) or st[1] == 'lost' then
       -- Done before, or trimmed while it ran (the trim acknowledged it and recorded it lost,
       -- once): settled either way, not refused by another consumer.
       already = already + 1
+    elseif st[1] == 'succeeded' or st[1] == 'dead' or st[1] == 'skipped'
+        or (st[1] == 'failed' and st[2] ~= consumer and (tonumber(st[3]) or 0) >= attempt) then
+      -- Another consumer finished it (it reclaimed the entry while this one stalled), or a later
+      -- attempt failed and its retry is scheduled: refused, also when the group was recreated
+      -- since (the new group has no pending record that would refuse it).
+      refused[#refused + 1] = entryId
     elseif orphaned(stream, group, consumer, entryId) then
       -- The group was recreated while this ran: nothing to acknowledge, but the outcome counts,
       -- with the attempt number of this delivery (its deliveries as the caller knows them).
       done[#done + 1] = eventId
-      writes[#writes + 1] = { key, tostring(base + (expect[entryId] or 1)), result }
+      writes[#writes + 1] = { key, tostring(attempt), result }
       already = already + 1
     else
       refused[#refused + 1] = entryId
