@@ -143,3 +143,20 @@ test('show and dlq take lane ids: a delayed lane id, <default lane>:<id>, dlq pu
   const wrong = await runCli([...base, 'dlq', 'purge', 'emails', 'bouncer', 'urgent:1-0', '--yes']);
   expect(wrong.code).toBe(2);
 });
+
+test('retire on a prioritized topic: the group is found and counted over every lane, and retired in every lane', async () => {
+  const jobs = defineTopic<Mail>('jobs', { priorities: ['high', 'low'] }); // default lane: low
+  await sf.publish(jobs, { n: 1 }, { priority: 'low' });
+  const high = laneKeys(prefix, 'jobs', 'high', 'low').stream;
+  await sf.publishMany(jobs, [{ n: 2 }, { n: 3 }], { priority: 'high' });
+  // A group that lives in the high lane only, with 2 entries pending there.
+  await sf.redis.xgroup('CREATE', high, 'urgent-only', '0');
+  await sf.redis.xreadgroup('GROUP', 'urgent-only', 'ghost', 'COUNT', 10, 'STREAMS', high, '>');
+  const noYes = await runCli([...base, 'retire', 'jobs', 'urgent-only']);
+  expect(noYes.code).toBe(2);
+  expect(noYes.stderr).toMatch(/refusing to retire group "urgent-only" of topic "jobs" for good \(drops 2 pending entries, 0 retries/);
+  const r = await runCli([...base, '--json', 'retire', 'jobs', 'urgent-only', '--yes']);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ pending: 2 });
+  expect((await sf.groups(jobs)).find((g) => g.group === 'urgent-only')?.retired).toBe(true);
+});

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { NotFoundError, requireTopic, retiredGroups, validateGroupName, validateTopicName } from '@streamfan/core/internal';
+import { NotFoundError, lookupTopic, requireTopic, retiredGroups, validateGroupName, validateTopicName } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatPairs } from '../format/table';
 import { formatTime } from '../format/time';
@@ -30,7 +30,8 @@ export function registerRetire(program: Command, act: ActionFactory): void {
         validateGroupName(group);
         const sf = ctx.sf();
         await requireTopic(sf, topic);
-        const groups = await sf.groups(topic);
+        // As Redis knows the topic: a prioritized topic's groups are counted over every lane (retireGroup retires them in each).
+        const groups = await sf.groups(await lookupTopic(sf, topic));
         const row = groups.find((g) => g.group === group);
         if (!row) {
           const names = groups.map((g) => g.group).sort();
