@@ -25,7 +25,7 @@ export { countLag, streamEnds, LAG_COUNT_CAP, type CountedLag, type StreamEnds }
 export { laneKeys, laneHome, parseLaneHome, topicFromStreamKey, laneAwareScanPattern, LANE_SEPARATOR, LANE_NAME, MAX_LANES } from './keys';
 export { formatLaneId, parseLaneId, isLaneId, validateLanes, type LaneSet } from './lanes/ids';
 export { readLanes, ensureLanes, type StoredLanes } from './lanes/meta';
-export { LanedSubscription, readAhead } from './lanes/laned-subscription';
+export { LanedSubscription, laneAllowance } from './lanes/laned-subscription';
 export { LaneSlots, type LaneSlotStats } from './lanes/slots';
 export { listLanedGroups, lanesOf, foldLanedTopics } from './lanes/admin';
 export {

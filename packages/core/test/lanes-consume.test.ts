@@ -62,7 +62,7 @@ describe('consuming a prioritized topic', () => {
     expect(lowMeanwhile).toBeGreaterThanOrEqual(5);
   }, 120_000);
 
-  async function shares(lowerLaneShare: number): Promise<{ low: number; high: number; granted: number[] }> {
+  async function shares(lowerLaneShare: number, concurrency = 2): Promise<{ low: number; high: number; granted: number[]; ms: number }> {
     const sf = env.client();
     const t = defineTopic<{ n: number }>('mail', { priorities: ['high', 'low'] });
     await fill(sf, t, 'high', 1500);
@@ -71,12 +71,14 @@ describe('consuming a prioritized topic', () => {
     const sub = sf.subscribe(t, 'send', async (_p, ctx) => {
       starts.push(ctx.priority!);
       await sleep(2); // a little I/O, as a real handler does
-    }, { startFrom: 'beginning', concurrency: 2, lowerLaneShare });
+    }, { startFrom: 'beginning', concurrency, lowerLaneShare });
+    const t0 = Date.now();
     await until('1000 starts', () => starts.length >= 1000);
+    const ms = Date.now() - t0;
     const granted = (sub as unknown as { lanes: Array<{ granted: number }> }).lanes.map((l) => l.granted);
     await sub.close();
     const first = starts.slice(0, 1000);
-    return { low: first.filter((l) => l === 'low').length, high: first.filter((l) => l === 'high').length, granted };
+    return { low: first.filter((l) => l === 'low').length, high: first.filter((l) => l === 'high').length, granted, ms };
   }
 
   test('the starvation guard keeps low moving while high is saturated: at least its share of the starts (vs strict priority)', async () => {
@@ -91,6 +93,18 @@ describe('consuming a prioritized topic', () => {
     expect(strict.low).toBeLessThan(guarded.low);
     expect(strict.low).toBeLessThanOrEqual(40);
   }, 120_000);
+
+  test('strict priority is exact: with 1,500 high and 1,500 low waiting, no low handler starts among the first 1,000 (concurrency 2 and 8); the guard gives low its share at concurrency 8', async () => {
+    const strict2 = await shares(0, 2);
+    const strict8 = await shares(0, 8);
+    const guarded8 = await shares(0.1, 8);
+    console.log(`low starts among the first 1000 (1500 high + 1500 low waiting, 2 ms handlers): strict concurrency 2 -> ${strict2.low}, ` +
+      `strict concurrency 8 -> ${strict8.low}, lowerLaneShare 0.1 concurrency 8 -> ${guarded8.low} (1000 starts in ${strict2.ms} / ${strict8.ms} / ${guarded8.ms} ms)`);
+    expect(strict2.low).toBe(0);
+    expect(strict8.low).toBe(0);
+    expect(guarded8.low).toBeGreaterThanOrEqual(80);
+    expect(guarded8.low).toBeLessThanOrEqual(200);
+  }, 180_000);
 
   test('retries and dead letters of a lane stay in its lane; handler ids and ctx.priority name the lane', async () => {
     const sf = env.client();

@@ -36,10 +36,10 @@ describe('retireGroup on a prioritized topic', () => {
     gone.on('error', (e) => errors.push(e));
     gone.on('closed', () => { closed = true; });
     await Promise.all([keep.ready(), gone.ready()]);
-    await sf.publish(t, { n: 1 }, { priority: 'high' });
-    await sf.publish(t, { n: 2 }, { priority: 'low' });
+    const quick = [await sf.publish(t, { n: 1 }, { priority: 'high' }), await sf.publish(t, { n: 2 }, { priority: 'low' })];
     await sf.publish(t, { n: 3, slow: true }, { priority: 'high' });
     await waitFor(() => goneSeen.includes(3) && keepSeen.length === 3, { message: 'both groups read, gone runs slow' });
+    for (const id of quick) await sf.waitFor(t, id, { groups: ['gone', 'keep'], timeoutMs: 10_000 }); // acknowledged: only the slow one is pending
 
     const report = await sf.retireGroup(t, 'gone');
     expect(report).toMatchObject({ topic: 'mail', group: 'gone', alreadyRetired: false, consumers: 1, pending: 1, retrying: 0, deadLetters: 0, deadLettersDeleted: false });

@@ -54,4 +54,48 @@ describe('LaneSlots', () => {
     slots.release(0);
     expect(slots.snapshot()).toEqual([{ waiting: 0, running: 0, granted: 1 }, { waiting: 0, running: 0, granted: 0 }]);
   });
+
+  test('a lane expected to have more (its last read came back full) has freed slots held for it: not granted to a lower lane until its entries come, a read comes back short, or the wait lapses; the guard still gives lower lanes their share', async () => {
+    const signal = new AbortController().signal;
+    const strict = new LaneSlots(2, 2, 0, 60_000);
+    strict.expectMore(0, true);
+    const got: string[] = [];
+    const low = [strict.acquire(1, signal).then(() => got.push('low1')), strict.acquire(1, signal).then(() => got.push('low2'))];
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual([]); // both slots free, held for the high lane's entries
+    await strict.acquire(0, signal);
+    expect(strict.snapshot()[0]!.running).toBe(1);
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual([]);
+    strict.expectMore(0, false); // its next read came back short: the lane is drained
+    await low[0];
+    expect(got).toEqual(['low1']);
+    strict.release(0);
+    await low[1];
+    expect(got).toEqual(['low1', 'low2']);
+
+    // The wait lapses.
+    const lapsing = new LaneSlots(1, 2, 0, 30);
+    lapsing.expectMore(0, true);
+    const t0 = Date.now();
+    await lapsing.acquire(1, signal);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    expect(lapsing.expects(0)).toBe(false);
+
+    // With the guard (1 in 2 here), the guard's grant goes to the waiting lower lane even while the higher lane is expected.
+    const guarded = new LaneSlots(1, 2, 0.5, 60_000);
+    guarded.expectMore(0, true);
+    await guarded.acquire(0, signal);
+    const order: string[] = [];
+    const lowGuarded = guarded.acquire(1, signal).then(() => order.push('low'));
+    const high = guarded.acquire(0, signal).then(() => order.push('high'));
+    guarded.release(0); // high's queued entry: granted while low waits
+    await high;
+    guarded.release(0); // high expected, nothing queued: the guard's grant goes to low
+    await lowGuarded;
+    expect(order).toEqual(['high', 'low']);
+    expect(guarded.snapshot().map((x) => x.running)).toEqual([0, 1]);
+    guarded.close();
+    expect(guarded.expects(0)).toBe(false);
+  });
 });

@@ -7,20 +7,22 @@
  * reclaim of a crashed consumer's entries, recovery, delayed promotion and retention run per lane
  * exactly as for a topic without lanes — the same, tested code. What is shared is the handler
  * slots: one {@link LaneSlots} pool of `concurrency` slots, granted to the highest lane with an
- * entry waiting, with the `lowerLaneShare` starvation guard. Each lane reads ahead (its
- * subscription's own `concurrency` is {@link readAhead}), so when a slot frees the highest lane
- * with work has an entry waiting for it.
+ * entry waiting, with the `lowerLaneShare` starvation guard. Reading is driven by the pool (see
+ * {@link LaneSubscription}): each lane holds at most {@link laneAllowance} entries waiting for a
+ * slot (beyond its handlers with one), and a lane whose last read came back full has freed slots
+ * held for its next read instead of granted to a lower lane.
  *
  * Costs: two connections per lane (a blocking reader and a worker), and up to
- * {@link readAhead} entries per lane pending to this consumer while they wait for a slot (their
- * leases kept, as a running handler's).
+ * {@link laneAllowance} entries per lane pending to this consumer while they wait for a slot
+ * (their leases kept, as a running handler's).
  */
 import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
 import { ClosedError, GroupRetiredError, fromRedisError, isNoGroup } from '../errors';
 import { topicKeys } from '../keys';
 import { captureStreamEnd } from '../consumer/start-position';
-import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
+import type { Subscription, SubscriptionSettings } from '../consumer/subscription';
+import { LaneSubscription } from './lane-subscription';
 import { emitOrLog, forwardSubscriptionEvents } from '../consumer/forward';
 import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
 import type { Topic } from '../topic';
@@ -40,13 +42,12 @@ export interface LanedSettings extends Omit<SubscriptionSettings, 'startAt' | 'r
 }
 
 /**
- * Entries each lane reads ahead of the shared slots: 4 × concurrency + 50 (at most 10,000). A
- * lane's reader settles what finished before it reads again, so a lane whose handlers are fast
- * empties its read-ahead before its next read arrives, and the slots freed meanwhile go to lower
- * lanes: the larger the read-ahead, the rarer those gaps (measured in lanes-consume.test).
+ * Entries each lane may hold waiting for a handler slot, beyond its handlers with one: the
+ * consumer's `concurrency` (enough to start a slot's worth of entries while the lane's next read
+ * is on the wire). What a consumer whose handlers hang keeps from a burst: this many per lane.
  */
-export function readAhead(concurrency: number): number {
-  return Math.min(10_000, 4 * concurrency + 50);
+export function laneAllowance(concurrency: number): number {
+  return concurrency;
 }
 
 /** Counts of a {@link LanedSubscription} since it started, over every lane (as a Subscription's `stats`). */
@@ -78,7 +79,9 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   /** The lanes, highest first. */
   readonly priorities: readonly string[];
   private readonly slots: LaneSlots;
-  private readonly subs: Array<Subscription<T> | undefined>;
+  private readonly subs: Array<LaneSubscription<T> | undefined>;
+  /** Per lane: deliveries whose handlers got a slot and whose delivery has not settled. */
+  private readonly slotted: number[];
   /** Each lane subscription's `closed` event, listened for from its start (a lane may close by itself before this one closes). */
   private readonly subClosed: Array<Promise<{ left: number; deleted: boolean }> | undefined>;
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
@@ -109,6 +112,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     this.options = Object.freeze({ ...options, lowerLaneShare });
     this.slots = new LaneSlots(options.concurrency, this.priorities.length, lowerLaneShare);
     this.subs = this.priorities.map(() => undefined);
+    this.slotted = this.priorities.map(() => 0);
     this.subClosed = this.priorities.map(() => undefined);
     // Read every lane's end now, on the command connection, so an event published after
     // subscribe() is after the position a new group starts at (as captureStreamEnd explains).
@@ -153,7 +157,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   /** Resolves when every lane's consumer reads; rejects with {@link ClosedError} if it closes first, or with the error that stopped it (e.g. {@link LaneMismatchError}). */
   ready(): Promise<void> {
     if (this.isReady) return Promise.resolve();
-    if (this.stopping) return Promise.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    if (this.stopping) return Promise.reject(this.retired ?? new ClosedError(`subscription ${this.group}@${this.topic}`));
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
@@ -205,6 +209,9 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     const limit = this.options.handlerTimeoutMs;
     const wrapped: Handler<T> = async (payload, ctx) => {
       await this.slots.acquire(index, ctx.signal);
+      this.slotted[index]!++;
+      // An entry of the lane left the waiting ones: the lane may read another.
+      this.subs[index]?.wake();
       const c = this.publicContext(ctx, lane, limit);
       this.executing.add(c.ctx.id);
       const running = Promise.resolve().then(() => this.handler(payload, c.ctx));
@@ -214,13 +221,16 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
         this.executing.delete(c.ctx.id);
         this.slots.release(index);
       });
-      return c.timeout ? Promise.race([running, c.timeout]) : running;
+      const settled = c.timeout ? Promise.race([running, c.timeout]) : running;
+      settled.then(() => { this.slotted[index]!--; }, () => { this.slotted[index]!--; });
+      return settled;
     };
-    const sub = new Subscription<T>({ ...this.topicDef, name: home }, this.group, wrapped, {
+    const allowance = laneAllowance(this.options.concurrency);
+    const sub = new LaneSubscription<T>({ ...this.topicDef, name: home }, this.group, wrapped, {
       ...this.options,
-      // Each lane reads ahead of the shared slots; the time limit counts from the slot grant.
-      concurrency: readAhead(this.options.concurrency),
-      handlerTimeoutMs: 0,
+      // What the lane holds is bounded by its allowance (LaneSubscription.free); this only caps it.
+      concurrency: this.options.concurrency + allowance,
+      handlerTimeoutMs: 0, // the time limit counts from the slot grant
     }, {
       connection: this.settings.connection,
       redisOptions: this.settings.redisOptions,
@@ -228,7 +238,15 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
       statusTtlSeconds: this.settings.statusTtlSeconds,
       ...(this.startAt ? { startAt: this.startAt[index]! } : {}),
       ...(this.settings.retentionFor ? { retention: this.settings.retentionFor(home) } : {}),
+    }, {
+      allowance: () => allowance,
+      slotted: () => this.slotted[index]!,
+      // Full: the lane probably has more, so freed slots wait for its next read.
+      read: (asked, got) => this.slots.expectMore(index, got >= asked),
     });
+    // Until its first read says otherwise, a lane is taken to have entries: a lower lane that
+    // read first does not take the slots the higher lane's first read is about to fill.
+    sub.once('ready', () => { if (!this.stopping) this.slots.expectMore(index, true); });
     this.subs[index] = sub;
     this.subClosed[index] = new Promise((resolve) => sub.once('closed', (e) => resolve(e)));
     this.forward(sub, lane);
@@ -266,7 +284,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   }
 
   /** Re-emit a lane's events with public ids. */
-  private forward(sub: Subscription<T>, lane: string): void {
+  private forward(sub: LaneSubscription<T>, lane: string): void {
     const def = this.topicDef.defaultPriority!;
     forwardSubscriptionEvents(sub, this, `lane ${lane}`, (x) => formatLaneId(lane, x, def), (e) => {
       // Every lane finds the group retired (retireGroup retires it in each): one error, naming the topic.
@@ -305,7 +323,8 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
 
   private async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
-    for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    this.slots.close();
+    for (const w of this.readyWaiters.splice(0)) w.reject(this.retired ?? new ClosedError(`subscription ${this.group}@${this.topic}`));
     let left = 0;
     let deleted = true;
     await Promise.all(this.subs.map(async (sub, i) => {

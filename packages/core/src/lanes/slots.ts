@@ -1,8 +1,17 @@
 /**
  * The handler slots of one consumer of a prioritized topic, shared by its lanes
  * (docs/priorities.md §5): a freed slot goes to the highest lane with an entry waiting, with a
- * starvation guard for lower lanes.
+ * starvation guard for lower lanes; a slot is held for a higher lane whose entries are still on
+ * their way (its last read came back full) rather than granted to a lower one.
  */
+
+/**
+ * How long (ms) a lane whose last read came back full is expected to have more, without a read of
+ * it arriving: the bound on the time freed slots are held for it. A read normally answers within
+ * a round trip; a lane that was drained exactly by a full read then blocks in its next read (up to
+ * `blockMs`), and lower lanes wait at most this long once.
+ */
+export const EXPECT_MORE_MS = 250;
 
 /** What one lane's waiters and grants look like now ({@link LaneSlots.snapshot}). */
 export interface LaneSlotStats {
@@ -17,11 +26,13 @@ export interface LaneSlotStats {
 interface Waiter { go: () => void; stop: () => void; signal: AbortSignal }
 
 /**
- * `size` slots over `lanes` lanes (index 0 highest). A slot freed while entries wait goes to the
- * highest lane with one, except that every `period`-th grant made while some lower lane waits
- * goes to a lower lane (the waiting lower lanes in turn), where `period` is round(1 / share);
- * share 0: strict priority. A slot free when an entry arrives is granted at once (nobody waits
- * then). FIFO within a lane.
+ * `size` slots over `lanes` lanes (index 0 highest). A free slot goes to the highest lane with an
+ * entry waiting, except that every `period`-th grant made while some lower lane waits goes to a
+ * lower lane (the waiting lower lanes in turn), where `period` is round(1 / share); share 0:
+ * strict priority. A lane told to {@link expectMore} (its last read came back full) counts as
+ * waiting even with nothing queued: free slots are held for it (the guard's share still goes to
+ * lower lanes) until its entries arrive, a read of it comes back short, or
+ * {@link EXPECT_MORE_MS} pass. FIFO within a lane.
  */
 export class LaneSlots {
   private used = 0;
@@ -33,20 +44,59 @@ export class LaneSlots {
   private turn = 0;
   private readonly running: number[];
   private readonly granted: number[];
+  /** Per lane: its entries are expected (see {@link expectMore}), with the timer that ends it. */
+  private readonly expecting: Array<NodeJS.Timeout | undefined>;
+  private closed = false;
 
-  constructor(private readonly size: number, lanes: number, share: number) {
+  constructor(private readonly size: number, lanes: number, share: number, private readonly expectMs: number = EXPECT_MORE_MS) {
     this.queues = Array.from({ length: lanes }, () => []);
     this.running = new Array<number>(lanes).fill(0);
     this.granted = new Array<number>(lanes).fill(0);
+    this.expecting = new Array<NodeJS.Timeout | undefined>(lanes).fill(undefined);
     this.period = share > 0 ? Math.max(2, Math.round(1 / share)) : 0;
+  }
+
+  /**
+   * Lane `lane` probably has more entries on their way (`true`: its last read came back with all
+   * it asked for, or it has not read yet) or has none now (`false`: a read came back short). While
+   * expected, free slots are held for it instead of going to a lower lane, for at most
+   * `expectMs` (then it counts as drained; a late timer first lets pending replies in).
+   */
+  expectMore(lane: number, more: boolean): void {
+    const t = this.expecting[lane];
+    if (t !== undefined) clearTimeout(t);
+    this.expecting[lane] = undefined;
+    if (more && !this.closed) {
+      const timer = setTimeout(() => setImmediate(() => {
+        if (this.expecting[lane] !== timer) return;
+        this.expecting[lane] = undefined;
+        this.dispatch();
+      }), this.expectMs);
+      timer.unref?.();
+      this.expecting[lane] = timer;
+      return;
+    }
+    this.dispatch();
+  }
+
+  /** Whether lane `lane`'s entries are expected (see {@link expectMore}). */
+  expects(lane: number): boolean {
+    return this.expecting[lane] !== undefined;
+  }
+
+  /** Stop holding slots for expected lanes (the consumer stops reading). */
+  close(): void {
+    this.closed = true;
+    for (let i = 0; i < this.expecting.length; i++) {
+      const t = this.expecting[i];
+      if (t !== undefined) clearTimeout(t);
+      this.expecting[i] = undefined;
+    }
+    this.dispatch();
   }
 
   /** Wait for a slot for an entry of lane `lane`; rejects when `signal` aborts first. */
   acquire(lane: number, signal: AbortSignal): Promise<void> {
-    if (this.used < this.size && this.queues.every((q) => q.length === 0)) {
-      this.grant(lane);
-      return Promise.resolve();
-    }
     if (signal.aborted) return Promise.reject(reason(signal));
     return new Promise((resolve, reject) => {
       const w: Waiter = {
@@ -93,20 +143,29 @@ export class LaneSlots {
     }
   }
 
-  /** The lane the next slot goes to, or undefined when nothing waits. */
+  /**
+   * The lane the next slot goes to, or undefined when it stays free: nothing waits, or the
+   * highest lane with work is expected (nothing queued yet) and the guard owes lower lanes nothing.
+   */
   private pick(): number | undefined {
-    const top = this.queues.findIndex((q) => q.length > 0);
+    let top = -1;
+    for (let i = 0; i < this.queues.length; i++) {
+      if (this.queues[i]!.length > 0 || this.expecting[i] !== undefined) { top = i; break; }
+    }
     if (top < 0) return undefined;
-    if (this.period === 0) return top;
     const lower: number[] = [];
     for (let i = top + 1; i < this.queues.length; i++) if (this.queues[i]!.length > 0) lower.push(i);
-    if (lower.length === 0) return top;
-    this.sinceGuard++;
-    if (this.sinceGuard < this.period) return top;
-    this.sinceGuard = 0;
-    const lane = lower[this.turn % lower.length]!;
-    this.turn++;
-    return lane;
+    const queued = this.queues[top]!.length > 0;
+    if (lower.length > 0 && this.period > 0 && this.sinceGuard >= this.period - 1) {
+      // The guard's grant: a lower lane, in turn.
+      this.sinceGuard = 0;
+      const lane = lower[this.turn % lower.length]!;
+      this.turn++;
+      return lane;
+    }
+    if (!queued) return undefined; // held for the expected lane's entries
+    if (lower.length > 0 && this.period > 0) this.sinceGuard++;
+    return top;
   }
 }
 
