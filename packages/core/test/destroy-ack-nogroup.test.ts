@@ -68,3 +68,28 @@ test('an ack refused with NOGROUP for an entry removed from the stream meanwhile
   expect(sub.stats.lost).toBe(1);
   await sub.close();
 });
+
+test('a failure refused with NOGROUP schedules its retry once the group is back: the event is retried and succeeds', async () => {
+  // Before, the failEntry error was reported ("schedule retry: NOGROUP") and dropped: the pending
+  // record went with the group, no retry was scheduled, the event stayed unknown (model seed 10,
+  // 06:26: a|22).
+  const sf = env.client();
+  const topic = defineTopic<string>('fail-nogroup');
+  const stream = topicKeys(sf.prefix, topic.name).stream;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const attempts: number[] = [];
+  const sub = sf.subscribe(topic, 'g', async (_p, ctx) => {
+    attempts.push(ctx.attempt);
+    if (ctx.attempt === 1) { await gate; throw new Error('first attempt fails'); }
+  }, { startFrom: 'beginning', concurrency: 1, visibilityTimeoutMs: 60_000, reclaimIntervalMs: 60_000, backoff: { type: 'fixed', delayMs: 50 } });
+  sub.on('error', () => undefined);
+  await sub.ready();
+  const id = await sf.publish(topic, 'x');
+  await waitFor(() => attempts.length === 1, { message: 'handler running' });
+  await sf.redis.xgroup('DESTROY', stream, 'g');
+  release();
+  await waitFor(async () => (await sf.status(topic, id)).groups.g?.state === 'succeeded', { timeoutMs: 10_000, message: `${id} retried and succeeded in g` });
+  expect(attempts).toEqual([1, 2]);
+  await sub.close();
+});

@@ -6,6 +6,7 @@ import { promoteDelayed } from '../delayed';
 import { renewLeases } from './lease-keeper';
 import { Delivery, type InFlight } from './in-flight';
 import { settledByResend } from './resend';
+import { judgeParked } from './parked-verdicts';
 import { monotonicMs } from '../timing';
 import { compareIds } from '../ids';
 import { settledInGroup } from '../status';
@@ -280,10 +281,24 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
     const { delayMs: delay, problem } = computeBackoff(this.options.backoff, f.attempt, err);
     if (problem) this.report(problem, `backoff for ${f.eventId}`);
     const drops = connectionDrops(this.worker);
-    const reply = await runScript<[number, number?, number?]>(this.worker, 'failEntry',
+    const call = () => runScript<[number, number?, number?]>(this.worker, 'failEntry',
       [f.stream, this.keys.retry(this.group), this.keys.redeliver(this.group), this.keys.status(f.eventId), this.keys.waiters, this.keys.copies(this.group)],
       [this.group, this.consumer, f.entryId, f.eventId, f.base, message, delay, this.settings.statusTtlSeconds,
         this.options.trackStatus ? '1' : '0', this.keys.done, this.publishMode]);
+    let reply: [number, number?, number?];
+    try {
+      reply = await call();
+    } catch (e) {
+      // The group is gone (XGROUP DESTROY, not recreated yet) and its pending record with it:
+      // reported and dropped, the failure scheduled no retry and nothing delivered the entry
+      // again (model seed 10: a|22 'unknown' after "schedule retry: NOGROUP"). As for an ack
+      // (see AckBatcher's parked acks): once the group is back, refused when the status says
+      // another consumer finished it, else taken back and failed as usual.
+      if (!isNoGroup(e) || this.stopping) throw e;
+      const again = await this.afterNoGroup(f.stream, f.entryId, f.eventId, f.attempt, Math.max(1, f.attempt - f.base));
+      if (again === 'stale') { this.emit('stale', { ids: [f.eventId] }); return; }
+      reply = await call();
+    }
     if (reply[0] === 2) {
       this.counters.lost++;
       this.emit('lost', { ids: [f.eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
@@ -321,10 +336,19 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
   /** @internal */
   async deadLetter(stream: string, entryId: string, eventId: string, attempts: number, error: string, reason: DeadLetterReason, checkOwner = true): Promise<void> {
     const drops = connectionDrops(this.worker);
-    const reply = await runScript<[string, string?]>(this.worker, 'deadLetter',
+    const call = () => runScript<[string, string?]>(this.worker, 'deadLetter',
       [stream, this.keys.deadLetters(this.group), this.keys.status(eventId), this.keys.waiters],
       [this.group, this.consumer, entryId, eventId, attempts, error, reason, this.options.deadLetterMaxLen,
         this.settings.statusTtlSeconds, this.keys.done, checkOwner ? '1' : '0', this.options.trackStatus ? '1' : '0', this.publishMode]);
+    let reply: [string, string?];
+    try {
+      reply = await call();
+    } catch (e) {
+      // The group is gone: as for a failure (see fail), once it is back.
+      if (!isNoGroup(e) || this.stopping) throw e;
+      if ((await this.afterNoGroup(stream, entryId, eventId, attempts, 1)) === 'stale') { this.emit('stale', { ids: [eventId] }); return; }
+      reply = await call();
+    }
     if (reply[0] === 'lost') {
       this.counters.lost++;
       this.emit('lost', { ids: [eventId], reason: 'entry deleted from the stream while its handler ran (trimmed or XDEL)' });
@@ -338,6 +362,22 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
     }
     this.counters.deadLettered++;
     this.emit('deadLettered', { id: eventId, attempt: attempts, reason, error });
+  }
+
+  /**
+   * A settle call (fail, dead letter) of an entry met NOGROUP: recover the group (recreated here, or found recreated by
+   * another consumer), then judge the run by the event's status (judgeParked: another consumer
+   * finished it before the destroy → 'stale'), else take the entry back into the group's pending
+   * list for this consumer (adoptEntries, with its delivery count) so the call can be made again.
+   */
+  protected async afterNoGroup(stream: string, entryId: string, eventId: string, attempt: number, deliveries: number): Promise<'stale' | 'again'> {
+    await this.recover('the group or its stream vanished (NOGROUP) while a handler settled');
+    if (this.options.trackStatus) {
+      const [verdict] = await judgeParked(this.worker, this.keys, this.group, this.consumer, [{ eventId, attempt }]);
+      if (verdict === 'stale') return 'stale';
+    }
+    await runScript<string[]>(this.worker, 'adoptEntries', [stream], [this.group, this.consumer, entryId, deliveries]);
+    return 'again';
   }
 
   /**
