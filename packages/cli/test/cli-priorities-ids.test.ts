@@ -160,3 +160,24 @@ test('retire on a prioritized topic: the group is found and counted over every l
   expect(JSON.parse(r.stdout)).toMatchObject({ pending: 2 });
   expect((await sf.groups(jobs)).find((g) => g.group === 'urgent-only')?.retired).toBe(true);
 });
+
+test('trim on a prioritized topic trims every lane, and says so per lane', async () => {
+  const alerts = defineTopic<Mail>('alerts', { priorities: ['high', 'normal'], defaultPriority: 'normal' });
+  const sub = sf.subscribe(alerts, 'pager', () => undefined, { consumer: 'c0', startFrom: 'beginning', blockMs: 50 });
+  await sub.ready();
+  const ids = [...(await sf.publishMany(alerts, [{ n: 1 }, { n: 2 }, { n: 3 }], { priority: 'high' })), await sf.publish(alerts, { n: 4 })];
+  for (const id of ids) await sf.waitFor(alerts, id, { timeoutMs: 20_000 });
+  await waitFor(async () => (await sf.groups(alerts)).every((g) => g.pending === 0), { timeoutMs: 20_000 });
+  await sub.close();
+  const r = await runCli([...base, '--json', 'trim', 'alerts']);
+  expect(r.code).toBe(0);
+  const report = JSON.parse(r.stdout) as { removed: number; lanes?: Array<{ lane: string; removed: number }> };
+  expect(report.removed).toBe(4);
+  expect(report.lanes?.map((l) => [l.lane, l.removed])).toEqual([
+    ['high', 3],
+    ['normal', 1],
+  ]);
+  expect(await sf.redis.xlen(laneKeys(prefix, 'alerts', 'high', 'normal').stream)).toBe(0);
+  const human = await runCli([...base, 'trim', 'alerts', '--dry-run']);
+  expect(human.stdout).toMatch(/^lanes:\s+high 0, normal 0$/m);
+});

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireTopic } from '@streamfan/core/internal';
+import { lookupTopic, requireTopic } from '@streamfan/core/internal';
 import { examples, type ActionFactory } from '../command-kit';
 import { formatPairs } from '../format/table';
 
@@ -16,7 +16,11 @@ export function registerTrim(program: Command, act: ActionFactory): void {
       act(async (ctx, topic: string, opts: { dryRun?: boolean; approximate?: boolean }) => {
         const sf = ctx.sf();
         await requireTopic(sf, topic);
-        const report = await sf.trim(topic, { dryRun: opts.dryRun === true, approximate: opts.approximate === true });
+        // As Redis knows the topic: every lane of a prioritized topic, every partition of a partitioned one.
+        const t = await lookupTopic(sf, topic);
+        const report = await sf.trim(t, { dryRun: opts.dryRun === true, approximate: opts.approximate === true });
+        const lanes = (report as { lanes?: Array<{ lane: string; removed: number }> }).lanes;
+        const parts = (report as { partitions?: Array<{ partition: number; removed: number }> }).partitions;
         ctx.print(report, () =>
           formatPairs([
             ['topic', topic],
@@ -28,6 +32,8 @@ export function registerTrim(program: Command, act: ActionFactory): void {
             ['kept from', report.safeMinId === '' ? '(no groups: nothing is trimmed)' : report.safeMinId],
             ['length after', String(report.length)],
             ['groups', String(report.groups)],
+            ...(lanes ? [['lanes', lanes.map((l) => `${l.lane} ${l.removed}`).join(', ')] as const] : []),
+            ...(parts ? [['partitions', parts.map((p) => `#${p.partition} ${p.removed}`).join(', ')] as const] : []),
           ]),
         );
       }),
