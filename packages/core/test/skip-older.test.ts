@@ -128,8 +128,8 @@ describe('skipOlderThanMs', () => {
     await sf.redis.xgroup('CREATE', keys.stream, 'g', '0');
     await sf.redis.xreadgroup('GROUP', 'g', 'b', 'COUNT', 1, 'STREAMS', keys.stream, '>');
     await sf.redis.call('XGROUP', 'CREATECONSUMER', keys.stream, 'g', 'a'); // a member, as a subscription's consumer is
-    const call = (consumer: string) => runScript<[string[], string[]]>(sf.redis, 'skipEntries', [keys.stream, keys.waiters, keys.ok('g', second)],
-      ['g', consumer, 60, keys.done, '1', 'P', 1, second * 1000, id!, id!, 0, 1, token]);
+    const call = (consumer: string) => runScript<[string[], string[]]>(sf.redis, 'skipEntries', [keys.stream, keys.waiters, keys.ok('g', second), keys.status(id!)],
+      ['g', consumer, 60, keys.done, '1', 'P', 1, second * 1000, id!, id!, 0, 1, token, 1]);
     expect(await call('a')).toEqual([[], [id]]);
     expect(await sf.redis.get(keys.ok('g', second))).toBeNull();
     expect(await sf.redis.xpending(keys.stream, 'g', '-', '+', 10)).toMatchObject([[id, 'b', expect.any(Number), 1]]);
@@ -152,15 +152,16 @@ describe('skipOlderThanMs', () => {
     await sf.redis.xreadgroup('GROUP', 'g', 'b', 'COUNT', 1, 'STREAMS', keys.stream, '>');
     const bucket = keys.ok('g', second);
     const run = (args: Array<string | number>, buckets: string[] = [bucket]) =>
-      runScript(sf.redis, 'skipEntries', [keys.stream, keys.waiters, ...buckets], ['g', 'b', 60, keys.done, '1', 'P', ...args]);
-    await expect(run([1, second * 1000, id!, 'nope', 0, 1, token])).rejects.toThrow(/invalid argument event id/);
-    await expect(run([1, second * 1000, id!, id!, -1, 1, token])).rejects.toThrow(/invalid argument base/);
-    await expect(run([1, second * 1000, id!, id!, 0, 2, token])).rejects.toThrow(/invalid argument bucket/);
-    await expect(run([1, second * 1000, id!, id!, 0, 1, 'A;'])).rejects.toThrow(/invalid argument token/);
-    await expect(run([1, second * 1000, id!, id!, 0, 1])).rejects.toThrow(/invalid argument entries/);
-    await expect(run([1, second * 1000, id!, id!, 0, 1, token], [])).rejects.toThrow(/invalid argument entries/);
+      runScript(sf.redis, 'skipEntries', [keys.stream, keys.waiters, ...buckets, keys.status(id!)], ['g', 'b', 60, keys.done, '1', 'P', ...args]);
+    await expect(run([1, second * 1000, id!, 'nope', 0, 1, token, 1])).rejects.toThrow(/invalid argument event id/);
+    await expect(run([1, second * 1000, id!, id!, -1, 1, token, 1])).rejects.toThrow(/invalid argument base/);
+    await expect(run([1, second * 1000, id!, id!, 0, 2, token, 1])).rejects.toThrow(/invalid argument bucket/);
+    await expect(run([1, second * 1000, id!, id!, 0, 1, 'A;', 1])).rejects.toThrow(/invalid argument token/);
+    await expect(run([1, second * 1000, id!, id!, 0, 1, token, 0])).rejects.toThrow(/invalid argument deliveries/);
+    await expect(run([1, second * 1000, id!, id!, 0, 1, token])).rejects.toThrow(/invalid argument entries/);
+    await expect(run([1, second * 1000, id!, id!, 0, 1, token, 1], [])).rejects.toThrow(/invalid argument entries/);
     await sf.redis.hset(bucket, 'x', '1');
-    await expect(run([1, second * 1000, id!, id!, 0, 1, token])).rejects.toThrow(/WRONGTYPE/);
+    await expect(run([1, second * 1000, id!, id!, 0, 1, token, 1])).rejects.toThrow(/WRONGTYPE/);
     expect(await sf.redis.xpending(keys.stream, 'g', '-', '+', 10)).toHaveLength(1); // nothing acked
   });
 
@@ -275,9 +276,9 @@ describe('skipOlderThanMs', () => {
       worker: sf.redis, keys, group: 'g', consumer, statusTtlSeconds: 60, trackStatus: true, publishMode: () => 'P',
       skipped: (ids) => seen.skipped!.push(ids), stale: (ids) => seen.stale!.push(ids), track: () => undefined,
     });
-    await skipper('a').skip(keys.redeliver('g'), [{ entryId: copy, eventId: eventId!, base: 2 }]);
+    await skipper('a').skip(keys.redeliver('g'), [{ entryId: copy, eventId: eventId!, base: 2, deliveries: 1 }]);
     expect(seen).toEqual({ skipped: [], stale: [[eventId]] });
-    await skipper('b').skip(keys.redeliver('g'), [{ entryId: copy, eventId: eventId!, base: 2 }]);
+    await skipper('b').skip(keys.redeliver('g'), [{ entryId: copy, eventId: eventId!, base: 2, deliveries: 1 }]);
     expect(seen).toEqual({ skipped: [[eventId]], stale: [[eventId]] });
     expect((await sf.status('copies', eventId!)).groups.g).toMatchObject({ state: 'skipped', attempts: 2 });
   });

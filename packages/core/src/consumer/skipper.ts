@@ -72,6 +72,12 @@ export interface SkipItem {
   entryId: string;
   eventId: string;
   base: number;
+  /**
+   * Deliveries of the entry when this consumer was handed it (1 when read; the pending count when
+   * reclaimed): the record's attempts are base + deliveries − 1, and a resend is told from another
+   * consumer's skip (a reclaim counted a delivery more) by them.
+   */
+  deliveries: number;
 }
 
 /** What a {@link Skipper} needs from its subscription. */
@@ -138,9 +144,9 @@ export class Skipper {
       const { second, token } = recordToken(it.eventId);
       let b = seconds.get(second);
       if (b === undefined) seconds.set(second, (b = seconds.size + 1));
-      perEntry.push(it.entryId, it.eventId, it.base, b, token);
+      perEntry.push(it.entryId, it.eventId, it.base, b, token, Math.max(1, it.deliveries));
     }
-    const keys = [stream, h.keys.waiters, ...[...seconds.keys()].map((sec) => h.keys.ok(h.group, sec))];
+    const keys = [stream, h.keys.waiters, ...[...seconds.keys()].map((sec) => h.keys.ok(h.group, sec)), ...items.map((it) => h.keys.status(it.eventId))];
     const args: Array<string | number> = [h.group, h.consumer, h.statusTtlSeconds, h.keys.done, h.trackStatus ? '1' : '0', h.publishMode(),
       seconds.size, ...[...seconds.keys()].map((sec) => sec * BUCKET_MS), ...perEntry];
     const [skipped, refused] = await runScript<[string[], string[]]>(h.worker, 'skipEntries', keys, args);

@@ -68,7 +68,7 @@ export class Subscription<T = unknown> extends SubscriptionRecovery<T> {
     if (bound !== undefined && this.skipper) {
       const ev = eventIdOf(raw, stream !== this.keys.stream);
       if (ev && this.clock.now() - idTime(ev.eventId) > bound) {
-        this.skipper.add(stream, { entryId: raw[0], eventId: ev.eventId, base: ev.base });
+        this.skipper.add(stream, { entryId: raw[0], eventId: ev.eventId, base: ev.base, deliveries });
         return;
       }
     }

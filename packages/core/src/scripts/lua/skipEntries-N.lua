@@ -13,6 +13,8 @@
   KEYS[1]          source stream (the topic stream or the group's redelivery stream)
   KEYS[2]          waiters key: the completion notice is published only while it exists
   KEYS[3..2+nb]    success buckets (`T:ok:<group>:<second>`) of the entries' events
+  KEYS[3+nb..]     per entry, its event's status hash (`T:status:<eventId>`): read only, on the
+                   refusal path (an entry no longer pending to this consumer)
 
   ARGV[1]  group
   ARGV[2]  consumer
@@ -22,14 +24,21 @@
   ARGV[6]  'P' to PUBLISH, 'S' to SPUBLISH
   ARGV[7]  nb: buckets
   then nb values: each bucket's start (ms: its second × 1000)
-  then per entry, 5 values: entry id, event id (for a copy: its `orig`), base attempts, its
-  bucket's number (1..nb), the event id's token in that bucket (`<ms in the second, base 36>[-<seq>]`)
+  then per entry, 6 values: entry id, event id (for a copy: its `orig`), base attempts, its
+  bucket's number (1..nb), the event id's token in that bucket (`<ms in the second, base 36>[-<seq>]`),
+  and the deliveries the caller was handed it with (its pending count when it was read or reclaimed)
 
   Record: attempts = base + deliveries - 1 (the handler runs made before; the skipped delivery
-  runs none), written only when more than 0. Notice: `skipped|<group>|<eventId,...>`.
+  runs none; deliveries as the caller was handed it), written only when more than 0. Notice: `skipped|<group>|<eventId,...>`.
 
   Reply: { skipped entry ids, refused entry ids }. A resend of a call that ran (its reply lost to
-  a reconnect) finds the entry settled and its skip record in the bucket: counted skipped again.
+  a reconnect) finds the entry settled and its own skip record in the bucket, with the attempts
+  this delivery gives (base + the caller's deliveries - 1): counted skipped again. A record with
+  other attempts is another consumer's (it reclaimed the entry, a delivery more, and skipped it):
+  refused, so one skip is counted once. An entry whose bucket holds another record of its event
+  (another consumer's skip or success), or whose status hash says another consumer finished it
+  (succeeded, dead, lost) or a later attempt failed, is refused before the orphaned path: a group
+  recreated behind this consumer's back delivered it again and someone else settled it.
 ]]
 local stream, waiters = KEYS[1], KEYS[2]
 local group, consumer, channel = ARGV[1], ARGV[2], ARGV[4]
@@ -45,44 +54,70 @@ local track = needOneOf('track', ARGV[5], '1', '0') == '1'
 local mode = needOneOf('publish mode', ARGV[6], 'P', 'S')
 local nb = needCount('buckets', ARGV[7])
 local first = 8 + nb
-local n = (#ARGV - first + 1) / 5
-if nb < 1 or #KEYS ~= 2 + nb or n < 1 or n ~= math.floor(n) then
-  argError('entries', 'need buckets, and per entry an entry id, an event id, base attempts, a bucket number and a token')
+local n = (#ARGV - first + 1) / 6
+if nb < 1 or #KEYS ~= 2 + nb + n or n < 1 or n ~= math.floor(n) then
+  argError('entries', 'need buckets, and per entry an entry id, an event id, base attempts, a bucket number, a token and deliveries')
 end
 for b = 1, nb do needCount('bucket start', ARGV[7 + b]); needType(KEYS[2 + b], 'string') end
-for i = first, #ARGV, 5 do
+for i = first, #ARGV, 6 do
   needId('entry id', ARGV[i]); needId('event id', ARGV[i + 1]); needCount('base', ARGV[i + 2])
+  if needCount('deliveries', ARGV[i + 5]) < 1 then argError('deliveries', ARGV[i + 5]) end
   local b = needCount('bucket', ARGV[i + 3])
   if b < 1 or b > nb then argError('bucket', ARGV[i + 3]) end
   local t = ARGV[i + 4]
   if type(t) ~= 'string' or not (string.match(t, '^[0-9a-z]+$') or string.match(t, '^[0-9a-z]+%-%d+$')) then argError('token', t) end
 end
 
--- A skip record of `token` in bucket key `key` (a resend's proof).
-local function recorded(key, token)
+-- The records of `token` in bucket key `key`: 'own' when a skip record with `attempts` is there
+-- (a resend's proof: this delivery's skip), 'other' when only other records are (another
+-- consumer's skip, after a reclaim counted a delivery more, or a success), else nil.
+local function recorded(key, token, attempts)
   local ok, s = pcall(redis.call, 'GET', key)
-  if not ok or type(s) ~= 'string' then return false end
+  if not ok or type(s) ~= 'string' then return nil end
+  local own = '~' .. token .. (attempts > 0 and (':' .. attempts) or '') .. ';'
+  local found = nil
   local from = 1
   while true do
-    local i, j = string.find(s, ';~' .. token, from, true)
-    if i == nil then return false end
+    local i, j = string.find(s, ';' .. token, from, true)
+    local k, l = string.find(s, ';~' .. token, from, true)
+    if k ~= nil and (i == nil or k < i) then i, j = k, l end
+    if i == nil then return found end
     local c = string.sub(s, j + 1, j + 1)
-    if c == ';' or c == ':' then return true end
+    if c == ';' or c == ':' then
+      if string.sub(s, i + 1, i + #own) == own then return 'own' end
+      found = 'other'
+    end
     from = j + 1
   end
 end
 
+-- The status hash says the entry was settled by someone else: a final state, or a failure of an
+-- attempt later than this delivery's (its retry scheduled).
+local fState, fAttempts = group .. ':state', group .. ':attempts'
+local function settledElsewhere(key, attempts)
+  local st = redis.pcall('HMGET', key, fState, fAttempts)
+  if type(st) ~= 'table' then return false end
+  return st[1] == 'succeeded' or st[1] == 'dead' or st[1] == 'lost' or st[1] == 'skipped'
+    or (st[1] == 'failed' and (tonumber(st[2]) or 0) > attempts)
+end
+
 local skip, refused, again = {}, {}, {}
-for i = first, #ARGV, 5 do
+local e = 0
+for i = first, #ARGV, 6 do
+  e = e + 1
   local entryId, bucket, token = ARGV[i], tonumber(ARGV[i + 3]), ARGV[i + 4]
+  local mine = tonumber(ARGV[i + 2]) + tonumber(ARGV[i + 5]) - 1
   local d = ownedDeliveries(stream, group, consumer, entryId)
+  local rec = d == nil and track and recorded(KEYS[2 + bucket], token, mine) or nil
   if d ~= nil then
-    skip[#skip + 1] = { entryId, ARGV[i + 1], tonumber(ARGV[i + 2]) + d - 1, bucket, token }
-  elseif track and recorded(KEYS[2 + bucket], token) then
+    skip[#skip + 1] = { entryId, ARGV[i + 1], mine, bucket, token }
+  elseif rec == 'own' then
     again[#again + 1] = entryId -- a resend: skipped by this call's first run
+  elseif rec == 'other' or (track and settledElsewhere(KEYS[2 + nb + e], mine)) then
+    refused[#refused + 1] = entryId -- settled by another consumer (also in a recreated group)
   elseif orphaned(stream, group, consumer, entryId) then
     -- The group was recreated while this consumer held it: nothing to acknowledge, the skip counts.
-    skip[#skip + 1] = { entryId, ARGV[i + 1], tonumber(ARGV[i + 2]), bucket, token, true }
+    skip[#skip + 1] = { entryId, ARGV[i + 1], mine, bucket, token, true }
   else
     refused[#refused + 1] = entryId
   end
