@@ -75,3 +75,38 @@ test('the orphaned path refuses (stale) a run whose event another consumer finis
   expect(st?.consumer).toBe('other');
   await sub.close();
 });
+
+// A consumer whose group was recreated by another while its handler ran, and that read from the
+// new group (becoming a member of it) before that handler's ack landed: the ack script's orphaned
+// path, which knows a recreated group by this consumer not being a member, refused the ack, and
+// the refusal counted as stale (or, after a dropped connection, as its own earlier run): the
+// event, in no pending list and with no status, stayed unknown (model seed 10, 06:31: not-final
+// b|6, w1's ack sent after its read from w2's recreated group).
+test('an ack refused because the consumer joined the recreated group first is taken back and counts: the event succeeds', async () => {
+  const sf = env.client();
+  const topic = defineTopic<string>('orphaned-member');
+  const keys = topicKeys(sf.prefix, topic.name);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const runs: string[] = [];
+  const told: string[] = [];
+  const sub = sf.subscribe(topic, 'g', async (p) => { runs.push(p); if (p === 'old') await gate; return { p }; },
+    { startFrom: 'beginning', concurrency: 2, visibilityTimeoutMs: 60_000, reclaimIntervalMs: 60_000 });
+  sub.on('error', () => undefined);
+  sub.on('stale', () => told.push('stale'));
+  await sub.ready();
+  const id = await sf.publish(topic, 'old');
+  await waitFor(() => runs.length === 1, { message: 'old runs' });
+  // Destroyed and recreated by another consumer; this one reads a new event from the new group.
+  await sf.redis.multi().xgroup('DESTROY', keys.stream, 'g').xgroup('CREATE', keys.stream, 'g', '$').exec();
+  const next = await sf.publish(topic, 'new');
+  await waitFor(async () => (await sf.status(topic, next)).groups.g?.state === 'succeeded', { timeoutMs: 10_000, message: 'new handled from the recreated group' });
+  release();
+  await waitFor(async () => (await sf.status(topic, id)).groups.g?.state === 'succeeded' || told.length > 0, { timeoutMs: 10_000, message: 'old settled one way or the other' });
+  await sleep(200);
+  expect(told).toEqual([]);
+  expect((await sf.status(topic, id)).groups.g?.state).toBe('succeeded');
+  expect(runs).toEqual(['old', 'new']);
+  expect((await sf.redis.xpending(keys.stream, 'g')) as unknown[]).toEqual([0, null, null, null]);
+  await sub.close();
+});

@@ -6,7 +6,7 @@ import { settledByResend } from './resend';
 import type { TopicKeys } from '../keys';
 import { DeliveryMap, type InFlight } from './in-flight';
 import { BUCKET_MS, encodeRecord, recordToken } from '../status-records';
-import { judgeParked } from './parked-verdicts';
+import { judgeParked, judgeRuns } from './parked-verdicts';
 
 /** What the ack batcher needs from its subscription (passed in, so it never reaches back). */
 export interface AckTarget {
@@ -284,9 +284,29 @@ export class AckBatcher {
       if (!reply) throw new Error('the ack script found the batch changed 4 times in a row');
       const failedWrites = reply[1];
       let refused = new Set(reply.slice(2) as string[]);
-      // The connection dropped while this call was unanswered: ioredis re-sent it, and its second
-      // run refuses what the first acknowledged. Only entries another consumer holds are stale.
-      if (refused.size > 0 && connectionDrops(t.worker) !== drops) {
+      const orphans: PendingAck[] = [];
+      if (refused.size > 0 && t.trackStatus) {
+        // Refused: pending for another consumer (it reclaimed the entry: stale), or for no one.
+        // Then the status tells: another consumer finished it (stale); this run's own success
+        // is recorded (a call ioredis re-sent after a dropped connection, whose first run
+        // settled it); or nothing: the group was recreated while this ran (XGROUP DESTROY, then
+        // another consumer's recovery) and this consumer joined the new group (a read) before
+        // this ack, so the script could not tell (model seed 10: b|6 stayed unknown). Those are
+        // taken back and acknowledged as parked acks are (retryParked).
+        const mine = list.filter((a) => refused.has(a.f.entryId));
+        const p = t.worker.pipeline();
+        for (const a of mine) p.xpending(stream, t.group, a.f.entryId, a.f.entryId, 1);
+        const [replies, verdicts] = await Promise.all([p.exec().then((r) => r ?? []),
+          judgeRuns(t.worker, t.keys, t.group, t.consumer, mine.map((a) => ({ eventId: a.f.eventId, attempt: a.f.attempt })))]);
+        mine.forEach((a, k) => {
+          const [err, rows] = replies[k] ?? [new Error('no reply')];
+          if (err || !Array.isArray(rows) || rows.length > 0) return; // held by another (or unknown): stale
+          if (verdicts[k] === 'own') refused.delete(a.f.entryId);
+          else if (verdicts[k] === undefined) { refused.delete(a.f.entryId); orphans.push(a); }
+        });
+      } else if (refused.size > 0 && connectionDrops(t.worker) !== drops) {
+        // The connection dropped while this call was unanswered: ioredis re-sent it, and its second
+        // run refuses what the first acknowledged. Only entries another consumer holds are stale.
         const own = await settledByResend(t.worker, stream, t.group, t.consumer,
           list.filter((a) => refused.has(a.f.entryId)).map((a) => ({ entryId: a.f.entryId, statusKey: t.keys.status(a.f.eventId) })), t.trackStatus);
         refused = new Set([...refused].filter((id) => !own.has(id)));
@@ -297,9 +317,10 @@ export class AckBatcher {
       const stale: string[] = [];
       for (const a of list) {
         if (refused.has(a.f.entryId)) stale.push(a.f.eventId);
-        else t.acked(a.f, a.result);
+        else if (!orphans.includes(a)) t.acked(a.f, a.result);
       }
       if (stale.length > 0) t.stale(stale);
+      if (orphans.length > 0) this.park(orphans);
     } catch (err) {
       // The group is gone (destroyed, or its stream deleted): no pending list holds these any
       // more. Kept until it is back (see parked).

@@ -32,6 +32,15 @@ const FINAL = new Set(['succeeded', 'dead', 'lost', 'skipped']);
  * A status that cannot be read judges nothing (undefined).
  */
 export async function judgeParked(redis: Redis, keys: TopicKeys, group: string, consumer: string, runs: readonly ParkedRun[]): Promise<ParkedVerdict[]> {
+  return (await judgeRuns(redis, keys, group, consumer, runs)).map((v) => (v === 'stale' ? 'stale' : undefined));
+}
+
+/**
+ * As {@link judgeParked}, and `own` when the status records this run's own success already (this
+ * consumer succeeded in the hash, or a success record of this run's attempt that names no one
+ * else): a settle call that ran before (ioredis re-sent it after a dropped connection).
+ */
+export async function judgeRuns(redis: Redis, keys: TopicKeys, group: string, consumer: string, runs: readonly ParkedRun[]): Promise<Array<'stale' | 'own' | undefined>> {
   if (runs.length === 0) return [];
   const tokens = runs.map((r) => recordToken(r.eventId));
   const seconds = [...new Set(tokens.map((t) => t.second))];
@@ -51,13 +60,13 @@ export async function judgeParked(redis: Redis, keys: TopicKeys, group: string, 
     const attempts = Number(attemptsText ?? 0);
     const bucket = buckets.get(tokens[i]!.second);
     const record = bucket === undefined ? undefined : findRecord(bucket, tokens[i]!.second, tokens[i]!.token);
-    if (state === 'succeeded' && by === consumer) return undefined;
+    if (state === 'succeeded' && by === consumer) return 'own';
     if (state !== null && FINAL.has(state)) return 'stale';
     if (record?.skipped) return 'stale'; // skipped (skipOlderThanMs) by whoever held it: final, never this run's success
     if (record) {
       // A plain success (no consumer recorded): this run's own when its attempt matches and the
       // hash names no one else.
-      return record.attempts === r.attempt && (by === null || by === consumer) ? undefined : 'stale';
+      return record.attempts === r.attempt && (by === null || by === consumer) ? 'own' : 'stale';
     }
     if (state === 'failed' && by !== null && by !== consumer && attempts >= r.attempt) return 'stale';
     return undefined;
