@@ -1,6 +1,6 @@
 /**
  * Priority lanes (docs/priorities.md §5): what a laned consumer holds beyond its running handlers.
- * Each lane reads only what it may hold (its handlers with a slot, plus at most `concurrency`
+ * Each lane reads only what it may hold (its handlers with a slot, plus at most `concurrency + 1`
  * entries waiting for one), so a consumer whose handlers hang keeps a few entries per lane and
  * another consumer of the group handles the rest of a burst.
  */
@@ -44,7 +44,7 @@ describe('read-ahead of a laned consumer', () => {
     const held = { high: await pendingOf('high', 'a'), low: await pendingOf('low', 'a') };
     console.log(`concurrency ${concurrency}, a's handlers hang, ${N} high + ${N} low published: a holds high ${held.high}, low ${held.low} (running ${aStarted}); b handled ${bDone}`);
     expect(aStarted).toBe(concurrency);
-    // Beyond its `concurrency` running handlers, at most concurrency + 1 per lane (read-ahead `concurrency`, and one entry a read may add).
+    // Beyond its `concurrency` running handlers, at most concurrency + 1 per lane (laneAllowance).
     expect(held.high + held.low - concurrency).toBeLessThanOrEqual(2 * (concurrency + 1));
     expect(held.high).toBeLessThanOrEqual(2 * concurrency + 1);
     expect(held.low).toBeLessThanOrEqual(2 * concurrency + 1);

@@ -4,7 +4,7 @@
  * letters unchanged) whose reads are driven by the shared slot pool instead of a fixed read-ahead:
  *
  * - **demand-driven reads**: the lane reads (and reclaims) only what it may hold: its entries
- *   waiting for a slot are at most the lane's allowance (`concurrency` of the laned consumer),
+ *   waiting for a slot are at most the lane's allowance (`concurrency + 1` of the laned consumer),
  *   beyond the handlers it runs; each read's COUNT is what is left of that allowance;
  * - **what its reads found**: a read of the lane's stream that came back with every entry it asked
  *   for (full: the lane probably has more in Redis) or with fewer (the lane is drained for now)

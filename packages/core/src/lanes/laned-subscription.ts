@@ -42,12 +42,14 @@ export interface LanedSettings extends Omit<SubscriptionSettings, 'startAt' | 'r
 }
 
 /**
- * Entries each lane may hold waiting for a handler slot, beyond its handlers with one: the
- * consumer's `concurrency` (enough to start a slot's worth of entries while the lane's next read
- * is on the wire). What a consumer whose handlers hang keeps from a burst: this many per lane.
+ * Entries each lane may hold waiting for a handler slot, beyond its handlers with one:
+ * `concurrency + 1`: enough to start a slot's worth of entries while the lane's next read is on
+ * the wire, and one more, so a read that comes back full (the pool then holds freed slots for the
+ * lane's next read) means a backlog, not one event of a trickle at concurrency 1. What a consumer
+ * whose handlers hang keeps from a burst: this many per lane.
  */
 export function laneAllowance(concurrency: number): number {
-  return concurrency;
+  return concurrency + 1;
 }
 
 /** Counts of a {@link LanedSubscription} since it started, over every lane (as a Subscription's `stats`). */
@@ -241,8 +243,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     }, {
       allowance: () => allowance,
       slotted: () => this.slotted[index]!,
-      // Full: the lane probably has more, so freed slots wait for its next read.
-      read: (asked, got) => this.slots.expectMore(index, got >= asked),
+      read: (asked, got) => this.laneRead(index, asked, got),
     });
     // Until its first read says otherwise, a lane is taken to have entries: a lower lane that
     // read first does not take the slots the higher lane's first read is about to fill.
@@ -251,6 +252,18 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     this.subClosed[index] = new Promise((resolve) => sub.once('closed', (e) => resolve(e)));
     this.forward(sub, lane);
     return sub.ready();
+  }
+
+  /**
+   * What a read of lane `index`'s stream found, for the pool: short (fewer than asked) → the lane
+   * is drained for now; full with at least 2 asked → it probably has more, so freed slots wait for
+   * its next read. One asked and got (the lane held entries already) proves nothing: a lane
+   * expected to have more stays so, any other stays not (one event of a trickle must not hold
+   * slots for a read that will block).
+   */
+  private laneRead(index: number, asked: number, got: number): void {
+    if (got < asked) this.slots.expectMore(index, false);
+    else if (asked >= 2 || this.slots.expects(index)) this.slots.expectMore(index, true);
   }
 
   /**
