@@ -87,11 +87,12 @@ export function renderMarkdown(r: BenchResults): string {
     parts.push(`## Latency\n\nPublish → handler start in another process, ms. Events published one call at a time at a fixed rate to ${c.groups} groups for ${c.latencySeconds} s each (after a warm-up that is not counted); BullMQ adds each event to every service's queue.`);
     const many = r.latency.some((l) => (l.rounds?.length ?? 1) > 1);
     if (many) parts.push('Several rounds, the systems alternating round by round: p50, p99, p99.9 and max are the medians of the rounds\' (every round\'s p50 / p99 in the last column).');
-    parts.push(table(['rate/s', 'system', 'p50', 'p99', 'p99.9', 'max', 'samples', 'consumer CPU µs/delivery', ...(many ? ['rounds (p50 / p99)'] : [])],
+    parts.push(table(['rate/s', 'system', 'p50', 'p99', 'p99.9', 'max', 'samples', 'consumer CPU µs/delivery', 'Redis CPU µs/delivery', ...(many ? ['rounds (p50 / p99)'] : [])],
       r.latency.map((l) => [int(l.rate), systemName[l.system] ?? l.system, fixed(l.summary.p50), fixed(l.summary.p99), fixed(l.summary.p999), fixed(l.summary.max), int(l.summary.count) + incomplete(l),
         l.consumerCpuPerDelivery === undefined ? 'n/a' : fixed(l.consumerCpuPerDelivery),
+        l.redisCpuPerDelivery === undefined ? 'n/a' : fixed(l.redisCpuPerDelivery),
         ...(many ? [(l.rounds ?? [l.summary]).map((x) => `${fixed(x.p50)} / ${fixed(x.p99)}`).join(', ')] : [])]),
-      [true, false, true, true, true, true, true, true, ...(many ? [false] : [])]));
+      [true, false, true, true, true, true, true, true, true, ...(many ? [false] : [])]));
   }
 
   const s = r.scaling;

@@ -49,6 +49,8 @@ export interface LatencyResult {
    * a core, so it drives the tail.
    */
   consumerCpuPerDelivery?: number;
+  /** Redis CPU µs per delivery over the run (INFO CPU delta of the bench's server, publishing included; median of the rounds). */
+  redisCpuPerDelivery?: number;
   complete: boolean;
 }
 

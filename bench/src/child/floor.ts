@@ -35,9 +35,9 @@ export async function runFloor(job: ConsumeJob, tracker: Tracker): Promise<() =>
     }
     const consumer = `floor-${process.pid}`;
     const settle = async (entries: Entry[]): Promise<void> => {
-      for (const [, fields] of entries) {
+      for (const [id, fields] of entries) {
         const payload = payloadOf(fields);
-        if (job.latency) tracker.handlerStarted(group, payload);
+        if (job.latency) tracker.handlerStarted(group, payload, id);
       }
       const p = r.pipeline();
       p.xack(keys.stream, group, ...entries.map((e) => e[0]));

@@ -12,8 +12,8 @@ export async function runStreamfan(job: ConsumeJob, tracker: Tracker): Promise<(
   });
   sf.on('error', (err) => tracker.error(job.groups[0]!, err.message));
   const subs = job.groups.map((group) => {
-    const sub = sf.subscribe(job.topic, group, (payload) => {
-      if (job.latency) tracker.handlerStarted(group, payload);
+    const sub = sf.subscribe(job.topic, group, (payload, ctx) => {
+      if (job.latency) tracker.handlerStarted(group, payload, ctx.id);
     }, {
       concurrency: job.concurrency,
       blockMs: job.blockMs,

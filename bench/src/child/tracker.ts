@@ -32,19 +32,20 @@ export class Tracker {
 
   /**
    * `BENCH_LATENCY_DUMP=<dir>`: every measured handler start as `<group> <event index> <publish
-   * time> <handler start time>` (ms, this machine's clock) in `<dir>/<pid>.txt`, written at the end;
-   * joined with BENCH_MONITOR's log, it splits each event's latency into publish → Redis and
-   * Redis → handler.
+   * time> <handler start time> <entry id>` (ms, this machine's clock) in `<dir>/<pid>.txt`, written
+   * at the end. The entry id's time is Redis' clock when the XADD ran (ms resolution), so it splits
+   * each event's latency into publish → Redis and Redis → handler without BENCH_MONITOR (which
+   * loads the bench's parent process, the publisher, with every command Redis runs).
    */
   private readonly dump = process.env.BENCH_LATENCY_DUMP ? [] as string[] : undefined;
 
   /** A handler started: record publish→start latency when the payload carries its publish time. */
-  handlerStarted(group: string, payload: unknown): void {
+  handlerStarted(group: string, payload: unknown, entryId = ''): void {
     const p = payload as { t?: number; w?: number; i?: number } | null;
     if (p && typeof p.t === 'number' && !p.w) {
       const t = now();
       this.get(group).latencies.push(t - p.t);
-      this.dump?.push(`${group} ${p.i} ${p.t} ${t}`);
+      this.dump?.push(`${group} ${p.i} ${p.t} ${t} ${entryId}`);
     }
   }
 

@@ -1,7 +1,7 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { now, sleep } from '../clock';
-import { flush, type BenchContext } from '../context';
+import { flush, redisCpuMicros, type BenchContext } from '../context';
 import { makePayload } from '../payload';
 import { fraction } from '../progress';
 import type { System } from '../protocol';
@@ -47,10 +47,12 @@ async function startMonitor(ctx: BenchContext, name: string): Promise<(() => Pro
   const out = createWriteStream(join(dir, `${name}.log`));
   const conn = ctx.redis.duplicate();
   const mon = await conn.monitor();
+  let open = true;
   mon.on('monitor', (time: string, args: string[], source: string) => {
-    out.write(`${time} ${source} ${args.map((a) => (a.length > 40 ? `${a.slice(0, 40)}…` : a)).join(' ')}\n`);
+    if (open) out.write(`${time} ${source} ${args.map((a) => (a.length > 40 ? `${a.slice(0, 40)}…` : a)).join(' ')}\n`);
   });
   return async () => {
+    open = false;
     mon.disconnect();
     conn.disconnect();
     await new Promise((r) => out.end(r));
@@ -72,6 +74,7 @@ async function latencyRun(ctx: BenchContext, system: System, rate: number): Prom
     statusTtlSeconds: 86_400, rssEvery: 0,
   }, groups);
   const pub = await createPublisher(ctx, system, prefix, topic, groups);
+  const redisCpu0 = await redisCpuMicros(ctx.redis);
   await paced(pub, 0, warm, rate, c.payloadBytes, true, (n) => ctx.progress.update(`warm-up ${fraction(n, warm)}`));
   await sleep(200);
   const monitor = await startMonitor(ctx, `${system}-${rate}-${Date.now()}`);
@@ -80,11 +83,12 @@ async function latencyRun(ctx: BenchContext, system: System, rate: number): Prom
   await monitor?.();
   // A system that cannot keep up (BullMQ at 5,000/s here) drains its backlog after the last publish.
   const res = await run.finish(120_000 + c.latencySeconds * 10_000);
+  const redisCpu = (await redisCpuMicros(ctx.redis)) - redisCpu0;
   await pub.close();
   const all: number[] = [];
   for (const g of res.groups) for (const v of g.latencies) all.push(v);
   const deliveries = (warm + measured) * groups.length;
-  return { system, rate, seconds: c.latencySeconds, groups: groups.length, summary: summarize(all), complete: res.complete, consumerCpuPerDelivery: res.cpuMicros / deliveries };
+  return { system, rate, seconds: c.latencySeconds, groups: groups.length, summary: summarize(all), complete: res.complete, consumerCpuPerDelivery: res.cpuMicros / deliveries, redisCpuPerDelivery: redisCpu / deliveries };
 }
 
 /** The medians of several rounds' percentiles (count: the rounds' total). */
@@ -114,7 +118,8 @@ export async function latencyScenario(ctx: BenchContext): Promise<LatencyResult[
     for (const [system, list] of runs) {
       const first = list[0]!;
       out.push({ ...first, system, summary: medianSummary(list.map((l) => l.summary)), rounds: list.map((l) => l.summary), complete: list.every((l) => l.complete),
-        consumerCpuPerDelivery: median(list.map((l) => l.consumerCpuPerDelivery ?? Number.NaN)) });
+        consumerCpuPerDelivery: median(list.map((l) => l.consumerCpuPerDelivery ?? Number.NaN)),
+        redisCpuPerDelivery: median(list.map((l) => l.redisCpuPerDelivery ?? Number.NaN)) });
     }
   }
   return out;

@@ -16,6 +16,7 @@ import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, SimpleSpanPro
 
 const deliveries = Number(process.argv[2] ?? 100_000);
 const processorKind = process.argv[3] ?? 'batch';
+const ROUNDS = Number(process.env.PARTS_ROUNDS ?? 3);
 const drop: SpanExporter = { export: (_b, done) => done({ code: 0 }), shutdown: () => Promise.resolve() };
 const processor = processorKind === 'simple' ? new SimpleSpanProcessor(drop) : new BatchSpanProcessor(drop, { maxQueueSize: 65_536, maxExportBatchSize: 2048, scheduledDelayMillis: 200 });
 const provider = new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [processor] });
@@ -70,7 +71,7 @@ async function run(p: Parts, n: number, base: number): Promise<void> {
 void (async () => {
   const best = new Map<string, number>();
   let base = 0;
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     for (const [name, p] of Object.entries(VARIANTS)) {
       await run(p, 20_000, (base += 1_000_000));
       const cpu0 = process.cpuUsage();
@@ -81,7 +82,7 @@ void (async () => {
     }
   }
   const ref = best.get('as streamfan: 5 attributes at start + 4 set, link, context.with, ended at the ack')!;
-  process.stdout.write(`processor: ${processorKind}; CPU µs per delivery (minimum of 3 rounds), and the difference from streamfan's span\n`);
+  process.stdout.write(`processor: ${processorKind}; CPU µs per delivery (minimum of ${ROUNDS} rounds), and the difference from streamfan's span\n`);
   for (const [name, us] of best) process.stdout.write(`${us.toFixed(2).padStart(7)}  ${(us - ref >= 0 ? '+' : '') + (us - ref).toFixed(2)}  ${name}\n`);
   await provider.shutdown();
 })();
