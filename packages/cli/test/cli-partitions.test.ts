@@ -203,3 +203,24 @@ test("topics: a partitioned topic shows its partition count, and each partition'
   const plainAt = detailed.findIndex((l) => l.startsWith('plain '));
   expect(detailed[plainAt + 1] ?? '').not.toMatch(/^\s+p0\s/);
 });
+
+test('trim on a partitioned topic trims every partition, and says so per partition', async () => {
+  const parts = defineTopic<{ n: number }>('trimmed', { partitions: 2 });
+  const sub = sf.subscribe(parts, 'done', () => undefined, { consumer: 'c0', startFrom: 'beginning', blockMs: 50 });
+  await sub.ready();
+  const keys = ['a', 'b', 'c', 'd'];
+  const ids = await sf.publishMany(
+    parts,
+    keys.map((_, n) => ({ n })),
+    { keys },
+  );
+  for (const id of ids) await sf.waitFor(parts, id, { timeoutMs: 20_000 });
+  await waitFor(async () => (await sf.groups(parts)).every((g) => g.pending === 0), { timeoutMs: 20_000 });
+  await sub.close();
+  const r = json<{ removed: number; partitions: Array<{ partition: number; removed: number }> }>(
+    await runCli([...base, '--json', 'trim', 'trimmed']),
+  );
+  expect(r.removed).toBe(4);
+  expect(r.partitions.reduce((n, p) => n + p.removed, 0)).toBe(4);
+  expect((await runCli([...base, 'trim', 'trimmed', '--dry-run'])).stdout).toMatch(/^partitions:\s+#0 0, #1 0$/m);
+});
