@@ -1,0 +1,54 @@
+import { Streamfan, type Streamfan as Client } from '@streamfan/core/internal';
+import { startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
+import { startDashboard, type RunningDashboard } from '../src';
+
+/**
+ * An event a group skipped (subscribe option skipOlderThanMs): its skip record sits in the
+ * group's success bucket like a plain success, marked as a skip; the dashboard's status matrix
+ * and event page show `skipped` for that group (and `succeeded` for a group that handled it).
+ * Before, every record of a success bucket read as `succeeded`.
+ */
+jest.setTimeout(60_000);
+
+let redis: RedisServer;
+let sf: Client;
+let d: RunningDashboard;
+let old = '';
+
+beforeAll(async () => {
+  redis = await startRedis();
+  const prefix = uniquePrefix('dashsk');
+  sf = new Streamfan({ connection: redis.url, prefix, retention: false });
+  const [s, us] = await sf.redis.time();
+  old = `${Number(s) * 1000 + Math.floor(Number(us) / 1000) - 60_000}-0`;
+  await sf.redis.xadd(`${prefix}:{prices}:stream`, old, 'payload', '{"p":1}', 'headers', '');
+  const live = sf.subscribe('prices', 'ticker', () => undefined, { consumer: 'ticker-1', startFrom: 'beginning', skipOlderThanMs: 10_000, blockMs: 50 });
+  const audit = sf.subscribe('prices', 'audit', () => undefined, { consumer: 'audit-1', startFrom: 'beginning', blockMs: 50 });
+  await Promise.all([live.ready(), audit.ready()]);
+  await waitFor(async () => {
+    const st = await sf.status('prices', old);
+    return st.groups.ticker?.state === 'skipped' && st.groups.audit?.state === 'succeeded';
+  }, { timeoutMs: 20_000, message: 'ticker skipped, audit succeeded' });
+  await Promise.all([live.close(), audit.close()]);
+  d = await startDashboard({ client: sf, port: 0 });
+});
+afterAll(async () => {
+  await d?.close();
+  await sf?.close();
+  await redis?.stop();
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read whatever the API answered
+async function get(path: string): Promise<any> {
+  return (await fetch(new URL(path, d.url))).json();
+}
+
+test('status matrix and event page: skipped in the group that skipped it, succeeded in the other', async () => {
+  const page = await get('api/topics/prices');
+  const row = page.recent.find((e: { id: string }) => e.id === old);
+  expect(row.status.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
+  expect(row.status.audit.state).toBe('succeeded');
+  const ev = await get(`api/topics/prices/events/${encodeURIComponent(old)}`);
+  expect(ev.status.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
+  expect(ev.status.audit.state).toBe('succeeded');
+});
