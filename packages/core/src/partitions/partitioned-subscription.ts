@@ -280,6 +280,8 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         await ensureTopicMetaOnce(this.redis, this.settings.prefix, this.topic, this.partitions);
         this.mode = await noticeMode(this.redis, this.settings.prefix);
         await loadScripts(this.redis, ['heartbeatMember', 'acquireLease', 'renewLease', 'releaseLease']);
+        // skipOlderThanMs: ordered partitions judge ages on the server's clock, measured before the first entry.
+        if (this.host && this.options.skipOlderThanMs !== undefined) await this.host.clock.sync();
         await this.ensureGroups();
         break;
       } catch (err) {
