@@ -51,4 +51,33 @@ describe('read-ahead of a laned consumer', () => {
     expect(bDone).toBe(2 * N - held.high - held.low);
     await Promise.all([a.close(0), b.close()]);
   }, 120_000);
+
+  test('entries delivered past the lane\'s room (a read and a reclaim that met) are held, and start as room frees: they never wait for good', async () => {
+    const sf = env.client();
+    const t = defineTopic<{ n: number }>('mail', { priorities: ['high', 'low'] });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const started: number[] = [];
+    const sub = sf.subscribe(t, 'send', async (p) => {
+      started.push(p.n);
+      await gate;
+    }, { startFrom: 'beginning', concurrency: 1, consumer: 'c', blockMs: 200 });
+    await sub.ready();
+    await sf.publishMany(t, [{ n: 1 }, { n: 2 }, { n: 3 }], { priority: 'high' });
+    await until('the first one runs', () => started.length === 1);
+    await sleep(200); // the lane reads up to its allowance (concurrency + 1 waiting) and stops
+    const stream = laneKeys(sf.prefix, 'mail', 'high', 'low').stream;
+    await sf.publishMany(t, [{ n: 4 }, { n: 5 }, { n: 6 }], { priority: 'high' });
+    // Delivered to this consumer outside its read loop (as a reclaim meeting a read does), past its room.
+    const reply = (await sf.redis.xreadgroup('GROUP', 'send', 'c', 'COUNT', 10, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]>;
+    const extra = reply[0]![1];
+    expect(extra).toHaveLength(3);
+    const lane = (sub as unknown as { subs: Array<{ take(stream: string, raw: unknown, deliveries: number): void; held: unknown[] }> }).subs[0]!;
+    for (const raw of extra) lane.take(stream, raw, 1);
+    expect(lane.held.length).toBe(3);
+    open();
+    await until('all six handled', () => started.length === 6, 20_000);
+    expect(started.sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    await sub.close();
+  }, 60_000);
 });

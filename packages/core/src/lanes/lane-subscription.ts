@@ -46,14 +46,16 @@ export class LaneSubscription<T = unknown> extends Subscription<T> {
 
   /**
    * Room to read: the subscription's own free slots (its `concurrency` bounds what it holds), but
-   * no more than the lane's allowance minus the entries it holds that have no slot yet.
+   * no more than the lane's allowance minus its deliveries that have no slot yet. Held entries
+   * (delivered past this room by a read and a reclaim that met) are not counted: they start as
+   * this room allows (runHeld), and the reader reads nothing while any is held; counted, they
+   * would keep the room at 0 for good once they alone filled the allowance.
    */
   protected override free(): number {
     const own = super.free();
     const c = this.control;
     if (!c) return own;
-    const waiting = this.inFlight.size + this.held.length - c.slotted();
-    return Math.min(own, c.allowance() - waiting);
+    return Math.min(own, c.allowance() - (this.inFlight.size - c.slotted()));
   }
 
   protected override async readOnce(stream: string, count: number): Promise<RawEntry[]> {
