@@ -7,8 +7,10 @@
 
   A skip is recorded like a plain success (protocol 2, §5.2): a short record appended to the
   group's success bucket of the event's second, `~<token>[:<attempts>];` after one time marker
-  per bucket and call; the status hash is not written (what an earlier attempt left there, its
-  error, stays; readers put the record over it).
+  per bucket and call. No status hash is created; one that already names the group (an earlier
+  attempt's `failed`, a replay's `pending`) gets its state `skipped` (attempts, updatedAt,
+  finishedAt; nextAttemptAt and consumer removed; the last error stays), so the old state does
+  not come back once the bucket expired while another group kept the shared hash alive.
 
   KEYS[1]          source stream (the topic stream or the group's redelivery stream)
   KEYS[2]          waiters key: the completion notice is published only while it exists
@@ -110,14 +112,14 @@ for i = first, #ARGV, 6 do
   local d = ownedDeliveries(stream, group, consumer, entryId)
   local rec = d == nil and track and recorded(KEYS[2 + bucket], token, mine) or nil
   if d ~= nil then
-    skip[#skip + 1] = { entryId, ARGV[i + 1], mine, bucket, token }
+    skip[#skip + 1] = { entryId, ARGV[i + 1], mine, bucket, token, false, e }
   elseif rec == 'own' then
     again[#again + 1] = entryId -- a resend: skipped by this call's first run
   elseif rec == 'other' or (track and settledElsewhere(KEYS[2 + nb + e], mine)) then
     refused[#refused + 1] = entryId -- settled by another consumer (also in a recreated group)
   elseif orphaned(stream, group, consumer, entryId) then
     -- The group was recreated while this consumer held it: nothing to acknowledge, the skip counts.
-    skip[#skip + 1] = { entryId, ARGV[i + 1], mine, bucket, token, true }
+    skip[#skip + 1] = { entryId, ARGV[i + 1], mine, bucket, token, true, e }
   else
     refused[#refused + 1] = entryId
   end
@@ -144,6 +146,19 @@ if track and #skip > 0 then
       local key = KEYS[2 + b]
       redis.call('APPEND', key, '@' .. (now - tonumber(ARGV[7 + b])) .. ';' .. table.concat(list))
       if ttl > 0 and redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl + 1) end
+    end
+  end
+  -- An event whose status hash already names this group (an earlier attempt's `failed`, a
+  -- replay's `pending`): its state there becomes `skipped` too. The hash is shared by every group
+  -- and lives as long as any of them writes to it; once the skip record's bucket expired, the
+  -- old `failed` would come back, a retry that never comes. No hash is created for the others.
+  local fConsumer, fNext, fUpdated, fFinished = group .. ':consumer', group .. ':nextAttemptAt', group .. ':updatedAt', group .. ':finishedAt'
+  for _, s in ipairs(skip) do
+    local key = KEYS[2 + nb + s[7]]
+    local st = redis.pcall('HGET', key, fState)
+    if type(st) == 'string' then
+      redis.call('HSET', key, fState, 'skipped', fAttempts, tostring(s[3]), fUpdated, tostring(now), fFinished, tostring(now))
+      redis.call('HDEL', key, fNext, fConsumer)
     end
   end
 end
