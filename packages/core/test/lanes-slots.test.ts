@@ -82,6 +82,14 @@ describe('LaneSlots', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
     expect(lapsing.expects(0)).toBe(false);
 
+    // When the time is up while the lane's group still has undelivered entries (a slow read, not
+    // one blocked on an empty stream), the hold is renewed; asked again each time.
+    let asked = 0;
+    const renewing = new LaneSlots(1, 2, 0, 20, async () => ++asked <= 2);
+    renewing.expectMore(0, true);
+    await renewing.acquire(1, signal);
+    expect(asked).toBe(3); // renewed twice, ended at the third answer
+
     // With the guard (1 in 2 here), the guard's grant goes to the waiting lower lane even while the higher lane is expected.
     const guarded = new LaneSlots(1, 2, 0.5, 60_000);
     guarded.expectMore(0, true);

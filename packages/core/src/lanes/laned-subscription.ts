@@ -27,6 +27,7 @@ import { emitOrLog, forwardSubscriptionEvents } from '../consumer/forward';
 import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
 import type { Topic } from '../topic';
 import { sleep } from '../timing';
+import { groupInfos } from '../status';
 import { lastErrorOf, probeSubscription, type HealthOptions, type LastError, type SubscriptionHealth } from '../health';
 import { formatLaneId } from './ids';
 import { ensureLanesOnce } from './meta';
@@ -84,6 +85,8 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   private readonly subs: Array<LaneSubscription<T> | undefined>;
   /** Per lane: deliveries whose handlers got a slot and whose delivery has not settled. */
   private readonly slotted: number[];
+  /** Per lane: whether a read of its stream has answered yet. */
+  private readonly readSeen: boolean[];
   /** Each lane subscription's `closed` event, listened for from its start (a lane may close by itself before this one closes). */
   private readonly subClosed: Array<Promise<{ left: number; deleted: boolean }> | undefined>;
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
@@ -112,9 +115,10 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     this.consumer = options.consumer;
     this.priorities = topicDef.priorities!;
     this.options = Object.freeze({ ...options, lowerLaneShare });
-    this.slots = new LaneSlots(options.concurrency, this.priorities.length, lowerLaneShare);
+    this.slots = new LaneSlots(options.concurrency, this.priorities.length, lowerLaneShare, undefined, (i) => this.hasUndelivered(i));
     this.subs = this.priorities.map(() => undefined);
     this.slotted = this.priorities.map(() => 0);
+    this.readSeen = this.priorities.map(() => false);
     this.subClosed = this.priorities.map(() => undefined);
     // Read every lane's end now, on the command connection, so an event published after
     // subscribe() is after the position a new group starts at (as captureStreamEnd explains).
@@ -245,13 +249,33 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
       slotted: () => this.slotted[index]!,
       read: (asked, got) => this.laneRead(index, asked, got),
     });
-    // Until its first read says otherwise, a lane is taken to have entries: a lower lane that
-    // read first does not take the slots the higher lane's first read is about to fill.
-    sub.once('ready', () => { if (!this.stopping) this.slots.expectMore(index, true); });
+    sub.once('ready', () => { if (!this.stopping) void this.holdForFirstRead(index, home); });
     this.subs[index] = sub;
     this.subClosed[index] = new Promise((resolve) => sub.once('closed', (e) => resolve(e)));
     this.forward(sub, lane);
     return sub.ready();
+  }
+
+  /** Whether the group has entries not yet delivered on lane `index`'s stream (XINFO GROUPS lag > 0; unknown: false). */
+  private async hasUndelivered(index: number): Promise<boolean> {
+    const home = lanesOf(this.topicDef as Topic<unknown>)[index]!.home;
+    const row = (await groupInfos(this.settings.commands, topicKeys(this.settings.prefix, home).stream)).find((g) => g.name === this.group);
+    return typeof row?.lag === 'number' && row.lag > 0;
+  }
+
+  /**
+   * Until its first read says otherwise, a lane is taken to have entries, so a lower lane that
+   * read first does not take the slots the higher lane's first read is about to fill. A lane whose
+   * group has nothing to deliver (XINFO GROUPS lag 0: a new group at 'latest', an idle lane) is let
+   * go at once, rather than when its first read, which blocks, would have answered (the hold's
+   * time limit). Lag unknown (Redis 6.2, or entries deleted): the hold stays.
+   */
+  private async holdForFirstRead(index: number, home: string): Promise<void> {
+    this.slots.expectMore(index, true);
+    try {
+      const row = (await groupInfos(this.settings.commands, topicKeys(this.settings.prefix, home).stream)).find((g) => g.name === this.group);
+      if (row?.lag === 0 && !this.readSeen[index] && !this.stopping) this.slots.expectMore(index, false);
+    } catch { /* the hold ends by itself */ }
   }
 
   /**
@@ -262,6 +286,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
    * slots for a read that will block).
    */
   private laneRead(index: number, asked: number, got: number): void {
+    this.readSeen[index] = true;
     if (got < asked) this.slots.expectMore(index, false);
     else if (asked >= 2 || this.slots.expects(index)) this.slots.expectMore(index, true);
   }

@@ -13,6 +13,13 @@
  */
 export const EXPECT_MORE_MS = 250;
 
+/**
+ * Times in a row a hold is renewed because the lane's group still had undelivered entries when
+ * its time was up (a slow read under load, not a read blocked on an empty stream): at most
+ * (1 + this) × {@link EXPECT_MORE_MS} for a lane whose reader does not read.
+ */
+export const MAX_RENEWALS = 8;
+
 /** What one lane's waiters and grants look like now ({@link LaneSlots.snapshot}). */
 export interface LaneSlotStats {
   /** Entries of the lane read and waiting for a slot. */
@@ -48,7 +55,18 @@ export class LaneSlots {
   private readonly expecting: Array<NodeJS.Timeout | undefined>;
   private closed = false;
 
-  constructor(private readonly size: number, lanes: number, share: number, private readonly expectMs: number = EXPECT_MORE_MS) {
+  /** Per lane: holds renewed in a row because {@link stillHasMore} said so (bounded by MAX_RENEWALS). */
+  private readonly renewals: number[];
+
+  /**
+   * @param expectMs how long a lane is expected without a read of it answering
+   * @param stillHasMore asked when that time is up: true (the lane's group still has undelivered
+   *   entries, so its read is slow, not blocked on an empty stream) renews the hold, at most
+   *   {@link MAX_RENEWALS} times in a row
+   */
+  constructor(private readonly size: number, lanes: number, share: number, private readonly expectMs: number = EXPECT_MORE_MS,
+    private readonly stillHasMore?: (lane: number) => Promise<boolean>) {
+    this.renewals = new Array<number>(lanes).fill(0);
     this.queues = Array.from({ length: lanes }, () => []);
     this.running = new Array<number>(lanes).fill(0);
     this.granted = new Array<number>(lanes).fill(0);
@@ -63,19 +81,37 @@ export class LaneSlots {
    * `expectMs` (then it counts as drained; a late timer first lets pending replies in).
    */
   expectMore(lane: number, more: boolean): void {
+    this.renewals[lane] = 0;
+    this.expect(lane, more);
+  }
+
+  private expect(lane: number, more: boolean): void {
     const t = this.expecting[lane];
     if (t !== undefined) clearTimeout(t);
     this.expecting[lane] = undefined;
     if (more && !this.closed) {
-      const timer = setTimeout(() => setImmediate(() => {
-        if (this.expecting[lane] !== timer) return;
-        this.expecting[lane] = undefined;
-        this.dispatch();
-      }), this.expectMs);
+      const timer = setTimeout(() => setImmediate(() => { void this.lapse(lane, timer); }), this.expectMs);
       timer.unref?.();
       this.expecting[lane] = timer;
       return;
     }
+    this.dispatch();
+  }
+
+  /** The hold of `lane` is up (its timer): renewed when the lane still has undelivered entries, else ended. */
+  private async lapse(lane: number, timer: NodeJS.Timeout): Promise<void> {
+    if (this.expecting[lane] !== timer) return;
+    if (this.stillHasMore && this.renewals[lane]! < MAX_RENEWALS) {
+      let more = false;
+      try { more = await this.stillHasMore(lane); } catch { /* unknown: end the hold */ }
+      if (this.expecting[lane] !== timer) return; // a read answered meanwhile
+      if (more && !this.closed) {
+        this.renewals[lane]!++;
+        this.expect(lane, true);
+        return;
+      }
+    }
+    this.expecting[lane] = undefined;
     this.dispatch();
   }
 
