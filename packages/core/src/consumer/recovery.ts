@@ -3,7 +3,7 @@ import { runScript } from '../scripts/runner';
 import { groupInfos, settledInGroup } from '../status';
 import { compareIds } from '../ids';
 import { monotonicMs, sleep } from '../timing';
-import { knownPosition, missingGroups, nextId, noteKnownGroup } from '../retention/known-groups';
+import { doneRecovering, knownPosition, missingGroups, nextId, noteKnownGroup, noteRecovering } from '../retention/known-groups';
 import type { InFlight } from './in-flight';
 import type { RawEntry } from './entry';
 import { SubscriptionReader } from './reader';
@@ -138,7 +138,13 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
           if (known !== undefined && (start === '$' || compareIds(known, start) > 0)) start = known;
         }
         const created = !had && (await this.createGroup(stream, start))[0] === 'created';
-        if (created && isTopic && start !== '$') this.scheduleSweep(this.pendingFloor ?? this.groupPos.get(stream) ?? '-', start);
+        if (created && isTopic && start !== '$') {
+          const from = this.sweepFloor(this.pendingFloor ?? this.groupPos.get(stream) ?? '-');
+          // Until the sweep ran, retention counts the group as missing from there (a hard cap
+          // records what nobody holds lost; see known-groups.ts, noteRecovering).
+          if (from !== '-') await noteRecovering(this.worker, stream, this.group, from);
+          this.scheduleSweep(from, start);
+        }
         this.reclaimer.reset(stream);
         const kept = await this.adoptRunning(stream);
         if (!had) {
@@ -302,14 +308,27 @@ export abstract class SubscriptionRecovery<T = unknown> extends SubscriptionRead
     }, Math.round(this.options.visibilityTimeoutMs * 1.5));
   }
 
-  protected async sweepAfterDestroy(from: string, to: string): Promise<void> {
-    const stream = this.keys.stream;
+  /** Where a sweep from `from` starts: not before the status TTL (an expired status would look unsettled). */
+  private sweepFloor(from: string): string {
     const ttl = this.settings.statusTtlSeconds;
-    let start = from;
     if (ttl > 0) {
       const floor = `${Date.now() - ttl * 1000}-0`;
-      if (start === '-' || compareIds(floor, start) > 0) start = floor;
+      if (from === '-' || compareIds(floor, from) > 0) return floor;
     }
+    return from;
+  }
+
+  protected async sweepAfterDestroy(from: string, to: string): Promise<void> {
+    try {
+      await this.sweepRange(from, to);
+    } finally {
+      if (from !== '-') await doneRecovering(this.worker, this.keys.stream, this.group, from);
+    }
+  }
+
+  private async sweepRange(from: string, to: string): Promise<void> {
+    const stream = this.keys.stream;
+    let start = this.sweepFloor(from);
     let taken = 0;
     for (let scanned = 0; scanned < 10_000 && !this.stopping;) {
       const page = (await this.worker.xrange(stream, start, to, 'COUNT', 500)) as RawEntry[];

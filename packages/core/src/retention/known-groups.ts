@@ -61,6 +61,54 @@ export async function noteKnownGroup(redis: Redis, stream: string, group: string
   } catch { /* best effort: retention then just does not know this group */ }
 }
 
+/**
+ * Groups recreated after XGROUP DESTROY whose recovery sweep is still due (recovery.ts): the
+ * entries that were pending when the group was destroyed, with consumers that will never settle
+ * them, are in no pending list and before the new group's position until the sweep takes them
+ * back, so the trim scripts take them for acknowledged. Until then retention treats the group as a
+ * missing one from where it was: a safe trim keeps them, a hard cap records those not settled
+ * `lost` there (model seed 10: a cap 2 s after a recreation left a|9 unknown for good). A sorted
+ * set beside the stream (`<...>:recovering`), members `<group>|<floor>` scored by when written,
+ * removed when the sweep ran; {@link KNOWN_GROUP_WINDOW_MS} bounds a member whose sweep never ran.
+ */
+function recoveringKey(stream: string): string | undefined {
+  return stream.endsWith(':stream') ? `${stream.slice(0, -':stream'.length)}:recovering` : undefined;
+}
+
+/** Record that `group` was recreated on `stream` and its sweep from `floor` is due (see {@link recoveringKey}); never throws. */
+export async function noteRecovering(redis: Redis, stream: string, group: string, floor: string): Promise<void> {
+  const key = recoveringKey(stream);
+  if (!key || !/^\d+-\d+$/.test(floor)) return;
+  const now = Date.now();
+  try {
+    await redis.pipeline().zadd(key, now, `${group}|${floor}`).zremrangebyscore(key, '-inf', now - KNOWN_GROUP_WINDOW_MS).expire(key, KNOWN_GROUPS_TTL_S).exec();
+  } catch { /* best effort */ }
+}
+
+/** The sweep of `group` from `floor` ran (see {@link noteRecovering}); never throws. */
+export async function doneRecovering(redis: Redis, stream: string, group: string, floor: string): Promise<void> {
+  const key = recoveringKey(stream);
+  if (!key) return;
+  try { await redis.zrem(key, `${group}|${floor}`); } catch { /* best effort */ }
+}
+
+/** Per group, the lowest floor of its sweeps still due within the window. */
+async function readRecovering(redis: Redis, stream: string): Promise<Map<string, string>> {
+  const key = recoveringKey(stream);
+  const out = new Map<string, string>();
+  if (!key) return out;
+  const rows = (await redis.zrangebyscore(key, Date.now() - KNOWN_GROUP_WINDOW_MS, '+inf')) as string[];
+  for (const m of rows) {
+    const cut = m.lastIndexOf('|');
+    const group = m.slice(0, cut);
+    const floor = m.slice(cut + 1);
+    if (cut <= 0 || !/^\d+-\d+$/.test(floor)) continue;
+    const seen = out.get(group);
+    if (seen === undefined || compareIds(floor, seen) < 0) out.set(group, floor);
+  }
+  return out;
+}
+
 /** A group retention knew on the stream that is not there now, and the lowest id it may still need. */
 export interface MissingGroup {
   group: string;
@@ -75,13 +123,20 @@ export interface MissingGroup {
 export async function missingGroups(redis: Redis, stream: string, present?: readonly string[]): Promise<MissingGroup[]> {
   const key = knownGroupsKey(stream);
   if (!key) return [];
-  const latest = await readKnown(redis, key);
-  if (latest.size === 0) return [];
+  const [latest, recovering] = await Promise.all([readKnown(redis, key), readRecovering(redis, stream)]);
+  if (latest.size === 0 && recovering.size === 0) return [];
   const here = new Set(present ?? (await groupInfos(redis, stream)).map((g) => String(g.name)));
-  const candidates = [...latest.keys()].filter((g) => !here.has(g));
+  const floors = new Map<string, string>();
+  for (const [g, k] of latest) if (!here.has(g)) floors.set(g, k.floor);
+  // Recreated, its sweep still due: missing from where it was (see recoveringKey).
+  for (const [g, floor] of recovering) {
+    const seen = floors.get(g);
+    if (seen === undefined || compareIds(floor, seen) < 0) floors.set(g, floor);
+  }
+  const candidates = [...floors.keys()];
   if (candidates.length === 0) return [];
   const retired = await redis.hmget(retiredKey(stream), ...candidates);
-  return candidates.filter((_, i) => retired[i] === null).map((group) => ({ group, floor: latest.get(group)!.floor }));
+  return candidates.filter((_, i) => retired[i] === null).map((group) => ({ group, floor: floors.get(group)! }));
 }
 
 /** Per group, what was written last (floor, last-delivered id or '', when). */
