@@ -1,4 +1,4 @@
-import { Streamfan, type Streamfan as Client } from '@streamfan/core/internal';
+import { Streamfan, defineTopic, laneKeys, type Streamfan as Client } from '@streamfan/core/internal';
 import { startRedis, uniquePrefix, waitFor, type RedisServer } from '@streamfan/testing';
 import { startDashboard, type RunningDashboard } from '../src';
 
@@ -14,10 +14,11 @@ let redis: RedisServer;
 let sf: Client;
 let d: RunningDashboard;
 let old = '';
+let prefix = '';
 
 beforeAll(async () => {
   redis = await startRedis();
-  const prefix = uniquePrefix('dashsk');
+  prefix = uniquePrefix('dashsk');
   sf = new Streamfan({ connection: redis.url, prefix, retention: false });
   const [s, us] = await sf.redis.time();
   old = `${Number(s) * 1000 + Math.floor(Number(us) / 1000) - 60_000}-0`;
@@ -51,4 +52,23 @@ test('status matrix and event page: skipped in the group that skipped it, succee
   const ev = await get(`api/topics/prices/events/${encodeURIComponent(old)}`);
   expect(ev.status.ticker).toMatchObject({ state: 'skipped', attempts: 0 });
   expect(ev.status.audit.state).toBe('succeeded');
+});
+
+test('a prioritized topic\'s merged pages: an event skipped in a lane reads skipped there (its public id), the others succeeded', async () => {
+  const alerts = defineTopic<{ p: number }>('alerts', { priorities: ['high', 'low'] });
+  await sf.publish(alerts, { p: 0 }, { priority: 'high' }); // fixes the lanes (meta hash)
+  const [s, us] = await sf.redis.time();
+  const stale = `${Number(s) * 1000 + Math.floor(Number(us) / 1000) - 60_000}-0`;
+  await sf.redis.xadd(laneKeys(prefix, 'alerts', 'high', 'low').stream, '*', 'payload', '{"p":1}', 'headers', '');
+  // An entry of a minute ago in the low (default) lane's stream, as a publisher a minute ago left it.
+  await sf.redis.xadd(laneKeys(prefix, 'alerts', 'low', 'low').stream, stale, 'payload', '{"p":2}', 'headers', '');
+  const sub = sf.subscribe(alerts, 'pager', () => undefined, { consumer: 'p1', startFrom: 'beginning', skipOlderThanMs: 10_000, blockMs: 50 });
+  await sub.ready();
+  await waitFor(async () => (await sf.status(alerts, stale)).groups.pager?.state === 'skipped', { timeoutMs: 20_000, message: 'the stale low event skipped' });
+  await sub.close();
+  const page = await get('api/topics/alerts');
+  expect(page.kind).toBe('laned');
+  const row = page.recent.find((e: { id: string }) => e.id === stale);
+  expect(row).toMatchObject({ priority: 'low', status: { pager: { state: 'skipped' } } });
+  expect(page.recent.filter((e: { priority: string; status: { pager?: { state: string } } }) => e.priority === 'high').map((e: { status: { pager?: { state: string } } }) => e.status.pager?.state)).toEqual(['succeeded', 'succeeded']);
 });
