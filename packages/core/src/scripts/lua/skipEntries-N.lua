@@ -103,13 +103,26 @@ local function settledElsewhere(key, attempts)
     or (st[1] == 'failed' and (tonumber(st[2]) or 0) > attempts)
 end
 
+-- The group is gone (XGROUP DESTROY, or the stream deleted) and not yet recreated: no other
+-- consumer can have handled these entries since, and the group that comes back resumes after
+-- what its consumers read: as for orphans, the skip counts, with nothing to acknowledge (else
+-- the stale events of this call would be neither skipped nor run, their status unknown).
+local groupGone = false
+do
+  local ok, err = pcall(redis.call, 'XPENDING', stream, group)
+  if not ok then
+    if string.find(tostring(err.err or err), 'NOGROUP', 1, true) then groupGone = true else error(err) end
+  end
+end
+
 local skip, refused, again = {}, {}, {}
 local e = 0
 for i = first, #ARGV, 6 do
   e = e + 1
   local entryId, bucket, token = ARGV[i], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local mine = tonumber(ARGV[i + 2]) + tonumber(ARGV[i + 5]) - 1
-  local d = ownedDeliveries(stream, group, consumer, entryId)
+  local d = nil
+  if not groupGone then d = ownedDeliveries(stream, group, consumer, entryId) end
   local rec = d == nil and track and recorded(KEYS[2 + bucket], token, mine) or nil
   if d ~= nil then
     skip[#skip + 1] = { entryId, ARGV[i + 1], mine, bucket, token, false, e }
@@ -117,7 +130,7 @@ for i = first, #ARGV, 6 do
     again[#again + 1] = entryId -- a resend: skipped by this call's first run
   elseif rec == 'other' or (track and settledElsewhere(KEYS[2 + nb + e], mine)) then
     refused[#refused + 1] = entryId -- settled by another consumer (also in a recreated group)
-  elseif orphaned(stream, group, consumer, entryId) then
+  elseif groupGone or orphaned(stream, group, consumer, entryId) then
     -- The group was recreated while this consumer held it: nothing to acknowledge, the skip counts.
     skip[#skip + 1] = { entryId, ARGV[i + 1], mine, bucket, token, true, e }
   else
