@@ -87,6 +87,8 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
   private readonly slotted: number[];
   /** Per lane: whether a read of its stream has answered yet. */
   private readonly readSeen: boolean[];
+  /** Per lane: whether its subscription is ready (reads). */
+  private readonly laneReady: boolean[];
   /** Each lane subscription's `closed` event, listened for from its start (a lane may close by itself before this one closes). */
   private readonly subClosed: Array<Promise<{ left: number; deleted: boolean }> | undefined>;
   private readonly startAt: Array<Promise<string | undefined>> | undefined;
@@ -119,6 +121,7 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     this.subs = this.priorities.map(() => undefined);
     this.slotted = this.priorities.map(() => 0);
     this.readSeen = this.priorities.map(() => false);
+    this.laneReady = this.priorities.map(() => false);
     this.subClosed = this.priorities.map(() => undefined);
     // Read every lane's end now, on the command connection, so an event published after
     // subscribe() is after the position a new group starts at (as captureStreamEnd explains).
@@ -195,6 +198,9 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     }
     if (this.stopping) return;
     const lanes = lanesOf(this.topicDef as Topic<unknown>);
+    // Every lane is held for from the start: a lower lane whose subscription is ready (and reads)
+    // first must not take the slots a higher lane's first read is about to fill.
+    for (const l of lanes) this.slots.expectMore(l.index, true);
     const ready = lanes.map((l) => this.startLane(l.lane, l.home, l.index));
     const results = await Promise.allSettled(ready);
     if (this.stopping) return;
@@ -249,15 +255,22 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
       slotted: () => this.slotted[index]!,
       read: (asked, got) => this.laneRead(index, asked, got),
     });
-    sub.once('ready', () => { if (!this.stopping) void this.holdForFirstRead(index, home); });
+    sub.once('ready', () => {
+      this.laneReady[index] = true;
+      if (!this.stopping) void this.holdForFirstRead(index, home);
+    });
     this.subs[index] = sub;
     this.subClosed[index] = new Promise((resolve) => sub.once('closed', (e) => resolve(e)));
     this.forward(sub, lane);
     return sub.ready();
   }
 
-  /** Whether the group has entries not yet delivered on lane `index`'s stream (XINFO GROUPS lag > 0; unknown: false). */
+  /**
+   * Whether the group has entries not yet delivered on lane `index`'s stream (XINFO GROUPS lag >
+   * 0; unknown: false), or the lane has not started reading yet (its subscription is not ready).
+   */
   private async hasUndelivered(index: number): Promise<boolean> {
+    if (!this.laneReady[index]) return !this.stopping;
     const home = lanesOf(this.topicDef as Topic<unknown>)[index]!.home;
     const row = (await groupInfos(this.settings.commands, topicKeys(this.settings.prefix, home).stream)).find((g) => g.name === this.group);
     return typeof row?.lag === 'number' && row.lag > 0;
