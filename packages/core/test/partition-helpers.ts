@@ -5,6 +5,7 @@ import type { Streamfan, Topic } from '../src';
 import { defineTopic, partitionKeys, resolveSubscribeOptions, type PartitionKeys } from '../src/internal';
 import { acquireLease, ownerId, readLeases, type LeaseView } from '../src/partitions/leases';
 import { OrderedPartition, type OrderedHost } from '../src/partitions/ordered-partition';
+import { ServerClock } from '../src/consumer/skipper';
 import { luaSources } from '../src/scripts/lua.generated';
 
 export * from '../src/internal';
@@ -64,7 +65,7 @@ export async function orderedPartitionFixture(sf: Streamfan, name: string, o: {
   const host: OrderedHost<{ n: number }> = {
     redis, topic, group: 'g', consumer: 'c', options: resolveSubscribeOptions({ blockMs: 100 }), statusTtlSeconds: 3600,
     handler: async () => { events.push('handler start'); await sleep(o.handlerMs ?? 0); events.push('handler end'); },
-    maxHeld: 100, handlerTimeoutMs: 10_000, hold: false,
+    maxHeld: 100, handlerTimeoutMs: 10_000, hold: false, clock: new ServerClock(worker),
     publishMode: () => 'P',
     waitForNew: () => sleep(100),
     leaveWait: () => undefined,
