@@ -530,8 +530,9 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   }
 
   /**
-   * Retire a group for good: the service is gone and must not come back by itself. In one script:
-   * the group is destroyed on the topic stream and on its redelivery stream, its redelivery
+   * Retire a group for good: the service is gone and must not come back by itself. In one script
+   * (on a prioritized topic, one per lane, highest lane first; the report sums them and lists each
+   * in `lanes`): the group is destroyed on the topic stream and on its redelivery stream, its redelivery
    * stream and pending retries are dropped (its dead letters too with `deleteDeadLetters`), and it
    * is listed as retired. From then on:
    * - running subscriptions of the group stop when they notice (their next read or reclaim tick):
