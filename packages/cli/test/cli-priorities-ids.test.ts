@@ -100,7 +100,11 @@ test('tail --from a lane id: the events after it, in every lane; a lane the topi
 
 test('tail --from $ on a prioritized topic prints what arrives in any lane', async () => {
   const run = startCli([...base, '--json', 'tail', 'emails', '--limit', '2']);
-  await new Promise((r) => setTimeout(r, 1500));
+  // Publish once the tail is blocked in its XREAD over the lanes (it starts at the lanes' ends: $).
+  await waitFor(async () => /cmd=xread\b/.test(String(await sf.redis.client('LIST'))), {
+    timeoutMs: 30_000,
+    message: 'the tail blocked in XREAD',
+  });
   const a = await sf.publish(emails, { n: 20 }, { priority: 'low' });
   const b = await sf.publish(emails, { n: 21 }, { priority: 'high' });
   const r = await run.result;
