@@ -8,6 +8,9 @@ import { capabilityProbeKey } from '../src/keys';
 import { useRedis } from './helpers';
 
 const env = useRedis();
+// Each test writes, reads and acknowledges tens of thousands of entries: on a busy 2-core machine
+// (load 13, CI rehearsal at 4ff8282) the 40,000-entry case needed more than jest's default 30 s.
+jest.setTimeout(120_000);
 
 /** Append `n` small entries with big pipelines (much faster than publishing them one by one). */
 async function fill(redis: Redis, stream: string, n: number): Promise<void> {
