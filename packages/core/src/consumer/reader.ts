@@ -13,9 +13,6 @@ import { SubscriptionSettler } from './settler';
  */
 export const REDELIVERY_QUIET_MS = 50;
 
-/** The end of a quiet window (ms) that the read loop does not spend a topic-only read on. */
-const QUIET_TAIL_MS = 5;
-
 /**
  * Reading: the read loop (never more entries than free slots), entries held for a slot, where the
  * group is on each stream, the reclaim tick, and the entries a dropped connection's lost reply left
@@ -63,10 +60,7 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
       }
       try {
         let sentAt = monotonicMs();
-        // The last few ms of a quiet window are not worth a read of their own: a read blocking
-        // 1–4 ms that times out, then the reads below, is two round trips in which events of the
-        // topic stream wait (perf-notes §7).
-        if (sentAt < this.redeliveryQuietUntil - QUIET_TAIL_MS) {
+        if (sentAt < this.redeliveryQuietUntil) {
           // The redelivery stream had nothing new a moment ago: one read of the topic stream,
           // blocking no longer than the quiet time left, so a retry written meanwhile waits at
           // most REDELIVERY_QUIET_MS. Under load this halves the reads per batch.
@@ -82,31 +76,6 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
           const fresh = reply?.[0]?.[1] ?? [];
           for (const e of fresh) this.take(this.keys.stream, e, 1, sentAt);
           this.noteRead(this.keys.stream, fresh);
-          continue;
-        }
-        if (this.redeliveryQuietUntil > 0 && free >= 2) {
-          // The quiet window ended with the redelivery stream empty when last read: one blocking
-          // read of both streams, at most half the free slots from each (XREADGROUP's COUNT
-          // applies per stream), instead of a non-blocking read of the redelivery stream first,
-          // whose round trip every REDELIVERY_QUIET_MS kept the topic stream unread. Retries it
-          // finds end the quiet time: the next reads take them first, as below.
-          if (this.blockingId === undefined && !isCluster(this.blocking)) this.blockingId = Number(await this.blocking.client('ID'));
-          if (this.stopping) break;
-          sentAt = monotonicMs();
-          const reply = (await this.blocking.xreadgroup(
-            'GROUP', this.group, this.consumer, 'COUNT', Math.floor(free / 2), 'BLOCK', this.options.blockMs,
-            'STREAMS', redeliver, this.keys.stream, '>', '>',
-          )) as Array<[string, RawEntry[]]> | null;
-          failures = 0;
-          this.readFailing = false;
-          let retries = false;
-          for (const [stream, entries] of reply ?? []) {
-            for (const e of entries) this.take(stream, e, 1, sentAt);
-            this.noteRead(stream, entries);
-            if (stream === redeliver && entries.length > 0) retries = true;
-          }
-          // Served (or timed out) with nothing from the redelivery stream: it had nothing new then.
-          this.redeliveryQuietUntil = retries ? 0 : monotonicMs() + REDELIVERY_QUIET_MS;
           continue;
         }
         // Retries first, without blocking: XREADGROUP's COUNT applies per stream, so one read of
