@@ -56,15 +56,16 @@ test('status matrix and event page: skipped in the group that skipped it, succee
 
 test('a prioritized topic\'s merged pages: an event skipped in a lane reads skipped there (its public id), the others succeeded', async () => {
   const alerts = defineTopic<{ p: number }>('alerts', { priorities: ['high', 'low'] });
-  await sf.publish(alerts, { p: 0 }, { priority: 'high' }); // fixes the lanes (meta hash)
+  const highIds = [await sf.publish(alerts, { p: 0 }, { priority: 'high' })]; // fixes the lanes (meta hash)
   const [s, us] = await sf.redis.time();
   const stale = `${Number(s) * 1000 + Math.floor(Number(us) / 1000) - 60_000}-0`;
-  await sf.redis.xadd(laneKeys(prefix, 'alerts', 'high', 'low').stream, '*', 'payload', '{"p":1}', 'headers', '');
+  highIds.push(`high:${String(await sf.redis.xadd(laneKeys(prefix, 'alerts', 'high', 'low').stream, '*', 'payload', '{"p":1}', 'headers', ''))}`);
   // An entry of a minute ago in the low (default) lane's stream, as a publisher a minute ago left it.
   await sf.redis.xadd(laneKeys(prefix, 'alerts', 'low', 'low').stream, stale, 'payload', '{"p":2}', 'headers', '');
   const sub = sf.subscribe(alerts, 'pager', () => undefined, { consumer: 'p1', startFrom: 'beginning', skipOlderThanMs: 10_000, blockMs: 50 });
   await sub.ready();
   await waitFor(async () => (await sf.status(alerts, stale)).groups.pager?.state === 'skipped', { timeoutMs: 20_000, message: 'the stale low event skipped' });
+  for (const id of highIds) await waitFor(async () => (await sf.status(alerts, id)).groups.pager?.state === 'succeeded', { timeoutMs: 20_000, message: `${id} handled` });
   await sub.close();
   const page = await get('api/topics/alerts');
   expect(page.kind).toBe('laned');
