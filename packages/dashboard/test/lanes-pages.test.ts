@@ -31,6 +31,7 @@ beforeAll(async () => {
   ids.normal = [await sf.publish(emails, { n: 3 })];
   ids.low = await sf.publishMany(emails, [{ n: 4 }, { n: 5 }, { n: 6 }], { priority: 'low' });
   for (const id of Object.values(ids).flat()) await sf.waitFor(emails, id, { timeoutMs: 20_000, groups: ['failing'] });
+  await waitFor(async () => (await sf.groups(emails)).find((g) => g.group === 'failing')?.pending === 0, { timeoutMs: 20_000, message: 'failing: every entry acknowledged' });
   await failing.close();
   // "held": every entry of every lane read by a consumer that never acks.
   for (const lane of LANES) {
