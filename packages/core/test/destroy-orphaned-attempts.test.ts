@@ -110,3 +110,35 @@ test('an ack refused because the consumer joined the recreated group first is ta
   expect((await sf.redis.xpending(keys.stream, 'g')) as unknown[]).toEqual([0, null, null, null]);
   await sub.close();
 });
+
+// A run whose entry another consumer took over, then a hard cap removed (recorded lost, naming the
+// consumer that held it): the ack script counted every late ack of a `lost` entry as settled
+// ("trimmed while it ran"), so the superseded run was reported processed, never told (model seed
+// 10 in the CI set at 07:00: destroy-overlap a|11, neither run told).
+test("a late ack of an entry a cap recorded lost while another consumer held it is stale, not processed", async () => {
+  const sf = env.client();
+  const topic = defineTopic<string>('lost-superseded');
+  const keys = topicKeys(sf.prefix, topic.name);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const told: string[] = [];
+  const sub = sf.subscribe(topic, 'g', async (p) => { if (p === 'x') await gate; },
+    { startFrom: 'beginning', concurrency: 1, visibilityTimeoutMs: 60_000, reclaimIntervalMs: 60_000 });
+  sub.on('error', () => undefined);
+  sub.on('stale', () => told.push('stale'));
+  sub.on('processed', (e) => { if (e.id === id) told.push('processed'); });
+  await sub.ready();
+  const id = await sf.publish(topic, 'x');
+  await waitFor(async () => ((await sf.redis.xpending(keys.stream, 'g')) as [number])[0] === 1, { message: 'running' });
+  // Another consumer took it over (its process stalled past the timeout), then a cap removed it.
+  await sf.redis.xclaim(keys.stream, 'g', 'other', 0, id, 'JUSTID');
+  await sf.publish(topic, 'y');
+  const r = await sf.trim(topic, { maxLen: 1 });
+  expect(r.lostIds).toEqual([id]);
+  release();
+  await waitFor(() => told.length > 0, { timeoutMs: 10_000, message: 'the ack settled one way or the other' });
+  await sleep(200);
+  expect(told).toEqual(['stale']);
+  expect((await sf.status(topic, id)).groups.g?.state).toBe('lost');
+  await sub.close();
+});

@@ -139,15 +139,16 @@ for i = hashAt, #ARGV, 4 do
     -- a reconnect): already settled, not refused.
     local st = track and redis.pcall('HMGET', key, fState, fConsumer, fAttempts) or {}
     local attempt = base + (expect[entryId] or 1)
-    if (st[1] == 'succeeded' and st[2] == consumer) or st[1] == 'lost' then
+    if (st[1] == 'succeeded' and st[2] == consumer) or (st[1] == 'lost' and (st[2] == false or st[2] == consumer)) then
       -- Done before, or trimmed while it ran (the trim acknowledged it and recorded it lost,
       -- once): settled either way, not refused by another consumer.
       already = already + 1
-    elseif st[1] == 'succeeded' or st[1] == 'dead' or st[1] == 'skipped'
+    elseif st[1] == 'succeeded' or st[1] == 'dead' or st[1] == 'skipped' or st[1] == 'lost'
         or (st[1] == 'failed' and st[2] ~= consumer and (tonumber(st[3]) or 0) >= attempt) then
-      -- Another consumer finished it (it reclaimed the entry while this one stalled), or a later
-      -- attempt failed and its retry is scheduled: refused, also when the group was recreated
-      -- since (the new group has no pending record that would refuse it).
+      -- Another consumer finished it (it reclaimed the entry while this one stalled), held it when
+      -- a trim removed it (lost, naming that consumer), or a later attempt failed and its retry
+      -- is scheduled: refused, also when the group was recreated since (the new group has no
+      -- pending record that would refuse it).
       refused[#refused + 1] = entryId
     elseif orphaned(stream, group, consumer, entryId) then
       -- The group was recreated while this ran: nothing to acknowledge, but the outcome counts,
