@@ -33,6 +33,9 @@ beforeAll(async () => {
   for (let n = 0; n < 6; n++) await sf.publish(parts, { n }, { key: `k${n}` });
   await waitFor(async () => (await sf.groups(parts))[0]?.pending === 0 && (await sf.groups(parts))[0]?.lag === 0, { timeoutMs: 20_000, message: 'parts handled' });
   await Promise.all(subs.map((s) => s.close()));
+  // The publisher forgets its answered calls 250 ms after its last publish (one HDEL per producer
+  // ledger, which then goes): wait for it, so the two reports compared below read the same keys.
+  await waitFor(async () => (await sf.redis.keys(`${prefix}:*:producer:*`)).length === 0, { timeoutMs: 20_000, message: 'producer ledgers forgotten' });
 });
 afterAll(async () => {
   await dash?.close();
