@@ -99,9 +99,14 @@ test('tail --from a lane id: the events after it, in every lane; a lane the topi
 });
 
 test('tail --from $ on a prioritized topic prints what arrives in any lane', async () => {
-  const run = startCli([...base, '--json', 'tail', 'emails', '--limit', '2']);
+  // Connections opened from now on are the tail's (client ids only grow): an earlier test's tail
+  // may still be listed with cmd=xread while the server closes it.
+  const clientIds = (list: unknown): Array<{ id: number; cmd: string }> =>
+    String(list).split('\n').filter(Boolean).map((l) => ({ id: Number(/\bid=(\d+)/.exec(l)?.[1]), cmd: /\bcmd=(\S+)/.exec(l)?.[1] ?? '' }));
+  const lastBefore = Math.max(...clientIds(await sf.redis.client('LIST')).map((c) => c.id));
+  const run = startCli([...base, '--json', 'tail', 'emails', '--limit', '2'], { timeoutMs: 60_000 });
   // Publish once the tail is blocked in its XREAD over the lanes (it starts at the lanes' ends: $).
-  await waitFor(async () => /cmd=xread\b/.test(String(await sf.redis.client('LIST'))), {
+  await waitFor(async () => clientIds(await sf.redis.client('LIST')).some((c) => c.id > lastBefore && c.cmd === 'xread'), {
     timeoutMs: 30_000,
     message: 'the tail blocked in XREAD',
   });
