@@ -6,6 +6,7 @@ import { laneKeys, topicKeys, topicMetaKeys, type TopicKeys } from '../keys';
 import { validateGroupName, validateTopicName } from '../names';
 import { noticeMode } from '../notice';
 import { runScript } from '../scripts/runner';
+import { knownGroupsKey, recoveringKey } from '../retention/known-groups';
 import type { AdminTarget } from './target';
 
 /** Options of {@link Streamfan.retireGroup}. */
@@ -180,8 +181,10 @@ async function retryingEvents(target: AdminTarget, keys: TopicKeys, group: strin
 }
 
 /**
- * Take a group off the retired list (see {@link Streamfan.unretireGroup}). Nothing else is
- * written: the next subscribe creates the group again, at its `startFrom`.
+ * Take a group off the retired list (see {@link Streamfan.unretireGroup}), and forget what a
+ * recovery had recorded of the retired group (its recreated bound, known-groups member and
+ * recovering marker: script unretireGroup-4), so the next subscribe creates the group again at
+ * its `startFrom`, not where the retired one was.
  * @returns true when it was retired, false when it was not
  * @throws PartitionedTopicNotSupportedError for a partitioned topic (none of its groups can be retired)
  */
@@ -189,13 +192,16 @@ export async function unretireGroup(target: AdminTarget, topic: string, group: s
   validateTopicName(topic);
   validateGroupName(group);
   const lanes = await lanesOrRefusePartitioned(target, topic, 'unretireGroup');
-  const retiredKeys = lanes
-    ? lanes.lanes.map((lane) => laneKeys(target.prefix, topic, lane, lanes.defaultLane).retired)
-    : [topicKeys(target.prefix, topic).retired];
+  const laneKeySets = lanes
+    ? lanes.lanes.map((lane) => laneKeys(target.prefix, topic, lane, lanes.defaultLane))
+    : [topicKeys(target.prefix, topic)];
   try {
     // A prioritized topic's group is retired in every lane: taken off every lane's list.
     let was = false;
-    for (const key of retiredKeys) if ((await target.redis.hdel(key, group)) === 1) was = true;
+    for (const keys of laneKeySets) {
+      const scriptKeys = [keys.retired, keys.recreated(group), knownGroupsKey(keys.stream)!, recoveringKey(keys.stream)!];
+      if ((await runScript<number>(target.redis, 'unretireGroup', scriptKeys, [group])) === 1) was = true;
+    }
     return was;
   } catch (err) {
     throw fromRedisError(err, `un-retire group "${group}" of topic "${topic}"`);

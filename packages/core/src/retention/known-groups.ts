@@ -71,7 +71,7 @@ export async function noteKnownGroup(redis: Redis, stream: string, group: string
  * set beside the stream (`<...>:recovering`), members `<group>|<floor>` scored by when written,
  * removed when the sweep ran; {@link KNOWN_GROUP_WINDOW_MS} bounds a member whose sweep never ran.
  */
-function recoveringKey(stream: string): string | undefined {
+export function recoveringKey(stream: string): string | undefined {
   return stream.endsWith(':stream') ? `${stream.slice(0, -':stream'.length)}:recovering` : undefined;
 }
 
