@@ -102,7 +102,10 @@ test('tail --from $ on a prioritized topic prints what arrives in any lane', asy
   // Connections opened from now on are the tail's (client ids only grow): an earlier test's tail
   // may still be listed with cmd=xread while the server closes it.
   const clientIds = (list: unknown): Array<{ id: number; cmd: string }> =>
-    String(list).split('\n').filter(Boolean).map((l) => ({ id: Number(/\bid=(\d+)/.exec(l)?.[1]), cmd: /\bcmd=(\S+)/.exec(l)?.[1] ?? '' }));
+    String(list)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => ({ id: Number(/\bid=(\d+)/.exec(l)?.[1]), cmd: /\bcmd=(\S+)/.exec(l)?.[1] ?? '' }));
   const lastBefore = Math.max(...clientIds(await sf.redis.client('LIST')).map((c) => c.id));
   const run = startCli([...base, '--json', 'tail', 'emails', '--limit', '2'], { timeoutMs: 60_000 });
   // Publish once the tail is blocked in its XREAD over the lanes (it starts at the lanes' ends: $).

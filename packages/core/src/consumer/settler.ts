@@ -72,6 +72,14 @@ class DeliveryContext implements HandlerContext {
   }
 }
 
+/**
+ * Thrown by a handler wrapper that held a delivery waiting for a shared handler slot (priority
+ * lanes) when, at the slot's grant, the event has gone stale (`skipOlderThanMs`): the delivery is
+ * skipped ({@link SubscriptionSettler.skipAtGrant}), not failed.
+ * @internal
+ */
+export const STALE_AT_GRANT: unique symbol = Symbol('streamfan: stale at the slot grant');
+
 /** handlerTimeoutMs ran out (a timer's callback: arguments, no closure per delivery). */
 function handlerTimedOut(sub: { handlerDone(f: InFlight, ok: boolean, value: unknown): void }, f: InFlight, limit: number): void {
   f.timer = undefined;
@@ -260,7 +268,20 @@ export abstract class SubscriptionSettler<T = unknown> extends SubscriptionState
       this.acks.add(f, encodeResult(value, this.options.maxResultBytes), value);
       return;
     }
+    if (value === STALE_AT_GRANT) {
+      this.skipAtGrant(f);
+      return;
+    }
     void this.settleFailure(f, value);
+  }
+
+  /**
+   * A delivery that went stale while it waited for a shared handler slot ({@link STALE_AT_GRANT}):
+   * the subscription with `skipOlderThanMs` skips it. Without the option nothing throws the marker;
+   * should one arrive, it is settled as a failure.
+   */
+  protected skipAtGrant(f: InFlight): void {
+    void this.settleFailure(f, new Error('stale at the slot grant, without skipOlderThanMs'));
   }
 
   /** A handler failed (threw, rejected, timed out or dead-lettered its event): retry or dead letters. */

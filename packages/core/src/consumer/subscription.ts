@@ -10,6 +10,7 @@ import { probeSubscription, type HealthOptions, type SubscriptionHealth } from '
 import { SubscriptionRecovery } from './recovery';
 import type { SubscriptionSettings, SubscriptionStats } from './subscription-state';
 import type { RawEntry } from './entry';
+import type { InFlight } from './in-flight';
 import { idTime } from './entry';
 import { eventIdOf, ServerClock, Skipper } from './skipper';
 
@@ -73,6 +74,22 @@ export class Subscription<T = unknown> extends SubscriptionRecovery<T> {
       }
     }
     super.dispatch(stream, raw, deliveries, leasedAt);
+  }
+
+  /**
+   * Whether a delivery held for a shared handler slot (priority lanes) went stale while it waited:
+   * judged again at the grant, on the server's clock, as at dispatch. False without the option.
+   * @internal
+   */
+  staleAtGrant(publishedAtMs: number): boolean {
+    const bound = this.options.skipOlderThanMs;
+    return bound !== undefined && this.skipper !== undefined && this.clock.now() - publishedAtMs > bound;
+  }
+
+  /** Skip a delivery that went stale waiting for a slot (see {@link staleAtGrant}). */
+  protected override skipAtGrant(f: InFlight): void {
+    if (!this.skipper) { super.skipAtGrant(f); return; }
+    this.skipper.add(f.stream, { entryId: f.entryId, eventId: f.eventId, base: f.base, deliveries: Math.max(1, f.attempt - f.base) });
   }
 
   /**

@@ -24,6 +24,7 @@ import { captureStreamEnd } from '../consumer/start-position';
 import type { Subscription, SubscriptionSettings } from '../consumer/subscription';
 import { LaneSubscription } from './lane-subscription';
 import { emitOrLog, forwardSubscriptionEvents } from '../consumer/forward';
+import { STALE_AT_GRANT } from '../consumer/settler';
 import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
 import type { Topic } from '../topic';
 import { sleep } from '../timing';
@@ -221,6 +222,13 @@ export class LanedSubscription<T = unknown> extends EventEmitter<SubscriptionEve
     const limit = this.options.handlerTimeoutMs;
     const wrapped: Handler<T> = async (payload, ctx) => {
       await this.slots.acquire(index, ctx.signal);
+      // skipOlderThanMs is judged at dispatch, when the lane read the entry; it may then have
+      // waited for a slot behind higher lanes: judged again now, it is skipped if it went stale.
+      if (this.subs[index]?.staleAtGrant(ctx.publishedAt.getTime())) {
+        this.slots.release(index);
+        this.subs[index]?.wake();
+        throw STALE_AT_GRANT;
+      }
       this.slotted[index]!++;
       // An entry of the lane left the waiting ones: the lane may read another.
       this.subs[index]?.wake();
