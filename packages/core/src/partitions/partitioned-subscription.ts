@@ -30,6 +30,7 @@ import { partitionKeys, partitionTag } from '../keys';
 import { captureStreamEnd } from '../consumer/start-position';
 import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
 import { emitOrLog, forwardSubscriptionEvents } from '../consumer/forward';
+import { STALE_AT_GRANT } from '../consumer/settler';
 import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
 import { loadScripts } from '../scripts/runner';
 import { sleep } from '../timing';
@@ -350,6 +351,12 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     const home = partitionTag(this.topic, p);
     const wrapped: Handler<T> = async (payload, ctx) => {
       await this.slots.acquire(ctx.signal);
+      // skipOlderThanMs: judged when the partition read the entry, and again now that the shared
+      // slots let it run (it may have waited behind other partitions' handlers).
+      if (sub.staleAtGrant(ctx.publishedAt.getTime())) {
+        this.slots.release();
+        throw STALE_AT_GRANT;
+      }
       const c = this.publicContext(ctx, p, token);
       this.executing.add(c.id);
       try {
