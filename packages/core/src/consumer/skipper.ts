@@ -9,7 +9,7 @@
  * each skip is a record of a few bytes in its group's success bucket (protocol 2, §5.2).
  */
 import type Redis from 'ioredis';
-import type { TopicKeys } from '../keys';
+import type { AckTarget } from './ack-batcher';
 import { runScript } from '../scripts/runner';
 import { FIELD } from '../publisher';
 import { BUCKET_MS, recordToken } from '../status-records';
@@ -80,19 +80,10 @@ export interface SkipItem {
   deliveries: number;
 }
 
-/** What a {@link Skipper} needs from its subscription. */
-export interface SkipperHost {
-  readonly worker: Redis;
-  readonly keys: TopicKeys;
-  readonly group: string;
-  readonly consumer: string;
-  readonly statusTtlSeconds: number;
-  readonly trackStatus: boolean;
-  publishMode(): 'P' | 'S';
+/** What a {@link Skipper} needs from its subscription: what the ack batcher needs to settle, and where to tell skips. */
+export interface SkipperHost extends Pick<AckTarget, 'worker' | 'keys' | 'group' | 'consumer' | 'statusTtlSeconds' | 'trackStatus' | 'publishMode' | 'stale'> {
   /** Entries skipped (event ids). */
   skipped(eventIds: string[]): void;
-  /** Entries refused: no longer this consumer's (event ids). */
-  stale(eventIds: string[]): void;
   /** Run a background task (errors reported). */
   track(p: Promise<unknown>): void;
 }
