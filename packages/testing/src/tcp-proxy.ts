@@ -31,8 +31,11 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
     sockets.add(client);
     sockets.add(upstream);
     let pending: { request: string; done: (v: { request: string; droppedReply: string }) => void } | undefined;
+    let dropping: { request: string; reply: string; done: (v: { request: string; droppedReply: string }) => void } | undefined;
     const end = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
     client.on('data', (chunk: Buffer) => {
+      // Once the reply is being dropped the connection is as good as cut: nothing more reaches Redis.
+      if (dropping) return;
       const text = chunk.toString('latin1');
       if (armed && !pending && armed.match(text)) {
         pending = { request: text, done: armed.done };
@@ -40,12 +43,21 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       }
       upstream.write(chunk);
     });
+    // The reply to the matched request is dropped, with whatever follows it within 50 ms: a server
+    // may write one reply in several segments (Redis 6.2 writes an XREADGROUP reply's header and its
+    // entries with two writes), and the whole of it is what the test means to lose.
     upstream.on('data', (chunk: Buffer) => {
+      if (dropping) {
+        dropping.reply += chunk.toString('latin1');
+        return;
+      }
       if (pending) {
-        const p = pending;
+        const d = (dropping = { request: pending.request, reply: chunk.toString('latin1'), done: pending.done });
         pending = undefined;
-        end();
-        p.done({ request: p.request, droppedReply: chunk.toString('latin1') });
+        setTimeout(() => {
+          end();
+          d.done({ request: d.request, droppedReply: d.reply });
+        }, 50);
         return;
       }
       client.write(chunk);
