@@ -26,7 +26,7 @@ export type { EventDetails } from './admin/show';
 export type { PendingPage, PendingPageQuery, PendingRow } from './admin/pending-page';
 export type { ClaimedEntry } from './admin/claim';
 export type { AckedEntry } from './admin/ack';
-export type { RetireOptions, RetireReport } from './admin/retire';
+export type { RetireOptions, RetireReport, StreamRetirement } from './admin/retire';
 export type { TailedEvent, TailOptions } from './admin/tail';
 export type { MemoryReport, TopicMemory, KindMemory, LaneMemory, MemoryKind, MemoryOptions } from './memory';
 export type { ConnectionOption, ClusterConnection } from './connection';
