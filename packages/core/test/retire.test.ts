@@ -1,5 +1,5 @@
 import { sleep, waitFor } from '@streamfan/testing';
-import { GroupRetiredError, InvalidOptionError, NotFoundError, PartitionedTopicNotSupportedError, WaitTimeoutError } from '../src';
+import { GroupRetiredError, InvalidOptionError, NotFoundError, WaitTimeoutError } from '../src';
 import { defineTopic, isNoGroup, topicKeys } from '../src/internal';
 import { pruneIdleConsumers } from '../src/consumer/pruner';
 import { useRedis } from './helpers';
@@ -208,29 +208,16 @@ describe('a deleted stream is a vanished group, whatever the command says', () =
 });
 
 describe('retireGroup on a partitioned topic', () => {
-  test('retireGroup and unretireGroup are refused with PartitionedTopicNotSupportedError before anything is written; the group keeps working', async () => {
+  test('retireGroup and unretireGroup work on a partitioned topic (no longer refused; partitions-retire.test.ts tests them): the group is listed retired on every partition, then taken off', async () => {
     const sf = env.client();
     const topic = defineTopic<string>('retire-partitioned', { partitions: 2 });
-    const seen: string[] = [];
-    const sub = sf.subscribe(topic, 'g', (p) => { seen.push(p); }, { startFrom: 'beginning', consumer: 'c1' });
+    const sub = sf.subscribe(topic, 'g', () => undefined, { startFrom: 'beginning', consumer: 'c1' });
     await sub.ready();
-    await sf.publish(topic, 'x', { key: 'a' });
-    await waitFor(() => seen.length === 1);
-    const before = (await sf.redis.keys(`${sf.prefix}:*`)).sort();
-    for (const call of [() => sf.retireGroup(topic, 'g'), () => sf.retireGroup('retire-partitioned', 'g', { deleteDeadLetters: true }), () => sf.unretireGroup(topic, 'g'), () => sf.unretireGroup('retire-partitioned', 'g')]) {
-      const err = await call().then(() => undefined, (e: unknown) => e);
-      expect(err).toBeInstanceOf(PartitionedTopicNotSupportedError);
-      expect(err).toBeInstanceOf(InvalidOptionError);
-      expect(err).toMatchObject({ code: 'INVALID_OPTION', topic: 'retire-partitioned', partitions: 2 });
-      expect((err as Error).message).toMatch(/(retireGroup|unretireGroup) is not supported on partitioned topics, and topic "retire-partitioned" has 2 partitions \(nothing was done\)/);
-    }
-    // Nothing written (no retired list, no group destroyed): the same keys, and the group still works.
-    expect((await sf.redis.keys(`${sf.prefix}:*`)).sort()).toEqual(before);
-    expect(await sf.redis.exists(topicKeys(sf.prefix, topic.name).retired)).toBe(0);
-    await sf.publish(topic, 'y', { key: 'b' });
-    await waitFor(() => seen.length === 2);
-    expect((await sf.groups(topic)).map((g) => g.group)).toEqual(['g']);
     await sub.close();
+    const report = await sf.retireGroup('retire-partitioned', 'g');
+    expect(report.partitions?.map((p) => p.partition)).toEqual([0, 1]);
+    expect(await sf.redis.exists(topicKeys(sf.prefix, topic.name).retired)).toBe(0); // the partitions' lists, not the topic's name
+    await expect(sf.unretireGroup(topic, 'g')).resolves.toBe(true);
   });
 
   test('an unpartitioned topic named like nothing partitioned is unaffected: a missing group is still NotFoundError', async () => {

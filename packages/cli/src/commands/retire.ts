@@ -6,6 +6,16 @@ import { formatTime } from '../format/time';
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
+/**
+ * A partitioned topic's report (retired on every partition): how many, and which were already
+ * retired before this call (a retirement cut short, now finished, or a repeat).
+ */
+function partitionsRow(rows: Array<{ partition: number; alreadyRetired: boolean }> | undefined): Array<[string, string]> {
+  if (!rows) return [];
+  const before = rows.filter((r) => r.alreadyRetired).map((r) => `p${r.partition}`);
+  return [['partitions', `${rows.length}${before.length > 0 ? ` (${before.join(' ')}: already retired)` : ''}`]];
+}
+
 /** `streamfan retire <topic> <group>` and `streamfan unretire <topic> <group>`: retire a group for good, or undo it. */
 export function registerRetire(program: Command, act: ActionFactory): void {
   program
@@ -30,7 +40,8 @@ export function registerRetire(program: Command, act: ActionFactory): void {
         validateGroupName(group);
         const sf = ctx.sf();
         await requireTopic(sf, topic);
-        // As Redis knows the topic: a prioritized topic's groups are counted over every lane (retireGroup retires them in each).
+        // As Redis knows the topic: a prioritized topic's groups are counted over every lane, a
+        // partitioned topic's over every partition (retireGroup retires them in each).
         const groups = await sf.groups(await lookupTopic(sf, topic));
         const row = groups.find((g) => g.group === group);
         if (!row) {
@@ -60,6 +71,7 @@ export function registerRetire(program: Command, act: ActionFactory): void {
               ['pending dropped', String(report.pending)],
               ['retries dropped', String(report.retrying)],
               ['dead letters', `${report.deadLetters} ${report.deadLettersDeleted ? 'deleted' : 'kept'}`],
+              ...partitionsRow(report.partitions),
             ]),
             `undo: streamfan unretire ${topic} ${group} (the next subscribe then creates the group at its startFrom)`,
           ].join('\n'),

@@ -1,6 +1,5 @@
 import { GroupRetiredError, InvalidOptionError, NotFoundError, fromRedisError } from '../errors';
-import { readLanes, type StoredLanes } from '../lanes/meta';
-import { PartitionedTopicNotSupportedError } from '../partitions/errors';
+import type { StoredLanes } from '../lanes/meta';
 import { groupInfos } from '../status';
 import { laneKeys, topicKeys, topicMetaKeys, type TopicKeys } from '../keys';
 import { validateGroupName, validateTopicName } from '../names';
@@ -8,6 +7,7 @@ import { noticeMode } from '../notice';
 import { runScript } from '../scripts/runner';
 import { knownGroupsKey, recoveringKey } from '../retention/known-groups';
 import type { AdminTarget } from './target';
+import { partitionRetiredKeys, retirePartitioned, unretirePartitioned } from './retire-partitions';
 
 /** Options of {@link Streamfan.retireGroup}. */
 export interface RetireOptions {
@@ -39,14 +39,24 @@ export interface RetireReport {
    * default lane's and `alreadyRetired` true only when every lane was retired before.
    */
   lanes?: Array<StreamRetirement & { lane: string }>;
+  /**
+   * A partitioned topic (docs/partitions.md §12): what the retirement did on each partition, in
+   * order. The counts above are their sums, except `consumers`: the group's live consumers (its
+   * member set, as {@link Streamfan.groups} counts them). `retiredAt` is the earliest partition's
+   * (the first retirement's, kept by a repeat call); `alreadyRetired` is true only when every
+   * partition was listed retired before this call; a row's `alreadyRetired` says the partition
+   * was (a repeat call after a retirement cut short still destroys what is left there).
+   */
+  partitions?: Array<StreamRetirement & { partition: number }>;
 }
 
 /**
  * Retire a group for good (see {@link Streamfan.retireGroup}): one script destroys it on both
  * streams, drops its redelivery stream and retry set (and, when asked, its dead letters) and
- * lists it as retired, so no subscriber recreates it.
- * @throws NotFoundError when the topic has no such group and never had it retired;
- *   PartitionedTopicNotSupportedError for a partitioned topic (checked first: nothing is
+ * lists it as retired, so no subscriber recreates it. On a prioritized topic, one script per
+ * lane (retireLanes); on a partitioned topic, listed retired on every partition first, then one
+ * script per partition ({@link retirePartitioned}: a call cut short is finished by calling again).
+ * @throws NotFoundError when the topic has no such group and never had it retired (nothing is
  *   written); InvalidOptionError for a bad option
  */
 export async function retireGroup(target: AdminTarget, topic: string, group: string, options: RetireOptions = {}): Promise<RetireReport> {
@@ -58,8 +68,11 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
   if (options.deleteDeadLetters !== undefined && typeof options.deleteDeadLetters !== 'boolean') {
     throw new InvalidOptionError(`deleteDeadLetters must be true or false, got ${JSON.stringify(options.deleteDeadLetters) ?? String(options.deleteDeadLetters)}`);
   }
-  const lanes = await lanesOrRefusePartitioned(target, topic, 'retireGroup');
-  if (lanes) return retireLanes(target, topic, group, options, lanes);
+  const layout = await readLayout(target, topic, 'retireGroup');
+  if (layout?.partitions) {
+    return retirePartitioned(target, topic, group, options, layout.partitions, (keys, extra, context) => retireOn(target, keys, group, options, context, extra));
+  }
+  if (layout?.lanes) return retireLanes(target, topic, group, options, layout.lanes);
   const keys = topicKeys(target.prefix, topic);
   const reply = await retireOn(target, keys, group, options, `retire group "${group}" of topic "${topic}"`);
   if (reply[0] === 'unknown') {
@@ -70,10 +83,10 @@ export async function retireGroup(target: AdminTarget, topic: string, group: str
 }
 
 /** The retireGroup script's reply: state, retired at, consumers, pending, retrying, dead letters, deleted. */
-type RetireReply = [string, number, number, number, number, number, number];
+export type RetireReply = [string, number, number, number, number, number, number];
 
 /** What one stream's retirement did (a {@link RetireReport} without its topic and group). */
-export type StreamRetirement = Omit<RetireReport, 'topic' | 'group' | 'lanes'>;
+export type StreamRetirement = Omit<RetireReport, 'topic' | 'group' | 'lanes' | 'partitions'>;
 
 function fromReply(reply: RetireReply): StreamRetirement {
   const [state, at, consumers, pending, retrying, deadLetters, dropped] = reply;
@@ -91,12 +104,13 @@ function notFound(topic: string, group: string, names: string[]): NotFoundError 
 /**
  * Retire `group` on one stream's keys (a topic's, or a lane's): the retireGroup script, atomic,
  * after reading the events whose retry it drops (1000 status keys per call; a repeat call finds
- * the group retired and only clears).
+ * the group retired and only clears). `extra`: more events whose retry it drops (an ordered
+ * group's held back in place).
  */
-async function retireOn(target: AdminTarget, keys: TopicKeys, group: string, options: RetireOptions, context: string): Promise<RetireReply> {
+async function retireOn(target: AdminTarget, keys: TopicKeys, group: string, options: RetireOptions, context: string, extra: string[] = []): Promise<RetireReply> {
   try {
     const mode = await noticeMode(target.redis, target.prefix);
-    const dropped = [...await retryingEvents(target, keys, group)];
+    const dropped = [...new Set([...await retryingEvents(target, keys, group), ...extra])];
     const base = [keys.stream, keys.redeliver(group), keys.retry(group), keys.deadLetters(group), keys.retired, keys.waiters];
     const args = [group, options.deleteDeadLetters ? '1' : '0', keys.done, mode];
     const reply = await runScript<RetireReply>(target.redis, 'retireGroup', [...base, ...dropped.slice(0, 1000).map((id) => keys.status(id))], args);
@@ -185,13 +199,17 @@ async function retryingEvents(target: AdminTarget, keys: TopicKeys, group: strin
  * recovery had recorded of the retired group (its recreated bound, known-groups member and
  * recovering marker: script unretireGroup-4), so the next subscribe creates the group again at
  * its `startFrom`, not where the retired one was.
- * @returns true when it was retired, false when it was not
- * @throws PartitionedTopicNotSupportedError for a partitioned topic (none of its groups can be retired)
+ * its `startFrom`, not where the retired one was. A prioritized topic's group is taken off every
+ * lane's list, a partitioned topic's off every partition's (one script each; a call cut short
+ * is finished by calling again).
+ * @returns true when it was retired (on any lane or partition), false when it was not
  */
 export async function unretireGroup(target: AdminTarget, topic: string, group: string): Promise<boolean> {
   validateTopicName(topic);
   validateGroupName(group);
-  const lanes = await lanesOrRefusePartitioned(target, topic, 'unretireGroup');
+  const layout = await readLayout(target, topic, 'unretireGroup');
+  if (layout?.partitions) return unretirePartitioned(target, topic, group, layout.partitions);
+  const lanes = layout?.lanes;
   const laneKeySets = lanes
     ? lanes.lanes.map((lane) => laneKeys(target.prefix, topic, lane, lanes.defaultLane))
     : [topicKeys(target.prefix, topic)];
@@ -210,13 +228,15 @@ export async function unretireGroup(target: AdminTarget, topic: string, group: s
 
 /**
  * The retired groups of a topic, with when each was retired. On a prioritized topic, the groups
- * retired in any lane (retireGroup retires a group in every lane), with the earliest time.
+ * retired in any lane (retireGroup retires a group in every lane), on a partitioned topic in any
+ * partition, with the earliest time.
  */
 export async function retiredGroups(target: AdminTarget, topic: string): Promise<Map<string, Date>> {
-  const stored = await readLanes(target.redis, target.prefix, topic);
-  const keys = stored
-    ? stored.lanes.map((lane) => laneKeys(target.prefix, topic, lane, stored.defaultLane).retired)
-    : [topicKeys(target.prefix, topic).retired];
+  const layout = await readLayout(target, topic, 'retiredGroups');
+  const stored = layout?.lanes;
+  const keys = layout?.partitions ? partitionRetiredKeys(target.prefix, topic, layout.partitions)
+    : stored ? stored.lanes.map((lane) => laneKeys(target.prefix, topic, lane, stored.defaultLane).retired)
+      : [topicKeys(target.prefix, topic).retired];
   const out = new Map<string, Date>();
   for (const key of keys) {
     for (const [g, at] of Object.entries(await target.redis.hgetall(key))) {
@@ -235,26 +255,21 @@ export async function assertNotRetired(target: AdminTarget, topic: string, group
 }
 
 /**
- * Refuse `operation` on a partitioned topic before anything is written: its groups live on every
- * partition's stream (each in its own slot), with leases a retirement would have to stop in step.
- * Reads the topic's meta record (one HMGET), so a topic given by name is refused too.
- * @returns the topic's lanes when it is prioritized (its group lives on every lane's stream, all
- *   in the topic's hash tag), else undefined
+ * How a topic is laid out, from its meta record (one HMGET, so a topic given by name is read
+ * too): a prioritized topic's lanes (its group lives on every lane's stream, all in the topic's
+ * hash tag), a partitioned topic's partition count (its group lives on every partition's stream,
+ * each in its own slot), or undefined for a plain topic.
  */
-async function lanesOrRefusePartitioned(target: AdminTarget, topic: string, operation: 'retireGroup' | 'unretireGroup'): Promise<StoredLanes | undefined> {
+async function readLayout(target: AdminTarget, topic: string, operation: string): Promise<{ lanes?: StoredLanes; partitions?: number } | undefined> {
   let stored: string | null | undefined;
   let lanes: string | null | undefined;
   let defaultLane: string | null | undefined;
   try {
     [stored, lanes, defaultLane] = await target.redis.hmget(topicMetaKeys(target.prefix, topic).meta, 'partitions', 'lanes', 'defaultLane');
   } catch (err) {
-    throw fromRedisError(err, `${operation}: read the partition count of topic "${topic}"`);
+    throw fromRedisError(err, `${operation}: read the layout of topic "${topic}"`);
   }
-  if (lanes && defaultLane) return { lanes: lanes.split(','), defaultLane };
-  stored ??= null;
-  const partitions = Number(stored);
-  if (stored === null || !Number.isInteger(partitions) || partitions < 1) return undefined;
-  throw new PartitionedTopicNotSupportedError(operation, topic, partitions, operation === 'retireGroup'
-    ? 'stop the group\'s consumers for good instead (close them and do not deploy them again); its entries stay pending until trimmed. To drop it entirely, close every consumer, then XGROUP DESTROY the group on each partition\'s stream ({T#0}:stream … in docs/partitions.md) and its redelivery streams'
-    : 'a group of a partitioned topic cannot be retired, so there is nothing to take back');
+  if (lanes && defaultLane) return { lanes: { lanes: lanes.split(','), defaultLane } };
+  const partitions = Number(stored ?? NaN);
+  return Number.isInteger(partitions) && partitions >= 1 ? { partitions } : undefined;
 }

@@ -58,11 +58,12 @@ export class PartialPublishError extends StreamfanError {
 }
 
 /**
- * An operation that is not available on a partitioned topic (today {@link Streamfan.retireGroup}
- * and {@link Streamfan.unretireGroup}: a partitioned group lives on every partition's stream, each
- * in its own slot, with leases and ordered partitions that a retirement would have to stop in
- * step). Nothing was written. The message says what to do instead. Still an
- * {@link InvalidOptionError} (code `INVALID_OPTION`), so a catch of bad options catches it.
+ * An operation that is not available on a partitioned topic. Nothing was written; the message
+ * says what to do instead. Still an {@link InvalidOptionError} (code `INVALID_OPTION`), so a
+ * catch of bad options catches it. No operation throws it in this version:
+ * {@link Streamfan.retireGroup} and {@link Streamfan.unretireGroup}, the last ones refused, work
+ * on partitioned topics now (every partition's group retired). Kept exported so code that
+ * catches it still compiles.
  */
 export class PartitionedTopicNotSupportedError extends InvalidOptionError {
   /** The topic. */

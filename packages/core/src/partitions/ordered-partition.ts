@@ -523,6 +523,15 @@ export class OrderedPartition<T> {
     this.closeBlocking();
   }
 
+  /**
+   * The group was retired (retireGroup destroyed it on this partition): stop at once and settle
+   * nothing more (there is no group to settle in); running handlers are aborted with `reason`.
+   */
+  retire(reason: Error): void {
+    this.lostToken = true;
+    this.halt(reason);
+  }
+
   /** The lease is lost (not renewed in time, or fenced): stop at once, settle nothing more. */
   lose(): void {
     this.lostToken = true;

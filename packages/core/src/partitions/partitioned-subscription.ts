@@ -21,18 +21,25 @@
  * Ordered groups (`ordering: 'key'`) work each held partition with an {@link OrderedPartition}
  * instead: fenced reads, starts, retries in place and settles, on this consumer's one worker
  * connection (§6).
+ *
+ * A retired group (retireGroup lists it retired on every partition, then destroys it on each):
+ * the first partition that finds it retired (a partition's Subscription, or an ordered partition
+ * meeting NOGROUP and then the partition's `retired` hash) stops the whole consumer: one
+ * {@link GroupRetiredError} naming the topic, running handlers aborted with it, the consumer
+ * closed (leases released). A subscribe finds it at start (the createGroup script refuses on a
+ * partition listed retired): `ready()` rejects with it, and no partition gets the group back.
  */
 import EventEmitter from 'eventemitter3';
 import type Redis from 'ioredis';
 import { openConnection } from '../connection';
-import { ClosedError, fromRedisError } from '../errors';
+import { ClosedError, GroupRetiredError, fromRedisError, isNoGroup } from '../errors';
 import { partitionKeys, partitionTag } from '../keys';
 import { captureStreamEnd } from '../consumer/start-position';
 import { Subscription, type SubscriptionSettings } from '../consumer/subscription';
 import { emitOrLog, forwardSubscriptionEvents } from '../consumer/forward';
 import { STALE_AT_GRANT } from '../consumer/settler';
 import type { Handler, HandlerContext, ResolvedSubscribeOptions, SubscriptionEvents } from '../consumer/options';
-import { loadScripts } from '../scripts/runner';
+import { loadScripts, runScript } from '../scripts/runner';
 import { sleep } from '../timing';
 import type { Topic } from '../topic';
 import { PartitionKeeper } from './keeper';
@@ -102,7 +109,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private readonly redis: Redis;
   private readonly keeper: PartitionKeeper;
   private readonly slots: Slots;
-  private readonly parts = new Map<number, { sub?: Subscription<T>; ordered?: OrderedPartition<T>; token: number; closing?: Promise<void> }>();
+  private readonly parts = new Map<number, { sub?: Subscription<T>; subClosed?: Promise<{ left: number; deleted: boolean }>; ordered?: OrderedPartition<T>; token: number; closing?: Promise<void> }>();
   private readonly host: OrderedHost<T> | undefined;
   /** Ordered groups: the one blocking XREAD all idle partitions wait in (idle-wait.ts). */
   private readonly idleWait: IdleWait | undefined;
@@ -120,6 +127,10 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private closing: Promise<void> | undefined;
   private left = 0;
   private deleted = true;
+  /** Set when a partition found the group retired: reported once, with the topic's name; the consumer closes. */
+  private retired: GroupRetiredError | undefined;
+  /** Aborted with {@link retired}: the signal of every running handler of an unordered partition follows it. */
+  private readonly retiredAbort = new AbortController();
 
   /** @internal use {@link Streamfan.subscribe} */
   constructor(
@@ -238,41 +249,77 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     return probeSubscription({
       topic: this.topic, group: this.group, consumer: this.consumer,
       connections: [this.redis, ...[...this.parts.values()].flatMap((p) => (p.sub ? [p.sub.worker] : []))],
-      started: this.isReady, closing: this.stopping, readFailing: false, retired: false, lastError: this.lastError,
+      started: this.isReady, closing: this.stopping, readFailing: false, retired: this.retired !== undefined, lastError: this.lastError,
       groupInfo: async () => (await listPartitionedGroups(this.redis, this.settings.prefix, this.topic, this.partitions)).find((g) => g.group === this.group),
     }, options);
   }
 
-  /** Resolves when the groups exist on every partition and this consumer took its first share; rejects with {@link ClosedError} if it closes first. */
+  /**
+   * Resolves when the groups exist on every partition and this consumer took its first share;
+   * rejects with {@link ClosedError} if it closes first, with {@link GroupRetiredError} when the
+   * group was retired.
+   */
   ready(): Promise<void> {
     if (this.isReady) return Promise.resolve();
-    if (this.stopping) return Promise.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    if (this.stopping) return Promise.reject(this.retired ?? new ClosedError(`subscription ${this.group}@${this.topic}`));
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
   /** @internal Report an error without throwing: to `error` listeners, else to the logger. */
   report(err: unknown, context: string): void {
     if (this.stopping && /Connection is closed/.test((err as Error)?.message ?? '')) return;
+    if (this.retired && isNoGroup(err)) return; // a partition meeting the destroyed group: nothing new
     const e = fromRedisError(err, `${this.group}@${this.topic} ${context}`);
     this.done.errors++;
     this.lastError = lastErrorOf(e);
     emitOrLog(this, this.options.logger, e, `${e.name} (${e.code}) in subscription ${this.group}@${this.topic}: ${e.message}`);
   }
 
-  /** Create the group (and its redelivery stream) on every partition, so no partition misses events published meanwhile. */
+  /**
+   * Create the group (and its redelivery stream) on every partition, so no partition misses
+   * events published meanwhile: the createGroup script, which refuses on a partition where the
+   * group is listed retired (atomic with retireGroup's listing there).
+   * @throws GroupRetiredError when any partition lists the group retired
+   */
   private async ensureGroups(): Promise<void> {
     const start = this.options.startFrom;
     await Promise.all(Array.from({ length: this.partitions }, async (_, i) => {
       const keys = partitionKeys(this.settings.prefix, this.topic, i);
       const from = start === 'latest' ? ((await this.startAt![i]) ?? '$') : start === 'beginning' ? '0' : start.id;
       for (const [stream, at] of [[keys.stream, from], [keys.redeliver(this.group), '0']] as const) {
-        try {
-          await this.redis.xgroup('CREATE', stream, this.group, at, 'MKSTREAM');
-        } catch (err) {
-          if (!/BUSYGROUP/.test((err as Error).message)) throw err;
-        }
+        const [state, when] = await runScript<[string, string]>(this.redis, 'createGroup', [stream, keys.retired], [this.group, at, '']);
+        if (state === 'retired') throw new GroupRetiredError(this.topic, this.group, new Date(Number(when)));
       }
     }));
+  }
+
+  /**
+   * The group was found retired (on any partition; retireGroup retires it on every one): report
+   * it once, naming the topic, abort the running handlers with it, and close.
+   */
+  private retire(retiredAt: Date | undefined): void {
+    if (this.retired) return;
+    const err = new GroupRetiredError(this.topic, this.group, retiredAt);
+    this.retired = err;
+    this.retiredAbort.abort(err);
+    for (const part of this.parts.values()) part.ordered?.retire(err);
+    for (const w of this.readyWaiters.splice(0)) w.reject(err);
+    this.done.errors++;
+    this.lastError = lastErrorOf(err);
+    emitOrLog(this, this.options.logger, err, `${err.name} in subscription ${this.group}@${this.topic}: ${err.message}`);
+    void this.close();
+  }
+
+  /**
+   * An ordered partition's error: NOGROUP means its group was destroyed; when the partition lists
+   * it retired, the consumer stops (one GroupRetiredError), else the error is reported.
+   */
+  private reportFrom(p: number, err: unknown, context: string): void {
+    if (!isNoGroup(err) || this.retired) { this.report(err, context); return; }
+    void this.redis.hget(partitionKeys(this.settings.prefix, this.topic, p).retired, this.group).then(
+      (at) => (at === null ? this.report(err, context) : this.retire(new Date(Number(at)))),
+      () => this.report(err, context),
+    );
   }
 
   private async start(): Promise<void> {
@@ -286,6 +333,10 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         await this.ensureGroups();
         break;
       } catch (err) {
+        if (err instanceof GroupRetiredError) {
+          this.retire(err.retiredAt);
+          return;
+        }
         this.report(err, 'start');
         // A partition count that does not match is not going to change: stop.
         if ((err as { code?: string }).code === 'PARTITION_MISMATCH') {
@@ -343,7 +394,8 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
       return;
     }
     if (this.host) {
-      const ordered = new OrderedPartition<T>(this.host, p, token, partitionKeys(this.settings.prefix, this.topic, p));
+      const host: OrderedHost<T> = { ...this.host, report: (err, context) => this.reportFrom(p, err, context) };
+      const ordered = new OrderedPartition<T>(host, p, token, partitionKeys(this.settings.prefix, this.topic, p));
       this.parts.set(p, { ordered, token });
       ordered.start();
       return;
@@ -374,13 +426,22 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
       ...(this.startAt ? { startAt: this.startAt[p]! } : {}),
       ...(this.settings.retentionFor ? { retention: this.settings.retentionFor(home) } : {}),
     });
-    this.parts.set(p, { sub, token });
+    // Listened for from its start: a partition's subscription may close by itself (its group retired).
+    const subClosed = new Promise<{ left: number; deleted: boolean }>((resolve) => sub.once('closed', (e) => resolve(e)));
+    this.parts.set(p, { sub, subClosed, token });
     this.forward(sub, p);
   }
 
-  /** The handler's context with public ids: `p<i>:…`, the partitioned topic's name, the partition and token. */
+  /**
+   * The handler's context with public ids: `p<i>:…`, the partitioned topic's name, the partition
+   * and token; its signal also fires when the group is found retired on another partition (made
+   * when first read).
+   */
   private publicContext(ctx: HandlerContext, p: number, token: number): HandlerContext & PartitionContext {
+    let signal: AbortSignal | undefined;
+    const retired = this.retiredAbort.signal;
     return Object.create(ctx, {
+      signal: { get: () => (signal ??= AbortSignal.any([ctx.signal, retired])), enumerable: true },
       id: { value: formatPartitionedId(p, ctx.id), enumerable: true },
       topic: { value: this.topic, enumerable: true },
       partition: { value: p, enumerable: true },
@@ -391,6 +452,10 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   /** Re-emit a partition's events with public ids. */
   private forward(sub: Subscription<T>, p: number): void {
     forwardSubscriptionEvents(sub, this, `partition ${p}`, (x) => formatPartitionedId(p, x), (err) => {
+      // Every partition finds the group retired (retireGroup retires it on each): one error, naming
+      // the topic. A partition that had not noticed yet meets the destroyed group while it closes: nothing new.
+      if (err instanceof GroupRetiredError) { this.retire(err.retiredAt); return; }
+      if (this.retired && isNoGroup(err)) return;
       this.done.errors++;
       this.lastError = lastErrorOf(err);
       emitOrLog(this, this.options.logger, err, `${err.name} in subscription ${this.group}@${this.topic} (partition ${p}): ${err.message}`);
@@ -410,9 +475,8 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         this.parts.delete(p);
         return;
       }
-      const closed = new Promise<{ left: number; deleted: boolean }>((resolve) => sub!.once('closed', (e) => resolve(e)));
       await sub!.close(graceMs);
-      const { left, deleted } = await closed;
+      const { left, deleted } = await part.subClosed!;
       this.left += left;
       this.deleted &&= deleted;
       const x = sub!.stats;
@@ -442,7 +506,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     this.stopping = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.promoteTimer) clearInterval(this.promoteTimer);
-    for (const w of this.readyWaiters.splice(0)) w.reject(new ClosedError(`subscription ${this.group}@${this.topic}`));
+    for (const w of this.readyWaiters.splice(0)) w.reject(this.retired ?? new ClosedError(`subscription ${this.group}@${this.topic}`));
     const closeAll = () => Promise.all([...this.parts.keys()].map((p) => this.stopPartition(p, graceMs)));
     // Drain first (with this grace), then the keeper releases the leases and leaves.
     await closeAll();
