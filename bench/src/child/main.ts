@@ -14,7 +14,7 @@ function send(m: ChildMessage): void {
   process.send?.(m);
 }
 
-interface Current { tracker: Tracker; stop: () => Promise<void>; timer: NodeJS.Timeout; rss: RssSample[]; cpuStart: NodeJS.CpuUsage; cpuAtDone?: NodeJS.CpuUsage }
+interface Current { system: string; tracker: Tracker; stop: () => Promise<void>; timer: NodeJS.Timeout; rss: RssSample[]; cpuStart: NodeJS.CpuUsage; cpuAtDone?: NodeJS.CpuUsage }
 let current: Current | undefined;
 
 function rssSample(delivered: number): RssSample {
@@ -50,7 +50,7 @@ async function run(job: ConsumeJob): Promise<void> {
       send({ type: 'progress', delivered: tracker.total });
     }
   }, 200);
-  current = { tracker, stop, timer, rss, cpuStart: process.cpuUsage() };
+  current = { system: job.system, tracker, stop, timer, rss, cpuStart: process.cpuUsage() };
   send({ type: 'ready' });
 }
 
@@ -64,7 +64,7 @@ async function stop(): Promise<void> {
   clearInterval(c.timer);
   const cpu = c.cpuAtDone ?? process.cpuUsage(c.cpuStart);
   await c.stop();
-  c.tracker.writeDump();
+  c.tracker.writeDump(c.system);
   send({ type: 'stopped', groups: c.tracker.results(), rss: c.rss, cpuMicros: cpu.user + cpu.system });
 }
 

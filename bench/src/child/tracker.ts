@@ -49,12 +49,15 @@ export class Tracker {
     }
   }
 
-  /** Write the handler starts BENCH_LATENCY_DUMP asked for (see {@link dump}). */
-  writeDump(): void {
+  /**
+   * Write the handler starts BENCH_LATENCY_DUMP asked for (see {@link dump}) to
+   * `<dir>/<system>-<ms now>-<pid>.txt` (`scenarios/latency-split.ts` reads them back, run by run).
+   */
+  writeDump(system: string): void {
     const dir = process.env.BENCH_LATENCY_DUMP;
     if (!dir || !this.dump || this.dump.length === 0) return;
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${process.pid}-${Date.now()}.txt`), `${this.dump.join('\n')}\n`);
+    writeFileSync(join(dir, `${system}-${Date.now()}-${process.pid}.txt`), `${this.dump.join('\n')}\n`);
   }
 
   error(group: string, message: string): void {

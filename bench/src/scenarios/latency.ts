@@ -28,8 +28,12 @@ async function paced(pub: Publisher, from: number, count: number, rate: number, 
       void p.finally(() => inFlight.delete(p));
       sent++;
     }
-    onSent(sent);
     await sleep(1);
+    // After the sleep, not before: a publish that defers its write to a microtask (streamfan's
+    // coalescing queue) would otherwise wait for the progress line's formatting (number
+    // formatting, several µs) between its payload's time and its write, and the floor's
+    // XADD, written inside the call, would not.
+    onSent(sent);
   }
   await Promise.all(inFlight);
 }
