@@ -13,7 +13,7 @@ import { listGroups, listPending, listTopics, type ConsumerInfo, type GroupInfo,
 import { parseLaneHome, topicKeys } from './keys';
 import { validateGroupName, validatePrefix } from './names';
 import { ProducerLedger } from './producer';
-import { delayedHome, publishBatch, publishOne, type PublishManyOptions, type PublishOptions } from './publisher';
+import { delayedHome, publishBatch, publishOne, publishTopic, type PublishManyOptions, type PublishOptions } from './publisher';
 import { loadScripts } from './scripts/runner';
 import { readTopicStatus, type EventStatus } from './status';
 import { resolveRetention, runRetention, trimTopic, type ResolvedRetention, type RetentionOptions, type TrimOptions, type TrimReport } from './retention';
@@ -221,7 +221,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    */
   async publish<T>(topic: Topic<T> | string, payload: NoInfer<T>, options: PublishOptions = {}): Promise<string> {
     this.assertOpen();
-    const t = toTopic(topic);
+    const t = publishTopic(topic);
     await this.checkServer();
     const id = await instrumentPublish(this.telemetry, t.name, 1, options, (o) => publishOne(this.redis, this.ledger, this.prefix, t, payload, o));
     const home = delayedHome(t, id);
@@ -238,7 +238,7 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
    */
   async publishMany<T>(topic: Topic<T> | string, payloads: readonly NoInfer<T>[], options: PublishManyOptions = {}): Promise<string[]> {
     this.assertOpen();
-    const t = toTopic(topic);
+    const t = publishTopic(topic);
     await this.checkServer();
     const ids = await instrumentPublish(this.telemetry, t.name, Array.isArray(payloads) ? payloads.length : 0, options, (o) => publishBatch(this.redis, this.ledger, this.prefix, t, payloads, o));
     for (const home of new Set(ids.map((id) => delayedHome(t, id)))) if (home !== undefined) this.keepPromoting(home);

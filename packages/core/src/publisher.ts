@@ -11,7 +11,7 @@ import { ensureTopicMetaOnce } from './partitions/meta';
 import { formatPartitionedId, isPartitionedId } from './partitions/partitionKeys';
 import { PRODUCER_TTL_MS, type ProducerLedger } from './producer';
 import { runScript } from './scripts/runner';
-import type { Topic } from './topic';
+import { toTopic, type Topic } from './topic';
 
 /** Headers travel with an event to every handler; keys and values are strings. */
 export type Headers = Record<string, string>;
@@ -90,6 +90,27 @@ function spreadOf(ledger: ProducerLedger, topic: string, partitions: number): Ke
   let s = byTopic.get(topic);
   if (!s || s.partitions !== partitions) { s = new KeylessSpread(partitions); byTopic.set(topic, s); }
   return s;
+}
+
+/** Most bare topic names {@link publishTopic} keeps defined (beyond, it starts over). */
+const MAX_NAMED_TOPICS = 1024;
+const namedTopics = new Map<string, Topic<unknown>>();
+
+/**
+ * The topic of a publish: a topic object as it is; a bare name as `toTopic` defines it (an
+ * untyped JSON topic), defined once per name and then shared (a topic is frozen and its codec
+ * keeps no state), so a publish by name does not validate the name and build a codec every call.
+ * @throws InvalidNameError for a bad name (not kept)
+ */
+export function publishTopic<T>(topic: Topic<T> | string): Topic<T> {
+  if (typeof topic !== 'string') return topic;
+  let t = namedTopics.get(topic);
+  if (!t) {
+    t = toTopic<unknown>(topic);
+    if (namedTopics.size >= MAX_NAMED_TOPICS) namedTopics.clear();
+    namedTopics.set(topic, t);
+  }
+  return t as Topic<T>;
 }
 
 /** Check `key` against the topic: a valid key on a partitioned topic, none on an unpartitioned one. */
@@ -227,7 +248,7 @@ const plain = (topic: string): Target => ({ topic, format: (id) => id });
  * On a partitioned topic the queue is per partition for keyed events, and one queue for
  * keyless events whose partition is picked per flushed chunk (`target(n)`, {@link KeylessSpread}).
  */
-function appendCoalesced(redis: Redis, ledger: ProducerLedger, queueName: string, event: Encoded, target: (events: number) => Target = () => plain(queueName)): Promise<string> {
+function appendCoalesced(redis: Redis, ledger: ProducerLedger, queueName: string, event: Encoded, target?: (events: number) => Target): Promise<string> {
   let byTopic = waiting.get(ledger);
   if (!byTopic) { byTopic = new Map(); waiting.set(ledger, byTopic); }
   let queue = byTopic.get(queueName);
@@ -236,7 +257,7 @@ function appendCoalesced(redis: Redis, ledger: ProducerLedger, queueName: string
     queue = q;
     byTopic.set(queueName, q);
     const map = byTopic;
-    queueMicrotask(() => { map.delete(queueName); flushWaiting(redis, ledger, target, q); });
+    queueMicrotask(() => { map.delete(queueName); flushWaiting(redis, ledger, target ?? (() => plain(queueName)), q); });
   }
   const q = queue;
   return new Promise<string>((resolve, reject) => {
@@ -253,7 +274,7 @@ function flushWaiting(redis: Redis, ledger: ProducerLedger, target: (events: num
       bytes += queue[end]!.size;
       end += 1;
     }
-    const chunk = queue.slice(start, end);
+    const chunk = start === 0 && end === queue.length ? queue : queue.slice(start, end);
     const to = target(chunk.length);
     appendOnce(redis, ledger, to.topic, chunk.map((w) => w.event)).then(
       (ids) => chunk.forEach((w, i) => w.resolve(to.format(ids[i]!))),
@@ -261,6 +282,11 @@ function flushWaiting(redis: Redis, ledger: ProducerLedger, target: (events: num
     );
     start = end;
   }
+}
+
+/** An id as publish returns it: `p<i>:<id>` in partition i, the stream id otherwise. */
+function showId(partition: number | undefined, id: string): string {
+  return partition === undefined ? id : formatPartitionedId(partition, id);
 }
 
 /** Publish one event. See {@link Streamfan.publish}. */
@@ -288,10 +314,9 @@ export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix
     else if (due !== undefined) partition = spreadOf(ledger, topic.name, P).pick(1);
   }
   const home = partition === undefined ? topic.name : partitionTag(topic.name, partition);
-  const show = (id: string) => (partition === undefined ? id : formatPartitionedId(partition, id));
-  const keys = topicKeys(prefix, home);
   try {
     if (options.idempotencyKey !== undefined) {
+      const keys = topicKeys(prefix, home);
       const key = options.idempotencyKey;
       const window = options.idempotencyWindowMs ?? 86_400_000;
       if (!Number.isInteger(window) || window < 1) throw new InvalidOptionError(`idempotencyWindowMs must be a whole number ≥ 1, got ${String(window)}`);
@@ -304,9 +329,9 @@ export async function publishOne<T>(redis: Redis, ledger: ProducerLedger, prefix
       ];
       if (encoded.mark) args.push(encoded.mark);
       const [, id] = await runScript<[number, string]>(redis, 'publishOnce', scriptKeys, args);
-      return show(id);
+      return showId(partition, id);
     }
-    if (due !== undefined) return show((await schedule(redis, prefix, home, [encoded], due))[0]!);
+    if (due !== undefined) return showId(partition, (await schedule(redis, prefix, home, [encoded], due))[0]!);
     if (P !== undefined && partition === undefined) {
       // Keyless: the single publishes of this turn go whole to one partition per flushed chunk.
       const spread = spreadOf(ledger, topic.name, P);
