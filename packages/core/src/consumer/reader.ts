@@ -14,6 +14,16 @@ import { SubscriptionSettler } from './settler';
 export const REDELIVERY_QUIET_MS = 50;
 
 /**
+ * Awaited after a read's entries are taken, before the next read is sent: their handlers start in
+ * a microtask queued when they were taken (settler.ts begin), which this await lets run first.
+ * Sent first, the next read's socket write (and Redis woken by it, on a machine whose cores are
+ * busy) came between an event's arrival and its handler's start; the floor's loop runs its
+ * handlers before it writes anything. Handlers that return at once have also freed their slots
+ * when the next read counts them.
+ */
+const HANDLERS_FIRST: Promise<void> = Promise.resolve();
+
+/**
  * Reading: the read loop (never more entries than free slots), entries held for a slot, where the
  * group is on each stream, the reclaim tick, and the entries a dropped connection's lost reply left
  * pending. See {@link SubscriptionState} for the layers.
@@ -76,6 +86,7 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
           const fresh = reply?.[0]?.[1] ?? [];
           for (const e of fresh) this.take(this.keys.stream, e, 1, sentAt);
           this.noteRead(this.keys.stream, fresh);
+          if (fresh.length > 0) await HANDLERS_FIRST;
           continue;
         }
         // Retries first, without blocking: XREADGROUP's COUNT applies per stream, so one read of
@@ -95,6 +106,7 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
           const fresh = await this.readOnce(this.keys.stream, rest);
           for (const e of fresh) this.take(this.keys.stream, e, 1, sentAt);
           this.noteRead(this.keys.stream, fresh);
+          await HANDLERS_FIRST;
           continue;
         }
         if (this.blockingId === undefined && !isCluster(this.blocking)) this.blockingId = Number(await this.blocking.client('ID'));
@@ -113,6 +125,7 @@ export abstract class SubscriptionReader<T = unknown> extends SubscriptionSettle
           this.noteRead(stream, entries);
           if (stream === redeliver && entries.length > 0) this.redeliveryQuietUntil = 0;
         }
+        await HANDLERS_FIRST;
       } catch (err) {
         if (this.stopping) break;
         failures++;
