@@ -43,7 +43,7 @@ describe.each([['unordered', 'none'], ['ordered', 'key']] as const)('retireGroup
     gone.on('closed', () => { closed = true; });
     await Promise.all([keep.ready(), gone.ready()]);
     const quick = await sf.publishMany(t, [{ n: 1 }, { n: 2 }, { n: 3 }], { keys: ['a', 'b', 'c'] });
-    await sf.publish(t, { n: 4, slow: true }, { key: 'd' });
+    const slow = await sf.publish(t, { n: 4, slow: true }, { key: 'd' });
     const failing = await sf.publish(t, { n: 6, fail: true }, { key: 'f' });
     await waitFor(() => goneSeen.includes(4) && keepSeen.length === 5, { timeoutMs: 10_000, message: 'both groups read, gone runs slow' });
     for (const id of quick) await sf.waitFor(t, id, { groups: ['gone', 'keep'], timeoutMs: 10_000 });
@@ -51,7 +51,9 @@ describe.each([['unordered', 'none'], ['ordered', 'key']] as const)('retireGroup
     const local = { partition: Number(failing.slice(1, failing.indexOf(':'))), id: failing.slice(failing.indexOf(':') + 1) };
     await waitFor(async () => (await sf.redis.hget(k(local.partition).status(local.id), 'gone:nextAttemptAt')) !== null, { timeoutMs: 10_000, message: 'retry scheduled' });
 
+    const waiting = sf.waitFor(t, slow, { timeoutMs: 15_000 }); // waits for gone, until it is retired
     const report = await sf.retireGroup(t, 'gone');
+    expect((await waiting).groups.keep?.state).toBe('succeeded'); // resolved: it no longer waits for the retired group
     expect(report).toMatchObject({ topic: 'orders', group: 'gone', alreadyRetired: false, consumers: 1, pending: ordering === 'key' ? 2 : 1, retrying: 1, deadLetters: 0, deadLettersDeleted: false });
     expect(report.partitions?.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
     expect(report.partitions?.reduce((n, p) => n + p.pending, 0)).toBe(report.pending);
