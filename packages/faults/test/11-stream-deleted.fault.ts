@@ -6,7 +6,11 @@ const env = useFaultServer();
 
 /** Disrupt while publishing, then check every event published after the disruption. */
 async function disrupt(s: Scenario, name: string, groups: string[], act: () => Promise<unknown>): Promise<void> {
-  const before = s.fleet.events('recovered').length;
+  // The reports made before this disruption, by identity: fleet.events() concatenates the workers'
+  // lists, so a count taken here no longer marks where the new reports start once an earlier
+  // worker's list grows (w-1's two FLUSHDB reports pushed w-2's old ones past the count).
+  const before = new Set(s.fleet.events('recovered'));
+  const newReports = () => s.fleet.events('recovered').filter((e) => !before.has(e));
   s.publisher.start();
   await sleep(800);
   await act();
@@ -15,13 +19,19 @@ async function disrupt(s: Scenario, name: string, groups: string[], act: () => P
   // Wait for a recovery of every group this disruption hits: a late report from the previous
   // disruption (a second consumer of the group, or its redelivery stream) must not count.
   await waitFor(() => {
-    const since = s.fleet.events('recovered').slice(before);
+    const since = newReports();
     return groups.every((g) => since.some((e) => e.g === g));
-  }, { timeoutMs: 20_000, message: `consumers of ${groups.join(', ')} report recovery after ${name}` });
+  }, { timeoutMs: 20_000, message: `consumers of ${groups.join(', ')} report recovery after ${name}` }).catch((err: Error) => {
+    // Say what the workers were doing: which group never reported, who is alive, their last errors.
+    const since = newReports();
+    const missing = groups.filter((g) => !since.some((e) => e.g === g));
+    const workers = s.fleet.all.map((w) => `${w.consumer} ${w.alive ? 'alive' : 'exited'}; last errors/warnings: ${JSON.stringify([...w.seen('error'), ...w.seen('warning')].slice(-4))}`);
+    throw new Error(`${err.message}; no recovery from: ${missing.join(', ')}; recoveries since: ${since.map((e) => `${e.consumer}/${e.g}`).join(', ') || 'none'}; run folder ${s.runDir}; ${workers.join(' | ')}`);
+  });
   await sleep(1000);
   await s.publisher.stop();
   const end = s.publisher.nextSeq;
-  const recovered = s.fleet.events('recovered').slice(before);
+  const recovered = newReports();
   const reports = await s.finish(`11. ${name} under running consumers`, {
     include: (seq) => seq >= mark && seq < end,
     notes: () => [
