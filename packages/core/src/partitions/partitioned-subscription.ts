@@ -129,8 +129,8 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
   private deleted = true;
   /** Set when a partition found the group retired: reported once, with the topic's name; the consumer closes. */
   private retired: GroupRetiredError | undefined;
-  /** Aborted with {@link retired}: the signal of every running handler of an unordered partition follows it. */
-  private readonly retiredAbort = new AbortController();
+  /** Unordered: the signals given to the handlers running now (each follows its delivery's; retire() aborts them all). */
+  private readonly handlerAborts = new Set<AbortController>();
 
   /** @internal use {@link Streamfan.subscribe} */
   constructor(
@@ -301,7 +301,7 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
     if (this.retired) return;
     const err = new GroupRetiredError(this.topic, this.group, retiredAt);
     this.retired = err;
-    this.retiredAbort.abort(err);
+    for (const a of this.handlerAborts) a.abort(err);
     for (const part of this.parts.values()) part.ordered?.retire(err);
     for (const w of this.readyWaiters.splice(0)) w.reject(err);
     this.done.errors++;
@@ -409,12 +409,21 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
         this.slots.release();
         throw STALE_AT_GRANT;
       }
-      const c = this.publicContext(ctx, p, token);
+      // The handler's signal follows its delivery's, and fires too when the group is found retired
+      // on another partition (a controller per run: no listener stays on a long-lived signal).
+      const own = new AbortController();
+      const follow = () => own.abort(ctx.signal.reason);
+      if (ctx.signal.aborted) follow(); else ctx.signal.addEventListener('abort', follow, { once: true });
+      if (this.retired) own.abort(this.retired);
+      this.handlerAborts.add(own);
+      const c = this.publicContext(ctx, p, token, own.signal);
       this.executing.add(c.id);
       try {
         return await this.handler(payload, c);
       } finally {
         this.executing.delete(c.id);
+        this.handlerAborts.delete(own);
+        ctx.signal.removeEventListener('abort', follow);
         this.slots.release();
       }
     };
@@ -434,14 +443,11 @@ export class PartitionedSubscription<T = unknown> extends EventEmitter<Subscript
 
   /**
    * The handler's context with public ids: `p<i>:…`, the partitioned topic's name, the partition
-   * and token; its signal also fires when the group is found retired on another partition (made
-   * when first read).
+   * and token, and `signal` (the delivery's, which also fires when the group is found retired).
    */
-  private publicContext(ctx: HandlerContext, p: number, token: number): HandlerContext & PartitionContext {
-    let signal: AbortSignal | undefined;
-    const retired = this.retiredAbort.signal;
+  private publicContext(ctx: HandlerContext, p: number, token: number, signal: AbortSignal): HandlerContext & PartitionContext {
     return Object.create(ctx, {
-      signal: { get: () => (signal ??= AbortSignal.any([ctx.signal, retired])), enumerable: true },
+      signal: { value: signal, enumerable: true },
       id: { value: formatPartitionedId(p, ctx.id), enumerable: true },
       topic: { value: this.topic, enumerable: true },
       partition: { value: p, enumerable: true },
