@@ -43,7 +43,14 @@ const ROLE_DEFAULTS: Record<ConnectionRole, RedisOptions> = {
   commands: { maxRetriesPerRequest: 2, connectTimeout: 5000 },
   worker: { maxRetriesPerRequest: null, connectTimeout: 5000 },
   blocking: { maxRetriesPerRequest: null, connectTimeout: 5000 },
-  subscriber: { maxRetriesPerRequest: null, connectTimeout: 5000 },
+  // No ready check (INFO) on a subscriber: ioredis writes a SUBSCRIBE at once while it connects
+  // (the command may run while Redis loads), and its reply puts the connection in subscriber mode
+  // before the ready check's INFO is sent; ioredis then refuses that INFO ("Connection in
+  // subscriber mode"), takes the failed check as fatal and rejects the other SUBSCRIBEs queued
+  // meanwhile. Several partitioned consumers of one client starting in the same tick met it
+  // (partition-subscriber-startup.test). SUBSCRIBE is served while Redis loads, so a subscriber
+  // has nothing to wait for.
+  subscriber: { maxRetriesPerRequest: null, connectTimeout: 5000, enableReadyCheck: false },
 };
 
 /**
@@ -86,7 +93,7 @@ export function lastConnectionError(client: Redis): Error | undefined {
 
 /** Open a connection for one role. `extra` (e.g. `{ tls: { ca } }`) is merged last. */
 export function openConnection(option: ConnectionOption, role: ConnectionRole, extra: RedisOptions = {}): Redis {
-  const defaults: RedisOptions = { ...ROLE_DEFAULTS[role], retryStrategy, enableReadyCheck: true, connectionName: `streamfan:${role}` };
+  const defaults: RedisOptions = { retryStrategy, enableReadyCheck: true, connectionName: `streamfan:${role}`, ...ROLE_DEFAULTS[role] };
   let client: Redis;
   if (option instanceof Cluster || isClusterConnection(option)) {
     // A Cluster speaks the same commands; streamfan types it as Redis and checks isCluster()
