@@ -143,6 +143,24 @@ describe('retireGroup on a partitioned topic: refusals, crashes, options', () =>
     for (let i = 0; i < P; i++) expect(await sf.redis.exists(k(i).deadLetters('dl'))).toBe(0);
   }, 60_000);
 
+  test.each([['unordered', 'none'], ['ordered', 'key']] as const)('a retired group\'s dead letters (%s) cannot be replayed: GroupRetiredError, and they stay', async (_name, ordering) => {
+    const sf = env.client();
+    const t = defineTopic<{ n: number }>(`kept-${ordering}`, { partitions: P });
+    const sub = sf.subscribe(t, 'dl', (_p, ctx) => ctx.deadLetter('no'), { startFrom: 'beginning', leaseMs: 1000, blockMs: 100, ordering });
+    await sub.ready();
+    const ids = await sf.publishMany(t, [{ n: 1 }, { n: 2 }, { n: 3 }], { keys: ['x', 'y', 'z'] });
+    for (const id of ids) await sf.waitFor(t, id, { timeoutMs: 10_000 });
+    await waitFor(async () => (await sf.deadLetters(t, 'dl').count()) === 3, { message: 'three dead letters' });
+    await sub.close();
+    await sf.retireGroup(t, 'dl');
+    // A replay would feed redelivery streams nobody reads (the group is gone on every partition).
+    await expect(sf.deadLetters(t, 'dl').replay({ all: true })).rejects.toThrow(GroupRetiredError);
+    const [first] = await sf.deadLetters(t, 'dl').list({ count: 1 });
+    await expect(sf.deadLetters(t, 'dl').replay({ ids: [first!.deadLetterId] })).rejects.toThrow(GroupRetiredError);
+    expect(await sf.deadLetters(t, 'dl').count()).toBe(3);
+    for (let i = 0; i < P; i++) expect(await sf.redis.exists(partitionKeys(sf.prefix, t.name, i).redeliver('dl'))).toBe(0);
+  }, 60_000);
+
   test('a retirement cut short between partitions (listed and destroyed on partition 0 only) refuses subscribers, and a second retireGroup finishes it on every partition', async () => {
     const sf = env.client();
     const t = defineTopic<{ n: number }>('orders', { partitions: P });

@@ -5,6 +5,7 @@
  */
 import type Redis from 'ioredis';
 import { countDeadLetters, listDeadLetters, purgeDeadLetters, replayDeadLetters, type DeadLetter, type DeadLetterSelection } from '../dead-letters';
+import { assertNotRetired } from '../admin/retire';
 import { InvalidOptionError } from '../errors';
 import { compareIds } from '../ids';
 import { listGroups, listPending, type GroupInfo, type PendingEntry, type PendingQuery, type TopicInfo } from '../inspect';
@@ -226,6 +227,9 @@ async function* letterPages(redis: Redis, prefix: string, topic: string, i: numb
  */
 async function replayOrdered(redis: Redis, prefix: string, topic: string, i: number, group: string, s: { ids: string[] } | { all: true }, statusTtlSeconds: number): Promise<number> {
   const keys = partitionKeys(prefix, topic, i);
+  // As replayDeadLetters: a retired group has no consumers and is never recreated, so a replay
+  // would feed a redelivery stream nobody reads.
+  await assertNotRetired({ redis, prefix }, partitionTag(topic, i), group);
   let n = 0;
   for await (const page of letterPages(redis, prefix, topic, i, group, s)) {
     if (page.length === 0) continue;
