@@ -532,9 +532,11 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   /**
    * Retire a group for good: the service is gone and must not come back by itself. In one script
    * (on a prioritized topic, one per lane, highest lane first; the report sums them and lists each
-   * in `lanes`): the group is destroyed on the topic stream and on its redelivery stream, its redelivery
-   * stream and pending retries are dropped (its dead letters too with `deleteDeadLetters`), and it
-   * is listed as retired. From then on:
+   * in `lanes`; on a partitioned topic it is first listed retired on every partition, then one
+   * script runs per partition, each in its own slot, the report listing each in `partitions`, and
+   * a call cut short between partitions is finished by calling again): the group is destroyed on
+   * the topic stream and on its redelivery stream, its redelivery stream and pending retries are
+   * dropped (its dead letters too with `deleteDeadLetters`), and it is listed as retired. From then on:
    * - running subscriptions of the group stop when they notice (their next read or reclaim tick):
    *   they emit a {@link GroupRetiredError}, abort running handlers and close, instead of
    *   recreating the group; a new `subscribe` to it fails the same way (`ready()` rejects);
@@ -553,8 +555,8 @@ export class Streamfan extends EventEmitter<StreamfanEvents> {
   }
 
   /**
-   * Take a retired group off the retired list, so a subscribe may create it again. Nothing else
-   * is written: the next subscribe creates the group at its `startFrom` (default 'latest':
+   * Take a retired group off the retired list (every lane's, every partition's), so a subscribe
+   * may create it again. Nothing else is written: the next subscribe creates the group at its `startFrom` (default 'latest':
    * `'beginning'` would hand it every event the topic still retains).
    * @returns true when the group was retired, false when it was not
    */
