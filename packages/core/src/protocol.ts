@@ -120,8 +120,14 @@ export async function recordProtocol(redis: Redis, prefix: string): Promise<bool
  */
 export class ProtocolGuard {
   private recorded: Promise<void> | undefined;
+  private recordedOk = false;
 
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  /** Whether {@link record} has succeeded: a write need not wait for it any more. */
+  get isRecorded(): boolean {
+    return this.recordedOk;
+  }
 
   /** The connect-time read. @throws ProtocolVersionError */
   async check(): Promise<void> {
@@ -135,7 +141,7 @@ export class ProtocolGuard {
   /** Record the version before the first write (once per client). @throws ProtocolVersionError */
   record(): Promise<void> {
     if (!this.recorded) {
-      const p: Promise<void> = recordProtocol(this.redis, this.prefix).then(() => undefined, (err: unknown) => {
+      const p: Promise<void> = recordProtocol(this.redis, this.prefix).then(() => { this.recordedOk = true; }, (err: unknown) => {
         if (err instanceof ProtocolVersionError) throw err;
         if (this.recorded === p) this.recorded = undefined; // not a verdict: ask again next time
       });
