@@ -8,6 +8,7 @@ import { sleep, waitFor } from '@streamfan/testing';
 import { GroupRetiredError, NotFoundError } from '../src';
 import { defineTopic, laneKeys } from '../src/internal';
 import { useRedis } from './helpers';
+import { expectRetiredAgain, expectSubscribeRefused } from './retire-helpers';
 
 const env = useRedis();
 const LANES = ['high', 'normal', 'low'];
@@ -68,9 +69,7 @@ describe('retireGroup on a prioritized topic', () => {
     expect(groups[0]!.retiredAt).toBeInstanceOf(Date);
     expect(groups[0]!.lanes?.map((l) => l.lane)).toEqual(LANES);
 
-    const again = await sf.retireGroup(t, 'gone');
-    expect(again).toMatchObject({ alreadyRetired: true, consumers: 0, pending: 0 });
-    expect(again.retiredAt.getTime()).toBe(report.retiredAt.getTime());
+    await expectRetiredAgain(sf, t, 'gone', report);
     await keep.close();
   }, 60_000);
 
@@ -84,13 +83,7 @@ describe('retireGroup on a prioritized topic', () => {
     await sf.publish(t, { n: 0 }, { priority: 'high' });
     await sf.retireGroup(t, 'g');
 
-    const again = sf.subscribe(t, 'g', () => undefined, { startFrom: 'beginning' });
-    const errors: Error[] = [];
-    again.on('error', (e) => errors.push(e));
-    const closed = new Promise((r) => again.once('closed', r));
-    await expect(again.ready()).rejects.toBeInstanceOf(GroupRetiredError);
-    await closed;
-    expect(errors.map((e) => e.constructor.name)).toEqual(['GroupRetiredError']);
+    await expectSubscribeRefused(sf, t, 'g', { startFrom: 'beginning' });
     for (const lane of LANES) expect(await groupNames(sf.redis, k(lane).stream)).toEqual([]);
 
     expect(await sf.unretireGroup(t, 'g')).toBe(true);

@@ -9,6 +9,7 @@ import { sleep, waitFor } from '@streamfan/testing';
 import { GroupRetiredError, NotFoundError } from '../src';
 import { defineTopic, partitionKeys, readLeasesForTest, retiredGroups } from './partition-helpers';
 import { useRedis } from './helpers';
+import { expectRetiredAgain, expectSubscribeRefused } from './retire-helpers';
 
 const env = useRedis();
 const P = 4;
@@ -84,9 +85,7 @@ describe.each([['unordered', 'none'], ['ordered', 'key']] as const)('retireGroup
     expect(groups.map((g) => [g.group, g.retired ?? false])).toEqual([['gone', true], ['keep', false]]);
     expect([...(await retiredGroups(sf, 'orders')).keys()]).toEqual(['gone']);
 
-    const again = await sf.retireGroup(t, 'gone');
-    expect(again).toMatchObject({ alreadyRetired: true, consumers: 0, pending: 0 });
-    expect(again.retiredAt.getTime()).toBe(report.retiredAt.getTime());
+    await expectRetiredAgain(sf, t, 'gone', report);
     await keep.close();
   }, 60_000);
 
@@ -100,13 +99,7 @@ describe.each([['unordered', 'none'], ['ordered', 'key']] as const)('retireGroup
     await sf.publishMany(t, [{ n: 0 }, { n: -1 }], { keys: ['a', 'b'] });
     await sf.retireGroup(t, 'g');
 
-    const again = sf.subscribe(t, 'g', () => undefined, { startFrom: 'beginning', leaseMs: 1000, ordering });
-    const errors: Error[] = [];
-    again.on('error', (e) => errors.push(e));
-    const closed = new Promise((r) => again.once('closed', r));
-    await expect(again.ready()).rejects.toBeInstanceOf(GroupRetiredError);
-    await closed;
-    expect(errors.map((e) => e.constructor.name)).toEqual(['GroupRetiredError']);
+    await expectSubscribeRefused(sf, t, 'g', { startFrom: 'beginning', leaseMs: 1000, ordering });
     for (let i = 0; i < P; i++) expect(await groupNames(sf.redis, k(i).stream)).toEqual([]);
 
     expect(await sf.unretireGroup(t, 'g')).toBe(true);
