@@ -12,7 +12,9 @@ export interface WaitForOptions {
    * Groups that must finish.
    * @defaultValue every streamfan group of the topic at call time: groups a streamfan
    * subscriber created (they have a redelivery stream). Groups other programs created on the
-   * stream with XGROUP CREATE are not waited for unless named here.
+   * stream with XGROUP CREATE are not waited for unless named here. A subscription's group
+   * counts once its `ready()` resolved: await it (or name the group) before waiting on an event
+   * published right after `subscribe`.
    */
   groups?: string[];
   /** Give up after this long. @defaultValue 30000 */
