@@ -6,8 +6,6 @@
  */
 import { fromRedisError, NotFoundError } from '../errors';
 import { partitionKeys, topicMetaKeys, type PartitionKeys } from '../keys';
-import { knownGroupsKey, recoveringKey } from '../retention/known-groups';
-import { runScript } from '../scripts/runner';
 import { groupInfos } from '../status';
 import type { RetireOptions, RetireReport, RetireReply, StreamRetirement } from './retire';
 import type { AdminTarget } from './target';
@@ -104,33 +102,23 @@ async function heldBack(target: AdminTarget, k: PartitionKeys, group: string): P
   const events: string[] = [];
   let count = 0;
   for (let start = 0; ; start += 1000) {
-    const ids = await target.redis.zrange(k.backoff(group), start, start + 999);
-    count += ids.length;
-    for (const id of ids) {
-      if (!/^\d+-\d+$/.test(id)) continue;
-      const copy = (await target.redis.xrange(k.redeliver(group), id, id)) as Array<[string, string[]]>;
-      const flat = copy[0]?.[1];
+    const page = await target.redis.zrange(k.backoff(group), start, start + 999);
+    count += page.length;
+    const ids = page.filter((id) => /^\d+-\d+$/.test(id));
+    // One round trip per page: the redelivery copies they may be (all in the partition's slot).
+    const reads = target.redis.pipeline();
+    for (const id of ids) reads.xrange(k.redeliver(group), id, id);
+    const copies = ids.length > 0 ? ((await reads.exec()) ?? []) : [];
+    ids.forEach((id, n) => {
+      const [err, rows] = copies[n] ?? [];
+      if (err) throw err;
+      const flat = (rows as Array<[string, string[]]> | undefined)?.[0]?.[1];
       const at = flat ? flat.indexOf('orig') : -1;
       events.push(flat && at >= 0 && at % 2 === 0 && /^\d+-\d+$/.test(flat[at + 1] ?? '') ? flat[at + 1]! : id);
-    }
-    if (ids.length < 1000) break;
+    });
+    if (page.length < 1000) break;
   }
   return { count, events };
-}
-
-/** Take `group` off every partition's retired list (script unretireGroup-4 on each); true when any had it. */
-export async function unretirePartitioned(target: AdminTarget, topic: string, group: string, partitions: number): Promise<boolean> {
-  let was = false;
-  for (let i = 0; i < partitions; i++) {
-    const k = partitionKeys(target.prefix, topic, i);
-    try {
-      const keys = [k.retired, k.recreated(group), knownGroupsKey(k.stream)!, recoveringKey(k.stream)!];
-      if ((await runScript<number>(target.redis, 'unretireGroup', keys, [group])) === 1) was = true;
-    } catch (err) {
-      throw fromRedisError(err, `un-retire group "${group}" of topic "${topic}" (partition ${i})`);
-    }
-  }
-  return was;
 }
 
 /** The `retired` hash of every partition. */

@@ -1,13 +1,13 @@
 import { GroupRetiredError, InvalidOptionError, NotFoundError, fromRedisError } from '../errors';
 import type { StoredLanes } from '../lanes/meta';
 import { groupInfos } from '../status';
-import { laneKeys, topicKeys, topicMetaKeys, type TopicKeys } from '../keys';
+import { laneKeys, partitionKeys, topicKeys, topicMetaKeys, type TopicKeys } from '../keys';
 import { validateGroupName, validateTopicName } from '../names';
 import { noticeMode } from '../notice';
 import { runScript } from '../scripts/runner';
 import { knownGroupsKey, recoveringKey } from '../retention/known-groups';
 import type { AdminTarget } from './target';
-import { partitionRetiredKeys, retirePartitioned, unretirePartitioned } from './retire-partitions';
+import { partitionRetiredKeys, retirePartitioned } from './retire-partitions';
 
 /** Options of {@link Streamfan.retireGroup}. */
 export interface RetireOptions {
@@ -198,7 +198,6 @@ async function retryingEvents(target: AdminTarget, keys: TopicKeys, group: strin
  * Take a group off the retired list (see {@link Streamfan.unretireGroup}), and forget what a
  * recovery had recorded of the retired group (its recreated bound, known-groups member and
  * recovering marker: script unretireGroup-4), so the next subscribe creates the group again at
- * its `startFrom`, not where the retired one was.
  * its `startFrom`, not where the retired one was. A prioritized topic's group is taken off every
  * lane's list, a partitioned topic's off every partition's (one script each; a call cut short
  * is finished by calling again).
@@ -208,15 +207,17 @@ export async function unretireGroup(target: AdminTarget, topic: string, group: s
   validateTopicName(topic);
   validateGroupName(group);
   const layout = await readLayout(target, topic, 'unretireGroup');
-  if (layout?.partitions) return unretirePartitioned(target, topic, group, layout.partitions);
   const lanes = layout?.lanes;
-  const laneKeySets = lanes
-    ? lanes.lanes.map((lane) => laneKeys(target.prefix, topic, lane, lanes.defaultLane))
-    : [topicKeys(target.prefix, topic)];
+  const keySets: TopicKeys[] = layout?.partitions
+    ? Array.from({ length: layout.partitions }, (_, i) => partitionKeys(target.prefix, topic, i))
+    : lanes
+      ? lanes.lanes.map((lane) => laneKeys(target.prefix, topic, lane, lanes.defaultLane))
+      : [topicKeys(target.prefix, topic)];
   try {
-    // A prioritized topic's group is retired in every lane: taken off every lane's list.
+    // A group of a prioritized or partitioned topic is retired on every lane or partition: taken
+    // off every list (a call cut short is finished by calling again).
     let was = false;
-    for (const keys of laneKeySets) {
+    for (const keys of keySets) {
       const scriptKeys = [keys.retired, keys.recreated(group), knownGroupsKey(keys.stream)!, recoveringKey(keys.stream)!];
       if ((await runScript<number>(target.redis, 'unretireGroup', scriptKeys, [group])) === 1) was = true;
     }
